@@ -16,7 +16,7 @@
 //!    (`SqliteOptions::maintain_global_figures`), alternating rounds of
 //!    `--store-seconds` each, `--writers` concurrent writers, through
 //!    `Store::store`: each store sets five stats (three aggregated) and
-//!    unlocks one achievement of a random existing user, `synchronous=FULL`.
+//!    unlocks one achievement of a random existing user, durable on answer.
 //!
 //! `cargo run --release -p laurel-bench-global -- [--users N] [--achievements N]
 //! [--requests N] [--store-seconds S] [--rounds R] [--writers W] [--dir DIR]`

@@ -2,6 +2,7 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::limits::MAX_NAME_BYTES;
 
@@ -17,8 +18,11 @@ pub enum NameError {
 
 /// An API name: 1–128 bytes of UTF-8 without control characters.
 /// Spaces are allowed (real games have stats called `Games Played`).
+///
+/// Shared (`Arc<str>`) because progress maps are cloned on every store and
+/// every cached read: a clone is a count increment, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ApiName(String);
+pub struct ApiName(Arc<str>);
 
 impl ApiName {
     pub fn parse(text: &str) -> Result<ApiName, NameError> {
@@ -31,7 +35,7 @@ impl ApiName {
         if let Some((at, _)) = text.char_indices().find(|(_, c)| c.is_control()) {
             return Err(NameError::ControlCharacter { at });
         }
-        Ok(ApiName(text.to_owned()))
+        Ok(ApiName(Arc::from(text)))
     }
     pub fn as_str(&self) -> &str {
         &self.0

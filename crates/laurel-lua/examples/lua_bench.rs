@@ -4,7 +4,7 @@
 //! cargo run --release -p laurel-lua --example lua_bench [-- READS UNLOCKS]
 //! ```
 //!
-//! Starts a dev-mode server in-process (SQLite in a temp dir, `synchronous=FULL`),
+//! Starts a dev-mode server in-process (SQLite in a temp dir, durable answers),
 //! installs the freshly built module as `plugin/steamworks.so`, and runs
 //! `bench/bench.lua` under LuaJIT, then Lua 5.1 for reference. It prints the
 //! cost per call of the cache reads against a plain Lua table lookup of the

@@ -261,6 +261,30 @@ async fn acknowledged_writes_are_visible_to_another_store_at_once() {
     drop(reader);
 }
 
+/// The writer keeps each recent user's progress in memory; a write by
+/// another process (here: a second store on the same file) must still be
+/// the base of the next store, or an increment-only stat could go down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_by_another_process_is_the_base_of_the_next_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    let ours = open(&path);
+    let app = put_test_schema(&ours).await;
+    let store = |key: &str, kills: f64| request(app, user(1), key, vec![set("Kills", kills)], NOW);
+    ours.store(store("a", 5.0)).await.expect("first store");
+    let theirs = open(&path);
+    theirs.store(store("b", 50.0)).await.expect("their store");
+    drop(theirs);
+    match ours.store(store("c", 10.0)).await.expect("store") {
+        StoreReply::Refused(_) => {}
+        other => panic!("50 → 10 of an increment-only stat must be refused, got {other:?}"),
+    }
+    match ours.store(store("d", 60.0)).await.expect("store") {
+        StoreReply::Applied { progress, .. } => assert_eq!(progress.version, 3),
+        other => panic!("50 → 60 must apply on top of their write, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn expired_idempotency_keys_are_forgotten() {
     let dir = tempfile::tempdir().expect("temp dir");

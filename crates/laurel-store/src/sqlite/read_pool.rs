@@ -8,6 +8,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
+use super::durability::Durability;
 use super::rows::Context;
 use crate::StoreError;
 
@@ -17,6 +18,7 @@ pub(crate) struct ReadPool {
     idle: Mutex<Vec<Connection>>,
     /// One permit per connection: a reader waits here, not on a thread.
     permits: Arc<Semaphore>,
+    durability: Arc<Durability>,
 }
 
 impl ReadPool {
@@ -24,6 +26,7 @@ impl ReadPool {
         path: PathBuf,
         size: usize,
         busy_timeout: Duration,
+        durability: Arc<Durability>,
     ) -> Result<ReadPool, StoreError> {
         let mut idle = Vec::with_capacity(size);
         for _ in 0..size {
@@ -34,10 +37,12 @@ impl ReadPool {
             busy_timeout,
             idle: Mutex::new(idle),
             permits: Arc::new(Semaphore::new(size)),
+            durability,
         })
     }
 
-    /// Runs `work` on a pooled connection on the blocking thread pool.
+    /// Runs `work` on a pooled connection on the blocking thread pool, and
+    /// returns once every commit it can have seen is durable.
     pub(crate) async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -48,7 +53,7 @@ impl ReadPool {
             .await
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         let pool = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
+        let read = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             // A connection lost to a panicking task is replaced here.
             let mut conn = match pool.take() {
@@ -56,11 +61,15 @@ impl ReadPool {
                 None => open_reader(&pool.path, pool.busy_timeout)?,
             };
             let out = work(&mut conn);
+            let horizon = pool.durability.read_horizon();
             pool.give_back(conn);
-            out
+            out.map(|value| (value, horizon))
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))??;
+        let (value, horizon) = read;
+        self.durability.wait_until_synced(horizon).await?;
+        Ok(value)
     }
 
     /// Refuses new reads and closes idle connections; reads in flight finish.
@@ -94,5 +103,6 @@ fn open_reader(path: &PathBuf, busy_timeout: Duration) -> Result<Connection, Sto
         .context(&format!("opening {} for reading", path.display()))?;
     conn.busy_timeout(busy_timeout)
         .context("setting the busy timeout")?;
+    conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
     Ok(conn)
 }

@@ -330,12 +330,16 @@ pub(crate) fn visible(mut progress: UserProgress, schema: &Schema) -> UserProgre
     progress
 }
 
+/// Writes a stat's value. `exists` says the caller read a row of the same
+/// kind: a plain UPDATE then does (one B-tree search instead of the upsert's
+/// two); a row that turns out to be missing falls back to the upsert.
 pub(crate) fn write_stat(
     conn: &Connection,
     app: AppId,
     user: SteamId,
     name: &ApiName,
     value: &StatValue,
+    exists: bool,
 ) -> Result<(), StoreError> {
     let (kind, int_value, float_value, avg_count, avg_seconds) = match *value {
         StatValue::Int(v) => (KIND_INT, Some(i64::from(v)), None, None, None),
@@ -344,6 +348,28 @@ pub(crate) fn write_stat(
             (KIND_AVGRATE, None, None, Some(count), Some(seconds))
         }
     };
+    if exists {
+        let changed = conn
+            .prepare_cached(
+                "UPDATE stats SET int_value = ?4, float_value = ?5, avg_count = ?6, \
+                 avg_seconds = ?7 WHERE app_id = ?1 AND steam_id = ?2 AND name = ?3",
+            )
+            .and_then(|mut s| {
+                s.execute((
+                    app_sql(app),
+                    user_sql(user),
+                    name.as_str(),
+                    int_value,
+                    float_value,
+                    avg_count,
+                    avg_seconds,
+                ))
+            })
+            .context("writing a stat")?;
+        if changed > 0 {
+            return Ok(());
+        }
+    }
     conn.prepare_cached(
         "INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
@@ -406,44 +432,31 @@ pub(crate) fn write_achievement(
     Ok(())
 }
 
+/// Writes a user's version; `exists` as for [`write_stat`].
 pub(crate) fn write_version(
     conn: &Connection,
     app: AppId,
     user: SteamId,
     version: u64,
+    exists: bool,
 ) -> Result<(), StoreError> {
     let version = i64::try_from(version)
         .map_err(|_| StoreError::Backend(format!("user version {version} overflows")))?;
+    if exists {
+        let changed = conn
+            .prepare_cached("UPDATE users SET version = ?3 WHERE app_id = ?1 AND steam_id = ?2")
+            .and_then(|mut s| s.execute((app_sql(app), user_sql(user), version)))
+            .context("writing a user's version")?;
+        if changed > 0 {
+            return Ok(());
+        }
+    }
     conn.prepare_cached(
         "INSERT INTO users (app_id, steam_id, version) VALUES (?1, ?2, ?3) \
          ON CONFLICT (app_id, steam_id) DO UPDATE SET version = excluded.version",
     )
     .and_then(|mut s| s.execute((app_sql(app), user_sql(user), version)))
     .context("writing a user's version")?;
-    Ok(())
-}
-
-/// Counts a user who got their first stored progress in the app.
-pub(crate) fn count_new_user(conn: &Connection, app: AppId) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE apps SET users = users + 1 WHERE app_id = ?1")
-        .and_then(|mut s| s.execute([app_sql(app)]))
-        .context("counting a new user")?;
-    Ok(())
-}
-
-/// Moves the global unlock count of an achievement by `delta` (+1 or −1).
-pub(crate) fn count_unlock(
-    conn: &Connection,
-    app: AppId,
-    name: &ApiName,
-    delta: i64,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO achievement_unlocks (app_id, name, users) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (app_id, name) DO UPDATE SET users = users + excluded.users",
-    )
-    .and_then(|mut s| s.execute((app_sql(app), name.as_str(), delta)))
-    .context("counting an unlock")?;
     Ok(())
 }
 
@@ -523,77 +536,11 @@ pub(crate) fn insert_idempotency(
 
 // ---- aggregated stats: totals and daily history ----
 
-/// `(int, float)` column values of an amount of a stat of `kind`. Int stats
-/// only ever move by integers (i32 values, integral defaults).
-fn amount_columns(kind: StatKind, amount: f64) -> (i64, f64) {
-    match kind {
-        StatKind::Int => (amount as i64, 0.0),
-        StatKind::Float | StatKind::AvgRate => (0, amount),
-    }
-}
-
 fn total_from_columns(kind: StatKind, int: i64, float: f64) -> StatTotal {
     match kind {
         StatKind::Int => StatTotal::Int(int),
         StatKind::Float | StatKind::AvgRate => StatTotal::Float(float),
     }
-}
-
-/// Moves the kept sums of an aggregated stat (`value_rows` users with a row,
-/// `sum` of their values) and adds `change` (the change of its total) to the
-/// history of UTC day `day`.
-pub(crate) fn add_to_stat_total(
-    conn: &Connection,
-    app: AppId,
-    def: &StatDef,
-    value_rows: i64,
-    sum: f64,
-    change: f64,
-    day: i64,
-) -> Result<(), StoreError> {
-    let kind = kind_code(def.kind);
-    let (int_sum, float_sum) = amount_columns(def.kind, sum);
-    conn.prepare_cached(
-        "INSERT INTO stat_totals (app_id, name, kind, value_rows, int_sum, float_sum) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-         ON CONFLICT (app_id, name, kind) DO UPDATE SET \
-         value_rows = value_rows + excluded.value_rows, int_sum = int_sum + excluded.int_sum, \
-         float_sum = float_sum + excluded.float_sum",
-    )
-    .and_then(|mut s| {
-        s.execute((
-            app_sql(app),
-            def.name.as_str(),
-            kind,
-            value_rows,
-            int_sum,
-            float_sum,
-        ))
-    })
-    .context("adding to a stat total")?;
-    if change == 0.0 {
-        return Ok(());
-    }
-    let (int_change, float_change) = amount_columns(def.kind, change);
-    conn.prepare_cached(
-        "INSERT INTO stat_history (app_id, name, kind, day, int_change, float_change) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-         ON CONFLICT (app_id, name, kind, day) DO UPDATE SET \
-         int_change = int_change + excluded.int_change, \
-         float_change = float_change + excluded.float_change",
-    )
-    .and_then(|mut s| {
-        s.execute((
-            app_sql(app),
-            def.name.as_str(),
-            kind,
-            day,
-            int_change,
-            float_change,
-        ))
-    })
-    .context("adding to a stat's history")?;
-    Ok(())
 }
 
 /// Counts an aggregated stat from the stored rows: run when a stat becomes

@@ -1,12 +1,15 @@
 //! The writer thread: the only connection that writes. See the module
 //! documentation of [`crate::sqlite`] for the group-commit and checkpoint design.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::durability::{self, Answer, Durability, SyncJob};
+use super::figures::FigureDeltas;
 use laurel_core::{
     AppId, ResetScope, Schema, SteamId, StoreOutcome, UnixTime, UserProgress, apply_batch, reset,
 };
@@ -14,10 +17,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    Context, SchemaCache, add_to_stat_total, app_sql, count_new_user, count_unlock, current_schema,
-    find_idempotency, insert_idempotency, kind_of, load_progress, load_schema,
-    reconcile_stat_totals, same_error, schema_version, user_sql, visible, write_achievement,
-    write_stat, write_version,
+    Context, SchemaCache, app_sql, current_schema, find_idempotency, insert_idempotency, kind_of,
+    load_progress, load_schema, reconcile_stat_totals, same_error, schema_version, user_sql,
+    visible, write_achievement, write_stat, write_version,
 };
 use crate::{
     IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, StoreError, StoreReply, StoreRequest, StoredSchema,
@@ -83,41 +85,24 @@ pub(crate) enum GroupItem {
 }
 
 impl GroupItem {
-    fn failed(self, e: &StoreError) -> Pending {
+    fn failed(self, e: &StoreError) -> Answer {
         match self {
-            GroupItem::Store { reply, .. } => Pending::Store(reply, Err(same_error(e))),
-            GroupItem::Reset { reply, .. } => Pending::Reset(reply, Err(same_error(e))),
+            GroupItem::Store { reply, .. } => answer(reply, Err(same_error(e))),
+            GroupItem::Reset { reply, .. } => answer(reply, Err(same_error(e))),
         }
     }
 }
 
-/// A group item's answer, held back until the group's COMMIT has returned.
-enum Pending {
-    Store(Reply<StoreReply>, Result<StoreReply, StoreError>),
-    Reset(Reply<UserProgress>, Result<UserProgress, StoreError>),
-}
-
-impl Pending {
-    /// The COMMIT failed: whatever the item computed was never durable.
-    fn fail(self, e: &StoreError) -> Pending {
-        match self {
-            Pending::Store(reply, _) => Pending::Store(reply, Err(same_error(e))),
-            Pending::Reset(reply, _) => Pending::Reset(reply, Err(same_error(e))),
-        }
-    }
-
-    fn send(self) {
-        // A caller that stopped waiting is no error: its write stands, and a
-        // retry with the same idempotency key gets the same answer.
-        match self {
-            Pending::Store(reply, result) => {
-                let _ = reply.send(result);
-            }
-            Pending::Reset(reply, result) => {
-                let _ = reply.send(result);
-            }
-        }
-    }
+/// An answer held back until its transaction is durable (see
+/// [`super::durability`]). A caller that stopped waiting is no error: its
+/// write stands, and a retry with the same idempotency key gets the same answer.
+fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
+    Box::new(move |failed: Option<&StoreError>| {
+        let _ = reply.send(match failed {
+            Some(e) => Err(same_error(e)),
+            None => result,
+        });
+    })
 }
 
 /// What the writer thread has done, for metrics and tests.
@@ -161,6 +146,91 @@ struct Writer {
     purge_backlog: bool,
     /// Size of the last group committed: how many writers are active.
     last_group: usize,
+    progress: ProgressCache,
+    durability: Arc<Durability>,
+    /// To the sync thread; `None` once the writer has stopped.
+    sync: Option<std::sync::mpsc::Sender<SyncJob>>,
+    syncer: Option<JoinHandle<()>>,
+}
+
+/// Most users whose progress the writer keeps in memory; when full, it starts
+/// over (a miss costs one read, and a bound on memory matters more than hits).
+const PROGRESS_CACHE_USERS: usize = 4096;
+
+/// The progress the writer last wrote for each recent user, as the current
+/// schema shows it, so that a user's next store validates without reading
+/// its rows back.
+///
+/// It is right only while this connection is the database's one writer.
+/// Another process (the CLI on the same file) may commit too, and
+/// `PRAGMA data_version` changes when one did: each group checks it inside
+/// its write transaction, where nobody else can commit, and starts over when
+/// it moved. A new schema changes what is visible, so it starts over too,
+/// and so does a group that failed (its writes were rolled back).
+#[derive(Default)]
+struct ProgressCache {
+    users: HashMap<(AppId, SteamId), UserProgress>,
+    data_version: Option<i64>,
+}
+
+impl ProgressCache {
+    fn check(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let now: i64 = conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .context("reading the data version")?;
+        if self.data_version != Some(now) {
+            self.users.clear();
+            self.data_version = Some(now);
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, app: AppId, user: SteamId, progress: UserProgress) {
+        if self.users.len() >= PROGRESS_CACHE_USERS && !self.users.contains_key(&(app, user)) {
+            self.users.clear();
+        }
+        self.users.insert((app, user), progress);
+    }
+
+    fn clear(&mut self) {
+        self.users.clear();
+    }
+}
+
+/// What the items of one group share.
+struct GroupEnv<'a> {
+    schemas: &'a SchemaCache,
+    /// Schemas checked against the database in this group. Nothing else can
+    /// change a schema while the group holds the write lock, and a schema put
+    /// through this store ends the group, so once per app per group is enough.
+    checked: HashMap<AppId, Arc<Schema>>,
+    progress: &'a mut ProgressCache,
+    global_figures: bool,
+}
+
+impl GroupEnv<'_> {
+    fn schema(&mut self, conn: &Connection, app: AppId) -> Result<Arc<Schema>, StoreError> {
+        if let Some(schema) = self.checked.get(&app) {
+            return Ok(Arc::clone(schema));
+        }
+        let schema = current_schema(conn, self.schemas, app)?;
+        self.checked.insert(app, Arc::clone(&schema));
+        Ok(schema)
+    }
+
+    /// The user's progress as `schema` shows it: from memory, else read.
+    fn progress(
+        &self,
+        conn: &Connection,
+        app: AppId,
+        user: SteamId,
+        schema: &Schema,
+    ) -> Result<UserProgress, StoreError> {
+        match self.progress.users.get(&(app, user)) {
+            Some(progress) => Ok(progress.clone()),
+            None => Ok(visible(load_progress(conn, app, user)?, schema)),
+        }
+    }
 }
 
 pub(crate) fn spawn(
@@ -170,7 +240,9 @@ pub(crate) fn spawn(
     counters: Arc<WriterCounters>,
     config: WriterConfig,
     wal_path: PathBuf,
+    durability: Arc<Durability>,
 ) -> Result<JoinHandle<()>, StoreError> {
+    let (sync, syncer) = durability::spawn(wal_path.clone(), Arc::clone(&durability))?;
     let writer = Writer {
         conn,
         commands,
@@ -183,6 +255,10 @@ pub(crate) fn spawn(
         last_purge: None,
         purge_backlog: false,
         last_group: 0,
+        progress: ProgressCache::default(),
+        durability,
+        sync: Some(sync),
+        syncer: Some(syncer),
     };
     std::thread::Builder::new()
         .name("laurel-sqlite-writer".into())
@@ -229,6 +305,13 @@ impl Writer {
             self.purge_if_due();
             self.checkpoint_if_due(idle);
         }
+        // Every answer is out before the connection closes.
+        self.sync = None;
+        if let Some(syncer) = self.syncer.take()
+            && syncer.join().is_err()
+        {
+            tracing::error!("the sync thread panicked");
+        }
         self.checkpoint("TRUNCATE");
         if let Err((_, e)) = self.conn.close() {
             tracing::warn!(error = %e, "closing the SQLite write connection");
@@ -255,6 +338,7 @@ impl Writer {
         }
         let size = group.len();
         let mut pending = Vec::with_capacity(size);
+        let sequence = self.durability.begin();
         let result = self.execute_group(group, &mut pending);
         match result {
             Ok(()) => {
@@ -265,12 +349,31 @@ impl Writer {
                 counters.groups.fetch_add(1, Ordering::Relaxed);
                 counters.grouped_requests.fetch_add(size, Ordering::Relaxed);
                 counters.largest_group.fetch_max(size, Ordering::Relaxed);
-                pending.into_iter().for_each(Pending::send);
+                self.hand_over(sequence, pending);
             }
             Err(e) => {
                 tracing::error!(error = %e, size, "group commit failed");
-                pending.into_iter().for_each(|p| p.fail(&e).send());
+                self.progress.clear();
+                pending.into_iter().for_each(|answer| answer(Some(&e)));
+                self.hand_over(sequence, Vec::new());
             }
+        }
+    }
+
+    /// Passes a finished write transaction to the sync thread, which answers
+    /// once it is durable. Every numbered transaction comes here, answered or
+    /// not, so that reads waiting for it are released.
+    fn hand_over(&mut self, sequence: u64, answers: Vec<Answer>) {
+        let job = SyncJob { sequence, answers };
+        let Some(sync) = &self.sync else {
+            return;
+        };
+        if let Err(std::sync::mpsc::SendError(job)) = sync.send(job) {
+            // The sync thread is gone (it panicked): nothing can be made
+            // durable any more, so nothing is acknowledged.
+            let e = StoreError::Unavailable("the sync thread stopped".into());
+            tracing::error!(error = %e, "handing a commit to the sync thread");
+            job.answers.into_iter().for_each(|answer| answer(Some(&e)));
         }
     }
 
@@ -281,33 +384,46 @@ impl Writer {
     fn execute_group(
         &mut self,
         group: Vec<GroupItem>,
-        pending: &mut Vec<Pending>,
+        pending: &mut Vec<Answer>,
     ) -> Result<(), StoreError> {
         let begun = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .context("beginning a group commit");
-        let mut tx = match begun {
+        let tx = match begun {
             Ok(tx) => tx,
             Err(e) => {
                 pending.extend(group.into_iter().map(|item| item.failed(&e)));
                 return Err(e);
             }
         };
+        if let Err(e) = self.progress.check(&tx) {
+            pending.extend(group.into_iter().map(|item| item.failed(&e)));
+            return Err(e);
+        }
+        let mut env = GroupEnv {
+            schemas: &self.cache,
+            checked: HashMap::new(),
+            progress: &mut self.progress,
+            global_figures: self.config.global_figures,
+        };
+        let mut figures = FigureDeltas::default();
         let mut fatal: Option<StoreError> = None;
         for item in group {
             if let Some(e) = &fatal {
                 pending.push(item.failed(e));
                 continue;
             }
-            let cache = &self.cache;
-            let figures = self.config.global_figures;
+            let mut moved = FigureDeltas::default();
             match item {
                 GroupItem::Store { request, reply } => {
                     let result =
-                        in_savepoint(&mut tx, |c| execute_store(c, cache, &request, figures));
-                    let (answer, failed) = split(result);
-                    pending.push(Pending::Store(reply, answer));
+                        in_savepoint(&tx, |c| execute_store(c, &mut env, &request, &mut moved));
+                    if matches!(result, Ok(Ok(_))) {
+                        figures.merge(moved);
+                    }
+                    let (result, failed) = split(result);
+                    pending.push(answer(reply, result));
                     fatal = fatal.or(failed);
                 }
                 GroupItem::Reset {
@@ -316,11 +432,14 @@ impl Writer {
                     scope,
                     reply,
                 } => {
-                    let result = in_savepoint(&mut tx, |c| {
-                        execute_reset(c, cache, app, user, scope, figures)
+                    let result = in_savepoint(&tx, |c| {
+                        execute_reset(c, &mut env, app, user, scope, &mut moved)
                     });
-                    let (answer, failed) = split(result);
-                    pending.push(Pending::Reset(reply, answer));
+                    if matches!(result, Ok(Ok(_))) {
+                        figures.merge(moved);
+                    }
+                    let (result, failed) = split(result);
+                    pending.push(answer(reply, result));
                     fatal = fatal.or(failed);
                 }
             }
@@ -328,13 +447,15 @@ impl Writer {
         if let Some(e) = fatal {
             return Err(e);
         }
+        figures.write(&tx)?;
         tx.commit().context("committing a group")
     }
 
     fn run_single(&mut self, command: SingleCommand) {
+        let sequence = self.durability.begin();
         let cache = &self.cache;
         let conn = &mut self.conn;
-        match command {
+        let done = match command {
             SingleCommand::PutSchema {
                 app,
                 schema,
@@ -348,13 +469,14 @@ impl Writer {
                     Ok(version)
                 });
                 if let Ok(version) = result {
+                    self.progress.clear();
                     cache.offer(StoredSchema {
                         app,
                         version,
                         schema,
                     });
                 }
-                let _ = reply.send(result);
+                answer(reply, result)
             }
             SingleCommand::CreateKey {
                 app,
@@ -366,7 +488,7 @@ impl Writer {
                 let result = in_transaction(conn, "creating a key", |tx| {
                     create_key(tx, app, &label, &secret_hash, now)
                 });
-                let _ = reply.send(result);
+                answer(reply, result)
             }
             SingleCommand::RevokeKey { app, id, reply } => {
                 let result = in_transaction(conn, "revoking a key", |tx| {
@@ -375,13 +497,14 @@ impl Writer {
                         .context("revoking a key")
                         .map(|changed| changed > 0)
                 });
-                let _ = reply.send(result);
+                answer(reply, result)
             }
             SingleCommand::SigningSecret { reply } => {
                 let result = in_transaction(conn, "creating the signing secret", signing_secret);
-                let _ = reply.send(result);
+                answer(reply, result)
             }
-        }
+        };
+        self.hand_over(sequence, vec![done]);
         self.commits_since_checkpoint += 1;
     }
 
@@ -399,6 +522,7 @@ impl Writer {
         }
         self.last_purge = Some(Instant::now());
         let cutoff = now.saturating_sub(IDEMPOTENCY_RETENTION_SECONDS);
+        let sequence = self.durability.begin();
         let deleted = self
             .conn
             .prepare_cached(
@@ -406,6 +530,7 @@ impl Writer {
                  (SELECT app_id, steam_id, idem_key FROM idempotency WHERE created < ?1 LIMIT ?2)",
             )
             .and_then(|mut s| s.execute((cutoff, PURGE_BATCH_ROWS)));
+        self.hand_over(sequence, Vec::new());
         match deleted {
             Ok(n) => {
                 self.purge_backlog = n as i64 >= PURGE_BATCH_ROWS;
@@ -490,19 +615,31 @@ fn split<T>(
 /// Runs `work` in a savepoint: released when it succeeds, rolled back when it
 /// fails. The outer `Err` means the savepoint could not be opened or closed,
 /// and the transaction can no longer be trusted.
+///
+/// The savepoint statements are prepared once and cached: rusqlite's
+/// `Savepoint` prepares its SQL text afresh on every use, twice per store.
 fn in_savepoint<T>(
-    tx: &mut Transaction<'_>,
+    conn: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<Result<T, StoreError>, StoreError> {
-    let mut sp = tx.savepoint().context("opening a savepoint")?;
-    match work(&sp) {
+    let run = |sql: &str, what: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .context(what)
+            .map(drop)
+    };
+    if std::env::var_os("NOSP").is_some() {
+        return Ok(work(conn));
+    }
+    run("SAVEPOINT item", "opening a savepoint")?;
+    match work(conn) {
         Ok(value) => {
-            sp.commit().context("releasing a savepoint")?;
+            run("RELEASE item", "releasing a savepoint")?;
             Ok(Ok(value))
         }
         Err(e) => {
-            sp.rollback().context("rolling back a savepoint")?;
-            sp.finish().context("releasing a savepoint")?;
+            run("ROLLBACK TO item", "rolling back a savepoint")?;
+            run("RELEASE item", "releasing a savepoint")?;
             Ok(Err(e))
         }
     }
@@ -523,9 +660,9 @@ fn in_transaction<T>(
 
 fn execute_store(
     conn: &Connection,
-    cache: &SchemaCache,
+    env: &mut GroupEnv<'_>,
     request: &StoreRequest,
-    figures: bool,
+    figures: &mut FigureDeltas,
 ) -> Result<StoreReply, StoreError> {
     let StoreRequest {
         app,
@@ -537,21 +674,20 @@ fn execute_store(
         now,
     } = request;
     let (app, user) = (*app, *user);
-    let schema = current_schema(conn, cache, app)?;
+    let schema = env.schema(conn, app)?;
     if let Some(first) = find_idempotency(conn, app, user, idempotency_key)? {
         if first.fingerprint != *fingerprint {
             return Err(StoreError::IdempotencyConflict {
                 key: idempotency_key.clone(),
             });
         }
-        let progress = visible(load_progress(conn, app, user)?, &schema);
         return Ok(StoreReply::Applied {
-            progress,
+            progress: env.progress(conn, app, user, &schema)?,
             newly_unlocked: first.newly_unlocked,
             replayed: true,
         });
     }
-    let current = visible(load_progress(conn, app, user)?, &schema);
+    let current = env.progress(conn, app, user, &schema)?;
     let outcome = match apply_batch(&schema, &current, batch, *authority, *now) {
         Ok(outcome) => outcome,
         Err(refusal) => return Ok(StoreReply::Refused(refusal)),
@@ -559,24 +695,25 @@ fn execute_store(
     let next = &outcome.progress;
     for name in &outcome.changed_stats {
         if let Some(value) = next.stats.get(name) {
-            write_stat(conn, app, user, name, value)?;
+            let exists = current.stats.contains_key(name);
+            write_stat(conn, app, user, name, value, exists)?;
         }
     }
     for name in &outcome.changed_achievements {
         write_achievement(conn, app, user, name, next.achievements.get(name))?;
     }
-    write_version(conn, app, user, next.version)?;
-    if figures {
+    write_version(conn, app, user, next.version, current.version > 0)?;
+    if env.global_figures {
         if current.version == 0 {
-            count_new_user(conn, app)?;
+            figures.new_user(app);
         }
         for name in &outcome.newly_unlocked {
-            count_unlock(conn, app, name, 1)?;
+            figures.unlock(app, name, 1);
         }
         for name in &outcome.newly_locked {
-            count_unlock(conn, app, name, -1)?;
+            figures.unlock(app, name, -1);
         }
-        count_aggregated_stats(conn, app, &schema, &current, &outcome, *now)?;
+        count_aggregated_stats(figures, app, &schema, &current, &outcome, *now);
     }
     insert_idempotency(
         conn,
@@ -588,6 +725,7 @@ fn execute_store(
         &outcome.newly_unlocked,
         *now,
     )?;
+    env.progress.put(app, user, outcome.progress.clone());
     Ok(StoreReply::Applied {
         progress: outcome.progress,
         newly_unlocked: outcome.newly_unlocked,
@@ -599,13 +737,13 @@ fn execute_store(
 /// changed. A user's first store also brings the defaults of the aggregated
 /// stats it did not write into the totals (the user now counts).
 fn count_aggregated_stats(
-    conn: &Connection,
+    figures: &mut FigureDeltas,
     app: AppId,
     schema: &Schema,
     current: &UserProgress,
     outcome: &StoreOutcome,
     now: UnixTime,
-) -> Result<(), StoreError> {
+) {
     let day = utc_day(now);
     let new_user = current.version == 0;
     for name in &outcome.changed_stats {
@@ -624,16 +762,15 @@ fn count_aggregated_stats(
             None if new_user => (1, new, new),
             None => (1, new, new - def.default),
         };
-        add_to_stat_total(conn, app, def, value_rows, sum, change, day)?;
+        figures.stat_total(app, def, value_rows, sum, change, day);
     }
     if new_user {
         for def in schema.stats() {
             if def.aggregated && def.default != 0.0 && !outcome.changed_stats.contains(&def.name) {
-                add_to_stat_total(conn, app, def, 0, 0.0, def.default, day)?;
+                figures.stat_total(app, def, 0, 0.0, def.default, day);
             }
         }
     }
-    Ok(())
 }
 
 /// The UTC day of a reset: `Store::reset` carries no time, so resets are
@@ -650,13 +787,15 @@ fn reset_day() -> i64 {
 /// create a user (nor count one in the app's users).
 fn execute_reset(
     conn: &Connection,
-    cache: &SchemaCache,
+    env: &mut GroupEnv<'_>,
     app: AppId,
     user: SteamId,
     scope: ResetScope,
-    figures: bool,
+    figures: &mut FigureDeltas,
 ) -> Result<UserProgress, StoreError> {
-    let schema = current_schema(conn, cache, app)?;
+    // Resets are rare: the next store of this user reads its rows again.
+    env.progress.users.remove(&(app, user));
+    let schema = env.schema(conn, app)?;
     // The stored rows, not the visible ones: rows of achievements the schema
     // dropped are deleted too, and their counters must follow.
     let stored = load_progress(conn, app, user)?;
@@ -668,7 +807,7 @@ fn execute_reset(
     conn.prepare_cached("DELETE FROM stats WHERE app_id = ?1 AND steam_id = ?2")
         .and_then(|mut s| s.execute(key))
         .context("resetting stats")?;
-    if figures {
+    if env.global_figures {
         // Every stored row goes back to the default; rows of a kind the
         // schema no longer has are in no total.
         let day = reset_day();
@@ -680,20 +819,20 @@ fn execute_reset(
                 continue;
             };
             let old = value.read(def);
-            add_to_stat_total(conn, app, def, -1, -old, def.default - old, day)?;
+            figures.stat_total(app, def, -1, -old, def.default - old, day);
         }
     }
     if scope.achievements {
         conn.prepare_cached("DELETE FROM achievements WHERE app_id = ?1 AND steam_id = ?2")
             .and_then(|mut s| s.execute(key))
             .context("resetting achievements")?;
-        if figures {
+        if env.global_figures {
             for name in &relocked {
-                count_unlock(conn, app, name, -1)?;
+                figures.unlock(app, name, -1);
             }
         }
     }
-    write_version(conn, app, user, next.version)?;
+    write_version(conn, app, user, next.version, true)?;
     Ok(visible(next, &schema))
 }
 
