@@ -51,18 +51,14 @@
 //!                                          SAVEPOINT; check key; user's progress; apply_batch; write; RELEASE
 //!                                          SAVEPOINT; …                    (one per request)
 //!                                          global figures: each moved row written once
-//!                                        COMMIT  (WAL written, synchronous=NORMAL)
-//!                                          └──▶ sync thread: fdatasync(WAL), then
-//!                                               reply to every request of the group
+//!                                        COMMIT  (fsync: synchronous=FULL)
+//!                                        reply to every request of the group
 //! ```
 //!
 //! Each request runs in its own savepoint, so a database error in one rolls
 //! back that one only, and a request sees the writes of the requests before
 //! it in the group (two stores to one user serialize, even in one group).
-//! Nobody hears back before the WAL holding the commit has been fsynced: an
-//! acknowledged write is durable, exactly as with `synchronous=FULL`, but the
-//! writer runs the next group during the fsync, and reads wait until what
-//! they saw is durable (the `durability` module explains both).
+//! Nobody hears back before COMMIT returns: an acknowledged write is durable.
 //! Rare writes (schemas, keys, the signing secret) run alone, in queue order.
 //!
 //! The writer keeps the progress it last wrote for recent users, so a store
@@ -106,7 +102,6 @@
 //! # Ok(()) }
 //! ```
 
-mod durability;
 mod figures;
 mod migrations;
 mod read_pool;
@@ -126,7 +121,6 @@ use laurel_core::{AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot};
 
-use self::durability::Durability;
 use self::read_pool::ReadPool;
 use self::rows::{
     Context, SchemaCache, app_from_sql, app_sql, load_global_stats, load_progress, load_schema,
@@ -171,10 +165,7 @@ pub struct SqliteOptions {
     pub idempotency_purge_interval: Duration,
     /// Longest the writer waits for more stores to join a group (PostgreSQL's
     /// `commit_delay`); it waits only while fewer are queued than joined the
-    /// last group. Zero (the default) turns the wait off (at most
-    /// [`MAX_COMMIT_DELAY`]). The fsync runs on the sync thread, so a small
-    /// group costs the writer no fsync and waiting for company only adds
-    /// latency (measured in `docs/benchmarks.md`).
+    /// last group. Zero turns the wait off (at most [`MAX_COMMIT_DELAY`]).
     pub commit_delay: Duration,
     /// Keep the global figures current on every store and reset (users,
     /// unlock counts, aggregated stat totals and their daily history).
@@ -199,7 +190,7 @@ impl Default for SqliteOptions {
             checkpoint_max_commits: 256,
             wal_truncate_bytes: 64 * 1024 * 1024,
             idempotency_purge_interval: Duration::from_secs(60),
-            commit_delay: Duration::ZERO,
+            commit_delay: Duration::from_micros(500),
             maintain_global_figures: true,
         }
     }
@@ -258,12 +249,10 @@ impl SqliteStore {
         configure_writer(&conn, options.busy_timeout)?;
         migrations::migrate(&mut conn)?;
 
-        let durability = Arc::new(Durability::new());
         let reads = Arc::new(ReadPool::open(
             path.to_owned(),
             options.read_connections.clamp(1, MAX_READ_CONNECTIONS),
             options.busy_timeout,
-            Arc::clone(&durability),
         )?);
         let schemas = Arc::new(SchemaCache::default());
         let (sender, receiver) = mpsc::channel(options.write_queue.clamp(1, MAX_WRITE_QUEUE));
@@ -287,7 +276,6 @@ impl SqliteStore {
             Arc::clone(&counters),
             config,
             wal_path.into(),
-            durability,
         )?;
         Ok(SqliteStore {
             path: path.to_owned(),
@@ -383,11 +371,8 @@ fn configure_writer(conn: &Connection, busy_timeout: Duration) -> Result<(), Sto
              is it on a file system without shared memory?"
         )));
     }
-    // NORMAL: commits write the WAL without syncing it, checkpoints still
-    // sync. The sync thread fsyncs the WAL before any answer goes out, so an
-    // acknowledged write is as durable as with FULL (see `durability`).
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .context("setting synchronous=NORMAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .context("setting synchronous=FULL")?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)
         .context("turning automatic checkpoints off")?;
     Ok(())

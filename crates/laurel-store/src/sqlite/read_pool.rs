@@ -8,7 +8,6 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::durability::Durability;
 use super::rows::Context;
 use crate::StoreError;
 
@@ -18,7 +17,6 @@ pub(crate) struct ReadPool {
     idle: Mutex<Vec<Connection>>,
     /// One permit per connection: a reader waits here, not on a thread.
     permits: Arc<Semaphore>,
-    durability: Arc<Durability>,
 }
 
 impl ReadPool {
@@ -26,7 +24,6 @@ impl ReadPool {
         path: PathBuf,
         size: usize,
         busy_timeout: Duration,
-        durability: Arc<Durability>,
     ) -> Result<ReadPool, StoreError> {
         let mut idle = Vec::with_capacity(size);
         for _ in 0..size {
@@ -37,12 +34,10 @@ impl ReadPool {
             busy_timeout,
             idle: Mutex::new(idle),
             permits: Arc::new(Semaphore::new(size)),
-            durability,
         })
     }
 
-    /// Runs `work` on a pooled connection on the blocking thread pool, and
-    /// returns once every commit it can have seen is durable.
+    /// Runs `work` on a pooled connection on the blocking thread pool.
     pub(crate) async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -53,7 +48,7 @@ impl ReadPool {
             .await
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         let pool = Arc::clone(self);
-        let read = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
             // A connection lost to a panicking task is replaced here.
             let mut conn = match pool.take() {
@@ -61,15 +56,11 @@ impl ReadPool {
                 None => open_reader(&pool.path, pool.busy_timeout)?,
             };
             let out = work(&mut conn);
-            let horizon = pool.durability.read_horizon();
             pool.give_back(conn);
-            out.map(|value| (value, horizon))
+            out
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))??;
-        let (value, horizon) = read;
-        self.durability.wait_until_synced(horizon).await?;
-        Ok(value)
+        .map_err(|e| StoreError::Backend(format!("a read task failed: {e}")))?
     }
 
     /// Refuses new reads and closes idle connections; reads in flight finish.

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::durability::{self, Answer, Durability, SyncJob};
 use super::figures::FigureDeltas;
 use laurel_core::{
     AppId, ResetScope, Schema, SteamId, StoreOutcome, UnixTime, UserProgress, apply_batch, reset,
@@ -93,9 +92,12 @@ impl GroupItem {
     }
 }
 
-/// An answer held back until its transaction is durable (see
-/// [`super::durability`]). A caller that stopped waiting is no error: its
-/// write stands, and a retry with the same idempotency key gets the same answer.
+/// An answer held back until its transaction's COMMIT has returned; called
+/// with the COMMIT's error if it failed. A caller that stopped waiting is no
+/// error: its write stands, and a retry with the same idempotency key gets
+/// the same answer.
+type Answer = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
 fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Answer {
     Box::new(move |failed: Option<&StoreError>| {
         let _ = reply.send(match failed {
@@ -147,10 +149,6 @@ struct Writer {
     /// Size of the last group committed: how many writers are active.
     last_group: usize,
     progress: ProgressCache,
-    durability: Arc<Durability>,
-    /// To the sync thread; `None` once the writer has stopped.
-    sync: Option<std::sync::mpsc::Sender<SyncJob>>,
-    syncer: Option<JoinHandle<()>>,
 }
 
 /// Most users whose progress the writer keeps in memory; when full, it starts
@@ -240,9 +238,7 @@ pub(crate) fn spawn(
     counters: Arc<WriterCounters>,
     config: WriterConfig,
     wal_path: PathBuf,
-    durability: Arc<Durability>,
 ) -> Result<JoinHandle<()>, StoreError> {
-    let (sync, syncer) = durability::spawn(wal_path.clone(), Arc::clone(&durability))?;
     let writer = Writer {
         conn,
         commands,
@@ -256,9 +252,6 @@ pub(crate) fn spawn(
         purge_backlog: false,
         last_group: 0,
         progress: ProgressCache::default(),
-        durability,
-        sync: Some(sync),
-        syncer: Some(syncer),
     };
     std::thread::Builder::new()
         .name("laurel-sqlite-writer".into())
@@ -305,13 +298,6 @@ impl Writer {
             self.purge_if_due();
             self.checkpoint_if_due(idle);
         }
-        // Every answer is out before the connection closes.
-        self.sync = None;
-        if let Some(syncer) = self.syncer.take()
-            && syncer.join().is_err()
-        {
-            tracing::error!("the sync thread panicked");
-        }
         self.checkpoint("TRUNCATE");
         if let Err((_, e)) = self.conn.close() {
             tracing::warn!(error = %e, "closing the SQLite write connection");
@@ -338,7 +324,6 @@ impl Writer {
         }
         let size = group.len();
         let mut pending = Vec::with_capacity(size);
-        let sequence = self.durability.begin();
         let result = self.execute_group(group, &mut pending);
         match result {
             Ok(()) => {
@@ -349,31 +334,13 @@ impl Writer {
                 counters.groups.fetch_add(1, Ordering::Relaxed);
                 counters.grouped_requests.fetch_add(size, Ordering::Relaxed);
                 counters.largest_group.fetch_max(size, Ordering::Relaxed);
-                self.hand_over(sequence, pending);
+                pending.into_iter().for_each(|answer| answer(None));
             }
             Err(e) => {
                 tracing::error!(error = %e, size, "group commit failed");
                 self.progress.clear();
                 pending.into_iter().for_each(|answer| answer(Some(&e)));
-                self.hand_over(sequence, Vec::new());
             }
-        }
-    }
-
-    /// Passes a finished write transaction to the sync thread, which answers
-    /// once it is durable. Every numbered transaction comes here, answered or
-    /// not, so that reads waiting for it are released.
-    fn hand_over(&mut self, sequence: u64, answers: Vec<Answer>) {
-        let job = SyncJob { sequence, answers };
-        let Some(sync) = &self.sync else {
-            return;
-        };
-        if let Err(std::sync::mpsc::SendError(job)) = sync.send(job) {
-            // The sync thread is gone (it panicked): nothing can be made
-            // durable any more, so nothing is acknowledged.
-            let e = StoreError::Unavailable("the sync thread stopped".into());
-            tracing::error!(error = %e, "handing a commit to the sync thread");
-            job.answers.into_iter().for_each(|answer| answer(Some(&e)));
         }
     }
 
@@ -452,7 +419,6 @@ impl Writer {
     }
 
     fn run_single(&mut self, command: SingleCommand) {
-        let sequence = self.durability.begin();
         let cache = &self.cache;
         let conn = &mut self.conn;
         let done = match command {
@@ -504,7 +470,7 @@ impl Writer {
                 answer(reply, result)
             }
         };
-        self.hand_over(sequence, vec![done]);
+        done(None);
         self.commits_since_checkpoint += 1;
     }
 
@@ -522,7 +488,6 @@ impl Writer {
         }
         self.last_purge = Some(Instant::now());
         let cutoff = now.saturating_sub(IDEMPOTENCY_RETENTION_SECONDS);
-        let sequence = self.durability.begin();
         let deleted = self
             .conn
             .prepare_cached(
@@ -530,7 +495,6 @@ impl Writer {
                  (SELECT app_id, steam_id, idem_key FROM idempotency WHERE created < ?1 LIMIT ?2)",
             )
             .and_then(|mut s| s.execute((cutoff, PURGE_BATCH_ROWS)));
-        self.hand_over(sequence, Vec::new());
         match deleted {
             Ok(n) => {
                 self.purge_backlog = n as i64 >= PURGE_BATCH_ROWS;
