@@ -48,8 +48,30 @@ fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Debian packages the test suite needs, by the command that proves each is there.
-const DEBIAN_PACKAGES: &[(&str, &str)] = &[("luajit", "luajit"), ("lua5.1", "lua5.1")];
+/// Debian packages the test suite needs, by the command that proves each is
+/// there. PostgreSQL's `initdb` starts the throwaway clusters of the
+/// PostgreSQL store's tests (`laurel_testkit::postgres`).
+const DEBIAN_PACKAGES: &[(&str, &str)] = &[
+    ("luajit", "luajit"),
+    ("lua5.1", "lua5.1"),
+    ("initdb", "postgresql-15"),
+];
+
+/// Where Debian puts PostgreSQL's server programs (`initdb`, `pg_ctl`):
+/// one folder per major version, off `PATH`.
+const DEBIAN_POSTGRES_BINS: &str = "/usr/lib/postgresql";
+
+/// Whether `program` is on `PATH` or in one of Debian's PostgreSQL folders.
+fn installed(program: &str) -> bool {
+    if have(program) {
+        return true;
+    }
+    std::fs::read_dir(DEBIAN_POSTGRES_BINS)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|version| version.path().join("bin").join(program).is_file())
+}
 
 /// The third-party Steam Web API client the e2e tests drive
 /// (`crates/laurel/tests/e2e/steam_client.py`), from PyPI, pinned with its
@@ -92,7 +114,7 @@ fn deps() -> Result<()> {
 fn debian_packages() -> Result<()> {
     let missing: Vec<&str> = DEBIAN_PACKAGES
         .iter()
-        .filter(|(cmd, _)| !have(cmd))
+        .filter(|(cmd, _)| !installed(cmd))
         .map(|(_, pkg)| *pkg)
         .collect();
     if missing.is_empty() {

@@ -47,9 +47,10 @@ pub struct ServerConfig {
     pub token_ttl: Duration,
     /// Serve reads from an in-memory snapshot of each user's progress.
     ///
-    /// The cache sees only writes made through this process. Turn it off when
-    /// several nodes share one database (until cross-node invalidation exists),
-    /// or when other processes write the database while the server runs.
+    /// The cache sees only writes made through this process, so it is off
+    /// whatever this says when the store is shared by several nodes
+    /// ([`laurel_store::Store::shared_database`]). Turn it off too when other
+    /// processes write a SQLite database while the server runs.
     pub progress_cache: bool,
 }
 

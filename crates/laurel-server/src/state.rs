@@ -75,6 +75,12 @@ impl AppState {
                 tracing::info!(app = DEMO_APP_ID, "dev mode: created the demo app");
             }
         }
+        // Other nodes write a shared database: a snapshot kept here would
+        // miss their stores, so every read goes to the database.
+        let progress_cache = config.progress_cache && !store.shared_database();
+        if config.progress_cache && !progress_cache {
+            tracing::info!("shared database: progress snapshots are not cached in this node");
+        }
         Ok(AppState {
             inner: Arc::new(Inner {
                 store,
@@ -84,9 +90,7 @@ impl AppState {
                 signer: TokenSigner::new(&secret),
                 admin: AdminGate::new(config.admin_token.as_deref()),
                 keys: KeyCache::default(),
-                progress: config
-                    .progress_cache
-                    .then(|| ProgressCache::new(PROGRESS_CACHE_CAPACITY)),
+                progress: progress_cache.then(|| ProgressCache::new(PROGRESS_CACHE_CAPACITY)),
                 schemas: RwLock::new(HashMap::new()),
                 players: PlayerActivity::default(),
                 percentages: Mutex::new(HashMap::new()),

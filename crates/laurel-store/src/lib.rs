@@ -1,6 +1,6 @@
 //! The `Store` trait: everything Laurel persists, behind one seam, so that
-//! the SQLite store (here) and a PostgreSQL store (later) are interchangeable
-//! without touching the server.
+//! the SQLite store (here) and the PostgreSQL store (crate
+//! `laurel-store-postgres`) are interchangeable without touching the server.
 //!
 //! Invariants every implementation keeps:
 //! - a store request is acknowledged (its future resolves `Ok`) only after it is durable;
@@ -215,4 +215,12 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
     /// Cheap check that the database answers.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// Whether other processes write the same database, so that anything this
+    /// process remembers about a user (a cached progress snapshot) may be
+    /// stale. `false` by default: the SQLite store's process owns its file;
+    /// `true` for PostgreSQL, where every server node writes.
+    fn shared_database(&self) -> bool {
+        false
+    }
 }

@@ -1,5 +1,8 @@
 //! Test harness: run the real `laurel` binary on a free loopback port with a
-//! fresh data dir, and talk to it over HTTP. Every wait here is bounded.
+//! fresh data dir, and talk to it over HTTP; start a throwaway PostgreSQL
+//! ([`postgres`]). Every wait here is bounded.
+
+pub mod postgres;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,606 @@
+//! Row encodings and the statements on one user's rows, shared by the
+//! reads and the write transactions. Every function takes a
+//! [`GenericClient`] (a pooled connection or a transaction), so the caller
+//! decides the transaction boundaries.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use deadpool_postgres::GenericClient;
+use laurel_core::{
+    AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatKind, StatValue, SteamId,
+    UserProgress,
+};
+use laurel_store::{StoreError, StoredSchema};
+use tokio_postgres::Row;
+
+use crate::connection::{Context, Failure, both, execute, query, query_opt};
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> Failure {
+    Failure::Store(StoreError::Backend(format!(
+        "database holds an invalid value: {what}"
+    )))
+}
+
+pub(crate) fn app_sql(app: AppId) -> i64 {
+    i64::from(app.get())
+}
+
+pub(crate) fn app_from_sql(value: i64) -> Result<AppId, Failure> {
+    u32::try_from(value)
+        .ok()
+        .and_then(|v| AppId::new(v).ok())
+        .ok_or_else(|| corrupt(format_args!("app id {value}")))
+}
+
+/// Steam ids are u64 and PostgreSQL's widest integer is the signed BIGINT:
+/// ids are stored bit-cast (`as i64`), so ids above `i64::MAX` are negative
+/// in the database. SQL only ever compares Steam ids for equality, never by
+/// magnitude, and the cast is a bijection, so nothing is lost. (The SQLite
+/// store does the same.)
+pub(crate) fn user_sql(user: SteamId) -> i64 {
+    user.get() as i64
+}
+
+/// The class of Laurel's per-app advisory locks (two-argument form; the
+/// one-argument bigint form used by migrations is a separate lock space).
+const APP_LOCK_CLASS: i32 = 0x4c61_7572; // "Laur"
+
+/// The object of an app's advisory lock: the u32 app id bit-cast to int4.
+pub(crate) fn app_lock_key(app: AppId) -> i32 {
+    app.get() as i32
+}
+
+/// Waits until no schema change of the app is running, and keeps schema
+/// changes out until the transaction ends. Stores and resets take it shared,
+/// `put_schema` exclusive: a batch is then validated and counted against the
+/// schema that is current when it commits, and the recount of a stat that
+/// becomes aggregated sees no store in flight.
+pub(crate) async fn lock_app<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    exclusive: bool,
+) -> Result<(), Failure> {
+    let sql = if exclusive {
+        "SELECT pg_advisory_xact_lock($1, $2)"
+    } else {
+        "SELECT pg_advisory_xact_lock_shared($1, $2)"
+    };
+    execute(
+        client,
+        "waiting for the app's schema lock",
+        sql,
+        &[&APP_LOCK_CLASS, &app_lock_key(app)],
+    )
+    .await
+    .map(drop)
+}
+
+fn name_from_sql(text: String) -> Result<ApiName, Failure> {
+    ApiName::parse(&text).map_err(|e| corrupt(format_args!("name {text:?}: {e}")))
+}
+
+pub(crate) fn count(value: i64, what: &str) -> Result<u64, Failure> {
+    u64::try_from(value).map_err(|_| corrupt(format_args!("negative {what}: {value}")))
+}
+
+/// Parsed schemas by app, shared by every call of one store.
+///
+/// Entries only move forward (a newer version replaces an older one, never
+/// the reverse). Every use checks the version in the database first, so a
+/// schema put through another node is seen at once; the cache only saves
+/// parsing the JSON again.
+#[derive(Default)]
+pub(crate) struct SchemaCache(RwLock<HashMap<AppId, StoredSchema>>);
+
+impl SchemaCache {
+    pub(crate) fn get(&self, app: AppId) -> Option<StoredSchema> {
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.get(&app).cloned()
+    }
+
+    pub(crate) fn offer(&self, stored: StoredSchema) {
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let newer = map
+            .get(&stored.app)
+            .is_none_or(|have| have.version < stored.version);
+        if newer {
+            map.insert(stored.app, stored);
+        }
+    }
+}
+
+/// The app's current schema, as the statement's snapshot sees it: the
+/// version comes from the database, the parsed schema from the cache when
+/// the versions match (the JSON is sent only when they do not).
+pub(crate) async fn current_schema<C: GenericClient>(
+    client: &C,
+    cache: &SchemaCache,
+    app: AppId,
+) -> Result<Option<StoredSchema>, Failure> {
+    let cached = cache.get(app);
+    let cached_version = cached
+        .as_ref()
+        .and_then(|c| i64::try_from(c.version).ok())
+        .unwrap_or(-1);
+    let row = query_opt(
+        client,
+        "reading the schema",
+        "SELECT schema_version, \
+         CASE WHEN schema_version = $2 THEN NULL ELSE schema_json END \
+         FROM apps WHERE app_id = $1",
+        &[&app_sql(app), &cached_version],
+    )
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let version: i64 = row.try_get(0).context("reading the schema")?;
+    let json: Option<String> = row.try_get(1).context("reading the schema")?;
+    let version = count(version, "schema version")?;
+    match (json, cached) {
+        (None, Some(cached)) => Ok(Some(cached)),
+        (None, None) => Err(corrupt(format_args!("schema of app {app} is missing"))),
+        (Some(json), _) => {
+            let stored = parse_schema(app, version, &json)?;
+            cache.offer(stored.clone());
+            Ok(Some(stored))
+        }
+    }
+}
+
+/// Like [`current_schema`], for the calls that need the app to exist.
+pub(crate) async fn existing_schema<C: GenericClient>(
+    client: &C,
+    cache: &SchemaCache,
+    app: AppId,
+) -> Result<StoredSchema, Failure> {
+    current_schema(client, cache, app)
+        .await?
+        .ok_or(Failure::Store(StoreError::UnknownApp(app)))
+}
+
+fn parse_schema(app: AppId, version: u64, json: &str) -> Result<StoredSchema, Failure> {
+    // A stored schema passed validation when it was put; failing now means the
+    // rules changed under it, which is worth a loud error rather than a guess.
+    let doc = SchemaDoc::from_json(json)
+        .map_err(|p| corrupt(format_args!("schema of app {app}: {p}")))?;
+    let schema = Schema::from_doc(&doc).map_err(|problems| {
+        let shown: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
+        corrupt(format_args!(
+            "schema of app {app} no longer validates: {}",
+            shown.join("; ")
+        ))
+    })?;
+    Ok(StoredSchema {
+        app,
+        version,
+        schema: Arc::new(schema),
+    })
+}
+
+// Stat kinds in the `kind` columns.
+const KIND_INT: i16 = 0;
+const KIND_FLOAT: i16 = 1;
+const KIND_AVGRATE: i16 = 2;
+
+pub(crate) fn kind_code(kind: StatKind) -> i16 {
+    match kind {
+        StatKind::Int => KIND_INT,
+        StatKind::Float => KIND_FLOAT,
+        StatKind::AvgRate => KIND_AVGRATE,
+    }
+}
+
+pub(crate) fn kind_of(value: &StatValue) -> StatKind {
+    match value {
+        StatValue::Int(_) => StatKind::Int,
+        StatValue::Float(_) => StatKind::Float,
+        StatValue::AvgRate { .. } => StatKind::AvgRate,
+    }
+}
+
+/// One `stats` row as stored, before its kind is checked. Columns:
+/// `name, kind, int_value, float_value, avg_count, avg_seconds`.
+pub(crate) struct StatRow {
+    pub(crate) name: String,
+    kind: i16,
+    int_value: Option<i64>,
+    float_value: Option<f32>,
+    avg_count: Option<f64>,
+    avg_seconds: Option<f64>,
+}
+
+impl StatRow {
+    pub(crate) fn read(row: &Row) -> Result<StatRow, Failure> {
+        let what = "reading a stat";
+        Ok(StatRow {
+            name: row.try_get(0).context(what)?,
+            kind: row.try_get(1).context(what)?,
+            int_value: row.try_get(2).context(what)?,
+            float_value: row.try_get(3).context(what)?,
+            avg_count: row.try_get(4).context(what)?,
+            avg_seconds: row.try_get(5).context(what)?,
+        })
+    }
+
+    pub(crate) fn value(&self) -> Result<StatValue, Failure> {
+        let bad = || corrupt(format_args!("stat {:?} of kind {}", self.name, self.kind));
+        match self.kind {
+            KIND_INT => {
+                let v = self.int_value.ok_or_else(bad)?;
+                i32::try_from(v).map(StatValue::Int).map_err(|_| bad())
+            }
+            KIND_FLOAT => self.float_value.map(StatValue::Float).ok_or_else(bad),
+            KIND_AVGRATE => match (self.avg_count, self.avg_seconds) {
+                (Some(count), Some(seconds)) => Ok(StatValue::AvgRate { count, seconds }),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+const SELECT_STATS: &str = "SELECT name, kind, int_value, float_value, avg_count, avg_seconds \
+                            FROM stats WHERE app_id = $1 AND steam_id = $2";
+const SELECT_ACHIEVEMENTS: &str = "SELECT name, unlocked, unlock_time, progress_current, progress_max \
+     FROM achievements WHERE app_id = $1 AND steam_id = $2";
+
+/// A user's version, or `None` for a user never written. A row at version 0
+/// (only ever seen inside a store's own transaction) is never written too.
+pub(crate) async fn read_version<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+) -> Result<Option<u64>, Failure> {
+    let row = query_opt(
+        client,
+        "reading a user's version",
+        "SELECT version FROM users WHERE app_id = $1 AND steam_id = $2",
+        &[&app_sql(app), &user_sql(user)],
+    )
+    .await?;
+    version_of(row)
+}
+
+fn version_of(row: Option<Row>) -> Result<Option<u64>, Failure> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let version: i64 = row.try_get(0).context("reading a user's version")?;
+    Ok(Some(count(version, "user version")?).filter(|&v| v > 0))
+}
+
+/// Locks the user's row until the transaction ends, so that every store and
+/// reset of one user, from any node, runs one after the other; returns the
+/// version (`None` for a user never written). With `create`, a user without
+/// a row gets one at version 0 first, so that there is a row to lock: two
+/// first stores of one user meet on its primary key, and the second waits
+/// for the first to commit or roll back.
+pub(crate) async fn lock_user<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    create: bool,
+) -> Result<Option<u64>, Failure> {
+    const LOCK: &str = "SELECT version FROM users WHERE app_id = $1 AND steam_id = $2 FOR UPDATE";
+    let key: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&app_sql(app), &user_sql(user)];
+    let row = query_opt(client, "locking a user", LOCK, &key).await?;
+    if row.is_some() || !create {
+        return version_of(row);
+    }
+    execute(
+        client,
+        "creating a user",
+        "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 0) \
+         ON CONFLICT (app_id, steam_id) DO NOTHING",
+        &key,
+    )
+    .await?;
+    match query_opt(client, "locking a user", LOCK, &key).await? {
+        Some(row) => version_of(Some(row)),
+        None => Err(corrupt(format_args!(
+            "user {user} of app {app} vanished while being created"
+        ))),
+    }
+}
+
+/// The stored stats and achievements of a user at `version`, including values
+/// the current schema no longer defines (see [`visible`]). The two reads are
+/// sent together (one round trip); in a transaction they see the same rows.
+pub(crate) async fn load_progress<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    version: u64,
+) -> Result<UserProgress, Failure> {
+    let (app_id, steam_id) = (app_sql(app), user_sql(user));
+    let (stat_rows, achievement_rows) = both(
+        query(
+            client,
+            "reading a user's stats",
+            SELECT_STATS,
+            &[&app_id, &steam_id],
+        ),
+        query(
+            client,
+            "reading a user's achievements",
+            SELECT_ACHIEVEMENTS,
+            &[&app_id, &steam_id],
+        ),
+    )
+    .await?;
+    progress_from_rows(version, &stat_rows, &achievement_rows)
+}
+
+pub(crate) fn progress_from_rows(
+    version: u64,
+    stat_rows: &[Row],
+    achievement_rows: &[Row],
+) -> Result<UserProgress, Failure> {
+    let mut stats = BTreeMap::new();
+    for row in stat_rows {
+        let row = StatRow::read(row)?;
+        let value = row.value()?;
+        stats.insert(name_from_sql(row.name)?, value);
+    }
+    let mut achievements = BTreeMap::new();
+    for row in achievement_rows {
+        let what = "reading an achievement";
+        let name: String = row.try_get(0).context(what)?;
+        let unlocked: bool = row.try_get(1).context(what)?;
+        let unlock_time: Option<i64> = row.try_get(2).context(what)?;
+        let current: Option<i64> = row.try_get(3).context(what)?;
+        let max: Option<i64> = row.try_get(4).context(what)?;
+        let progress = match (current, max) {
+            (Some(c), Some(m)) => match (u32::try_from(c), u32::try_from(m)) {
+                (Ok(c), Ok(m)) => Some((c, m)),
+                _ => return Err(corrupt(format_args!("progress of {name:?}"))),
+            },
+            _ => None,
+        };
+        let state = AchievementState {
+            unlocked,
+            unlock_time,
+            progress,
+        };
+        achievements.insert(name_from_sql(name)?, state);
+    }
+    Ok(UserProgress {
+        version,
+        stats,
+        achievements,
+    })
+}
+
+/// Stored rows outlive schema changes. A stat or achievement the schema no
+/// longer defines, or a stat whose type changed, reads as absent (its
+/// default) rather than failing every later batch; the rows stay, so putting
+/// the old schema back brings the values back.
+pub(crate) fn visible(mut progress: UserProgress, schema: &Schema) -> UserProgress {
+    progress.retain_known(schema);
+    progress.stats.retain(|name, value| {
+        schema
+            .stat(name.as_str())
+            .is_some_and(|def| def.kind == kind_of(value))
+    });
+    progress
+}
+
+/// Writes the given stats of a user (one statement for all of them).
+pub(crate) async fn write_stats<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    stats: &[(&ApiName, &StatValue)],
+) -> Result<(), Failure> {
+    if stats.is_empty() {
+        return Ok(());
+    }
+    let mut names = Vec::with_capacity(stats.len());
+    let mut kinds = Vec::with_capacity(stats.len());
+    let mut ints: Vec<Option<i64>> = Vec::with_capacity(stats.len());
+    let mut floats: Vec<Option<f32>> = Vec::with_capacity(stats.len());
+    let mut counts: Vec<Option<f64>> = Vec::with_capacity(stats.len());
+    let mut seconds: Vec<Option<f64>> = Vec::with_capacity(stats.len());
+    for (name, value) in stats {
+        names.push(name.as_str());
+        kinds.push(kind_code(kind_of(value)));
+        let (i, f, c, s) = match **value {
+            StatValue::Int(v) => (Some(i64::from(v)), None, None, None),
+            StatValue::Float(v) => (None, Some(v), None, None),
+            StatValue::AvgRate { count, seconds } => (None, None, Some(count), Some(seconds)),
+        };
+        ints.push(i);
+        floats.push(f);
+        counts.push(c);
+        seconds.push(s);
+    }
+    execute(
+        client,
+        "writing stats",
+        "INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
+         SELECT $1, $2, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds \
+         FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::real[], $7::float8[], $8::float8[]) \
+              AS t(name, kind, int_value, float_value, avg_count, avg_seconds) \
+         ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, \
+         int_value = excluded.int_value, float_value = excluded.float_value, \
+         avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds",
+        &[
+            &app_sql(app),
+            &user_sql(user),
+            &names,
+            &kinds,
+            &ints,
+            &floats,
+            &counts,
+            &seconds,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// Writes the given achievement states of a user; `None` (back to the
+/// default: cleared) deletes the row.
+pub(crate) async fn write_achievements<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    achievements: &[(&ApiName, Option<&AchievementState>)],
+) -> Result<(), Failure> {
+    let mut names = Vec::new();
+    let mut unlocked = Vec::new();
+    let mut times: Vec<Option<i64>> = Vec::new();
+    let mut currents: Vec<Option<i64>> = Vec::new();
+    let mut maxes: Vec<Option<i64>> = Vec::new();
+    let mut cleared = Vec::new();
+    for (name, state) in achievements {
+        let Some(state) = state else {
+            cleared.push(name.as_str());
+            continue;
+        };
+        names.push(name.as_str());
+        unlocked.push(state.unlocked);
+        times.push(state.unlock_time);
+        currents.push(state.progress.map(|(c, _)| i64::from(c)));
+        maxes.push(state.progress.map(|(_, m)| i64::from(m)));
+    }
+    let (app_id, steam_id) = (app_sql(app), user_sql(user));
+    let upsert = async {
+        if names.is_empty() {
+            return Ok(());
+        }
+        execute(
+            client,
+            "writing achievements",
+            "INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) \
+             SELECT $1, $2, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max \
+             FROM unnest($3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::bigint[]) \
+                  AS t(name, unlocked, unlock_time, progress_current, progress_max) \
+             ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, \
+             unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, \
+             progress_max = excluded.progress_max",
+            &[&app_id, &steam_id, &names, &unlocked, &times, &currents, &maxes],
+        )
+        .await
+        .map(drop)
+    };
+    let delete = async {
+        if cleared.is_empty() {
+            return Ok(());
+        }
+        execute(
+            client,
+            "clearing achievements",
+            "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2 AND name = ANY($3::text[])",
+            &[&app_id, &steam_id, &cleared],
+        )
+        .await
+        .map(drop)
+    };
+    both(upsert, delete).await.map(drop)
+}
+
+pub(crate) async fn write_version<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    version: u64,
+) -> Result<(), Failure> {
+    let version = i64::try_from(version)
+        .map_err(|_| corrupt(format_args!("user version {version} overflows")))?;
+    let updated = execute(
+        client,
+        "writing a user's version",
+        "UPDATE users SET version = $3 WHERE app_id = $1 AND steam_id = $2",
+        &[&app_sql(app), &user_sql(user), &version],
+    )
+    .await?;
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(corrupt(format_args!(
+            "user {user} of app {app}: {updated} rows for one locked user"
+        )))
+    }
+}
+
+/// The first answer to an idempotency key.
+pub(crate) struct IdempotencyRecord {
+    pub(crate) fingerprint: String,
+    pub(crate) newly_unlocked: Vec<ApiName>,
+}
+
+pub(crate) async fn find_idempotency<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, Failure> {
+    let row = query_opt(
+        client,
+        "reading an idempotency key",
+        "SELECT fingerprint, newly_unlocked FROM idempotency \
+         WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3",
+        &[&app_sql(app), &user_sql(user), &key],
+    )
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let fingerprint: String = row.try_get(0).context("reading an idempotency key")?;
+    let names: Vec<String> = row.try_get(1).context("reading an idempotency key")?;
+    let newly_unlocked = names
+        .into_iter()
+        .map(name_from_sql)
+        .collect::<Result<_, _>>()?;
+    Ok(Some(IdempotencyRecord {
+        fingerprint,
+        newly_unlocked,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_idempotency<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    key: &str,
+    fingerprint: &str,
+    version: u64,
+    newly_unlocked: &[ApiName],
+    created: i64,
+) -> Result<(), Failure> {
+    let names: Vec<&str> = newly_unlocked.iter().map(ApiName::as_str).collect();
+    let version = i64::try_from(version)
+        .map_err(|_| corrupt(format_args!("user version {version} overflows")))?;
+    execute(
+        client,
+        "recording an idempotency key",
+        "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &app_sql(app),
+            &user_sql(user),
+            &key,
+            &fingerprint,
+            &version,
+            &names,
+            &created,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+/// The value of a stat row as its definition reads it, for recounts.
+pub(crate) fn read_as(def: &StatDef, row: &StatRow) -> Result<f64, Failure> {
+    Ok(row.value()?.read(def))
+}

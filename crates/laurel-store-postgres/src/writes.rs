@@ -1,0 +1,372 @@
+//! The write transactions: store, reset, schema change. Each runs on one
+//! connection in one READ COMMITTED transaction; the caller reruns it when
+//! the database reports a serialization failure or a deadlock.
+//!
+//! Lock order, the same in every transaction (see the crate documentation):
+//! the app's advisory lock, then the user's row, then the global counters in
+//! the order of [`FigureChanges::write`].
+
+use std::time::Duration;
+
+use deadpool_postgres::{ClientWrapper, GenericClient};
+use laurel_core::{
+    AppId, ResetScope, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch, reset,
+};
+use laurel_store::{StoreError, StoreReply, StoreRequest, StoredSchema, utc_day};
+
+use crate::connection::{Context, Failure, all3, both, execute, query};
+use crate::figures::{COUNTER_SHARDS, FigureChanges, shard_of};
+use crate::rows::{
+    SchemaCache, StatRow, app_sql, corrupt, count, current_schema, existing_schema,
+    find_idempotency, insert_idempotency, kind_code, load_progress, lock_app, lock_user, read_as,
+    user_sql, visible, write_achievements, write_stats, write_version,
+};
+
+/// One store request: lock the user, check the key, validate, write, count.
+///
+/// A transaction that writes nothing (a replay, a refusal, a conflict) is
+/// rolled back: for a user never written that also removes the version-0 row
+/// taken to lock them, so a refused first store leaves no trace.
+pub(crate) async fn store(
+    client: &mut ClientWrapper,
+    cache: &SchemaCache,
+    request: &StoreRequest,
+) -> Result<StoreReply, Failure> {
+    let StoreRequest {
+        app,
+        user,
+        batch,
+        authority,
+        idempotency_key,
+        fingerprint,
+        now,
+    } = request;
+    let (app, user) = (*app, *user);
+    let tx = client.transaction().await.context("beginning a store")?;
+    lock_app(&tx, app, false).await?;
+    let schema = existing_schema(&tx, cache, app).await?.schema;
+    let version = lock_user(&tx, app, user, true).await?.unwrap_or(0);
+
+    // The key and the rows are read together, after the lock: every store
+    // of this user that committed before is in them.
+    let stored = async {
+        if version == 0 {
+            return Ok(UserProgress::default());
+        }
+        load_progress(&tx, app, user, version).await
+    };
+    let (first, stored) = both(find_idempotency(&tx, app, user, idempotency_key), stored).await?;
+    let current = visible(stored, &schema);
+    if let Some(first) = first {
+        tx.rollback().await.context("ending a replay")?;
+        if first.fingerprint != *fingerprint {
+            return Err(Failure::Store(StoreError::IdempotencyConflict {
+                key: idempotency_key.clone(),
+            }));
+        }
+        return Ok(StoreReply::Applied {
+            progress: current,
+            newly_unlocked: first.newly_unlocked,
+            replayed: true,
+        });
+    }
+    let outcome = match apply_batch(&schema, &current, batch, *authority, *now) {
+        Ok(outcome) => outcome,
+        Err(refusal) => {
+            tx.rollback().await.context("ending a refused store")?;
+            return Ok(StoreReply::Refused(refusal));
+        }
+    };
+    write_outcome(&tx, app, user, &outcome).await?;
+    insert_idempotency(
+        &tx,
+        app,
+        user,
+        idempotency_key,
+        fingerprint,
+        outcome.progress.version,
+        &outcome.newly_unlocked,
+        *now,
+    )
+    .await?;
+    FigureChanges::of_store(&schema, &current, &outcome, *now)
+        .write(&tx, app, shard_of(user_sql(user)))
+        .await?;
+    // Durable when this returns: synchronous_commit is on (see `open`).
+    tx.commit().await.context("committing a store")?;
+    Ok(StoreReply::Applied {
+        progress: outcome.progress,
+        newly_unlocked: outcome.newly_unlocked,
+        replayed: false,
+    })
+}
+
+/// The user's own rows: changed stats, changed achievements, the version.
+/// They are sent together; the user's row lock keeps every other writer out.
+async fn write_outcome<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    outcome: &StoreOutcome,
+) -> Result<(), Failure> {
+    let next = &outcome.progress;
+    let stats: Vec<_> = outcome
+        .changed_stats
+        .iter()
+        .filter_map(|name| next.stats.get(name).map(|value| (name, value)))
+        .collect();
+    let achievements: Vec<_> = outcome
+        .changed_achievements
+        .iter()
+        .map(|name| (name, next.achievements.get(name)))
+        .collect();
+    all3(
+        write_stats(client, app, user, &stats),
+        write_achievements(client, app, user, &achievements),
+        write_version(client, app, user, next.version),
+    )
+    .await
+    .map(drop)
+}
+
+/// The UTC day of a reset: `Store::reset` carries no time, so resets are
+/// dated by this machine's clock (a clock before 1970 reads as day 0), as in
+/// the SQLite store.
+fn reset_day() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    utc_day(now)
+}
+
+/// A user never written (version 0) has nothing to reset: the answer is the
+/// empty progress at version 0 and nothing is written, so a reset cannot
+/// create a user (nor count one in the app's users).
+pub(crate) async fn reset_user(
+    client: &mut ClientWrapper,
+    cache: &SchemaCache,
+    app: AppId,
+    user: SteamId,
+    scope: ResetScope,
+) -> Result<UserProgress, Failure> {
+    let tx = client.transaction().await.context("beginning a reset")?;
+    lock_app(&tx, app, false).await?;
+    let schema = existing_schema(&tx, cache, app).await?.schema;
+    let Some(version) = lock_user(&tx, app, user, false).await? else {
+        tx.rollback().await.context("ending a reset of nobody")?;
+        return Ok(UserProgress::default());
+    };
+    // The stored rows, not the visible ones: rows of achievements the schema
+    // dropped are deleted too, and their counters must follow.
+    let stored = load_progress(&tx, app, user, version).await?;
+    let (next, relocked) = reset(&stored, scope);
+    let key = [&app_sql(app) as _, &user_sql(user) as _];
+    let delete_stats = execute(
+        &tx,
+        "resetting stats",
+        "DELETE FROM stats WHERE app_id = $1 AND steam_id = $2",
+        &key,
+    );
+    let delete_achievements = async {
+        if !scope.achievements {
+            return Ok(0);
+        }
+        execute(
+            &tx,
+            "resetting achievements",
+            "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2",
+            &key,
+        )
+        .await
+    };
+    all3(
+        delete_stats,
+        delete_achievements,
+        write_version(&tx, app, user, next.version),
+    )
+    .await?;
+    let relocked = if scope.achievements {
+        relocked
+    } else {
+        Vec::new()
+    };
+    FigureChanges::of_reset(&schema, &stored, &relocked, reset_day())
+        .write(&tx, app, shard_of(user_sql(user)))
+        .await?;
+    tx.commit().await.context("committing a reset")?;
+    Ok(visible(next, &schema))
+}
+
+/// Creates the app or replaces its schema, and brings the stat totals in
+/// line with it; returns the new version. Holds the app's advisory lock
+/// exclusively, so no store of the app runs meanwhile (see [`lock_app`]).
+pub(crate) async fn put_schema(
+    client: &mut ClientWrapper,
+    cache: &SchemaCache,
+    app: AppId,
+    schema: &Schema,
+    json: &str,
+    statement_timeout: Duration,
+) -> Result<u64, Failure> {
+    let tx = client
+        .transaction()
+        .await
+        .context("beginning a schema change")?;
+    // The recount below is the one scan Laurel does; it may need longer
+    // than a store is allowed.
+    tx.batch_execute(&format!(
+        "SET LOCAL statement_timeout = {}",
+        statement_timeout.as_millis()
+    ))
+    .await
+    .context("setting the schema change's statement timeout")?;
+    lock_app(&tx, app, true).await?;
+    let old: Option<StoredSchema> = current_schema(&tx, cache, app).await?;
+    let rows = query(
+        &tx,
+        "writing a schema",
+        "INSERT INTO apps (app_id, name, schema_json, schema_version) \
+         VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (app_id) DO UPDATE SET name = excluded.name, \
+         schema_json = excluded.schema_json, schema_version = apps.schema_version + 1 \
+         RETURNING schema_version",
+        &[&app_sql(app), &schema.settings().name, &json],
+    )
+    .await?;
+    let version: i64 = match rows.first() {
+        Some(row) => row.try_get(0).context("writing a schema")?,
+        None => return Err(corrupt("a schema upsert returned no version")),
+    };
+    let version = count(version, "schema version")?;
+    reconcile_stat_totals(&tx, app, old.as_ref().map(|o| &*o.schema), schema).await?;
+    tx.commit().await.context("committing a schema change")?;
+    Ok(version)
+}
+
+/// After a schema change: totals of stats that are no longer aggregated (or
+/// changed kind) are dropped, stats that became aggregated are counted from
+/// their rows.
+async fn reconcile_stat_totals<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    old: Option<&Schema>,
+    new: &Schema,
+) -> Result<(), Failure> {
+    let app_id = app_sql(app);
+    let kept = query(
+        client,
+        "listing stat totals",
+        "SELECT DISTINCT name, kind FROM stat_totals WHERE app_id = $1",
+        &[&app_id],
+    )
+    .await?;
+    let mut dropped_names = Vec::new();
+    let mut dropped_kinds = Vec::new();
+    for row in &kept {
+        let name: String = row.try_get(0).context("listing stat totals")?;
+        let kind: i16 = row.try_get(1).context("listing stat totals")?;
+        let still = new
+            .stat(&name)
+            .is_some_and(|d| d.aggregated && kind_code(d.kind) == kind);
+        if !still {
+            dropped_names.push(name);
+            dropped_kinds.push(kind);
+        }
+    }
+    if !dropped_names.is_empty() {
+        execute(
+            client,
+            "dropping stat totals",
+            "DELETE FROM stat_totals WHERE app_id = $1 AND (name, kind) IN \
+             (SELECT * FROM unnest($2::text[], $3::smallint[]))",
+            &[&app_id, &dropped_names, &dropped_kinds],
+        )
+        .await?;
+    }
+    for def in new.stats().iter().filter(|d| d.aggregated) {
+        let was = old
+            .and_then(|o| o.stat(def.name.as_str()))
+            .is_some_and(|d| d.aggregated && d.kind == def.kind);
+        if !was {
+            recount_stat_total(client, app, def).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Counts an aggregated stat from the stored rows, each user into their
+/// counter shard: run when a stat becomes aggregated (a schema change,
+/// rare), never on a store. The rows are streamed, so memory does not grow
+/// with the number of users.
+async fn recount_stat_total<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    def: &laurel_core::StatDef,
+) -> Result<(), Failure> {
+    use futures_util::TryStreamExt;
+
+    let what = "counting an aggregated stat";
+    let kind = kind_code(def.kind);
+    let app_id = app_sql(app);
+    let name = def.name.as_str();
+    let statement = client
+        .prepare_cached(
+            "SELECT name, kind, int_value, float_value, avg_count, avg_seconds, steam_id \
+             FROM stats WHERE app_id = $1 AND name = $2 AND kind = $3",
+        )
+        .await
+        .context(what)?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&app_id, &name, &kind];
+    let rows = client
+        .query_raw(
+            &statement,
+            params
+                .iter()
+                .map(|p| *p as &dyn tokio_postgres::types::ToSql),
+        )
+        .await
+        .context(what)?;
+    let mut rows = std::pin::pin!(rows);
+    const SHARDS: usize = COUNTER_SHARDS as usize;
+    let mut value_rows = vec![0i64; SHARDS];
+    let mut int_sums = vec![0i64; SHARDS];
+    let mut float_sums = vec![0f64; SHARDS];
+    while let Some(row) = rows.try_next().await.context(what)? {
+        let v = read_as(def, &StatRow::read(&row)?)?;
+        let steam_id: i64 = row.try_get(6).context(what)?;
+        // In 0..SHARDS: `shard_of` is a remainder.
+        let shard = shard_of(steam_id) as usize;
+        value_rows[shard] += 1;
+        match def.kind {
+            StatKind::Int => int_sums[shard] += v as i64,
+            StatKind::Float | StatKind::AvgRate => float_sums[shard] += v,
+        }
+    }
+    let shard_ids: Vec<i16> = (0..COUNTER_SHARDS).collect();
+    execute(
+        client,
+        "replacing a recounted stat total",
+        "DELETE FROM stat_totals WHERE app_id = $1 AND name = $2 AND kind = $3",
+        &[&app_id, &name, &kind],
+    )
+    .await?;
+    execute(
+        client,
+        "writing a recounted stat total",
+        "INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum) \
+         SELECT $1, $2, $3, t.shard, t.value_rows, t.int_sum, t.float_sum \
+         FROM unnest($4::smallint[], $5::bigint[], $6::bigint[], $7::float8[]) \
+              AS t(shard, value_rows, int_sum, float_sum)",
+        &[
+            &app_id,
+            &name,
+            &kind,
+            &shard_ids,
+            &value_rows,
+            &int_sums,
+            &float_sums,
+        ],
+    )
+    .await
+    .map(drop)
+}

@@ -1,0 +1,816 @@
+//! The PostgreSQL store against a real PostgreSQL (`laurel_testkit::postgres`):
+//! the shared conformance suite, then what is PostgreSQL's own (several
+//! nodes on one database, the database going away and coming back,
+//! migrations, key expiry).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use laurel_core::{EResult, Schema, SchemaDoc, StatValue, UserProgress};
+use laurel_store::conformance::{self, NOW, app, request, set, unlock, user};
+use laurel_store::{
+    GlobalStatsQuery, IDEMPOTENCY_RETENTION_SECONDS, StatTotal, Store, StoreError, StoreReply,
+};
+use laurel_store_postgres::{LAYOUT_VERSION, PostgresOptions, PostgresStore};
+use laurel_testkit::postgres::PostgresServer;
+use proptest::prelude::*;
+
+/// A database of the process's shared test cluster, for one test.
+struct Database {
+    url: String,
+}
+
+async fn new_database() -> String {
+    tokio::task::spawn_blocking(|| PostgresServer::shared().database())
+        .await
+        .expect("creating a database")
+}
+
+async fn open(url: &str) -> PostgresStore {
+    PostgresStore::open(PostgresOptions::new(url))
+        .await
+        .expect("open")
+}
+
+async fn fresh() -> (Database, Box<dyn Store>) {
+    let url = new_database().await;
+    let store = open(&url).await;
+    (Database { url }, Box::new(store))
+}
+
+async fn reopen(db: &Database) -> Box<dyn Store> {
+    Box::new(open(&db.url).await)
+}
+
+laurel_store::conformance_suite!(fresh: fresh, reopen: reopen);
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn store_matches_in_memory_fold(batches in conformance::arb_batches()) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (_db, store) = fresh().await;
+            conformance::batches_match_in_memory_fold(&*store, &batches).await;
+        });
+    }
+}
+
+/// A raw connection to a test database, for looking behind the store's back.
+async fn raw(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("raw connect");
+    tokio::spawn(connection);
+    client
+}
+
+// ---- several nodes on one database ----
+
+/// Achievements `ACH_0`… for the stores of one test, plus `FIRST` (unlocked
+/// before the race) and `SHARED` (unlocked by every store of the race), and
+/// `Kills`: increment-only and aggregated.
+fn race_schema(stores: usize) -> Schema {
+    let achievement = |name: &str| {
+        format!(
+            r#"{{ "name": "{name}", "display_name": {{ "english": "{name}" }}, "description": {{ "english": "" }} }}"#
+        )
+    };
+    let mut achievements: Vec<String> = (0..stores)
+        .map(|i| achievement(&format!("ACH_{i}")))
+        .collect();
+    achievements.push(achievement("FIRST"));
+    achievements.push(achievement("SHARED"));
+    let json = format!(
+        r#"{{
+          "app": {{ "name": "Race" }},
+          "stats": [ {{ "name": "Kills", "type": "int", "min": 0, "increment_only": true, "aggregated": true }} ],
+          "achievements": [ {} ]
+        }}"#,
+        achievements.join(",\n")
+    );
+    let doc = SchemaDoc::from_json(&json).expect("race schema parses");
+    Schema::from_doc(&doc).expect("race schema is valid")
+}
+
+/// What one applied store of the race answered.
+#[derive(Debug, Clone)]
+struct Applied {
+    version: u64,
+    kills: i32,
+    unlocked: BTreeSet<String>,
+    newly: Vec<String>,
+    now: i64,
+}
+
+/// Two stores ("nodes") on one database, many concurrent stores to the same
+/// three users, spread over both: every acknowledged store is applied in one
+/// order per user (versions count them, nothing is lost, increment-only never
+/// goes down, an unlock keeps its first time), and the global counters equal
+/// a recount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_serialize_the_stores_of_one_user() {
+    const PER_USER: usize = 40;
+    let url = new_database().await;
+    let nodes: [Arc<PostgresStore>; 2] = [Arc::new(open(&url).await), Arc::new(open(&url).await)];
+    let app = app(11);
+    nodes[0]
+        .put_schema(app, race_schema(PER_USER))
+        .await
+        .expect("put");
+    let users = [user(1), user(u64::MAX), user(76561197960287930)];
+    for (i, &who) in users.iter().enumerate() {
+        let first = request(app, who, "first", vec![unlock("FIRST")], NOW);
+        let reply = nodes[i % 2].store(first).await.expect("first store");
+        assert!(matches!(
+            reply,
+            StoreReply::Applied {
+                replayed: false,
+                ..
+            }
+        ));
+    }
+
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (u, &who) in users.iter().enumerate() {
+        for j in 0..PER_USER {
+            let node = Arc::clone(&nodes[(j + u) % 2]);
+            // Even stores raise Kills (refused when a later one got there
+            // first: increment-only); odd ones only unlock, so they all apply.
+            let mut entries = vec![
+                unlock(&format!("ACH_{j}")),
+                unlock("FIRST"),
+                unlock("SHARED"),
+            ];
+            if j % 2 == 0 {
+                entries.push(set("Kills", (j + 1) as f64));
+            }
+            let now = NOW + 100 + j as i64;
+            let sent = request(app, who, &format!("race-{j}"), entries, now);
+            tasks.spawn(async move { (u, j, now, node.store(sent).await) });
+        }
+        // The same key through both nodes at once: applied once.
+        for k in 0..6 {
+            let node = Arc::clone(&nodes[k % 2]);
+            let sent = request(app, who, "twice", vec![], NOW + 50);
+            tasks.spawn(async move { (u, usize::MAX, NOW + 50, node.store(sent).await) });
+        }
+    }
+    // Per user, every applied store's answer.
+    let mut applied: Vec<Vec<Applied>> = vec![Vec::new(); users.len()];
+    let mut twice_first = vec![0; users.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (u, j, now, reply) = joined.expect("task");
+        match reply.unwrap_or_else(|e| panic!("user {u} store {j}: {e:?}")) {
+            StoreReply::Applied {
+                progress,
+                newly_unlocked,
+                replayed,
+            } => {
+                if j == usize::MAX {
+                    twice_first[u] += usize::from(!replayed);
+                    continue;
+                }
+                assert!(!replayed, "user {u} store {j} is no replay");
+                let kills = match progress.stats.get("Kills") {
+                    None => 0,
+                    Some(StatValue::Int(kills)) => *kills,
+                    Some(other) => panic!("Kills is {other:?}"),
+                };
+                if j % 2 == 0 {
+                    assert_eq!(
+                        kills,
+                        (j + 1) as i32,
+                        "user {u} store {j} set its own Kills"
+                    );
+                }
+                assert_eq!(
+                    progress.achievements["FIRST"].unlock_time,
+                    Some(NOW),
+                    "the first unlock time stays"
+                );
+                let unlocked = progress
+                    .achievements
+                    .iter()
+                    .filter(|(_, a)| a.unlocked)
+                    .map(|(n, _)| n.to_string())
+                    .collect();
+                let newly = newly_unlocked.iter().map(|n| n.to_string()).collect();
+                applied[u].push(Applied {
+                    version: progress.version,
+                    kills,
+                    unlocked,
+                    newly,
+                    now,
+                });
+            }
+            StoreReply::Refused(refusal) => {
+                assert!(
+                    j % 2 == 0 && j != usize::MAX,
+                    "user {u} store {j}: {refusal:?}"
+                );
+                assert_eq!(
+                    refusal.result,
+                    EResult::InvalidParam,
+                    "user {u} store {j}: only increment-only refuses: {refusal:?}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{} concurrent stores over two nodes in {:?}",
+        users.len() * (PER_USER + 6),
+        started.elapsed()
+    );
+    assert_eq!(twice_first, vec![1; users.len()], "one application per key");
+
+    for (u, &who) in users.iter().enumerate() {
+        let mut history = applied[u].clone();
+        history.sort_by_key(|h| h.version);
+        // In version order: Kills never goes down, each store adds exactly its
+        // own achievement (and SHARED once), and SHARED was unlocked by
+        // exactly one store, at that store's time.
+        let mut previous: Option<&Applied> = None;
+        let mut shared_by = Vec::new();
+        for h in &history {
+            if let Some(p) = previous {
+                assert!(
+                    h.kills >= p.kills,
+                    "user {u}: Kills went down: {} after {}",
+                    h.kills,
+                    p.kills
+                );
+                let added: BTreeSet<&String> = h.unlocked.difference(&p.unlocked).collect();
+                let reported: BTreeSet<&String> = h.newly.iter().collect();
+                assert_eq!(added, reported, "user {u} version {}", h.version);
+                assert!(
+                    p.unlocked.is_subset(&h.unlocked),
+                    "user {u}: an unlock was lost"
+                );
+            }
+            if h.newly.iter().any(|n| n == "SHARED") {
+                shared_by.push(h.now);
+            }
+            previous = Some(h);
+        }
+        assert_eq!(shared_by.len(), 1, "user {u}: SHARED unlocked once");
+        let odd = history.iter().filter(|h| {
+            h.newly.iter().any(|n| {
+                n.strip_prefix("ACH_")
+                    .and_then(|j| j.parse::<usize>().ok())
+                    .is_some_and(|j| j % 2 == 1)
+            })
+        });
+        assert_eq!(
+            odd.count(),
+            PER_USER / 2,
+            "user {u}: every odd store applied"
+        );
+        eprintln!("user {u}: {} of {PER_USER} stores applied", history.len());
+
+        for node in &nodes {
+            let progress = node.progress(app, who).await.expect("progress");
+            let last = history.last().expect("some store applied");
+            // Phase one was version 1, the empty `twice` store one more.
+            assert_eq!(
+                progress.version,
+                history.len() as u64 + 2,
+                "user {u}: versions count every store"
+            );
+            assert_eq!(progress.stats["Kills"], StatValue::Int(PER_USER as i32 - 1));
+            assert_eq!(progress.achievements["FIRST"].unlock_time, Some(NOW));
+            assert_eq!(
+                progress.achievements["SHARED"].unlock_time,
+                Some(shared_by[0])
+            );
+            let unlocked: BTreeSet<String> = progress
+                .achievements
+                .iter()
+                .filter(|(_, a)| a.unlocked)
+                .map(|(n, _)| n.to_string())
+                .collect();
+            assert_eq!(
+                unlocked, last.unlocked,
+                "user {u}: what the last store answered"
+            );
+        }
+    }
+
+    // The counters equal a recount over the three users, on both nodes.
+    let mut recount: BTreeMap<String, u64> = BTreeMap::new();
+    let mut kills_total = 0i64;
+    for &who in &users {
+        let progress = nodes[0].progress(app, who).await.expect("progress");
+        for (name, state) in &progress.achievements {
+            if state.unlocked {
+                *recount.entry(name.to_string()).or_default() += 1;
+            }
+        }
+        if let Some(StatValue::Int(k)) = progress.stats.get("Kills") {
+            kills_total += i64::from(*k);
+        }
+    }
+    for node in &nodes {
+        let global = node.global_achievements(app).await.expect("global");
+        assert_eq!(global.users, users.len() as u64);
+        let counted: BTreeMap<String, u64> = global
+            .unlocked
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert_eq!(counted, recount);
+        let stats = node
+            .global_stats(app, GlobalStatsQuery::default())
+            .await
+            .expect("global stats");
+        assert_eq!(stats[0].total, StatTotal::Int(kills_total));
+        assert_eq!(kills_total, 3 * (PER_USER as i64 - 1));
+    }
+}
+
+/// Many users at once through two nodes (their counters spread over every
+/// shard), with stores, unlocks, clears and resets: the global figures equal
+/// a recount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_keep_global_figures_exact_for_many_users() {
+    const USERS: u64 = 48;
+    let url = new_database().await;
+    let nodes: [Arc<PostgresStore>; 2] = [Arc::new(open(&url).await), Arc::new(open(&url).await)];
+    let app = app(9);
+    nodes[1]
+        .put_schema(app, conformance::aggregated_schema())
+        .await
+        .expect("put");
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in 1..=USERS {
+        let node = Arc::clone(&nodes[(id % 2) as usize]);
+        let other = Arc::clone(&nodes[((id + 1) % 2) as usize]);
+        tasks.spawn(async move {
+            let who = user(id * 7919);
+            let first = vec![set("Kills", 10.0 + id as f64), unlock("A")];
+            node.store(request(app, who, "a", first, NOW))
+                .await
+                .expect("store");
+            let second = vec![set("Distance", id as f64 / 4.0)];
+            other
+                .store(request(app, who, "b", second, NOW + 60))
+                .await
+                .expect("store");
+            match id % 4 {
+                0 => {
+                    node.reset(app, who, laurel_core::ResetScope { achievements: true })
+                        .await
+                        .expect("reset");
+                }
+                1 => {
+                    let clear = vec![conformance::clear("A")];
+                    other
+                        .store(request(app, who, "c", clear, NOW + 120))
+                        .await
+                        .expect("store");
+                }
+                _ => {}
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("task");
+    }
+
+    let schema = conformance::aggregated_schema();
+    let (mut users, mut unlocked, mut kills, mut distance) = (0u64, 0u64, 0i64, 0f64);
+    for id in 1..=USERS {
+        let progress = nodes[0]
+            .progress(app, user(id * 7919))
+            .await
+            .expect("progress");
+        users += u64::from(progress.version > 0);
+        unlocked += u64::from(progress.is_unlocked("A"));
+        for def in schema.stats() {
+            let value = progress.stat(def).read(def);
+            match def.name.as_str() {
+                "Kills" => kills += value as i64,
+                "Distance" => distance += value,
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(users, USERS);
+    for node in &nodes {
+        let global = node.global_achievements(app).await.expect("global");
+        assert_eq!((global.users, global.unlocked["A"]), (users, unlocked));
+        let stats = node
+            .global_stats(
+                app,
+                GlobalStatsQuery {
+                    names: vec!["Kills".into(), "Distance".into()],
+                    history: None,
+                },
+            )
+            .await
+            .expect("global stats");
+        assert_eq!(stats[0].total, StatTotal::Int(kills));
+        let StatTotal::Float(got) = stats[1].total else {
+            panic!("{:?}", stats[1]);
+        };
+        assert!((got - distance).abs() < 1e-9, "{got} != {distance}");
+        assert_eq!(
+            node.apps().await.expect("apps")[0].users,
+            users,
+            "apps() adds the shards up too"
+        );
+    }
+}
+
+/// A schema put through one node is what the next store on another node is
+/// validated against: nothing is cached past the database's version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_put_on_one_node_is_used_by_the_other_at_once() {
+    let url = new_database().await;
+    let (a, b) = (open(&url).await, open(&url).await);
+    let app = app(7);
+    a.put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+    b.store(request(app, user(1), "k1", vec![set("Score", 3.0)], NOW))
+        .await
+        .expect("store");
+    assert_eq!(
+        b.schema(app).await.expect("schema").expect("known").version,
+        1
+    );
+
+    let mut doc = conformance::test_schema().to_doc();
+    doc.stats.retain(|s| s.name != "Score");
+    a.put_schema(app, Schema::from_doc(&doc).expect("valid"))
+        .await
+        .expect("put");
+    let reply = b
+        .store(request(app, user(1), "k2", vec![set("Score", 4.0)], NOW))
+        .await
+        .expect("store");
+    assert!(
+        matches!(reply, StoreReply::Refused(_)),
+        "Score is gone from the schema: {reply:?}"
+    );
+    assert_eq!(
+        b.schema(app).await.expect("schema").expect("known").version,
+        2
+    );
+    let progress = b.progress(app, user(1)).await.expect("progress");
+    assert!(progress.stats.is_empty(), "{progress:?}");
+}
+
+// ---- the database going away ----
+
+/// With the database stopped every call fails fast as unavailable, and the
+/// same store object works again once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_database_is_unavailable_fast_and_comes_back() {
+    let server = Arc::new(
+        tokio::task::spawn_blocking(PostgresServer::start)
+            .await
+            .expect("start"),
+    );
+    eprintln!("own cluster started in {:?}", server.startup_time());
+    let url = {
+        let server = Arc::clone(&server);
+        tokio::task::spawn_blocking(move || server.database())
+            .await
+            .expect("database")
+    };
+    let store = open(&url).await;
+    let app = app(7);
+    store
+        .put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+    store
+        .store(request(app, user(1), "before", vec![unlock("A")], NOW))
+        .await
+        .expect("store");
+    // Several pooled connections, all of which the stop will break.
+    let reads: Vec<_> = (0..8).map(|_| store.progress(app, user(1))).collect();
+    for read in reads {
+        read.await.expect("progress");
+    }
+
+    {
+        let server = Arc::clone(&server);
+        tokio::task::spawn_blocking(move || server.stop())
+            .await
+            .expect("stop");
+    }
+    let unavailable = |what: &str, e: StoreError, took: Duration| {
+        assert!(matches!(e, StoreError::Unavailable(_)), "{what}: {e:?}");
+        eprintln!("{what} with the database down: {took:?} ({e})");
+        assert!(took < Duration::from_secs(10), "{what} took {took:?}");
+    };
+    let t = Instant::now();
+    let e = store
+        .store(request(app, user(1), "during", vec![unlock("B")], NOW))
+        .await
+        .unwrap_err();
+    unavailable("store", e, t.elapsed());
+    let t = Instant::now();
+    let e = store.health().await.unwrap_err();
+    unavailable("health", e, t.elapsed());
+    let t = Instant::now();
+    let e = store.progress(app, user(1)).await.unwrap_err();
+    unavailable("progress", e, t.elapsed());
+
+    {
+        let server = Arc::clone(&server);
+        tokio::task::spawn_blocking(move || server.start_again())
+            .await
+            .expect("start again");
+    }
+    store.health().await.expect("health after the restart");
+    let reply = store
+        .store(request(app, user(1), "after", vec![unlock("B")], NOW + 1))
+        .await
+        .expect("store after the restart");
+    let StoreReply::Applied { progress, .. } = reply else {
+        panic!("{reply:?}");
+    };
+    assert_eq!(
+        progress.version, 2,
+        "the store during the outage wrote nothing"
+    );
+    assert!(progress.is_unlocked("A") && progress.is_unlocked("B"));
+}
+
+/// A database that stops answering without closing anything (a hung host,
+/// a network partition) makes calls fail as unavailable within the
+/// configured bounds; none hangs. Thawed, the same store works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_database_never_hangs_a_call() {
+    let server = Arc::new(
+        tokio::task::spawn_blocking(PostgresServer::start)
+            .await
+            .expect("start"),
+    );
+    let url = {
+        let server = Arc::clone(&server);
+        tokio::task::spawn_blocking(move || server.database())
+            .await
+            .expect("database")
+    };
+    let second = Duration::from_secs(1);
+    let options = PostgresOptions {
+        connect_timeout: second,
+        wait_timeout: second,
+        operation_timeout: second,
+        ..PostgresOptions::new(&url)
+    };
+    let store = PostgresStore::open(options).await.expect("open");
+    let app = app(7);
+    store
+        .put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+
+    server.freeze();
+    let frozen = |what: &str, result: Result<(), StoreError>, took: Duration| {
+        match result {
+            Err(StoreError::Unavailable(message)) => {
+                eprintln!("{what} while frozen: {took:?} ({message})")
+            }
+            other => panic!("{what} while frozen: {other:?}"),
+        }
+        assert!(took < Duration::from_secs(5), "{what} took {took:?}");
+    };
+    let t = Instant::now();
+    let result = store
+        .store(request(app, user(1), "k", vec![unlock("A")], NOW))
+        .await
+        .map(drop);
+    frozen("store", result, t.elapsed());
+    let t = Instant::now();
+    let result = store.health().await;
+    frozen("health", result, t.elapsed());
+    let t = Instant::now();
+    let result = store.progress(app, user(1)).await.map(drop);
+    frozen("progress", result, t.elapsed());
+    server.thaw();
+
+    store.health().await.expect("health after thawing");
+    let reply = store
+        .store(request(app, user(1), "k", vec![unlock("A")], NOW))
+        .await
+        .expect("store after thawing");
+    assert!(matches!(reply, StoreReply::Applied { .. }), "{reply:?}");
+}
+
+#[tokio::test]
+async fn nothing_listening_is_unavailable_at_open() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    // The listener is dropped: nobody listens on the port any more.
+    let started = Instant::now();
+    let result = PostgresStore::open(PostgresOptions::new(format!(
+        "postgres://laurel@127.0.0.1:{port}/laurel"
+    )))
+    .await;
+    let took = started.elapsed();
+    eprintln!("open with nothing listening: {took:?}");
+    match result {
+        Err(StoreError::Unavailable(_)) => {}
+        Err(other) => panic!("wrong error: {other:?}"),
+        Ok(_) => panic!("opened a database nobody serves"),
+    }
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// A configuration that can never work is a backend error (retrying will
+/// not help), and its message does not repeat the URL (it may hold a password).
+#[tokio::test]
+async fn a_bad_url_or_missing_database_is_a_backend_error() {
+    let backend = |result: Result<PostgresStore, StoreError>, what: &str| match result {
+        Err(StoreError::Backend(message)) => {
+            assert!(!message.contains("secret-password"), "{what}: {message}");
+        }
+        Err(other) => panic!("{what}: wrong error: {other:?}"),
+        Ok(_) => panic!("{what}: opened"),
+    };
+    backend(
+        PostgresStore::open(PostgresOptions::new(
+            "postgres://laurel:secret-password@127.0.0.1:notaport/db",
+        ))
+        .await,
+        "malformed URL",
+    );
+    let url = new_database().await;
+    let missing = format!("{}_missing", url);
+    backend(
+        PostgresStore::open(PostgresOptions::new(missing)).await,
+        "missing database",
+    );
+}
+
+// ---- migrations ----
+
+/// Nodes starting together migrate once; a database from a newer build is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() {
+    let url = new_database().await;
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresStore::open(PostgresOptions::new(url)).await })
+        })
+        .collect();
+    for open in opens {
+        open.await.expect("task").expect("open");
+    }
+    let client = raw(&url).await;
+    let rows = client
+        .query(
+            "SELECT version FROM laurel_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("migrations");
+    let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, (1..=LAYOUT_VERSION as i32).collect::<Vec<_>>());
+
+    client
+        .execute(
+            "INSERT INTO laurel_migrations (version) VALUES ($1)",
+            &[&(LAYOUT_VERSION as i32 + 1)],
+        )
+        .await
+        .expect("bump");
+    match PostgresStore::open(PostgresOptions::new(url)).await {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("newer than this build"), "{message}")
+        }
+        Err(other) => panic!("wrong error: {other:?}"),
+        Ok(_) => panic!("a newer database was opened"),
+    }
+}
+
+/// Steam ids above `i64::MAX` are stored bit-cast: negative in the database,
+/// themselves through the store.
+#[tokio::test]
+async fn steam_ids_are_stored_bit_cast() {
+    let url = new_database().await;
+    let store = open(&url).await;
+    let app = app(7);
+    store
+        .put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+    store
+        .store(request(app, user(u64::MAX), "k", vec![unlock("A")], NOW))
+        .await
+        .expect("store");
+    let client = raw(&url).await;
+    let row = client
+        .query_one("SELECT steam_id FROM users", &[])
+        .await
+        .expect("user row");
+    assert_eq!(row.get::<_, i64>(0), -1);
+    assert!(
+        store
+            .progress(app, user(u64::MAX))
+            .await
+            .expect("progress")
+            .is_unlocked("A")
+    );
+}
+
+/// A refused first store leaves no row behind (the user's lock row is rolled back).
+#[tokio::test]
+async fn a_refused_first_store_leaves_no_row() {
+    let url = new_database().await;
+    let store = open(&url).await;
+    let app = app(7);
+    store
+        .put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+    let reply = store
+        .store(request(app, user(5), "k", vec![set("Nope", 1.0)], NOW))
+        .await
+        .expect("store");
+    assert!(matches!(reply, StoreReply::Refused(_)));
+    let client = raw(&url).await;
+    let row = client
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .expect("count");
+    assert_eq!(row.get::<_, i64>(0), 0);
+    assert_eq!(
+        store.progress(app, user(5)).await.expect("progress"),
+        UserProgress::default()
+    );
+}
+
+// ---- idempotency keys expire ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_idempotency_keys_are_forgotten() {
+    let url = new_database().await;
+    let options = PostgresOptions {
+        idempotency_purge_interval: Duration::ZERO,
+        ..PostgresOptions::new(&url)
+    };
+    let store = PostgresStore::open(options).await.expect("open");
+    let app = app(7);
+    store
+        .put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+    let old = request(app, user(1), "old", vec![set("Kills", 1.0)], NOW);
+    store.store(old.clone()).await.expect("store");
+
+    // Kept for the whole retention.
+    let within = NOW + IDEMPOTENCY_RETENTION_SECONDS;
+    assert_eq!(
+        store
+            .purge_expired_idempotency(within)
+            .await
+            .expect("purge"),
+        0
+    );
+    store
+        .store(request(app, user(2), "tick", vec![], within))
+        .await
+        .expect("store");
+    let reply = store.store(old.clone()).await.expect("replay");
+    assert!(
+        matches!(reply, StoreReply::Applied { replayed: true, .. }),
+        "{reply:?}"
+    );
+
+    // A store past the retention purges in the background.
+    let past = NOW + IDEMPOTENCY_RETENTION_SECONDS + 10;
+    store
+        .store(request(app, user(2), "tick2", vec![], past))
+        .await
+        .expect("store");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = store.store(old.clone()).await.expect("store");
+        match reply {
+            StoreReply::Applied {
+                replayed: false, ..
+            } => break,
+            StoreReply::Applied { replayed: true, .. } if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => panic!("the key was not forgotten: {other:?}"),
+        }
+    }
+}
