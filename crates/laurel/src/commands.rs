@@ -11,6 +11,7 @@ use laurel_schema_formats::{
 };
 use laurel_store::Store;
 use laurel_store::sqlite::{SqliteOptions, SqliteStore};
+use laurel_store_postgres::{PostgresOptions, PostgresStore, redacted_url};
 
 use crate::{
     Cli, Command, Failure, KeyAction, LogFormat, SchemaAction, StoreArgs, UserAction, exit, fail,
@@ -40,23 +41,26 @@ async fn run_async(cli: Cli) -> Result<(), Failure> {
 }
 
 /// Opens the store named by `--database` or `--data-dir`.
-async fn open_store(args: &StoreArgs) -> Result<Arc<SqliteStore>, Failure> {
+async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, Failure> {
     let path = match &args.database {
         None => args.data_dir.join("laurel.sqlite3"),
         Some(url) => match url.split_once("://") {
-            Some(("sqlite", path)) => path.into(),
+            Some(("sqlite", path)) if !path.is_empty() => path.into(),
             Some(("postgres" | "postgresql", _)) => {
-                return Err(fail(
-                    exit::USAGE,
-                    anyhow!(
-                        "PostgreSQL is not built into this version of laurel yet; use sqlite://PATH or --data-dir"
-                    ),
-                ));
+                let mut options = PostgresOptions::new(url.as_str());
+                options.max_connections = usize::from(args.db_pool_size);
+                let store = PostgresStore::open(options)
+                    .await
+                    .with_context(|| format!("opening the database {}", redacted_url(url)))?;
+                return Ok(Arc::new(store));
             }
             _ => {
                 return Err(fail(
                     exit::USAGE,
-                    anyhow!("--database must be sqlite://PATH, got {url:?}"),
+                    anyhow!(
+                        "--database must be sqlite://PATH or postgres://USER@HOST:PORT/DB, got {:?}",
+                        redacted_url(url)
+                    ),
                 ));
             }
         },

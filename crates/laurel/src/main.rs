@@ -40,9 +40,16 @@ pub struct StoreArgs {
     /// Data directory for the embedded SQLite database.
     #[arg(long, env = "LAUREL_DATA_DIR", default_value = "./laurel-data")]
     pub data_dir: PathBuf,
-    /// Database URL: `sqlite://PATH` (default: DATA_DIR/laurel.sqlite3).
+    /// Database URL: `sqlite://PATH` (default: DATA_DIR/laurel.sqlite3), or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` for nodes sharing PostgreSQL.
     #[arg(long, env = "LAUREL_DATABASE")]
     pub database: Option<String>,
+    /// PostgreSQL only: connections in this node's pool, i.e. database calls
+    /// in flight at once (1–256). Nodes × pool size must stay under the
+    /// server's `max_connections`.
+    #[arg(long, env = "LAUREL_DB_POOL_SIZE", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub db_pool_size: u16,
 }
 
 #[derive(Subcommand, Debug)]

@@ -397,11 +397,8 @@ fn bad_serve_configuration_is_refused_with_its_flag() {
             2,
             "sqlite://PATH",
         ),
-        (
-            vec!["serve", "--database", "postgres://localhost/laurel"],
-            2,
-            "PostgreSQL",
-        ),
+        (vec!["serve", "--db-pool-size", "0"], 2, "--db-pool-size"),
+        (vec!["serve", "--database", "sqlite://"], 2, "sqlite://PATH"),
         (
             vec!["serve", "--request-timeout=abc"],
             2,
@@ -422,6 +419,26 @@ fn bad_serve_configuration_is_refused_with_its_flag() {
             text(&out.stderr)
         );
     }
+    // PostgreSQL that does not answer (nothing listens on port 1): a runtime
+    // failure, exit 1, at once, and the password never reaches the message.
+    let started = std::time::Instant::now();
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg("postgres://laurel:hunter2secret@127.0.0.1:1/laurel")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("opening the database"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !text(&out.stderr).contains("hunter2secret"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     // A data dir that cannot be created (a file is in the way): a runtime failure, exit 1.
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").expect("write");
