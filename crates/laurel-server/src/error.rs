@@ -171,7 +171,10 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => {
                 ApiError::new(EResult::ServiceUnavailable, err.to_string())
             }
-            StoreError::Backend(_) => ApiError::new(EResult::Fail, err.to_string()),
+            // Only `laurel migrate` imports; no route reaches these.
+            StoreError::Backend(_)
+            | StoreError::AlreadyExists(_)
+            | StoreError::InvalidImport(_) => ApiError::new(EResult::Fail, err.to_string()),
         }
     }
 }

@@ -163,6 +163,32 @@ impl FigureChanges {
         changes
     }
 
+    /// What importing a user's progress changes (`Store::import_user`):
+    /// one more user, their unlocks, and their values of aggregated stats in
+    /// the sums; no history (the progress does not say on which days its
+    /// values changed).
+    pub(crate) fn of_import(schema: &Schema, progress: &UserProgress) -> FigureChanges {
+        let mut changes = FigureChanges {
+            users: 1,
+            ..FigureChanges::default()
+        };
+        for (name, state) in &progress.achievements {
+            if state.unlocked {
+                changes.unlock(name.as_str(), 1);
+            }
+        }
+        for (name, value) in &progress.stats {
+            if let Some(def) = schema
+                .stat(name.as_str())
+                .filter(|d| d.aggregated && d.kind == kind_of(value))
+            {
+                // A change of 0 adds no history.
+                changes.add_total(def, 1, value.read(def), 0.0, 0);
+            }
+        }
+        changes
+    }
+
     fn unlock(&mut self, name: &str, delta: i64) {
         *self.unlocks.entry(name.to_owned()).or_default() += delta;
     }

@@ -26,7 +26,8 @@
 //! an aggregated stat would wait for the previous one's flush; with shards,
 //! sixteen proceed at once.
 //! Steam ids are u64 and stored bit-cast into BIGINT (ids above `i64::MAX`
-//! are negative; SQL compares them only for equality). f32 stat values are
+//! are negative; SQL compares them for equality, and the listing of users
+//! reads two ranges to get u64 order, see `laurel_store::stored_id_ranges_after`). f32 stat values are
 //! REAL, which the binary protocol carries bit for bit (`-0.0` included).
 //! The layout is versioned by numbered migrations recorded in
 //! `laurel_migrations`, applied at [`PostgresStore::open`] under an advisory
@@ -115,8 +116,9 @@ use deadpool_postgres::{
 use laurel_core::{AppId, ResetScope, Schema, StatKind, SteamId, UnixTime, UserProgress};
 use laurel_store::{
     AppSummary, DailyChange, GlobalAchievements, GlobalStat, GlobalStatsQuery,
-    IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, MAX_HISTORY_DAYS, StatTotal, Store, StoreError,
-    StoreReply, StoreRequest, StoredSchema,
+    IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, MAX_HISTORY_DAYS, MAX_USERS_PAGE, StatTotal, Store,
+    StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, stored_id_ranges_after,
+    users_page,
 };
 use tokio::time::error::Elapsed;
 use tokio_postgres::{IsolationLevel, NoTls};
@@ -910,6 +912,125 @@ impl Store for PostgresStore {
             }
         })?;
         Ok(inner.signing_secret.get_or_init(|| secret).clone())
+    }
+
+    async fn users(
+        &self,
+        app: AppId,
+        after: Option<SteamId>,
+        limit: usize,
+    ) -> Result<Vec<SteamId>, StoreError> {
+        let inner = &*self.inner;
+        let limit = limit.min(MAX_USERS_PAGE);
+        let [(low_a, high_a), (low_b, high_b)] = stored_id_ranges_after(after);
+        // At most MAX_USERS_PAGE: the conversion is exact.
+        let limit_sql = limit as i64;
+        let stored = with_client!(inner, inner.operation_timeout, |client| {
+            // Two index range scans, each in stored order, at most `limit` each;
+            // the schema read says whether the app exists (one round trip).
+            let (_, rows) = both(
+                existing_schema(&*client, &inner.schemas, app),
+                query(
+                    &*client,
+                    "listing users",
+                    "(SELECT steam_id FROM users \
+                      WHERE app_id = $1 AND steam_id BETWEEN $2 AND $3 AND version > 0 \
+                      ORDER BY steam_id LIMIT $6) \
+                     UNION ALL \
+                     (SELECT steam_id FROM users \
+                      WHERE app_id = $1 AND steam_id BETWEEN $4 AND $5 AND version > 0 \
+                      ORDER BY steam_id LIMIT $6)",
+                    &[&app_sql(app), &low_a, &high_a, &low_b, &high_b, &limit_sql],
+                ),
+            )
+            .await?;
+            rows.iter()
+                .map(|row| row.try_get::<_, i64>(0).context("listing users"))
+                .collect::<Result<Vec<i64>, Failure>>()
+        })?;
+        users_page(stored, limit)
+    }
+
+    async fn import_user(
+        &self,
+        app: AppId,
+        user: SteamId,
+        progress: &UserProgress,
+    ) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            writes::import_user(client, &inner.schemas, app, user, progress).await
+        })
+    }
+
+    async fn stored_keys(&self, app: AppId) -> Result<Vec<StoredKey>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            // As in `keys`: no row at all means no app.
+            let rows = query(
+                &*client,
+                "listing keys",
+                "SELECT k.id, a.app_id, k.label, k.created, k.revoked, k.secret_hash \
+                 FROM apps a LEFT JOIN keys k ON k.app_id = a.app_id \
+                 WHERE a.app_id = $1 ORDER BY k.id",
+                &[&app_sql(app)],
+            )
+            .await?;
+            if rows.is_empty() {
+                return Err(Failure::Store(StoreError::UnknownApp(app)));
+            }
+            let mut keys = Vec::new();
+            for row in &rows {
+                let id: Option<i64> = row.try_get("id").context("listing keys")?;
+                if id.is_some() {
+                    keys.push(StoredKey {
+                        record: key_record(row)?,
+                        secret_hash: row.try_get("secret_hash").context("listing keys")?,
+                    });
+                }
+            }
+            Ok(keys)
+        })
+    }
+
+    async fn import_key(&self, key: &StoredKey) -> Result<KeyRecord, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            writes::import_key(client, key).await
+        })
+    }
+
+    async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
+        if secret.is_empty() {
+            return Err(StoreError::InvalidImport(
+                "the signing secret is empty".into(),
+            ));
+        }
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            execute(
+                &*client,
+                "importing the signing secret",
+                "INSERT INTO meta (key, value) VALUES ('signing_secret', $1) \
+                 ON CONFLICT (key) DO NOTHING",
+                &[&secret],
+            )
+            .await?;
+            let row = query_opt(
+                &*client,
+                "reading the signing secret",
+                "SELECT value FROM meta WHERE key = 'signing_secret'",
+                &[],
+            )
+            .await?;
+            match row {
+                Some(row) => row
+                    .try_get::<_, Vec<u8>>(0)
+                    .context("reading the signing secret")
+                    .map(|stored| stored == secret),
+                None => Err(rows::corrupt("the signing secret vanished")),
+            }
+        })
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -12,9 +12,11 @@ use deadpool_postgres::{ClientWrapper, GenericClient};
 use laurel_core::{
     AppId, ResetScope, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch, reset,
 };
-use laurel_store::{StoreError, StoreReply, StoreRequest, StoredSchema, utc_day};
+use laurel_store::{
+    KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import, utc_day,
+};
 
-use crate::connection::{Context, Failure, all3, both, execute, query};
+use crate::connection::{Context, Failure, all3, both, execute, query, query_opt};
 use crate::figures::{COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
     SchemaCache, StatRow, app_sql, corrupt, count, current_schema, existing_schema,
@@ -195,6 +197,152 @@ pub(crate) async fn reset_user(
         .await?;
     tx.commit().await.context("committing a reset")?;
     Ok(visible(next, &schema))
+}
+
+/// Writes a user's progress as given (`Store::import_user`), for a user
+/// without a row, and counts it in the global figures; the lock order of a
+/// store: the app's advisory lock (shared), the user's row (inserted, so
+/// locked until the commit), the counters.
+pub(crate) async fn import_user(
+    client: &mut ClientWrapper,
+    cache: &SchemaCache,
+    app: AppId,
+    user: SteamId,
+    progress: &UserProgress,
+) -> Result<(), Failure> {
+    let tx = client.transaction().await.context("beginning an import")?;
+    lock_app(&tx, app, false).await?;
+    let schema = existing_schema(&tx, cache, app).await?.schema;
+    check_import(&schema, app, user, progress)?;
+    let version = i64::try_from(progress.version)
+        .map_err(|_| corrupt(format_args!("user version {} overflows", progress.version)))?;
+    let stats: Vec<_> = progress.stats.iter().collect();
+    let achievements: Vec<_> = progress
+        .achievements
+        .iter()
+        .map(|(name, state)| (name, Some(state)))
+        .collect();
+    // Sent together (one round trip). A store of this user in flight holds
+    // the user's row, and the insert waits for it; if the user turns out to
+    // be there already, whatever the other two wrote is rolled back. (Should
+    // they run first and meet that store's rows, the deadlock is rerun.)
+    let (inserted, _, _) = all3(
+        execute(
+            &tx,
+            "importing a user",
+            "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, $3) \
+             ON CONFLICT (app_id, steam_id) DO NOTHING",
+            &[&app_sql(app), &user_sql(user), &version],
+        ),
+        write_stats(&tx, app, user, &stats),
+        write_achievements(&tx, app, user, &achievements),
+    )
+    .await?;
+    if inserted == 0 {
+        tx.rollback().await.context("ending a refused import")?;
+        return Err(Failure::Store(StoreError::AlreadyExists(format!(
+            "user {user} of app {app}"
+        ))));
+    }
+    FigureChanges::of_import(&schema, progress)
+        .write(&tx, app, shard_of(user_sql(user)))
+        .await?;
+    tx.commit().await.context("committing an import")?;
+    Ok(())
+}
+
+/// Records a key as given (`Store::import_key`); it keeps its id if that is
+/// free. The table is locked against other inserts for the transaction, so
+/// the id checked stays free and the identity sequence can be moved past an
+/// id given explicitly (or `create_key` would later pick it again).
+pub(crate) async fn import_key(
+    client: &mut ClientWrapper,
+    key: &StoredKey,
+) -> Result<KeyRecord, Failure> {
+    let record = &key.record;
+    let app = record.app;
+    let tx = client
+        .transaction()
+        .await
+        .context("beginning a key import")?;
+    tx.batch_execute("LOCK TABLE keys IN SHARE ROW EXCLUSIVE MODE")
+        .await
+        .context("locking the keys")?;
+    let (app_row, hash_row, id_row) = all3(
+        query_opt(
+            &tx,
+            "looking for the app",
+            "SELECT 1 FROM apps WHERE app_id = $1",
+            &[&app_sql(app)],
+        ),
+        query_opt(
+            &tx,
+            "looking for a key's hash",
+            "SELECT 1 FROM keys WHERE secret_hash = $1",
+            &[&key.secret_hash],
+        ),
+        query_opt(
+            &tx,
+            "looking for a key's id",
+            "SELECT 1 FROM keys WHERE id = $1",
+            &[&record.id],
+        ),
+    )
+    .await?;
+    if app_row.is_none() {
+        return Err(Failure::Store(StoreError::UnknownApp(app)));
+    }
+    if hash_row.is_some() {
+        return Err(Failure::Store(StoreError::AlreadyExists(format!(
+            "a key with the secret hash of key {} of app {app}",
+            record.id
+        ))));
+    }
+    let values: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
+        &app_sql(app),
+        &record.label,
+        &key.secret_hash,
+        &record.created,
+        &record.revoked,
+    ];
+    let id: i64 = if id_row.is_none() && record.id > 0 {
+        let mut with_id = values.to_vec();
+        with_id.push(&record.id);
+        execute(
+            &tx,
+            "writing an imported key",
+            "INSERT INTO keys (id, app_id, label, secret_hash, created, revoked) \
+             VALUES ($6, $1, $2, $3, $4, $5)",
+            &with_id,
+        )
+        .await?;
+        execute(
+            &tx,
+            "moving the key ids past an imported one",
+            "SELECT setval(pg_get_serial_sequence('keys', 'id'), max(id)) FROM keys",
+            &[],
+        )
+        .await?;
+        record.id
+    } else {
+        let rows = query(
+            &tx,
+            "writing an imported key",
+            "INSERT INTO keys (app_id, label, secret_hash, created, revoked) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &values,
+        )
+        .await?;
+        match rows.first() {
+            Some(row) => row.try_get(0).context("writing an imported key")?,
+            None => return Err(corrupt("a key insert returned no id")),
+        }
+    };
+    tx.commit().await.context("committing a key import")?;
+    Ok(KeyRecord {
+        id,
+        ..record.clone()
+    })
 }
 
 /// Creates the app or replaces its schema, and brings the stat totals in

@@ -15,7 +15,12 @@
 //!   every other call about it is [`StoreError::UnknownApp`];
 //! - the global figures (users per app, unlocks per achievement, totals and daily
 //!   history of `aggregated` stats) change in the same transaction as the progress
-//!   they count, so reading them never scans users (see [`GlobalStat`]).
+//!   they count, so reading them never scans users (see [`GlobalStat`]);
+//! - [`Store::users`] lists an app's users in the order of the u64 value of
+//!   their Steam id on every backend, so a page cursor means the same everywhere;
+//! - the imports ([`Store::import_user`], [`Store::import_key`],
+//!   [`Store::import_signing_secret`]) copy what another store holds, exactly,
+//!   and write only where nothing is: they never overwrite (see `laurel migrate`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,10 +43,46 @@ pub const MAX_GROUP_COMMIT: usize = 64;
 pub const MAX_HISTORY_DAYS: u32 = 366;
 /// Seconds in a UTC day: history days start at multiples of it.
 pub const SECONDS_PER_DAY: i64 = 86_400;
+/// Most Steam ids one call of [`Store::users`] returns.
+pub const MAX_USERS_PAGE: usize = 10_000;
 
 /// The UTC day (days since 1970-01-01) of a Unix time.
 pub fn utc_day(time: UnixTime) -> i64 {
     time.div_euclid(SECONDS_PER_DAY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(v: u64) -> SteamId {
+        SteamId::new(v).expect("not 0")
+    }
+
+    #[test]
+    fn id_ranges_follow_u64_order_across_the_sign_bit() {
+        let top = i64::MAX as u64;
+        let cases = [
+            (None, [(0, i64::MAX), (i64::MIN, -1)]),
+            (Some(id(1)), [(2, i64::MAX), (i64::MIN, -1)]),
+            (Some(id(top)), [(1, 0), (i64::MIN, -1)]),
+            (Some(id(top + 1)), [(1, 0), (i64::MIN + 1, -1)]),
+            (Some(id(u64::MAX - 1)), [(1, 0), (-1, -1)]),
+            (Some(id(u64::MAX)), [(1, 0), (1, 0)]),
+        ];
+        for (after, ranges) in cases {
+            assert_eq!(stored_id_ranges_after(after), ranges, "{after:?}");
+        }
+    }
+
+    #[test]
+    fn a_page_is_the_first_ids_in_u64_order() {
+        let stored = vec![5, i64::MAX, 2, -1, i64::MIN];
+        let page = users_page(stored.clone(), 4).expect("page");
+        let want = [2, 5, i64::MAX as u64, 1 << 63];
+        assert_eq!(page, want.map(id));
+        assert!(users_page(vec![0], 1).is_err(), "0 is no Steam id");
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +95,14 @@ pub enum StoreError {
     Unavailable(String),
     #[error("storage failed: {0}")]
     Backend(String),
+    /// An import met something already there (the user has progress in the
+    /// app, or a key has the same secret hash); nothing was written.
+    #[error("{0} already exists; an import writes only where nothing is")]
+    AlreadyExists(String),
+    /// An import does not fit the store (a stat or achievement its schema
+    /// does not define, a user at version 0, an empty secret); nothing was written.
+    #[error("invalid import: {0}")]
+    InvalidImport(String),
 }
 
 /// A schema as stored: its version increases on every change.
@@ -175,6 +224,104 @@ pub struct KeyRecord {
     pub revoked: bool,
 }
 
+/// A server key with the hash of its secret: what [`Store::stored_keys`]
+/// reads and [`Store::import_key`] writes, to move keys between stores. (The
+/// hash is all a store ever has: the secret itself is never stored.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredKey {
+    pub record: KeyRecord,
+    pub secret_hash: String,
+}
+
+/// Checks a progress about to be imported into an app with `schema`: version
+/// at least 1 (a user at version 0 has nothing stored), and every stat and
+/// achievement defined by the schema, stats with the same kind. Values are
+/// not checked against the schema's bounds: an import is a copy, and the
+/// source may hold values from before a schema change.
+pub fn check_import(
+    schema: &Schema,
+    app: AppId,
+    user: SteamId,
+    progress: &UserProgress,
+) -> Result<(), StoreError> {
+    let invalid = |what: String| {
+        Err(StoreError::InvalidImport(format!(
+            "user {user} of app {app}: {what}"
+        )))
+    };
+    if progress.version == 0 {
+        return invalid("version 0 (a user never written has nothing to import)".into());
+    }
+    for (name, value) in &progress.stats {
+        let kind = match value {
+            laurel_core::StatValue::Int(_) => StatKind::Int,
+            laurel_core::StatValue::Float(_) => StatKind::Float,
+            laurel_core::StatValue::AvgRate { .. } => StatKind::AvgRate,
+        };
+        match schema.stat(name.as_str()) {
+            None => return invalid(format!("the app's schema has no stat {name}")),
+            Some(def) if def.kind != kind => {
+                return invalid(format!(
+                    "stat {name} is {} in the app's schema, not {}",
+                    def.kind.as_str(),
+                    kind.as_str()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(name) = progress
+        .achievements
+        .keys()
+        .find(|name| schema.achievement(name.as_str()).is_none())
+    {
+        return invalid(format!("the app's schema has no achievement {name}"));
+    }
+    Ok(())
+}
+
+/// For stores that keep Steam ids bit-cast into a signed 64-bit integer
+/// (`id as i64`, both stores here): the two inclusive ranges of stored
+/// values holding the ids after `after`, in the ids' u64 order. Ids up to
+/// `i64::MAX` are stored as themselves; the ones above are stored negative,
+/// and ascending among themselves too, so they come second. An empty range
+/// is `(1, 0)`. Each range is one index range scan of `(app_id, steam_id)`.
+pub fn stored_id_ranges_after(after: Option<SteamId>) -> [(i64, i64); 2] {
+    const EMPTY: (i64, i64) = (1, 0);
+    let Some(after) = after else {
+        return [(0, i64::MAX), (i64::MIN, -1)];
+    };
+    let stored = after.get() as i64;
+    if stored >= 0 {
+        let first = if stored == i64::MAX {
+            EMPTY
+        } else {
+            (stored + 1, i64::MAX)
+        };
+        [first, (i64::MIN, -1)]
+    } else if stored == -1 {
+        [EMPTY, EMPTY]
+    } else {
+        [EMPTY, (stored + 1, -1)]
+    }
+}
+
+/// The page [`Store::users`] answers, from the stored (bit-cast) ids the
+/// ranges of [`stored_id_ranges_after`] gave, each range's in ascending
+/// order and at most `limit` of them: the first `limit` in u64 order.
+pub fn users_page(stored: Vec<i64>, limit: usize) -> Result<Vec<SteamId>, StoreError> {
+    let mut ids: Vec<u64> = stored.into_iter().map(|id| id as u64).collect();
+    ids.sort_unstable();
+    ids.truncate(limit);
+    ids.into_iter()
+        .map(|id| {
+            SteamId::new(id).map_err(|_| {
+                StoreError::Backend(format!("database holds an invalid value: steam id {id}"))
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates the app or replaces its schema; returns the new schema version.
@@ -215,6 +362,55 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
     /// Cheap check that the database answers.
     async fn health(&self) -> Result<(), StoreError>;
+
+    /// A page of the app's users (those with stored progress, version ≥ 1),
+    /// ascending by the u64 value of their Steam id, after `after` (from the
+    /// first when `None`); at most `limit`, clamped to [`MAX_USERS_PAGE`]. A
+    /// page shorter than asked for is the last. Ids above `i64::MAX` come
+    /// last on every backend, so a cursor taken from one store means the
+    /// same on another.
+    async fn users(
+        &self,
+        app: AppId,
+        after: Option<SteamId>,
+        limit: usize,
+    ) -> Result<Vec<SteamId>, StoreError>;
+
+    /// Writes a user's progress exactly as given: the version, every stat
+    /// value bit for bit, every achievement's state with its unlock time and
+    /// progress. Only for a user without stored progress in the app
+    /// ([`StoreError::AlreadyExists`] otherwise); the progress must fit the
+    /// app's schema ([`check_import`], else [`StoreError::InvalidImport`]).
+    ///
+    /// The global figures move in the same transaction as they would for
+    /// that user's data: the app gains a user, each unlocked achievement one
+    /// unlock, each aggregated stat the user's value. The daily history of
+    /// aggregated stats does not move: it records changes on the days they
+    /// happened, which the progress does not say, so an imported app's
+    /// history starts empty. Nothing is recorded under any idempotency key.
+    async fn import_user(
+        &self,
+        app: AppId,
+        user: SteamId,
+        progress: &UserProgress,
+    ) -> Result<(), StoreError>;
+
+    /// Every key of an app, revoked ones too, with its secret hash, by id.
+    async fn stored_keys(&self, app: AppId) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Records a key exactly as given (app, label, secret hash, creation
+    /// time, revoked), and answers it as recorded. The key keeps its id when
+    /// no key of this store has it, else it gets a new one (ids are the
+    /// store's own; the answer says which). A key whose secret hash the store
+    /// already has is [`StoreError::AlreadyExists`].
+    async fn import_key(&self, key: &StoredKey) -> Result<KeyRecord, StoreError>;
+
+    /// Makes `secret` the token-signing secret if the store has none yet.
+    /// Answers whether the store's secret is now `secret`: `false` means the
+    /// store already had another one, which it keeps (user tokens signed
+    /// with `secret` are then not accepted by servers on this store). An
+    /// empty secret is [`StoreError::InvalidImport`].
+    async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError>;
 
     /// Whether other processes write the same database, so that anything this
     /// process remembers about a user (a cached progress snapshot) may be

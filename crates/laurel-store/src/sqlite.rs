@@ -60,6 +60,8 @@
 //! it in the group (two stores to one user serialize, even in one group).
 //! Nobody hears back before COMMIT returns: an acknowledged write is durable.
 //! Rare writes (schemas, keys, the signing secret) run alone, in queue order.
+//! Imports of users (`laurel migrate`) are group items like stores, so a
+//! migration's users share commits too.
 //!
 //! The writer keeps the progress it last wrote for recent users, so a store
 //! reads no rows back; `PRAGMA data_version` tells it when another process
@@ -129,7 +131,8 @@ use self::rows::{
 use self::writer::{Command, GroupItem, Reply, SingleCommand, WriterConfig, WriterCounters};
 use crate::{
     AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, MAX_GROUP_COMMIT,
-    Store, StoreError, StoreReply, StoreRequest, StoredSchema,
+    MAX_USERS_PAGE, Store, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema,
+    stored_id_ranges_after, users_page,
 };
 
 /// The database layout version this build writes (`PRAGMA user_version`).
@@ -667,6 +670,107 @@ impl Store for SqliteStore {
             }
         };
         Ok(self.signing_secret.get_or_init(|| secret).clone())
+    }
+
+    async fn users(
+        &self,
+        app: AppId,
+        after: Option<SteamId>,
+        limit: usize,
+    ) -> Result<Vec<SteamId>, StoreError> {
+        self.existing_schema(app).await?;
+        let limit = limit.min(MAX_USERS_PAGE);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let [(low_a, high_a), (low_b, high_b)] = stored_id_ranges_after(after);
+        let stored = self
+            .reads
+            .run(move |c| {
+                // Two index range scans, each in stored order, at most `limit` each.
+                c.prepare_cached(
+                    "SELECT steam_id FROM (SELECT steam_id FROM users \
+                     WHERE app_id = ?1 AND steam_id BETWEEN ?2 AND ?3 AND version > 0 \
+                     ORDER BY steam_id LIMIT ?6) \
+                     UNION ALL \
+                     SELECT steam_id FROM (SELECT steam_id FROM users \
+                     WHERE app_id = ?1 AND steam_id BETWEEN ?4 AND ?5 AND version > 0 \
+                     ORDER BY steam_id LIMIT ?6)",
+                )
+                .and_then(|mut s| {
+                    s.query_map(
+                        (app_sql(app), low_a, high_a, low_b, high_b, limit as i64),
+                        |r| r.get::<_, i64>(0),
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .context("listing users")
+            })
+            .await?;
+        users_page(stored, limit)
+    }
+
+    async fn import_user(
+        &self,
+        app: AppId,
+        user: SteamId,
+        progress: &UserProgress,
+    ) -> Result<(), StoreError> {
+        let progress = Box::new(progress.clone());
+        self.write(|reply| {
+            Command::Group(GroupItem::Import {
+                app,
+                user,
+                progress,
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn stored_keys(&self, app: AppId) -> Result<Vec<StoredKey>, StoreError> {
+        self.existing_schema(app).await?;
+        self.reads
+            .run(move |c| {
+                let rows = c
+                    .prepare_cached(
+                        "SELECT id, app_id, label, created, revoked, secret_hash FROM keys \
+                         WHERE app_id = ?1 ORDER BY id",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map([app_sql(app)], |r| {
+                            Ok((key_from_row(r)?, r.get::<_, String>(5)?))
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .context("listing keys")?;
+                rows.into_iter()
+                    .map(|(row, secret_hash)| {
+                        Ok(StoredKey {
+                            record: key_record(row)?,
+                            secret_hash,
+                        })
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    async fn import_key(&self, key: &StoredKey) -> Result<KeyRecord, StoreError> {
+        let key = Box::new(key.clone());
+        self.write(|reply| Command::Single(SingleCommand::ImportKey { key, reply }))
+            .await
+    }
+
+    async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
+        if secret.is_empty() {
+            return Err(StoreError::InvalidImport(
+                "the signing secret is empty".into(),
+            ));
+        }
+        let secret = secret.to_vec();
+        self.write(|reply| Command::Single(SingleCommand::ImportSigningSecret { secret, reply }))
+            .await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

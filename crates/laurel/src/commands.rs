@@ -37,40 +37,91 @@ async fn run_async(cli: Cli) -> Result<(), Failure> {
         Command::Schema { action } => schema(action).await,
         Command::User { action } => user(action).await,
         Command::Key { action } => key(action).await,
+        Command::Migrate(args) => crate::migrate::run(args).await,
+    }
+}
+
+/// A database named on the command line (`--database`, `--from`, `--to`):
+/// `sqlite://PATH` or `postgres://…` (also `postgresql://…`). `Debug` and
+/// `Display` show it without its password.
+#[derive(Clone)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a URL; the error says what is accepted (exit code 2: usage).
+    pub fn parse(url: &str) -> Result<DatabaseUrl, Failure> {
+        match url.split_once("://") {
+            Some(("sqlite", path)) if !path.is_empty() => Ok(DatabaseUrl::Sqlite(path.into())),
+            Some(("postgres" | "postgresql", _)) => Ok(DatabaseUrl::Postgres(url.to_owned())),
+            _ => Err(fail(
+                exit::USAGE,
+                anyhow!(
+                    "must be sqlite://PATH or postgres://USER@HOST:PORT/DB, got {:?}",
+                    redacted_url(url)
+                ),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => f.write_str(&redacted_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Names the flag a failure is about, keeping its exit code.
+pub fn about_flag(flag: &'static str) -> impl Fn(Failure) -> Failure {
+    move |f| Failure {
+        code: f.code,
+        error: f.error.context(flag),
     }
 }
 
 /// Opens the store named by `--database` or `--data-dir`.
 async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, Failure> {
-    let path = match &args.database {
-        None => args.data_dir.join("laurel.sqlite3"),
-        Some(url) => match url.split_once("://") {
-            Some(("sqlite", path)) if !path.is_empty() => path.into(),
-            Some(("postgres" | "postgresql", _)) => {
-                let mut options = PostgresOptions::new(url.as_str());
-                options.max_connections = usize::from(args.db_pool_size);
-                let store = PostgresStore::open(options)
-                    .await
-                    .with_context(|| format!("opening the database {}", redacted_url(url)))?;
-                return Ok(Arc::new(store));
-            }
-            _ => {
-                return Err(fail(
-                    exit::USAGE,
-                    anyhow!(
-                        "--database must be sqlite://PATH or postgres://USER@HOST:PORT/DB, got {:?}",
-                        redacted_url(url)
-                    ),
-                ));
-            }
-        },
+    let database = match &args.database {
+        None => DatabaseUrl::Sqlite(args.data_dir.join("laurel.sqlite3")),
+        Some(url) => DatabaseUrl::parse(url).map_err(about_flag("--database"))?,
     };
-    let store = SqliteStore::open(&path, SqliteOptions::default())
-        .with_context(|| format!("opening the database {}", path.display()))?;
-    Ok(Arc::new(store))
+    open_database(&database, args.db_pool_size).await
 }
 
-fn parse_app(text: &str) -> Result<AppId, Failure> {
+/// Opens a store; `pool_size` is PostgreSQL's connection pool.
+pub async fn open_database(
+    database: &DatabaseUrl,
+    pool_size: u16,
+) -> Result<Arc<dyn Store>, Failure> {
+    match database {
+        DatabaseUrl::Postgres(url) => {
+            let mut options = PostgresOptions::new(url.as_str());
+            options.max_connections = usize::from(pool_size);
+            let store = PostgresStore::open(options)
+                .await
+                .with_context(|| format!("opening the database {database}"))?;
+            Ok(Arc::new(store))
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let store = SqliteStore::open(path, SqliteOptions::default())
+                .with_context(|| format!("opening the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+pub fn parse_app(text: &str) -> Result<AppId, Failure> {
     text.parse()
         .map_err(|e| fail(exit::INVALID_INPUT, anyhow!("APP: {e}")))
 }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use laurel_schema_formats::Format;
 
 mod commands;
+mod migrate;
 
 /// Exit codes, chosen on purpose (documented in README and `laurel --help`).
 pub mod exit {
@@ -16,7 +17,8 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// The command line was wrong (clap's own code).
     pub const USAGE: u8 = 2;
-    /// The input was read but is invalid (schema problems, bad ids).
+    /// The input was read but is invalid (schema problems, bad ids, a
+    /// migration target that already has users).
     pub const INVALID_INPUT: u8 = 3;
     /// The app, user or key named does not exist.
     pub const NOT_FOUND: u8 = 4;
@@ -86,6 +88,9 @@ pub enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Copy apps from one database to another (SQLite ⇄ PostgreSQL) and verify every user.
+    #[command(long_about = migrate::LONG_ABOUT)]
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use laurel_server::{AppState, ServerConfig, router};
 use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{
     AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, Store, StoreError,
-    StoreReply, StoreRequest, StoredSchema,
+    StoreReply, StoreRequest, StoredKey, StoredSchema,
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -351,6 +351,31 @@ impl Store for FaultyStore {
     }
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
         self.inner.signing_secret().await
+    }
+    async fn users(
+        &self,
+        app: AppId,
+        after: Option<SteamId>,
+        limit: usize,
+    ) -> Result<Vec<SteamId>, StoreError> {
+        self.inner.users(app, after, limit).await
+    }
+    async fn import_user(
+        &self,
+        app: AppId,
+        user: SteamId,
+        progress: &UserProgress,
+    ) -> Result<(), StoreError> {
+        self.inner.import_user(app, user, progress).await
+    }
+    async fn stored_keys(&self, app: AppId) -> Result<Vec<StoredKey>, StoreError> {
+        self.inner.stored_keys(app).await
+    }
+    async fn import_key(&self, key: &StoredKey) -> Result<KeyRecord, StoreError> {
+        self.inner.import_key(key).await
+    }
+    async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
+        self.inner.import_signing_secret(secret).await
     }
     async fn health(&self) -> Result<(), StoreError> {
         if self.healthy {

@@ -52,6 +52,8 @@ pub(crate) fn same_error(e: &StoreError) -> StoreError {
         }
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Backend(m) => StoreError::Backend(m.clone()),
+        StoreError::AlreadyExists(m) => StoreError::AlreadyExists(m.clone()),
+        StoreError::InvalidImport(m) => StoreError::InvalidImport(m.clone()),
     }
 }
 
@@ -67,9 +69,10 @@ pub(crate) fn app_from_sql(value: i64) -> Result<AppId, StoreError> {
 }
 
 /// SQLite integers are i64 and Steam ids are u64: ids are stored bit-cast
-/// (`as i64`), so ids above `i64::MAX` are negative in the database. Nothing
-/// sorts or compares Steam ids in SQL, so only equality matters, and the
-/// cast is a bijection.
+/// (`as i64`), so ids above `i64::MAX` are negative in the database. The
+/// cast is a bijection, so equality is all most statements need; the one
+/// listing users in id order reads two ranges
+/// ([`crate::stored_id_ranges_after`]) to get u64 order.
 pub(crate) fn user_sql(user: SteamId) -> i64 {
     user.get() as i64
 }

@@ -21,8 +21,8 @@ use super::rows::{
     visible, write_achievement, write_stat, write_version,
 };
 use crate::{
-    IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, StoreError, StoreReply, StoreRequest, StoredSchema,
-    utc_day,
+    IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey,
+    StoredSchema, check_import, utc_day,
 };
 
 /// Length of the token-signing secret, in bytes.
@@ -67,6 +67,14 @@ pub(crate) enum SingleCommand {
     SigningSecret {
         reply: Reply<Vec<u8>>,
     },
+    ImportKey {
+        key: Box<StoredKey>,
+        reply: Reply<KeyRecord>,
+    },
+    ImportSigningSecret {
+        secret: Vec<u8>,
+        reply: Reply<bool>,
+    },
 }
 
 /// The writes that share a group commit: the frequent ones.
@@ -81,6 +89,15 @@ pub(crate) enum GroupItem {
         scope: ResetScope,
         reply: Reply<UserProgress>,
     },
+    /// A user's progress copied from another store (`Store::import_user`):
+    /// imports share group commits too, so a migration's many users do not
+    /// cost an fsync each.
+    Import {
+        app: AppId,
+        user: SteamId,
+        progress: Box<UserProgress>,
+        reply: Reply<()>,
+    },
 }
 
 impl GroupItem {
@@ -88,6 +105,7 @@ impl GroupItem {
         match self {
             GroupItem::Store { reply, .. } => answer(reply, Err(same_error(e))),
             GroupItem::Reset { reply, .. } => answer(reply, Err(same_error(e))),
+            GroupItem::Import { reply, .. } => answer(reply, Err(same_error(e))),
         }
     }
 }
@@ -409,6 +427,22 @@ impl Writer {
                     pending.push(answer(reply, result));
                     fatal = fatal.or(failed);
                 }
+                GroupItem::Import {
+                    app,
+                    user,
+                    progress,
+                    reply,
+                } => {
+                    let result = in_savepoint(&tx, |c| {
+                        execute_import(c, &mut env, app, user, &progress, &mut moved)
+                    });
+                    if matches!(result, Ok(Ok(_))) {
+                        figures.merge(moved);
+                    }
+                    let (result, failed) = split(result);
+                    pending.push(answer(reply, result));
+                    fatal = fatal.or(failed);
+                }
             }
         }
         if let Some(e) = fatal {
@@ -467,6 +501,16 @@ impl Writer {
             }
             SingleCommand::SigningSecret { reply } => {
                 let result = in_transaction(conn, "creating the signing secret", signing_secret);
+                answer(reply, result)
+            }
+            SingleCommand::ImportKey { key, reply } => {
+                let result = in_transaction(conn, "importing a key", |tx| import_key(tx, &key));
+                answer(reply, result)
+            }
+            SingleCommand::ImportSigningSecret { secret, reply } => {
+                let result = in_transaction(conn, "importing the signing secret", |tx| {
+                    import_signing_secret(tx, &secret)
+                });
                 answer(reply, result)
             }
         };
@@ -800,6 +844,59 @@ fn execute_reset(
     Ok(visible(next, &schema))
 }
 
+/// Writes a user's progress as given (`Store::import_user`), for a user
+/// without stored progress, and counts it in the global figures: the app's
+/// users, the unlocks, and the aggregated stats' sums (not their history:
+/// the progress does not say on which days its values changed).
+fn execute_import(
+    conn: &Connection,
+    env: &mut GroupEnv<'_>,
+    app: AppId,
+    user: SteamId,
+    progress: &UserProgress,
+    figures: &mut FigureDeltas,
+) -> Result<(), StoreError> {
+    // Whatever happens, the next store of this user reads its rows.
+    env.progress.users.remove(&(app, user));
+    let schema = env.schema(conn, app)?;
+    check_import(&schema, app, user, progress)?;
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM users WHERE app_id = ?1 AND steam_id = ?2")
+        .and_then(|mut s| {
+            s.query_row((app_sql(app), user_sql(user)), |_| Ok(()))
+                .optional()
+        })
+        .context("looking for a user")?
+        .is_some();
+    if exists {
+        return Err(StoreError::AlreadyExists(format!(
+            "user {user} of app {app}"
+        )));
+    }
+    for (name, value) in &progress.stats {
+        write_stat(conn, app, user, name, value, false)?;
+    }
+    for (name, state) in &progress.achievements {
+        write_achievement(conn, app, user, name, Some(state))?;
+    }
+    write_version(conn, app, user, progress.version, false)?;
+    if env.global_figures {
+        figures.new_user(app);
+        for (name, state) in &progress.achievements {
+            if state.unlocked {
+                figures.unlock(app, name, 1);
+            }
+        }
+        for (name, value) in &progress.stats {
+            if let Some(def) = schema.stat(name.as_str()).filter(|d| d.aggregated) {
+                // A change of 0 writes no history.
+                figures.stat_total(app, def, 1, value.read(def), 0.0, 0);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn put_schema(conn: &Connection, app: AppId, name: &str, json: &str) -> Result<u64, StoreError> {
     let version: i64 = conn
         .prepare_cached(
@@ -837,6 +934,87 @@ fn create_key(
         created: now,
         revoked: false,
     })
+}
+
+/// Records a key as given; it keeps its id if that is free.
+fn import_key(conn: &Connection, key: &StoredKey) -> Result<KeyRecord, StoreError> {
+    let record = &key.record;
+    let app = record.app;
+    schema_version(conn, app)?.ok_or(StoreError::UnknownApp(app))?;
+    let taken = |sql: &str, what: &str, value: &dyn rusqlite::ToSql| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.query_row([value], |_| Ok(())).optional())
+            .context(what)
+            .map(|row| row.is_some())
+    };
+    if taken(
+        "SELECT 1 FROM keys WHERE secret_hash = ?1",
+        "looking for a key's hash",
+        &key.secret_hash,
+    )? {
+        return Err(StoreError::AlreadyExists(format!(
+            "a key with the secret hash of key {} of app {app}",
+            record.id
+        )));
+    }
+    let id_free = record.id > 0
+        && !taken(
+            "SELECT 1 FROM keys WHERE id = ?1",
+            "looking for a key's id",
+            &record.id,
+        )?;
+    let values = (
+        app_sql(app),
+        record.label.as_str(),
+        key.secret_hash.as_str(),
+        record.created,
+        record.revoked,
+    );
+    // AUTOINCREMENT keeps later ids above an id given explicitly.
+    let id: i64 = if id_free {
+        conn.prepare_cached(
+            "INSERT INTO keys (id, app_id, label, secret_hash, created, revoked) \
+             VALUES (?6, ?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                (values.0, values.1, values.2, values.3, values.4, record.id),
+                |r| r.get(0),
+            )
+        })
+    } else {
+        conn.prepare_cached(
+            "INSERT INTO keys (app_id, label, secret_hash, created, revoked) \
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .and_then(|mut s| s.query_row(values, |r| r.get(0)))
+    }
+    .context("writing an imported key")?;
+    Ok(KeyRecord {
+        id,
+        ..record.clone()
+    })
+}
+
+/// Sets the signing secret if there is none; whether it is now `secret`.
+fn import_signing_secret(conn: &Connection, secret: &[u8]) -> Result<bool, StoreError> {
+    let existing: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'signing_secret'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .context("reading the signing secret")?;
+    if let Some(existing) = existing {
+        return Ok(existing == secret);
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('signing_secret', ?1)",
+        [secret],
+    )
+    .context("writing the signing secret")?;
+    Ok(true)
 }
 
 fn signing_secret(conn: &Transaction<'_>) -> Result<Vec<u8>, StoreError> {

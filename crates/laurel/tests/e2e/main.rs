@@ -1,9 +1,11 @@
 //! End-to-end tests: the real `laurel` binary on a free loopback port with a
-//! fresh SQLite file, driven over HTTP, through the CLI, and through the SDK.
+//! fresh SQLite file, driven over HTTP, through the CLI, and through the SDK;
+//! and `laurel migrate` between SQLite and PostgreSQL.
 
 mod api;
 mod cli;
 mod durability;
+mod migrate;
 mod sdk;
 mod steam_client;
 
