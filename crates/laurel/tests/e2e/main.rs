@@ -1,9 +1,11 @@
 //! End-to-end tests: the real `laurel` binary on a free loopback port with a
 //! fresh SQLite file, driven over HTTP, through the CLI, and through the SDK;
-//! and `laurel migrate` between SQLite and PostgreSQL.
+//! and `laurel migrate` between SQLite and PostgreSQL; and several nodes on
+//! one PostgreSQL database (`cluster`).
 
 mod api;
 mod cli;
+mod cluster;
 mod durability;
 mod migrate;
 mod sdk;
