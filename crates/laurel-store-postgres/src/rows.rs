@@ -8,8 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use deadpool_postgres::GenericClient;
 use laurel_core::{
-    AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatKind, StatValue, SteamId,
-    UserProgress,
+    AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatValue, SteamId, UserProgress,
 };
 use laurel_store::{StoreError, StoredSchema};
 use tokio_postgres::Row;
@@ -190,21 +189,7 @@ const KIND_INT: i16 = 0;
 const KIND_FLOAT: i16 = 1;
 const KIND_AVGRATE: i16 = 2;
 
-pub(crate) fn kind_code(kind: StatKind) -> i16 {
-    match kind {
-        StatKind::Int => KIND_INT,
-        StatKind::Float => KIND_FLOAT,
-        StatKind::AvgRate => KIND_AVGRATE,
-    }
-}
-
-pub(crate) fn kind_of(value: &StatValue) -> StatKind {
-    match value {
-        StatValue::Int(_) => StatKind::Int,
-        StatValue::Float(_) => StatKind::Float,
-        StatValue::AvgRate { .. } => StatKind::AvgRate,
-    }
-}
+pub(crate) use laurel_store::figures::{kind_code, kind_of, visible};
 
 /// One `stats` row as stored, before its kind is checked. Columns:
 /// `name, kind, int_value, float_value, avg_count, avg_seconds`.
@@ -377,20 +362,6 @@ pub(crate) fn progress_from_rows(
         stats,
         achievements,
     })
-}
-
-/// Stored rows outlive schema changes. A stat or achievement the schema no
-/// longer defines, or a stat whose type changed, reads as absent (its
-/// default) rather than failing every later batch; the rows stay, so putting
-/// the old schema back brings the values back.
-pub(crate) fn visible(mut progress: UserProgress, schema: &Schema) -> UserProgress {
-    progress.retain_known(schema);
-    progress.stats.retain(|name, value| {
-        schema
-            .stat(name.as_str())
-            .is_some_and(|def| def.kind == kind_of(value))
-    });
-    progress
 }
 
 /// Writes the given stats of a user (one statement for all of them).

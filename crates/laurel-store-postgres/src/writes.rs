@@ -4,7 +4,7 @@
 //!
 //! Lock order, the same in every transaction (see the crate documentation):
 //! the app's advisory lock, then the user's row, then the global counters in
-//! the order of [`FigureChanges::write`].
+//! the order of [`figures::write`].
 
 use std::time::Duration;
 
@@ -13,11 +13,11 @@ use laurel_core::{
     AppId, ResetScope, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch, reset,
 };
 use laurel_store::{
-    KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import, utc_day,
+    KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
 
 use crate::connection::{Context, Failure, all3, both, execute, query, query_opt};
-use crate::figures::{COUNTER_SHARDS, FigureChanges, shard_of};
+use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
     SchemaCache, StatRow, app_sql, corrupt, count, current_schema, existing_schema,
     find_idempotency, insert_idempotency, kind_code, load_progress, lock_app, lock_user, read_as,
@@ -91,9 +91,13 @@ pub(crate) async fn store(
         *now,
     )
     .await?;
-    FigureChanges::of_store(&schema, &current, &outcome, *now)
-        .write(&tx, app, shard_of(user_sql(user)))
-        .await?;
+    figures::write(
+        &FigureChanges::of_store(&schema, &current, &outcome, *now),
+        &tx,
+        app,
+        shard_of(user_sql(user)),
+    )
+    .await?;
     // Durable when this returns: synchronous_commit is on (see `open`).
     tx.commit().await.context("committing a store")?;
     Ok(StoreReply::Applied {
@@ -129,16 +133,6 @@ async fn write_outcome<C: GenericClient>(
     )
     .await
     .map(drop)
-}
-
-/// The UTC day of a reset: `Store::reset` carries no time, so resets are
-/// dated by this machine's clock (a clock before 1970 reads as day 0), as in
-/// the SQLite store.
-fn reset_day() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    utc_day(now)
 }
 
 /// A user never written (version 0) has nothing to reset: the answer is the
@@ -192,9 +186,18 @@ pub(crate) async fn reset_user(
     } else {
         Vec::new()
     };
-    FigureChanges::of_reset(&schema, &stored, &relocked, reset_day())
-        .write(&tx, app, shard_of(user_sql(user)))
-        .await?;
+    figures::write(
+        &FigureChanges::of_reset(
+            &schema,
+            &stored,
+            &relocked,
+            laurel_store::figures::reset_day(),
+        ),
+        &tx,
+        app,
+        shard_of(user_sql(user)),
+    )
+    .await?;
     tx.commit().await.context("committing a reset")?;
     Ok(visible(next, &schema))
 }
@@ -244,9 +247,13 @@ pub(crate) async fn import_user(
             "user {user} of app {app}"
         ))));
     }
-    FigureChanges::of_import(&schema, progress)
-        .write(&tx, app, shard_of(user_sql(user)))
-        .await?;
+    figures::write(
+        &FigureChanges::of_import(&schema, progress),
+        &tx,
+        app,
+        shard_of(user_sql(user)),
+    )
+    .await?;
     tx.commit().await.context("committing an import")?;
     Ok(())
 }

@@ -33,6 +33,7 @@ use laurel_core::{
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod figures;
 pub mod sqlite;
 
 /// How long idempotency keys are remembered, at least.

@@ -12,6 +12,7 @@ use laurel_core::{
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
 
+use crate::figures;
 use crate::{
     DailyChange, GlobalStat, GlobalStatsQuery, MAX_HISTORY_DAYS, StatTotal, StoreError,
     StoredSchema,
@@ -184,21 +185,12 @@ const KIND_INT: i64 = 0;
 const KIND_FLOAT: i64 = 1;
 const KIND_AVGRATE: i64 = 2;
 
+/// The shared code of a kind, as SQLite's integer columns hold it.
 pub(crate) fn kind_code(kind: StatKind) -> i64 {
-    match kind {
-        StatKind::Int => KIND_INT,
-        StatKind::Float => KIND_FLOAT,
-        StatKind::AvgRate => KIND_AVGRATE,
-    }
+    i64::from(figures::kind_code(kind))
 }
 
-pub(crate) fn kind_of(value: &StatValue) -> StatKind {
-    match value {
-        StatValue::Int(_) => StatKind::Int,
-        StatValue::Float(_) => StatKind::Float,
-        StatValue::AvgRate { .. } => StatKind::AvgRate,
-    }
-}
+pub(crate) use crate::figures::visible;
 
 /// One `stats` row as stored, before its kind is checked.
 struct StatRow {
@@ -317,20 +309,6 @@ pub(crate) fn load_progress(
         stats,
         achievements,
     })
-}
-
-/// Stored rows outlive schema changes. A stat or achievement the schema no
-/// longer defines, or a stat whose type changed, reads as absent (its
-/// default) rather than failing every later batch; the rows stay, so putting
-/// the old schema back brings the values back.
-pub(crate) fn visible(mut progress: UserProgress, schema: &Schema) -> UserProgress {
-    progress.retain_known(schema);
-    progress.stats.retain(|name, value| {
-        schema
-            .stat(name.as_str())
-            .is_some_and(|def| def.kind == kind_of(value))
-    });
-    progress
 }
 
 /// Writes a stat's value. `exists` says the caller read a row of the same

@@ -8,21 +8,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::figures::FigureDeltas;
+use super::figures::GroupFigures;
+use crate::figures::FigureChanges;
 use laurel_core::{
-    AppId, ResetScope, Schema, SteamId, StoreOutcome, UnixTime, UserProgress, apply_batch, reset,
+    ApiName, AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress, apply_batch, reset,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    Context, SchemaCache, app_sql, current_schema, find_idempotency, insert_idempotency, kind_of,
+    Context, SchemaCache, app_sql, current_schema, find_idempotency, insert_idempotency,
     load_progress, load_schema, reconcile_stat_totals, same_error, schema_version, user_sql,
     visible, write_achievement, write_stat, write_version,
 };
 use crate::{
     IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey,
-    StoredSchema, check_import, utc_day,
+    StoredSchema, check_import,
 };
 
 /// Length of the token-signing secret, in bytes.
@@ -392,20 +393,20 @@ impl Writer {
             progress: &mut self.progress,
             global_figures: self.config.global_figures,
         };
-        let mut figures = FigureDeltas::default();
+        let mut figures = GroupFigures::default();
         let mut fatal: Option<StoreError> = None;
         for item in group {
             if let Some(e) = &fatal {
                 pending.push(item.failed(e));
                 continue;
             }
-            let mut moved = FigureDeltas::default();
+            let mut moved = FigureChanges::default();
             match item {
                 GroupItem::Store { request, reply } => {
                     let result =
                         in_savepoint(&tx, |c| execute_store(c, &mut env, &request, &mut moved));
                     if matches!(result, Ok(Ok(_))) {
-                        figures.merge(moved);
+                        figures.add(request.app, moved);
                     }
                     let (result, failed) = split(result);
                     pending.push(answer(reply, result));
@@ -421,7 +422,7 @@ impl Writer {
                         execute_reset(c, &mut env, app, user, scope, &mut moved)
                     });
                     if matches!(result, Ok(Ok(_))) {
-                        figures.merge(moved);
+                        figures.add(app, moved);
                     }
                     let (result, failed) = split(result);
                     pending.push(answer(reply, result));
@@ -437,7 +438,7 @@ impl Writer {
                         execute_import(c, &mut env, app, user, &progress, &mut moved)
                     });
                     if matches!(result, Ok(Ok(_))) {
-                        figures.merge(moved);
+                        figures.add(app, moved);
                     }
                     let (result, failed) = split(result);
                     pending.push(answer(reply, result));
@@ -670,7 +671,7 @@ fn execute_store(
     conn: &Connection,
     env: &mut GroupEnv<'_>,
     request: &StoreRequest,
-    figures: &mut FigureDeltas,
+    figures: &mut FigureChanges,
 ) -> Result<StoreReply, StoreError> {
     let StoreRequest {
         app,
@@ -712,16 +713,7 @@ fn execute_store(
     }
     write_version(conn, app, user, next.version, current.version > 0)?;
     if env.global_figures {
-        if current.version == 0 {
-            figures.new_user(app);
-        }
-        for name in &outcome.newly_unlocked {
-            figures.unlock(app, name, 1);
-        }
-        for name in &outcome.newly_locked {
-            figures.unlock(app, name, -1);
-        }
-        count_aggregated_stats(figures, app, &schema, &current, &outcome, *now);
+        *figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
     }
     insert_idempotency(
         conn,
@@ -741,55 +733,6 @@ fn execute_store(
     })
 }
 
-/// Moves the totals and today's history of the aggregated stats a store
-/// changed. A user's first store also brings the defaults of the aggregated
-/// stats it did not write into the totals (the user now counts).
-fn count_aggregated_stats(
-    figures: &mut FigureDeltas,
-    app: AppId,
-    schema: &Schema,
-    current: &UserProgress,
-    outcome: &StoreOutcome,
-    now: UnixTime,
-) {
-    let day = utc_day(now);
-    let new_user = current.version == 0;
-    for name in &outcome.changed_stats {
-        let Some(def) = schema.stat(name.as_str()).filter(|d| d.aggregated) else {
-            continue;
-        };
-        let Some(new) = outcome.progress.stats.get(name) else {
-            continue;
-        };
-        let new = new.read(def);
-        let (value_rows, sum, change) = match current.stats.get(name) {
-            Some(old) => {
-                let old = old.read(def);
-                (0, new - old, new - old)
-            }
-            None if new_user => (1, new, new),
-            None => (1, new, new - def.default),
-        };
-        figures.stat_total(app, def, value_rows, sum, change, day);
-    }
-    if new_user {
-        for def in schema.stats() {
-            if def.aggregated && def.default != 0.0 && !outcome.changed_stats.contains(&def.name) {
-                figures.stat_total(app, def, 0, 0.0, def.default, day);
-            }
-        }
-    }
-}
-
-/// The UTC day of a reset: `Store::reset` carries no time, so resets are
-/// dated by this machine's clock (a clock before 1970 reads as day 0).
-fn reset_day() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    utc_day(now)
-}
-
 /// A user never written (version 0) has nothing to reset: the answer is the
 /// empty progress at version 0 and nothing is written, so a reset cannot
 /// create a user (nor count one in the app's users).
@@ -799,7 +742,7 @@ fn execute_reset(
     app: AppId,
     user: SteamId,
     scope: ResetScope,
-    figures: &mut FigureDeltas,
+    figures: &mut FigureChanges,
 ) -> Result<UserProgress, StoreError> {
     // Resets are rare: the next store of this user reads its rows again.
     env.progress.users.remove(&(app, user));
@@ -815,30 +758,14 @@ fn execute_reset(
     conn.prepare_cached("DELETE FROM stats WHERE app_id = ?1 AND steam_id = ?2")
         .and_then(|mut s| s.execute(key))
         .context("resetting stats")?;
-    if env.global_figures {
-        // Every stored row goes back to the default; rows of a kind the
-        // schema no longer has are in no total.
-        let day = reset_day();
-        for (name, value) in &stored.stats {
-            let Some(def) = schema
-                .stat(name.as_str())
-                .filter(|d| d.aggregated && d.kind == kind_of(value))
-            else {
-                continue;
-            };
-            let old = value.read(def);
-            figures.stat_total(app, def, -1, -old, def.default - old, day);
-        }
-    }
     if scope.achievements {
         conn.prepare_cached("DELETE FROM achievements WHERE app_id = ?1 AND steam_id = ?2")
             .and_then(|mut s| s.execute(key))
             .context("resetting achievements")?;
-        if env.global_figures {
-            for name in &relocked {
-                figures.unlock(app, name, -1);
-            }
-        }
+    }
+    if env.global_figures {
+        let relocked: &[ApiName] = if scope.achievements { &relocked } else { &[] };
+        *figures = FigureChanges::of_reset(&schema, &stored, relocked, crate::figures::reset_day());
     }
     write_version(conn, app, user, next.version, true)?;
     Ok(visible(next, &schema))
@@ -854,7 +781,7 @@ fn execute_import(
     app: AppId,
     user: SteamId,
     progress: &UserProgress,
-    figures: &mut FigureDeltas,
+    figures: &mut FigureChanges,
 ) -> Result<(), StoreError> {
     // Whatever happens, the next store of this user reads its rows.
     env.progress.users.remove(&(app, user));
@@ -881,18 +808,7 @@ fn execute_import(
     }
     write_version(conn, app, user, progress.version, false)?;
     if env.global_figures {
-        figures.new_user(app);
-        for (name, state) in &progress.achievements {
-            if state.unlocked {
-                figures.unlock(app, name, 1);
-            }
-        }
-        for (name, value) in &progress.stats {
-            if let Some(def) = schema.stat(name.as_str()).filter(|d| d.aggregated) {
-                // A change of 0 writes no history.
-                figures.stat_total(app, def, 1, value.read(def), 0.0, 0);
-            }
-        }
+        *figures = FigureChanges::of_import(&schema, progress);
     }
     Ok(())
 }

@@ -1,0 +1,389 @@
+//! The global figures a store, reset or import moves (users per app, unlocks
+//! per achievement, totals and daily history of aggregated stats), computed
+//! without I/O, so that every backend counts by the same rules and the
+//! conformance suite holds them all to it:
+//!
+//! - a user counts once their version goes from 0 to 1;
+//! - an unlock adds one, a clear or a reset with achievements takes one away;
+//! - a change of an aggregated stat moves its sum by new − old and adds the
+//!   change of the total to the day's history;
+//! - a user's first store brings the defaults of the aggregated stats it did
+//!   not write into the totals (the user now counts with them).
+//!
+//! The total of a stat is `sum + default × (users − value_rows)`, so users who
+//! never wrote it count with its default without a row each. Each backend
+//! writes a [`FigureChanges`] in its own way (SQLite sums a whole group's
+//! first; PostgreSQL writes into counter shards in a fixed lock order).
+
+use std::collections::BTreeMap;
+
+use laurel_core::{Schema, StatDef, StatKind, StatValue, StoreOutcome, UnixTime, UserProgress};
+
+use crate::utc_day;
+
+/// A stat kind as the databases store it (`kind` columns).
+pub fn kind_code(kind: StatKind) -> i16 {
+    match kind {
+        StatKind::Int => 0,
+        StatKind::Float => 1,
+        StatKind::AvgRate => 2,
+    }
+}
+
+pub fn kind_of(value: &StatValue) -> StatKind {
+    match value {
+        StatValue::Int(_) => StatKind::Int,
+        StatValue::Float(_) => StatKind::Float,
+        StatValue::AvgRate { .. } => StatKind::AvgRate,
+    }
+}
+
+/// Stored rows outlive schema changes. A stat or achievement the schema no
+/// longer defines, or a stat whose type changed, reads as absent (its
+/// default) rather than failing every later batch; the rows stay, so putting
+/// the old schema back brings the values back.
+pub fn visible(mut progress: UserProgress, schema: &Schema) -> UserProgress {
+    progress.retain_known(schema);
+    progress.stats.retain(|name, value| {
+        schema
+            .stat(name.as_str())
+            .is_some_and(|def| def.kind == kind_of(value))
+    });
+    progress
+}
+
+/// The UTC day of a reset: `Store::reset` carries no time, so resets are
+/// dated by this machine's clock (a clock before 1970 reads as day 0).
+pub fn reset_day() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    utc_day(now)
+}
+
+/// `(int, float)` column values of an amount of a stat of `kind`. Int stats
+/// only ever move by integers (i32 values, integral defaults).
+fn amount_columns(kind: StatKind, amount: f64) -> (i64, f64) {
+    match kind {
+        StatKind::Int => (amount as i64, 0.0),
+        StatKind::Float | StatKind::AvgRate => (0, amount),
+    }
+}
+
+/// How one aggregated stat's kept sums move.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TotalChange {
+    /// Users with a stored row of the stat.
+    pub value_rows: i64,
+    pub int_sum: i64,
+    pub float_sum: f64,
+}
+
+/// How one day of an aggregated stat's history moves.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct HistoryChange {
+    pub int_change: i64,
+    pub float_change: f64,
+}
+
+/// Everything one store or reset changes in the global figures, keyed so
+/// that iteration order is the lock order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FigureChanges {
+    /// Change of the app's user count.
+    pub users: i64,
+    /// Change of each achievement's unlock count, by name.
+    pub unlocks: BTreeMap<String, i64>,
+    /// By (stat name, kind code).
+    pub totals: BTreeMap<(String, i16), TotalChange>,
+    /// By (stat name, kind code, UTC day).
+    pub history: BTreeMap<(String, i16, i64), HistoryChange>,
+}
+
+impl FigureChanges {
+    /// What an accepted store changes. `current` is the user's visible
+    /// progress before it (version 0 for a new user).
+    pub fn of_store(
+        schema: &Schema,
+        current: &UserProgress,
+        outcome: &StoreOutcome,
+        now: UnixTime,
+    ) -> FigureChanges {
+        let mut changes = FigureChanges::default();
+        let new_user = current.version == 0;
+        if new_user {
+            changes.users = 1;
+        }
+        for name in &outcome.newly_unlocked {
+            changes.unlock(name.as_str(), 1);
+        }
+        for name in &outcome.newly_locked {
+            changes.unlock(name.as_str(), -1);
+        }
+        let day = utc_day(now);
+        for name in &outcome.changed_stats {
+            let Some(def) = schema.stat(name.as_str()).filter(|d| d.aggregated) else {
+                continue;
+            };
+            let Some(new) = outcome.progress.stats.get(name) else {
+                continue;
+            };
+            let new = new.read(def);
+            let (value_rows, sum, change) = match current.stats.get(name) {
+                Some(old) => {
+                    let old = old.read(def);
+                    (0, new - old, new - old)
+                }
+                None if new_user => (1, new, new),
+                None => (1, new, new - def.default),
+            };
+            changes.add_total(def, value_rows, sum, change, day);
+        }
+        if new_user {
+            for def in schema.stats() {
+                if def.aggregated
+                    && def.default != 0.0
+                    && !outcome.changed_stats.contains(&def.name)
+                {
+                    changes.add_total(def, 0, 0.0, def.default, day);
+                }
+            }
+        }
+        changes
+    }
+
+    /// What a reset changes. `stored` is the user's stored progress (every
+    /// row, also of stats and achievements the schema no longer has: their
+    /// rows are deleted too); `relocked` the achievements it locks again.
+    pub fn of_reset(
+        schema: &Schema,
+        stored: &UserProgress,
+        relocked: &[laurel_core::ApiName],
+        day: i64,
+    ) -> FigureChanges {
+        let mut changes = FigureChanges::default();
+        // Every stored row goes back to the default; rows of a kind the
+        // schema no longer has are in no total.
+        for (name, value) in &stored.stats {
+            let Some(def) = schema
+                .stat(name.as_str())
+                .filter(|d| d.aggregated && d.kind == kind_of(value))
+            else {
+                continue;
+            };
+            let old = value.read(def);
+            changes.add_total(def, -1, -old, def.default - old, day);
+        }
+        for name in relocked {
+            changes.unlock(name.as_str(), -1);
+        }
+        changes
+    }
+
+    /// What importing a user's progress changes (`Store::import_user`):
+    /// one more user, their unlocks, and their values of aggregated stats in
+    /// the sums; no history (the progress does not say on which days its
+    /// values changed).
+    pub fn of_import(schema: &Schema, progress: &UserProgress) -> FigureChanges {
+        let mut changes = FigureChanges {
+            users: 1,
+            ..FigureChanges::default()
+        };
+        for (name, state) in &progress.achievements {
+            if state.unlocked {
+                changes.unlock(name.as_str(), 1);
+            }
+        }
+        for (name, value) in &progress.stats {
+            if let Some(def) = schema
+                .stat(name.as_str())
+                .filter(|d| d.aggregated && d.kind == kind_of(value))
+            {
+                // A change of 0 adds no history.
+                changes.add_total(def, 1, value.read(def), 0.0, 0);
+            }
+        }
+        changes
+    }
+
+    fn unlock(&mut self, name: &str, delta: i64) {
+        *self.unlocks.entry(name.to_owned()).or_default() += delta;
+    }
+
+    /// Moves the kept sums of an aggregated stat (`value_rows` users with a
+    /// row, `sum` of their values) and adds `change` (the change of its
+    /// total) to the history of `day`.
+    fn add_total(&mut self, def: &StatDef, value_rows: i64, sum: f64, change: f64, day: i64) {
+        let kind = kind_code(def.kind);
+        let (int_sum, float_sum) = amount_columns(def.kind, sum);
+        let total = self.totals.entry((def.name.to_string(), kind)).or_default();
+        total.value_rows += value_rows;
+        total.int_sum += int_sum;
+        total.float_sum += float_sum;
+        if change == 0.0 {
+            return;
+        }
+        let (int_change, float_change) = amount_columns(def.kind, change);
+        let history = self
+            .history
+            .entry((def.name.to_string(), kind, day))
+            .or_default();
+        history.int_change += int_change;
+        history.float_change += float_change;
+    }
+
+    /// Adds another change of the same app (a later item of the same group).
+    pub fn merge(&mut self, other: FigureChanges) {
+        self.users += other.users;
+        for (name, n) in other.unlocks {
+            *self.unlocks.entry(name).or_default() += n;
+        }
+        for (key, t) in other.totals {
+            let total = self.totals.entry(key).or_default();
+            total.value_rows += t.value_rows;
+            total.int_sum = total.int_sum.saturating_add(t.int_sum);
+            total.float_sum += t.float_sum;
+        }
+        for (key, h) in other.history {
+            let history = self.history.entry(key).or_default();
+            history.int_change = history.int_change.saturating_add(h.int_change);
+            history.float_change += h.float_change;
+        }
+    }
+}
+
+#[cfg(all(test, feature = "conformance"))]
+mod tests {
+    use laurel_core::{SchemaDoc, StoreBatch, WriteAuthority, apply_batch};
+
+    use super::*;
+    use crate::conformance::{AGGREGATED_SCHEMA_JSON, NOW, set, unlock};
+
+    fn schema() -> Schema {
+        let doc = SchemaDoc::from_json(AGGREGATED_SCHEMA_JSON).expect("parses");
+        Schema::from_doc(&doc).expect("valid")
+    }
+
+    fn outcome(current: &UserProgress, entries: Vec<laurel_core::BatchEntry>) -> StoreOutcome {
+        apply_batch(
+            &schema(),
+            current,
+            &StoreBatch { entries },
+            WriteAuthority::User,
+            NOW,
+        )
+        .expect("valid batch")
+    }
+
+    #[test]
+    fn a_new_user_counts_with_the_defaults_of_what_it_did_not_write() {
+        let new = UserProgress::default();
+        let out = outcome(&new, vec![set("Kills", 5.0), unlock("A")]);
+        let changes = FigureChanges::of_store(&schema(), &new, &out, NOW);
+        let day = utc_day(NOW);
+        assert_eq!(changes.users, 1);
+        assert_eq!(changes.unlocks, BTreeMap::from([("A".to_owned(), 1)]));
+        assert_eq!(
+            changes.totals,
+            BTreeMap::from([
+                (
+                    ("Distance".to_owned(), 1),
+                    TotalChange {
+                        value_rows: 0,
+                        int_sum: 0,
+                        float_sum: 0.0
+                    }
+                ),
+                (
+                    ("Kills".to_owned(), 0),
+                    TotalChange {
+                        value_rows: 1,
+                        int_sum: 5,
+                        float_sum: 0.0
+                    }
+                ),
+            ])
+        );
+        assert_eq!(
+            changes.history,
+            BTreeMap::from([
+                (
+                    ("Distance".to_owned(), 1, day),
+                    HistoryChange {
+                        int_change: 0,
+                        float_change: 0.5
+                    }
+                ),
+                (
+                    ("Kills".to_owned(), 0, day),
+                    HistoryChange {
+                        int_change: 5,
+                        float_change: 0.0
+                    }
+                ),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_known_user_moves_sums_by_the_difference_and_resets_undo_rows() {
+        let new = UserProgress::default();
+        let first = outcome(&new, vec![set("Kills", 5.0)]).progress;
+        let second = outcome(&first, vec![set("Kills", 8.0), set("Plain", 2.0)]);
+        let changes = FigureChanges::of_store(&schema(), &first, &second, NOW);
+        assert_eq!(changes.users, 0);
+        assert!(changes.unlocks.is_empty());
+        assert_eq!(
+            changes.totals[&("Kills".to_owned(), 0)],
+            TotalChange {
+                value_rows: 0,
+                int_sum: 3,
+                float_sum: 0.0
+            }
+        );
+        assert_eq!(changes.totals.len(), 1, "Plain is not aggregated");
+
+        let (_, relocked) = laurel_core::reset(
+            &second.progress,
+            laurel_core::ResetScope { achievements: true },
+        );
+        let reset = FigureChanges::of_reset(&schema(), &second.progress, &relocked, 3);
+        assert_eq!(
+            reset.totals[&("Kills".to_owned(), 0)],
+            TotalChange {
+                value_rows: -1,
+                int_sum: -8,
+                float_sum: 0.0
+            }
+        );
+        assert_eq!(
+            reset.history[&("Kills".to_owned(), 0, 3)],
+            HistoryChange {
+                int_change: 10 - 8,
+                float_change: 0.0
+            }
+        );
+    }
+
+    #[test]
+    fn merged_changes_sum_per_row() {
+        let new = UserProgress::default();
+        let first = outcome(&new, vec![set("Kills", 5.0), unlock("A")]);
+        let mut group = FigureChanges::of_store(&schema(), &new, &first, NOW);
+        let second = outcome(&first.progress, vec![set("Kills", 7.0)]);
+        group.merge(FigureChanges::of_store(
+            &schema(),
+            &first.progress,
+            &second,
+            NOW,
+        ));
+        assert_eq!(group.users, 1);
+        assert_eq!(group.unlocks, BTreeMap::from([("A".to_owned(), 1)]));
+        let kills = group.totals[&("Kills".to_owned(), 0)];
+        assert_eq!((kills.value_rows, kills.int_sum), (1, 7));
+        assert_eq!(
+            group.history[&("Kills".to_owned(), 0, utc_day(NOW))].int_change,
+            7
+        );
+    }
+}
