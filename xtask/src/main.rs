@@ -3,7 +3,8 @@
 //! - `ci`: installs what the tests need outside the Rust toolchain (when missing),
 //!   then format check, clippy, and the whole test suite.
 //! - `deps`: only the installation step.
-//! - `bench`: builds in release mode and runs the foundation benchmark.
+//! - `bench`: builds in release mode and runs the foundation benchmark (`--postgres`:
+//!   the PostgreSQL one).
 
 use std::process::Command;
 
@@ -221,12 +222,17 @@ fn fuzz() -> Result<()> {
 }
 
 /// Builds the server and the bench in release mode, then runs the bench (it launches
-/// `target/release/laurel` itself).
+/// `target/release/laurel` itself). `--postgres` runs the PostgreSQL bench instead
+/// (`laurel-bench postgres`).
 fn bench(args: &[String]) -> Result<()> {
     run(
         "cargo",
         &["build", "--release", "-p", "laurel", "-p", "laurel-bench"],
     )?;
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let Some(i) = args.iter().position(|a| *a == "--postgres") {
+        args.remove(i);
+        args.insert(0, "postgres");
+    }
     run("target/release/laurel-bench", &args)
 }

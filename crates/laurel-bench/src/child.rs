@@ -167,6 +167,22 @@ pub fn memory_kib(pid: u32) -> Result<(u64, u64)> {
 
 /// CPU time (user + system) a process has used so far; `pid` 0 means this process.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let t = proc_ticks(pid)?;
+    Some(ticks(t.utime + t.stime))
+}
+
+/// A process's CPU clock ticks, from `/proc/PID/stat` (`pid` 0: this process).
+#[derive(Debug, Clone, Copy)]
+struct ProcTicks {
+    ppid: u32,
+    utime: u64,
+    stime: u64,
+    /// Children that exited and were waited for.
+    cutime: u64,
+    cstime: u64,
+}
+
+fn proc_ticks(pid: u32) -> Option<ProcTicks> {
     let path = if pid == 0 {
         "/proc/self/stat".to_owned()
     } else {
@@ -176,12 +192,128 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     // Fields after the command name (which may contain spaces) start at field 3 (state).
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let field = |i: usize| -> Option<u64> { fields.get(i)?.parse().ok() };
+    Some(ProcTicks {
+        ppid: u32::try_from(field(1)?).ok()?,
+        utime: field(11)?,
+        stime: field(12)?,
+        cutime: field(13)?,
+        cstime: field(14)?,
+    })
+}
+
+fn ticks(n: u64) -> Duration {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as u64 } else { 100 };
-    Some(Duration::from_secs_f64((utime + stime) as f64 / hz as f64))
+    Duration::from_secs_f64(n as f64 / hz as f64)
+}
+
+/// What one line of a [`GroupMeter`] counts.
+#[derive(Debug, Clone, Copy)]
+pub enum Counted {
+    /// One process.
+    Process(u32),
+    /// A process and its children, also the children that exited meanwhile
+    /// (the PostgreSQL postmaster: backends come and go with connections).
+    Tree(u32),
+    /// This process's children that exited and were waited for (`pgbench`).
+    ReapedChildren,
+}
+
+impl Counted {
+    fn time(self) -> Option<Duration> {
+        match self {
+            Counted::Process(pid) => cpu_time(pid),
+            Counted::ReapedChildren => {
+                let t = proc_ticks(0)?;
+                Some(ticks(t.cutime + t.cstime))
+            }
+            Counted::Tree(root) => {
+                let t = proc_ticks(root)?;
+                let mut sum = t.utime + t.stime + t.cutime + t.cstime;
+                for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+                    let Some(pid) = entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|n| n.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    if let Some(c) = proc_ticks(pid).filter(|c| c.ppid == root) {
+                        sum += c.utime + c.stime + c.cutime + c.cstime;
+                    }
+                }
+                Some(ticks(sum))
+            }
+        }
+    }
+}
+
+/// Like [`CpuMeter`], for any number of named groups of processes.
+pub struct GroupMeter {
+    start: Instant,
+    groups: Vec<(String, Counted, Option<Duration>)>,
+    own: Option<Duration>,
+    machine: Option<(u64, u64)>,
+}
+
+/// Cores used on average by each group, by this process and by everything else.
+#[derive(Debug, Clone, Default)]
+pub struct GroupCpu {
+    pub groups: Vec<(String, Option<f64>)>,
+    /// This process alone (the load generator), without its children.
+    pub own: f64,
+    pub others: Option<f64>,
+}
+
+impl GroupMeter {
+    pub fn start(groups: Vec<(String, Counted)>) -> GroupMeter {
+        GroupMeter {
+            start: Instant::now(),
+            groups: groups
+                .into_iter()
+                .map(|(name, c)| (name, c, c.time()))
+                .collect(),
+            own: cpu_time(0),
+            machine: machine_ticks(),
+        }
+    }
+
+    pub fn stop(&self) -> GroupCpu {
+        let wall = self.start.elapsed().as_secs_f64().max(1e-9);
+        let groups: Vec<(String, Option<f64>)> = self
+            .groups
+            .iter()
+            .map(|(name, c, t0)| {
+                let used = c
+                    .time()
+                    .zip(*t0)
+                    .and_then(|(t1, t0)| t1.checked_sub(t0))
+                    .map(|d| d.as_secs_f64() / wall);
+                (name.clone(), used)
+            })
+            .collect();
+        let own = cpu_time(0)
+            .zip(self.own)
+            .and_then(|(t1, t0)| t1.checked_sub(t0))
+            .map_or(0.0, |d| d.as_secs_f64() / wall);
+        let counted: f64 = own + groups.iter().filter_map(|g| g.1).sum::<f64>();
+        let others = self
+            .machine
+            .zip(machine_ticks())
+            .and_then(|((b0, t0), (b1, t1))| {
+                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+                let busy =
+                    (b1.checked_sub(b0)? as f64) / (t1.checked_sub(t0)?.max(1) as f64) * cpus;
+                Some((busy - counted).max(0.0))
+            });
+        GroupCpu {
+            groups,
+            own,
+            others,
+        }
+    }
 }
 
 /// Busy and total jiffies of the whole machine (`/proc/stat`), all CPUs.

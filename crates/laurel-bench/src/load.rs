@@ -159,6 +159,12 @@ struct ClientResult {
 /// Runs `clients` closed-loop clients for warm-up + duration. A request counts
 /// in the figures when it completes inside the measured window.
 pub async fn run_phase(phase: Phase, make: MakeRequest) -> PhaseResult {
+    run_phase_on(phase, &[phase.addr], make).await
+}
+
+/// Like [`run_phase`], with the clients spread over several servers: client
+/// `i` connects to `addrs[i % addrs.len()]` (`phase.addr` when `addrs` is empty).
+pub async fn run_phase_on(phase: Phase, addrs: &[SocketAddr], make: MakeRequest) -> PhaseResult {
     let meter = crate::child::CpuMeter::start(Some(phase.server_pid));
     let start = Instant::now();
     let measure_start = start + phase.warmup;
@@ -166,8 +172,12 @@ pub async fn run_phase(phase: Phase, make: MakeRequest) -> PhaseResult {
     let mut tasks = Vec::with_capacity(phase.clients);
     for client in 0..phase.clients {
         let make = make.clone();
+        let addr = match addrs.len() {
+            0 => phase.addr,
+            n => addrs[client % n],
+        };
         tasks.push(tokio::spawn(client_loop(
-            phase.addr,
+            addr,
             client,
             make,
             measure_start,

@@ -9,11 +9,15 @@
 //!
 //! then prints `stores / baseline` and `reads / hello` against their targets.
 //! Figures are printed, never asserted; errors make the run invalid (exit 1).
+//!
+//! `laurel-bench postgres` is the PostgreSQL benchmark instead ([`pg`]):
+//! pgbench running Laurel's store transaction, then Laurel with 1 and 2 nodes.
 
 mod baseline;
 mod child;
 mod hello;
 mod load;
+mod pg;
 mod stats;
 
 use std::net::SocketAddr;
@@ -51,25 +55,28 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Sub>,
     /// Seconds per measured phase (each phase also has a 1 s warm-up).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, global = true, default_value_t = 10)]
     duration: u64,
     /// Concurrent clients (keep-alive connections), each its own user.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, global = true, default_value_t = 32)]
     clients: usize,
     /// The `laurel` server binary (default: `laurel` next to this binary, i.e. target/release/laurel).
-    #[arg(long)]
+    #[arg(long, global = true)]
     laurel_bin: Option<PathBuf>,
     /// Smoke run: 2 s phases.
-    #[arg(long)]
+    #[arg(long, global = true)]
     quick: bool,
     /// Directory under which the temporary databases are created (default: the system temp dir).
     /// Must be on a real disk: fsync on tmpfs costs nothing.
-    #[arg(long)]
+    #[arg(long, global = true)]
     work_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Sub {
+    /// Stores on PostgreSQL: pgbench running the same transaction, then
+    /// Laurel with 1 node and with 2 nodes, on one cluster (issue 6).
+    Postgres(pg::PgFlags),
     /// Internal: the hello-world server of phase 3.
     #[command(hide = true)]
     HelloServer {
@@ -80,16 +87,20 @@ enum Sub {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Sub::HelloServer { listen }) = cli.command {
-        return match hello::serve(listen) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("hello-server: {e:#}");
-                ExitCode::FAILURE
-            }
-        };
-    }
-    match run(&cli) {
+    let outcome = match &cli.command {
+        Some(Sub::HelloServer { listen }) => {
+            return match hello::serve(*listen) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hello-server: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Sub::Postgres(flags)) => pg::run(&cli, flags),
+        None => run(&cli),
+    };
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -508,36 +519,7 @@ async fn stores_phase(
     clients: usize,
     duration: Duration,
 ) -> Result<PhaseResult> {
-    // One more user than clients: the probe store below uses it.
-    let users: Vec<u64> = (0..=clients as u64).map(|i| FIRST_STEAM_ID + i).collect();
-    let tokens = sessions(addr, DEMO_APP, &users).await?;
-    let nonce = run_nonce();
-    let targets: Arc<Vec<(String, String)>> = Arc::new(
-        users
-            .iter()
-            .zip(tokens)
-            .map(|(u, t)| (progress_path(DEMO_APP, *u), t))
-            .collect(),
-    );
-    let make: MakeRequest = Arc::new(move |client, seq| {
-        let (path, token) = &targets[client];
-        let n = seq + 1;
-        let body = format!(
-            r#"{{"stats":[{{"name":"NumGames","value":{n}}},{{"name":"NumWins","value":{n}}},{{"name":"FeetTraveled","value":{n}.5}},{{"name":"MaxFeetTraveled","value":{n}.5}},{{"name":"AverageSpeed","count":10,"session_seconds":5}}],"unlock":["ACH_WIN_ONE_GAME"]}}"#
-        );
-        let key = format!("bench-{nonce}-{client}-{seq}");
-        request(
-            addr,
-            Method::POST,
-            path,
-            Some(token),
-            &[("idempotency-key", &key)],
-            Some(body),
-        )
-    });
-    // Probe with the spare user, so a wrong API fails clearly and at once.
-    let probe = make(clients, 0);
-    expect_ok(addr, probe, "probe store (POST progress)").await?;
+    let make = store_requests(&[addr], clients).await?;
     Ok(load::run_phase(
         Phase {
             addr,
@@ -549,6 +531,58 @@ async fn stores_phase(
         make,
     )
     .await)
+}
+
+/// The store requests of the store phase, for `clients` clients spread over
+/// the servers `addrs` (client `i` on `addrs[i % addrs.len()]`, as
+/// [`load::run_phase_on`] connects them): a token per user from the first
+/// server, then one probe store with a spare user (on the first server), so
+/// a wrong API fails clearly and at once. Request `seq` of client `i` stores
+/// for user `FIRST_STEAM_ID + i`: 5 stats (`NumGames`, `NumWins` = seq + 1,
+/// `FeetTraveled`, `MaxFeetTraveled` = seq + 1.5, `AverageSpeed` 10 in 5 s)
+/// and the unlock of `ACH_WIN_ONE_GAME`, with a unique idempotency key.
+async fn store_requests(addrs: &[SocketAddr], clients: usize) -> Result<MakeRequest> {
+    let first = *addrs
+        .first()
+        .ok_or_else(|| anyhow!("no server to send stores to"))?;
+    // One more user than clients: the probe store below uses it.
+    let users: Vec<u64> = (0..=clients as u64).map(|i| FIRST_STEAM_ID + i).collect();
+    let tokens = sessions(first, DEMO_APP, &users).await?;
+    let nonce = run_nonce();
+    let targets: Arc<Vec<(SocketAddr, String, String)>> = Arc::new(
+        users
+            .iter()
+            .zip(tokens)
+            .enumerate()
+            .map(|(i, (u, t))| {
+                let addr = if i < clients {
+                    addrs[i % addrs.len()]
+                } else {
+                    first
+                };
+                (addr, progress_path(DEMO_APP, *u), t)
+            })
+            .collect(),
+    );
+    let make: MakeRequest = Arc::new(move |client, seq| {
+        let (addr, path, token) = &targets[client];
+        let n = seq + 1;
+        let body = format!(
+            r#"{{"stats":[{{"name":"NumGames","value":{n}}},{{"name":"NumWins","value":{n}}},{{"name":"FeetTraveled","value":{n}.5}},{{"name":"MaxFeetTraveled","value":{n}.5}},{{"name":"AverageSpeed","count":10,"session_seconds":5}}],"unlock":["ACH_WIN_ONE_GAME"]}}"#
+        );
+        let key = format!("bench-{nonce}-{client}-{seq}");
+        request(
+            *addr,
+            Method::POST,
+            path,
+            Some(token),
+            &[("idempotency-key", &key)],
+            Some(body),
+        )
+    });
+    let probe = make(clients, 0);
+    expect_ok(first, probe, "probe store (POST progress)").await?;
+    Ok(make)
 }
 
 /// Laurel's schema JSON for the read phase: 20 int stats, 50 achievements.

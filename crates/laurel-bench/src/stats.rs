@@ -12,6 +12,11 @@ impl Latencies {
         Latencies(us)
     }
 
+    /// Several sets of latencies as one.
+    pub fn merge(parts: Vec<Latencies>) -> Latencies {
+        Latencies::new(parts.into_iter().flat_map(|l| l.0).collect())
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

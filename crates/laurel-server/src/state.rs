@@ -37,9 +37,12 @@ struct Inner {
     keys: KeyCache,
     /// `None` when the snapshot cache is off (multi-node deployments).
     progress: Option<ProgressCache>,
-    /// Schemas by app with the time they were fetched, kept only together with
-    /// the progress cache (whose entries are valid for one schema version).
-    schemas: RwLock<HashMap<AppId, (StoredSchema, Instant)>>,
+    /// Schemas by app with the time they were fetched, for
+    /// [`SCHEMA_CACHE_TTL`]; off when the operator turned the caches off.
+    /// Kept with a shared database too: a schema put through another node
+    /// reaches this one's answers within the TTL, while writes are always
+    /// validated against the schema read in their own transaction.
+    schemas: Option<RwLock<HashMap<AppId, (StoredSchema, Instant)>>>,
     /// Who fetched or stored progress recently ("current players").
     players: PlayerActivity,
     /// Unlock percentages per app, computed from the store's counters, kept
@@ -91,7 +94,7 @@ impl AppState {
                 admin: AdminGate::new(config.admin_token.as_deref()),
                 keys: KeyCache::default(),
                 progress: progress_cache.then(|| ProgressCache::new(PROGRESS_CACHE_CAPACITY)),
-                schemas: RwLock::new(HashMap::new()),
+                schemas: config.progress_cache.then(|| RwLock::new(HashMap::new())),
                 players: PlayerActivity::default(),
                 percentages: Mutex::new(HashMap::new()),
             }),
@@ -179,10 +182,10 @@ impl AppState {
         &self,
         app: AppId,
     ) -> Result<Option<StoredSchema>, laurel_store::StoreError> {
-        if self.inner.progress.is_none() {
+        let Some(schemas) = &self.inner.schemas else {
             return self.inner.store.schema(app).await;
-        }
-        if let Some((s, at)) = self.read_schemas().get(&app)
+        };
+        if let Some((s, at)) = read(schemas).get(&app)
             && at.elapsed() < SCHEMA_CACHE_TTL
         {
             return Ok(Some(s.clone()));
@@ -206,34 +209,24 @@ impl AppState {
             .store
             .put_schema(app, Schema::clone(&schema))
             .await?;
+        self.remember_schema(StoredSchema {
+            app,
+            version,
+            schema,
+        });
         if let Some(progress) = &self.inner.progress {
-            self.remember_schema(StoredSchema {
-                app,
-                version,
-                schema,
-            });
             progress.invalidate_app(app);
         }
         Ok(version)
     }
 
-    fn read_schemas(
-        &self,
-    ) -> std::sync::RwLockReadGuard<'_, HashMap<AppId, (StoredSchema, Instant)>> {
-        self.inner
-            .schemas
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Keeps the newest version: a read that fetched an old schema while it was
     /// being replaced must not win over the replacement.
     fn remember_schema(&self, s: StoredSchema) {
-        let mut schemas = self
-            .inner
-            .schemas
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let Some(schemas) = &self.inner.schemas else {
+            return;
+        };
+        let mut schemas = schemas.write().unwrap_or_else(PoisonError::into_inner);
         match schemas.get(&s.app) {
             Some((old, _)) if old.version > s.version => {}
             _ => {
@@ -241,4 +234,10 @@ impl AppState {
             }
         }
     }
+}
+
+fn read(
+    schemas: &RwLock<HashMap<AppId, (StoredSchema, Instant)>>,
+) -> std::sync::RwLockReadGuard<'_, HashMap<AppId, (StoredSchema, Instant)>> {
+    schemas.read().unwrap_or_else(PoisonError::into_inner)
 }
