@@ -3,8 +3,8 @@
 //! [`GenericClient`] (a pooled connection or a transaction), so the caller
 //! decides the transaction boundaries.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
 use laurel_core::{
@@ -83,37 +83,7 @@ pub(crate) fn count(value: i64, what: &str) -> Result<u64, Failure> {
     u64::try_from(value).map_err(|_| corrupt(format_args!("negative {what}: {value}")))
 }
 
-/// Parsed schemas by app, shared by every call of one store.
-///
-/// Entries only move forward (a newer version replaces an older one, never
-/// the reverse). Every use checks the version in the database first, so a
-/// schema put through another node is seen at once; the cache only saves
-/// parsing the JSON again.
-#[derive(Default)]
-pub(crate) struct SchemaCache(RwLock<HashMap<AppId, StoredSchema>>);
-
-impl SchemaCache {
-    pub(crate) fn get(&self, app: AppId) -> Option<StoredSchema> {
-        let map = self
-            .0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.get(&app).cloned()
-    }
-
-    pub(crate) fn offer(&self, stored: StoredSchema) {
-        let mut map = self
-            .0
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let newer = map
-            .get(&stored.app)
-            .is_none_or(|have| have.version < stored.version);
-        if newer {
-            map.insert(stored.app, stored);
-        }
-    }
-}
+pub(crate) use laurel_store::SchemaCache;
 
 /// The app's current schema, as the statement's snapshot sees it: the
 /// version comes from the database, the parsed schema from the cache when

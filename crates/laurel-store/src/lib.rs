@@ -106,6 +106,39 @@ pub enum StoreError {
     InvalidImport(String),
 }
 
+/// Parsed schemas by app, for a store's readers and writers: parsing a
+/// schema's JSON again for every request would cost more than the request.
+///
+/// Entries only move forward (a newer version replaces an older one, never
+/// the reverse): a reader that loaded version 1 just before a writer
+/// committed version 2 cannot put the stale schema back. Callers check the
+/// version in the database before trusting an entry for a write.
+#[derive(Default)]
+pub struct SchemaCache(std::sync::RwLock<std::collections::HashMap<AppId, StoredSchema>>);
+
+impl SchemaCache {
+    pub fn get(&self, app: AppId) -> Option<StoredSchema> {
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.get(&app).cloned()
+    }
+
+    pub fn offer(&self, stored: StoredSchema) {
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let newer = map
+            .get(&stored.app)
+            .is_none_or(|have| have.version < stored.version);
+        if newer {
+            map.insert(stored.app, stored);
+        }
+    }
+}
+
 /// A schema as stored: its version increases on every change.
 #[derive(Debug, Clone)]
 pub struct StoredSchema {

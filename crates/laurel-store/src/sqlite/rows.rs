@@ -3,8 +3,8 @@
 //! Every function takes a plain `&Connection` (a transaction or savepoint
 //! derefs to one), so the caller decides the transaction boundaries.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use laurel_core::{
     AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatKind, StatValue, SteamId,
@@ -82,36 +82,7 @@ fn name_from_sql(text: String) -> Result<ApiName, StoreError> {
     ApiName::parse(&text).map_err(|e| corrupt(format_args!("name {text:?}: {e}")))
 }
 
-/// Parsed schemas by app, shared by the readers and the writer thread.
-///
-/// Entries only move forward (a newer version replaces an older one, never
-/// the reverse): a reader that loaded version 1 just before the writer
-/// committed version 2 cannot put the stale schema back.
-#[derive(Default)]
-pub(crate) struct SchemaCache(RwLock<HashMap<AppId, StoredSchema>>);
-
-impl SchemaCache {
-    pub(crate) fn get(&self, app: AppId) -> Option<StoredSchema> {
-        let map = self
-            .0
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.get(&app).cloned()
-    }
-
-    pub(crate) fn offer(&self, stored: StoredSchema) {
-        let mut map = self
-            .0
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let newer = map
-            .get(&stored.app)
-            .is_none_or(|have| have.version < stored.version);
-        if newer {
-            map.insert(stored.app, stored);
-        }
-    }
-}
+pub(crate) use crate::SchemaCache;
 
 pub(crate) fn schema_version(conn: &Connection, app: AppId) -> Result<Option<u64>, StoreError> {
     conn.prepare_cached("SELECT schema_version FROM apps WHERE app_id = ?1")
