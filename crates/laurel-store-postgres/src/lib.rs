@@ -448,6 +448,35 @@ fn purge_if_due(inner: &Arc<Inner>) {
 }
 
 impl PostgresStore {
+    /// Stores `candidate` as the token-signing secret unless the database
+    /// already has one, and returns the one it has.
+    async fn offer_signing_secret(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            execute(
+                &*client,
+                "writing the signing secret",
+                "INSERT INTO meta (key, value) VALUES ('signing_secret', $1) \
+                 ON CONFLICT (key) DO NOTHING",
+                &[&candidate],
+            )
+            .await?;
+            let row = query_opt(
+                &*client,
+                "reading the signing secret",
+                "SELECT value FROM meta WHERE key = 'signing_secret'",
+                &[],
+            )
+            .await?;
+            match row {
+                Some(row) => row
+                    .try_get::<_, Vec<u8>>(0)
+                    .context("reading the signing secret"),
+                None => Err(rows::corrupt("the signing secret vanished")),
+            }
+        })
+    }
+
     /// Connects to the database and brings its layout up to date.
     ///
     /// A database that cannot be reached answers [`StoreError::Unavailable`]
@@ -888,29 +917,7 @@ impl Store for PostgresStore {
             StoreError::Backend(format!("no randomness for the signing secret: {e}"))
         })?;
         // Every node offers its own; the first insert wins and all read it.
-        let secret = with_client!(inner, inner.operation_timeout, |client| {
-            execute(
-                &*client,
-                "writing the signing secret",
-                "INSERT INTO meta (key, value) VALUES ('signing_secret', $1) \
-                 ON CONFLICT (key) DO NOTHING",
-                &[&candidate],
-            )
-            .await?;
-            let row = query_opt(
-                &*client,
-                "reading the signing secret",
-                "SELECT value FROM meta WHERE key = 'signing_secret'",
-                &[],
-            )
-            .await?;
-            match row {
-                Some(row) => row
-                    .try_get::<_, Vec<u8>>(0)
-                    .context("reading the signing secret"),
-                None => Err(rows::corrupt("the signing secret vanished")),
-            }
-        })?;
+        let secret = self.offer_signing_secret(&candidate).await?;
         Ok(inner.signing_secret.get_or_init(|| secret).clone())
     }
 
@@ -1006,31 +1013,7 @@ impl Store for PostgresStore {
                 "the signing secret is empty".into(),
             ));
         }
-        let inner = &*self.inner;
-        with_client!(inner, inner.operation_timeout, |client| {
-            execute(
-                &*client,
-                "importing the signing secret",
-                "INSERT INTO meta (key, value) VALUES ('signing_secret', $1) \
-                 ON CONFLICT (key) DO NOTHING",
-                &[&secret],
-            )
-            .await?;
-            let row = query_opt(
-                &*client,
-                "reading the signing secret",
-                "SELECT value FROM meta WHERE key = 'signing_secret'",
-                &[],
-            )
-            .await?;
-            match row {
-                Some(row) => row
-                    .try_get::<_, Vec<u8>>(0)
-                    .context("reading the signing secret")
-                    .map(|stored| stored == secret),
-                None => Err(rows::corrupt("the signing secret vanished")),
-            }
-        })
+        Ok(self.offer_signing_secret(secret).await? == secret)
     }
 
     async fn health(&self) -> Result<(), StoreError> {
