@@ -6,13 +6,14 @@
 //!
 //! | table | key | holds |
 //! |---|---|---|
-//! | `meta` | `key` | server-wide values: the token-signing secret |
+//! | `meta` | `key` | server-wide values: the token-signing secret, `idempotency_indexed_seq` |
 //! | `apps` | `app_id` | the schema (JSON of `Schema::to_doc`), `schema_version`, the game's `name`, and `users`: how many users have any stored progress |
 //! | `users` | `(app_id, steam_id)` | the user's progress `version`; no row means version 0 |
 //! | `stats` | `(app_id, steam_id, name)` | `kind` (0 int, 1 float, 2 avgrate) and its value columns `int_value`, `float_value`, or `avg_count` + `avg_seconds` |
 //! | `achievements` | `(app_id, steam_id, name)` | `unlocked`, `unlock_time`, `progress_current`, `progress_max` |
 //! | `achievement_unlocks` | `(app_id, name)` | `users` who have the achievement unlocked |
-//! | `idempotency` | `(app_id, steam_id, idem_key)` | the first answer: `fingerprint`, `version`, `newly_unlocked` (JSON), `created` |
+//! | `idempotency` | `seq` (arrival order) | a log of first answers: `app_id`, `steam_id`, `idem_key`, `fingerprint`, `version`, `newly_unlocked` (JSON), `created` |
+//! | `idempotency_keys` | `(app_id, steam_id, idem_key)` | the log's `seq`, for records up to `meta.idempotency_indexed_seq`; later ones are indexed in the writer's memory and moved here in sorted batches (`idempotency.rs`) |
 //! | `keys` | `id` | server keys: `app_id`, `label`, `secret_hash` (unique), `created`, `revoked` |
 //! | `stat_totals` | `(app_id, name, kind)` | per aggregated stat: `value_rows` (users with a stored value), `int_sum` / `float_sum` of those values |
 //! | `stat_history` | `(app_id, name, kind, day)` | per aggregated stat and UTC day: `int_change` / `float_change` of its total |
@@ -105,6 +106,7 @@
 //! ```
 
 mod figures;
+mod idempotency;
 mod migrations;
 mod read_pool;
 mod rows;
@@ -170,6 +172,10 @@ pub struct SqliteOptions {
     /// `commit_delay`); it waits only while fewer are queued than joined the
     /// last group. Zero turns the wait off (at most [`MAX_COMMIT_DELAY`]).
     pub commit_delay: Duration,
+    /// Idempotency keys recorded before they are moved into their index in
+    /// one sorted batch (1..=[`MAX_IDEMPOTENCY_INDEX_BATCH`]); until then the
+    /// writer finds them in memory. See `sqlite/idempotency.rs`.
+    pub idempotency_index_batch: usize,
     /// Keep the global figures current on every store and reset (users,
     /// unlock counts, aggregated stat totals and their daily history).
     ///
@@ -178,6 +184,10 @@ pub struct SqliteOptions {
     /// them costs (`laurel-bench-global`).
     pub maintain_global_figures: bool,
 }
+
+/// Upper bound of [`SqliteOptions::idempotency_index_batch`]: each pending
+/// key costs the writer ~100 bytes of memory.
+pub const MAX_IDEMPOTENCY_INDEX_BATCH: usize = 1 << 20;
 
 /// Upper bound of [`SqliteOptions::commit_delay`]: a store never waits longer than this for company.
 pub const MAX_COMMIT_DELAY: Duration = Duration::from_millis(5);
@@ -194,6 +204,7 @@ impl Default for SqliteOptions {
             wal_truncate_bytes: 64 * 1024 * 1024,
             idempotency_purge_interval: Duration::from_secs(60),
             commit_delay: Duration::from_micros(500),
+            idempotency_index_batch: 8_192,
             maintain_global_figures: true,
         }
     }
@@ -269,6 +280,9 @@ impl SqliteStore {
             checkpoint_max_commits: options.checkpoint_max_commits.max(1),
             wal_truncate_bytes: options.wal_truncate_bytes,
             purge_interval: options.idempotency_purge_interval,
+            index_batch: options
+                .idempotency_index_batch
+                .clamp(1, MAX_IDEMPOTENCY_INDEX_BATCH),
             global_figures: options.maintain_global_figures,
         };
         let counters = Arc::new(WriterCounters::default());

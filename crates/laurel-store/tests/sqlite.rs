@@ -117,6 +117,7 @@ async fn out_of_range_options_are_clamped() {
         write_queue: 0,
         checkpoint_idle_commits: 0,
         checkpoint_max_commits: 0,
+        idempotency_index_batch: 0,
         ..SqliteOptions::default()
     };
     let store = SqliteStore::open(&db_path(&dir), options).expect("open");
@@ -133,6 +134,7 @@ async fn out_of_range_options_are_clamped() {
         read_connections: usize::MAX,
         max_group_commit: usize::MAX,
         write_queue: usize::MAX,
+        idempotency_index_batch: usize::MAX,
         ..SqliteOptions::default()
     };
     let store = SqliteStore::open(&db_path(&dir), huge).expect("open");
@@ -285,6 +287,152 @@ async fn a_write_by_another_process_is_the_base_of_the_next_store() {
     }
 }
 
+fn replayed(reply: &StoreReply) -> bool {
+    matches!(reply, StoreReply::Applied { replayed: true, .. })
+}
+
+/// Rows of the idempotency index, read straight from the file.
+fn indexed_keys(path: &Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .expect("raw open")
+        .query_row("SELECT count(*) FROM idempotency_keys", [], |r| r.get(0))
+        .expect("count")
+}
+
+/// A key is found wherever it is: recorded earlier in the same group, in the
+/// writer's pending tail, moved into the index, and, after a restart, in the
+/// tail read back from the file. Each replay answers the first answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_are_found_in_every_tier() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    let options = SqliteOptions {
+        idempotency_index_batch: 4,
+        ..SqliteOptions::default()
+    };
+    let store = Arc::new(SqliteStore::open(&path, options).expect("open"));
+    let app = put_test_schema(&store).await;
+
+    // The same key 32 times at once: most share a group with the first.
+    let mut same = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let store = Arc::clone(&store);
+        same.spawn(async move {
+            let r = request(app, user(1), "dup", vec![unlock("A")], NOW);
+            store.store(r).await
+        });
+    }
+    let mut applied = 0;
+    while let Some(joined) = same.join_next().await {
+        match joined.expect("task").expect("store") {
+            StoreReply::Applied {
+                replayed,
+                newly_unlocked,
+                ..
+            } => {
+                applied += u32::from(!replayed);
+                assert_eq!(
+                    newly_unlocked.len(),
+                    1,
+                    "every replay answers the first answer"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(applied, 1);
+    assert!(
+        store.writer_stats().largest_group > 1,
+        "no two stores shared a group"
+    );
+
+    // 10 more keys: with a batch of 4, at least 8 of the 11 are indexed and
+    // the rest are pending in memory.
+    for i in 0..10 {
+        let reply = store
+            .store(request(
+                app,
+                user(1),
+                &format!("k{i}"),
+                vec![set("Kills", f64::from(i))],
+                NOW,
+            ))
+            .await
+            .expect("store");
+        assert!(!replayed(&reply), "k{i} is new");
+    }
+    let indexed = indexed_keys(&path);
+    assert!((8..=11).contains(&indexed), "{indexed} keys indexed");
+    for key in ["dup", "k0", "k5", "k9"] {
+        let reply = store
+            .store(request(app, user(1), key, vec![set("Kills", 99.0)], NOW))
+            .await
+            .expect("replay");
+        assert!(replayed(&reply), "{key} must be a replay: {reply:?}");
+    }
+    let version = store
+        .progress(app, user(1))
+        .await
+        .expect("progress")
+        .version;
+    assert_eq!(version, 11);
+    drop(store);
+
+    // A new writer reads the pending tail back from the file.
+    let store = SqliteStore::open(&path, SqliteOptions::default()).expect("reopen");
+    for i in 0..10 {
+        let reply = store
+            .store(request(
+                app,
+                user(1),
+                &format!("k{i}"),
+                vec![set("Kills", 99.0)],
+                NOW,
+            ))
+            .await
+            .expect("replay");
+        assert!(replayed(&reply), "k{i} after a restart: {reply:?}");
+    }
+    assert_eq!(
+        store
+            .progress(app, user(1))
+            .await
+            .expect("progress")
+            .version,
+        11
+    );
+}
+
+/// Two writers on one file (a second process): a key the first recorded, and
+/// holds in its memory only, is still a replay for the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_recorded_by_another_process_is_a_replay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    let ours = open(&path);
+    let app = put_test_schema(&ours).await;
+    let theirs = open(&path);
+    // Both writers have read the (empty) pending tail.
+    for (store, key) in [(&ours, "a"), (&theirs, "b")] {
+        store
+            .store(request(app, user(1), key, vec![set("Kills", 1.0)], NOW))
+            .await
+            .expect("store");
+    }
+    theirs
+        .store(request(app, user(2), "x", vec![set("Kills", 5.0)], NOW))
+        .await
+        .expect("their store");
+    assert_eq!(indexed_keys(&path), 0, "their key is pending, not indexed");
+    let reply = ours
+        .store(request(app, user(2), "x", vec![set("Kills", 7.0)], NOW))
+        .await
+        .expect("our replay");
+    assert!(replayed(&reply), "{reply:?}");
+    let progress = ours.progress(app, user(2)).await.expect("progress");
+    assert_eq!(progress.version, 1);
+}
+
 #[tokio::test]
 async fn expired_idempotency_keys_are_forgotten() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -323,6 +471,53 @@ async fn expired_idempotency_keys_are_forgotten() {
             }
         ),
         "forgotten after the retention: {reply:?}"
+    );
+}
+
+/// An expired key leaves the index as well as the log: the index never
+/// points at a record that is gone, and it does not grow without bound.
+#[tokio::test]
+async fn expired_keys_leave_the_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    let options = SqliteOptions {
+        idempotency_purge_interval: Duration::ZERO,
+        idempotency_index_batch: 1,
+        ..SqliteOptions::default()
+    };
+    let store = SqliteStore::open(&path, options).expect("open");
+    let app = put_test_schema(&store).await;
+    for key in ["old1", "old2"] {
+        store
+            .store(request(app, user(1), key, vec![set("Kills", 1.0)], NOW))
+            .await
+            .expect("store");
+    }
+    // The move into the index runs after the answer: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while indexed_keys(&path) < 2 {
+        assert!(Instant::now() < deadline, "keys never indexed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let past = NOW + IDEMPOTENCY_RETENTION_SECONDS + 10;
+    for key in ["new1", "new2"] {
+        store
+            .store(request(app, user(1), key, vec![set("Kills", 2.0)], past))
+            .await
+            .expect("store");
+    }
+    store.close().await.expect("close");
+    let raw = rusqlite::Connection::open(&path).expect("raw open");
+    let keys: Vec<String> = raw
+        .prepare("SELECT idem_key FROM idempotency_keys ORDER BY idem_key")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("keys");
+    let records: i64 = raw
+        .query_row("SELECT count(*) FROM idempotency", [], |r| r.get(0))
+        .expect("records");
+    assert_eq!(
+        (keys, records),
+        (vec!["new1".to_owned(), "new2".to_owned()], 2)
     );
 }
 
@@ -389,4 +584,60 @@ async fn writes_compile_without_ephemeral_tables() {
             "{sql}\ncompiles to an ephemeral table: {opcodes:?}"
         );
     }
+}
+
+/// A database of layout 3 kept its idempotency records in a table keyed by
+/// (app, user, key); after the migration to layout 4 each key is still a
+/// replay, answered as the first time.
+#[tokio::test]
+async fn idempotency_records_survive_the_layout_4_migration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    let store = open(&path);
+    let app = put_test_schema(&store).await;
+    for (key, name) in [("k1", "A"), ("k2", "B"), ("k3", "C")] {
+        store
+            .store(request(app, user(1), key, vec![unlock(name)], NOW))
+            .await
+            .expect("store");
+    }
+    store.close().await.expect("close");
+
+    // Back to layout 3's shape, rows and all.
+    let raw = rusqlite::Connection::open(&path).expect("raw open");
+    raw.execute_batch(
+        "CREATE TABLE idempotency_v3 (
+             app_id INTEGER NOT NULL, steam_id INTEGER NOT NULL, idem_key TEXT NOT NULL,
+             fingerprint TEXT NOT NULL, version INTEGER NOT NULL,
+             newly_unlocked TEXT NOT NULL, created INTEGER NOT NULL,
+             PRIMARY KEY (app_id, steam_id, idem_key)) WITHOUT ROWID;
+         INSERT INTO idempotency_v3 SELECT app_id, steam_id, idem_key, fingerprint, version,
+             newly_unlocked, created FROM idempotency;
+         DROP TABLE idempotency;
+         DROP TABLE idempotency_keys;
+         DELETE FROM meta WHERE key = 'idempotency_indexed_seq';
+         ALTER TABLE idempotency_v3 RENAME TO idempotency;
+         CREATE INDEX idempotency_by_created ON idempotency (created);
+         PRAGMA user_version = 3;",
+    )
+    .expect("downgrade");
+    drop(raw);
+
+    let store = open(&path);
+    for (key, name) in [("k1", "A"), ("k2", "B"), ("k3", "C")] {
+        match store
+            .store(request(app, user(1), key, vec![unlock(name)], NOW))
+            .await
+            .expect("replay")
+        {
+            StoreReply::Applied {
+                replayed: true,
+                newly_unlocked,
+                ..
+            } => assert_eq!(newly_unlocked.len(), 1, "{key}"),
+            other => panic!("{key} must be a replay: {other:?}"),
+        }
+    }
+    store.close().await.expect("close");
+    assert_eq!(indexed_keys(&path), 3);
 }

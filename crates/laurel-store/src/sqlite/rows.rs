@@ -40,7 +40,7 @@ pub(crate) fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("database holds an invalid value: {what}"))
 }
 
@@ -78,7 +78,7 @@ pub(crate) fn user_sql(user: SteamId) -> i64 {
     user.get() as i64
 }
 
-fn name_from_sql(text: String) -> Result<ApiName, StoreError> {
+pub(crate) fn name_from_sql(text: String) -> Result<ApiName, StoreError> {
     ApiName::parse(&text).map_err(|e| corrupt(format_args!("name {text:?}: {e}")))
 }
 
@@ -409,80 +409,6 @@ pub(crate) fn write_version(
     )
     .and_then(|mut s| s.execute((app_sql(app), user_sql(user), version)))
     .context("writing a user's version")?;
-    Ok(())
-}
-
-/// The first answer to an idempotency key.
-pub(crate) struct IdempotencyRecord {
-    pub(crate) fingerprint: String,
-    pub(crate) newly_unlocked: Vec<ApiName>,
-}
-
-pub(crate) fn find_idempotency(
-    conn: &Connection,
-    app: AppId,
-    user: SteamId,
-    key: &str,
-) -> Result<Option<IdempotencyRecord>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "SELECT fingerprint, newly_unlocked FROM idempotency \
-             WHERE app_id = ?1 AND steam_id = ?2 AND idem_key = ?3",
-        )
-        .and_then(|mut s| {
-            s.query_row((app_sql(app), user_sql(user), key), |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .optional()
-        })
-        .context("reading an idempotency key")?;
-    let Some((fingerprint, json)) = row else {
-        return Ok(None);
-    };
-    let names: Vec<String> = serde_json::from_str(&json)
-        .map_err(|e| corrupt(format_args!("newly_unlocked of key {key:?}: {e}")))?;
-    let newly_unlocked = names
-        .into_iter()
-        .map(name_from_sql)
-        .collect::<Result<_, _>>()?;
-    Ok(Some(IdempotencyRecord {
-        fingerprint,
-        newly_unlocked,
-    }))
-}
-
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn insert_idempotency(
-    conn: &Connection,
-    app: AppId,
-    user: SteamId,
-    key: &str,
-    fingerprint: &str,
-    version: u64,
-    newly_unlocked: &[ApiName],
-    created: i64,
-) -> Result<(), StoreError> {
-    let names: Vec<&str> = newly_unlocked.iter().map(ApiName::as_str).collect();
-    let json = serde_json::to_string(&names)
-        .map_err(|e| StoreError::Backend(format!("encoding newly_unlocked: {e}")))?;
-    let version = i64::try_from(version)
-        .map_err(|_| StoreError::Backend(format!("user version {version} overflows")))?;
-    conn.prepare_cached(
-        "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .and_then(|mut s| {
-        s.execute((
-            app_sql(app),
-            user_sql(user),
-            key,
-            fingerprint,
-            version,
-            json,
-            created,
-        ))
-    })
-    .context("recording an idempotency key")?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::figures::GroupFigures;
+use super::idempotency::{self, NewRecord, PendingKeys, StagedKeys};
 use crate::figures::FigureChanges;
 use laurel_core::{
     ApiName, AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress, apply_batch, reset,
@@ -17,9 +18,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{
-    Context, SchemaCache, app_sql, current_schema, find_idempotency, insert_idempotency,
-    load_progress, load_schema, reconcile_stat_totals, same_error, schema_version, user_sql,
-    visible, write_achievement, write_stat, write_version,
+    Context, SchemaCache, app_sql, current_schema, load_progress, load_schema,
+    reconcile_stat_totals, same_error, schema_version, user_sql, visible, write_achievement,
+    write_stat, write_version,
 };
 use crate::{
     IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey,
@@ -147,6 +148,8 @@ pub(crate) struct WriterConfig {
     pub(crate) checkpoint_max_commits: u32,
     pub(crate) wal_truncate_bytes: u64,
     pub(crate) purge_interval: Duration,
+    /// Pending idempotency keys that trigger a move into their index.
+    pub(crate) index_batch: usize,
     /// Keep the global figures (users, unlock counts, aggregated stat totals
     /// and history). Off only in benchmarks that measure what they cost.
     pub(crate) global_figures: bool,
@@ -168,6 +171,8 @@ struct Writer {
     /// Size of the last group committed: how many writers are active.
     last_group: usize,
     progress: ProgressCache,
+    /// The index of the idempotency log's pending tail.
+    keys: PendingKeys,
 }
 
 /// Most users whose progress the writer keeps in memory; when full, it starts
@@ -191,15 +196,18 @@ struct ProgressCache {
 }
 
 impl ProgressCache {
-    fn check(&mut self, conn: &Connection) -> Result<(), StoreError> {
+    /// Starts over if another connection committed since the last check;
+    /// says whether it did (or whether this is the first check).
+    fn check(&mut self, conn: &Connection) -> Result<bool, StoreError> {
         let now: i64 = conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))
             .context("reading the data version")?;
-        if self.data_version != Some(now) {
-            self.users.clear();
-            self.data_version = Some(now);
+        if self.data_version == Some(now) {
+            return Ok(false);
         }
-        Ok(())
+        self.users.clear();
+        self.data_version = Some(now);
+        Ok(true)
     }
 
     fn put(&mut self, app: AppId, user: SteamId, progress: UserProgress) {
@@ -222,6 +230,9 @@ struct GroupEnv<'a> {
     /// through this store ends the group, so once per app per group is enough.
     checked: HashMap<AppId, Arc<Schema>>,
     progress: &'a mut ProgressCache,
+    keys: &'a PendingKeys,
+    /// Idempotency keys this group recorded, for later items of the group.
+    staged: StagedKeys,
     global_figures: bool,
 }
 
@@ -271,6 +282,7 @@ pub(crate) fn spawn(
         purge_backlog: false,
         last_group: 0,
         progress: ProgressCache::default(),
+        keys: PendingKeys::default(),
     };
     std::thread::Builder::new()
         .name("laurel-sqlite-writer".into())
@@ -314,6 +326,7 @@ impl Writer {
                 Command::Shutdown => self.commands.close(),
             }
             let idle = next.is_none() && self.commands.is_empty();
+            self.index_keys_if_due();
             self.purge_if_due();
             self.checkpoint_if_due(idle);
         }
@@ -358,6 +371,7 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, size, "group commit failed");
                 self.progress.clear();
+                self.keys.invalidate();
                 pending.into_iter().for_each(|answer| answer(Some(&e)));
             }
         }
@@ -383,7 +397,16 @@ impl Writer {
                 return Err(e);
             }
         };
-        if let Err(e) = self.progress.check(&tx) {
+        let fresh = match self.progress.check(&tx) {
+            Ok(moved) => {
+                if moved {
+                    self.keys.invalidate();
+                }
+                self.keys.ensure_loaded(&tx)
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = fresh {
             pending.extend(group.into_iter().map(|item| item.failed(&e)));
             return Err(e);
         }
@@ -391,6 +414,8 @@ impl Writer {
             schemas: &self.cache,
             checked: HashMap::new(),
             progress: &mut self.progress,
+            keys: &self.keys,
+            staged: StagedKeys::default(),
             global_figures: self.config.global_figures,
         };
         let mut figures = GroupFigures::default();
@@ -449,8 +474,11 @@ impl Writer {
         if let Some(e) = fatal {
             return Err(e);
         }
+        let staged = std::mem::take(&mut env.staged);
         figures.write(&tx)?;
-        tx.commit().context("committing a group")
+        tx.commit().context("committing a group")?;
+        self.keys.commit(staged);
+        Ok(())
     }
 
     fn run_single(&mut self, command: SingleCommand) {
@@ -519,6 +547,28 @@ impl Writer {
         self.commits_since_checkpoint += 1;
     }
 
+    /// Moves the pending idempotency keys into their index once enough are
+    /// pending. After a failure they stay pending (they are on disk) and the
+    /// next attempt waits a second.
+    fn index_keys_if_due(&mut self) {
+        if !self.keys.due(self.config.index_batch) {
+            return;
+        }
+        let keys = &self.keys;
+        match in_transaction(&mut self.conn, "indexing idempotency keys", |tx| {
+            keys.flush(tx)
+        }) {
+            Ok(to) => {
+                self.keys.flushed(to);
+                self.commits_since_checkpoint += 1;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "indexing idempotency keys");
+                self.keys.flush_failed();
+            }
+        }
+    }
+
     /// Deletes idempotency records older than the retention, at most once per
     /// `purge_interval` unless the last purge hit its batch limit.
     fn purge_if_due(&mut self) {
@@ -533,13 +583,9 @@ impl Writer {
         }
         self.last_purge = Some(Instant::now());
         let cutoff = now.saturating_sub(IDEMPOTENCY_RETENTION_SECONDS);
-        let deleted = self
-            .conn
-            .prepare_cached(
-                "DELETE FROM idempotency WHERE (app_id, steam_id, idem_key) IN \
-                 (SELECT app_id, steam_id, idem_key FROM idempotency WHERE created < ?1 LIMIT ?2)",
-            )
-            .and_then(|mut s| s.execute((cutoff, PURGE_BATCH_ROWS)));
+        let deleted = in_transaction(&mut self.conn, "purging idempotency keys", |tx| {
+            idempotency::purge(tx, cutoff, PURGE_BATCH_ROWS)
+        });
         match deleted {
             Ok(n) => {
                 self.purge_backlog = n as i64 >= PURGE_BATCH_ROWS;
@@ -637,9 +683,6 @@ fn in_savepoint<T>(
             .context(what)
             .map(drop)
     };
-    if std::env::var_os("NOSP").is_some() {
-        return Ok(work(conn));
-    }
     run("SAVEPOINT item", "opening a savepoint")?;
     match work(conn) {
         Ok(value) => {
@@ -684,7 +727,10 @@ fn execute_store(
     } = request;
     let (app, user) = (*app, *user);
     let schema = env.schema(conn, app)?;
-    if let Some(first) = find_idempotency(conn, app, user, idempotency_key)? {
+    if let Some(first) = env
+        .keys
+        .find(conn, &env.staged, app, user, idempotency_key)?
+    {
         if first.fingerprint != *fingerprint {
             return Err(StoreError::IdempotencyConflict {
                 key: idempotency_key.clone(),
@@ -715,15 +761,18 @@ fn execute_store(
     if env.global_figures {
         *figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
     }
-    insert_idempotency(
+    idempotency::record(
         conn,
-        app,
-        user,
-        idempotency_key,
-        fingerprint,
-        next.version,
-        &outcome.newly_unlocked,
-        *now,
+        &mut env.staged,
+        &NewRecord {
+            app,
+            user,
+            key: idempotency_key,
+            fingerprint,
+            version: next.version,
+            newly_unlocked: &outcome.newly_unlocked,
+            created: *now,
+        },
     )?;
     env.progress.put(app, user, outcome.progress.clone());
     Ok(StoreReply::Applied {
