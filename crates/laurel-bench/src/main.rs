@@ -63,9 +63,14 @@ struct Cli {
     /// The `laurel` server binary (default: `laurel` next to this binary, i.e. target/release/laurel).
     #[arg(long, global = true)]
     laurel_bin: Option<PathBuf>,
-    /// Smoke run: 2 s phases.
+    /// Smoke run: 2 s phases, one round.
     #[arg(long, global = true)]
     quick: bool,
+    /// Rounds of the four phases, each round in an order rotated by one; the
+    /// ratios pool every round, so a drift of the machine's speed during the
+    /// run weighs on both sides of each ratio alike.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Directory under which the temporary databases are created (default: the system temp dir).
     /// Must be on a real disk: fsync on tmpfs costs nothing.
     #[arg(long, global = true)]
@@ -150,41 +155,59 @@ fn run(cli: &Cli) -> Result<bool> {
     }
     println!();
 
-    // 1. Baseline.
-    let base =
-        baseline::run(work.path(), clients as u64, WARMUP, duration).map_err(|e| format!("{e:#}"));
-    match &base {
-        Ok(b) => {
-            println!(
-                "[1] SQLite baseline (journal_mode={}, synchronous={} (2=FULL), 1 commit/tx, 1 thread): {:.0} tx/s  p50 {}  p99 {}  max {}  (n={})",
-                b.journal_mode,
-                b.synchronous,
-                b.per_second(),
-                Us(b.latencies.p50()),
-                Us(b.latencies.p99()),
-                Us(b.latencies.max()),
-                b.latencies.len()
-            );
-            println!("    CPU: {}", cpu_line(b.cpu));
-        }
-        Err(e) => println!("[1] SQLite baseline FAILED: {e}"),
-    }
-
+    let rounds = if cli.quick { 1 } else { cli.rounds.max(1) };
+    println!("{rounds} round(s) of the four phases, each round in an order rotated by one");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-
-    // 3. HTTP ceiling (before Laurel, so the two servers never share the machine).
-    let hello = runtime
-        .block_on(hello_phase(&exe, work.path(), clients, duration))
-        .map_err(|e| format!("{e:#}"));
-    print_phase("[3] axum hello-world (separate process)", "req/s", &hello);
-
-    // 2 and 4. Laurel.
-    let (stores, reads, memory) =
-        runtime.block_on(laurel_phases(&laurel_bin, work.path(), clients, duration));
-    print_phase("[2] Laurel stores (POST progress)", "stores/s", &stores);
-    print_phase("[4] Laurel reads (GET own progress)", "reads/s", &reads);
+    let mut servers =
+        match runtime.block_on(Servers::start(&exe, &laurel_bin, work.path(), clients)) {
+            Ok(s) => s,
+            Err(e) => {
+                let why = format!("{e:#}");
+                println!("servers NOT STARTED: {why}");
+                let report = Report {
+                    baseline: Err(why.clone()),
+                    hello: Err(why.clone()),
+                    stores: Err(why.clone()),
+                    reads: Err(why.clone()),
+                    memory: Err(why),
+                };
+                return Ok(summary(&report));
+            }
+        };
+    let mut base_rounds = Vec::new();
+    let mut phase_rounds: [Vec<Outcome<PhaseResult>>; 3] = Default::default();
+    for round in 0..rounds {
+        for k in 0..4 {
+            let phase = (round + k) % 4;
+            let label = format!("[round {}/{rounds}]", round + 1);
+            if phase == 0 {
+                let b = baseline::run(work.path(), clients as u64, WARMUP, duration)
+                    .map_err(|e| format!("{e:#}"));
+                print_baseline(&format!("{label} [1] SQLite baseline"), &b);
+                base_rounds.push(b);
+                continue;
+            }
+            let (title, unit) = PHASES[phase - 1];
+            let outcome = runtime
+                .block_on(servers.run(phase, round, clients, duration))
+                .map_err(|e| format!("{e:#}"));
+            print_phase(&format!("{label} {title}"), unit, &outcome);
+            phase_rounds[phase - 1].push(outcome);
+        }
+    }
+    let memory = servers.finish();
+    let [stores, hello, reads] = phase_rounds.map(merge_phases);
+    let base = merge_baselines(base_rounds);
+    println!();
+    if rounds > 1 {
+        println!("all {rounds} rounds together (every measured window of a phase pooled):");
+    }
+    print_baseline("[1] SQLite baseline", &base);
+    print_phase(PHASES[1].0, PHASES[1].1, &hello);
+    print_phase(PHASES[0].0, PHASES[0].1, &stores);
+    print_phase(PHASES[2].0, PHASES[2].1, &reads);
     match &memory {
         Ok((rss, hwm)) => println!(
             "[5] laurel memory after the run: VmRSS {} KiB ({:.1} MiB), VmHWM {} KiB ({:.1} MiB)",
@@ -379,101 +402,200 @@ fn summary(r: &Report) -> bool {
     valid
 }
 
-async fn hello_phase(
-    exe: &Path,
-    work: &Path,
-    clients: usize,
-    duration: Duration,
-) -> Result<PhaseResult> {
-    let mut cmd = Command::new(exe);
-    cmd.args(["hello-server", "--listen", "127.0.0.1:0"]);
-    let (mut guard, addr) = ChildGuard::spawn(
-        "hello-server",
-        cmd,
-        hello::READY_PREFIX,
-        &work.join("hello.stderr"),
-        STARTUP_TIMEOUT,
-    )?;
-    let server_pid = guard.pid();
-    let make: MakeRequest = Arc::new(move |_, _| request(addr, Method::GET, "/", None, &[], None));
-    let result = load::run_phase(
-        Phase {
+/// The server phases, by phase number 1..=3 (0 is the baseline).
+const PHASES: [(&str, &str); 3] = [
+    ("[2] Laurel stores (POST progress)", "stores/s"),
+    ("[3] axum hello-world (separate process)", "req/s"),
+    ("[4] Laurel reads (GET own progress)", "reads/s"),
+];
+
+/// Each round's store keys and values start this far beyond the last
+/// round's, so no store of a round replays one of an earlier round (and the
+/// increment-only stats keep rising), while values stay within an int stat.
+const ROUND_SEQ_STRIDE: u64 = 10_000_000;
+
+/// The hello-world server and Laurel, both started once for every round, with
+/// the requests of the store and read phases set up.
+struct Servers {
+    hello: ChildGuard,
+    hello_addr: SocketAddr,
+    hello_requests: MakeRequest,
+    laurel: ChildGuard,
+    laurel_addr: SocketAddr,
+    stores: MakeRequest,
+    reads: MakeRequest,
+}
+
+impl Servers {
+    async fn start(exe: &Path, laurel_bin: &Path, work: &Path, clients: usize) -> Result<Servers> {
+        if !laurel_bin.is_file() {
+            bail!(
+                "no laurel binary at {} (build it: cargo build --release -p laurel, or pass --laurel-bin)",
+                laurel_bin.display()
+            );
+        }
+        let mut cmd = Command::new(exe);
+        cmd.args(["hello-server", "--listen", "127.0.0.1:0"]);
+        let (hello, hello_addr) = ChildGuard::spawn(
+            "hello-server",
+            cmd,
+            hello::READY_PREFIX,
+            &work.join("hello.stderr"),
+            STARTUP_TIMEOUT,
+        )?;
+        let mut cmd = Command::new(laurel_bin);
+        cmd.arg("serve")
+            .arg("--dev")
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(work.join("laurel-data"))
+            .env("LAUREL_ADMIN_TOKEN", ADMIN_TOKEN);
+        let (laurel, laurel_addr) = ChildGuard::spawn(
+            "laurel",
+            cmd,
+            "laurel listening on http://",
+            &work.join("laurel.stderr"),
+            STARTUP_TIMEOUT,
+        )?;
+        println!(
+            "laurel: {} (pid {}) listening on {laurel_addr}",
+            laurel_bin.display(),
+            laurel.pid()
+        );
+        let stores = store_requests(&[laurel_addr], clients).await?;
+        let reads = read_requests(laurel_addr, clients).await?;
+        let hello_requests: MakeRequest =
+            Arc::new(move |_, _| request(hello_addr, Method::GET, "/", None, &[], None));
+        Ok(Servers {
+            hello,
+            hello_addr,
+            hello_requests,
+            laurel,
+            laurel_addr,
+            stores,
+            reads,
+        })
+    }
+
+    /// Runs server phase `phase` (1..=3) of round `round`.
+    async fn run(
+        &mut self,
+        phase: usize,
+        round: usize,
+        clients: usize,
+        duration: Duration,
+    ) -> Result<PhaseResult> {
+        let (addr, make, guard) = match phase {
+            1 => {
+                let stores = Arc::clone(&self.stores);
+                let offset = round as u64 * ROUND_SEQ_STRIDE;
+                let make: MakeRequest = Arc::new(move |client, seq| stores(client, seq + offset));
+                (self.laurel_addr, make, &mut self.laurel)
+            }
+            2 => (
+                self.hello_addr,
+                Arc::clone(&self.hello_requests),
+                &mut self.hello,
+            ),
+            _ => (self.laurel_addr, Arc::clone(&self.reads), &mut self.laurel),
+        };
+        let phase = Phase {
             addr,
-            server_pid,
+            server_pid: guard.pid(),
             clients,
             warmup: WARMUP,
             duration,
-        },
-        make,
-    )
-    .await;
-    guard.check_alive()?;
-    guard.stop();
-    Ok(result)
+        };
+        let result = load::run_phase(phase, make).await;
+        guard.check_alive()?;
+        Ok(result)
+    }
+
+    /// Laurel's memory after every phase, then both servers stopped.
+    fn finish(mut self) -> Outcome<(u64, u64)> {
+        let memory = match self.laurel.check_alive() {
+            Ok(()) => child::memory_kib(self.laurel.pid()).map_err(|e| format!("{e:#}")),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        self.laurel.stop();
+        self.hello.stop();
+        memory
+    }
 }
 
-type LaurelOutcomes = (
-    Outcome<PhaseResult>,
-    Outcome<PhaseResult>,
-    Outcome<(u64, u64)>,
-);
-
-async fn laurel_phases(
-    bin: &Path,
-    work: &Path,
-    clients: usize,
-    duration: Duration,
-) -> LaurelOutcomes {
-    let not_run = |why: String| (Err(why.clone()), Err(why.clone()), Err(why));
-    if !bin.is_file() {
-        return not_run(format!(
-            "no laurel binary at {} (build it: cargo build --release -p laurel, or pass --laurel-bin)",
-            bin.display()
-        ));
+/// The rounds of one server phase as one: every measured window pooled, CPU
+/// averaged. Any failed round fails the phase.
+fn merge_phases(rounds: Vec<Outcome<PhaseResult>>) -> Outcome<PhaseResult> {
+    let n = rounds.len();
+    let mut done = Vec::with_capacity(n);
+    for r in rounds {
+        done.push(r?);
     }
-    let data_dir = work.join("laurel-data");
-    let mut cmd = Command::new(bin);
-    cmd.arg("serve")
-        .arg("--dev")
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(&data_dir)
-        .env("LAUREL_ADMIN_TOKEN", ADMIN_TOKEN);
-    let (mut guard, addr) = match ChildGuard::spawn(
-        "laurel",
-        cmd,
-        "laurel listening on http://",
-        &work.join("laurel.stderr"),
-        STARTUP_TIMEOUT,
-    ) {
-        Ok(x) => x,
-        Err(e) => return not_run(format!("{e:#}")),
-    };
-    println!(
-        "laurel: {} (pid {}) listening on {addr}",
-        bin.display(),
-        guard.pid()
-    );
+    let last_body_len = done.last().map_or(0, |p| p.last_body_len);
+    let cpu = mean_cpu(done.iter().map(|p| p.cpu).collect());
+    Ok(PhaseResult {
+        errors: done.iter().map(|p| p.errors).sum(),
+        error_samples: done.iter().flat_map(|p| p.error_samples.clone()).collect(),
+        ok_total: done.iter().map(|p| p.ok_total).sum(),
+        last_body_len,
+        measured: done.iter().map(|p| p.measured).sum(),
+        cpu,
+        latencies: Latencies::merge(done.into_iter().map(|p| p.latencies).collect()),
+    })
+}
 
-    let stores = stores_phase(addr, guard.pid(), clients, duration)
-        .await
-        .map_err(|e| format!("{e:#}"));
-    let stores = match guard.check_alive() {
-        Ok(()) => stores,
-        Err(e) => {
-            let why = format!("{e:#}");
-            return (Err(why.clone()), Err(why.clone()), Err(why));
+fn merge_baselines(
+    rounds: Vec<Outcome<baseline::BaselineResult>>,
+) -> Outcome<baseline::BaselineResult> {
+    let mut done = Vec::with_capacity(rounds.len());
+    for r in rounds {
+        done.push(r?);
+    }
+    let first = done.first().ok_or_else(|| "not run".to_owned())?;
+    let (journal_mode, synchronous) = (first.journal_mode.clone(), first.synchronous);
+    let cpu = mean_cpu(done.iter().map(|b| b.cpu).collect());
+    Ok(baseline::BaselineResult {
+        measured: done.iter().map(|b| b.measured).sum(),
+        journal_mode,
+        synchronous,
+        cpu,
+        latencies: Latencies::merge(done.into_iter().map(|b| b.latencies).collect()),
+    })
+}
+
+/// The mean of each CPU figure over the rounds that measured it.
+fn mean_cpu(rounds: Vec<Option<child::CpuUse>>) -> Option<child::CpuUse> {
+    let measured: Vec<child::CpuUse> = rounds.into_iter().flatten().collect();
+    if measured.is_empty() {
+        return None;
+    }
+    let mean = |values: Vec<f64>| {
+        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+    };
+    Some(child::CpuUse {
+        server: mean(measured.iter().filter_map(|c| c.server).collect()),
+        own: mean(measured.iter().map(|c| c.own).collect()).unwrap_or(0.0),
+        others: mean(measured.iter().filter_map(|c| c.others).collect()),
+    })
+}
+
+fn print_baseline(title: &str, b: &Outcome<baseline::BaselineResult>) {
+    match b {
+        Ok(b) => {
+            println!(
+                "{title} (journal_mode={}, synchronous={} (2=FULL), 1 commit/tx, 1 thread): {:.0} tx/s  p50 {}  p99 {}  max {}  (n={})",
+                b.journal_mode,
+                b.synchronous,
+                b.per_second(),
+                Us(b.latencies.p50()),
+                Us(b.latencies.p99()),
+                Us(b.latencies.max()),
+                b.latencies.len()
+            );
+            println!("    CPU: {}", cpu_line(b.cpu));
         }
-    };
-    let reads = reads_phase(addr, guard.pid(), clients, duration)
-        .await
-        .map_err(|e| format!("{e:#}"));
-    let memory = match guard.check_alive() {
-        Ok(()) => child::memory_kib(guard.pid()).map_err(|e| format!("{e:#}")),
-        Err(e) => Err(format!("{e:#}")),
-    };
-    guard.stop();
-    (stores, reads, memory)
+        Err(e) => println!("{title} FAILED: {e}"),
+    }
 }
 
 /// A token per user: `POST /api/v1/sessions` (dev mode issues one for any user).
@@ -511,26 +633,6 @@ fn run_nonce() -> String {
 
 fn progress_path(app: u32, user: u64) -> String {
     format!("/api/v1/apps/{app}/users/{user}/progress")
-}
-
-async fn stores_phase(
-    addr: SocketAddr,
-    server_pid: u32,
-    clients: usize,
-    duration: Duration,
-) -> Result<PhaseResult> {
-    let make = store_requests(&[addr], clients).await?;
-    Ok(load::run_phase(
-        Phase {
-            addr,
-            server_pid,
-            clients,
-            warmup: WARMUP,
-            duration,
-        },
-        make,
-    )
-    .await)
 }
 
 /// The store requests of the store phase, for `clients` clients spread over
@@ -607,12 +709,9 @@ fn read_schema() -> String {
     .to_string()
 }
 
-async fn reads_phase(
-    addr: SocketAddr,
-    server_pid: u32,
-    clients: usize,
-    duration: Duration,
-) -> Result<PhaseResult> {
+/// Sets up the read phase (app 4242, each user's 20 stats and 25 of 50
+/// unlocks), checks one read, and returns the read requests.
+async fn read_requests(addr: SocketAddr, clients: usize) -> Result<MakeRequest> {
     expect_ok(
         addr,
         request(
@@ -680,21 +779,10 @@ async fn reads_phase(
             .map(|(u, t)| (progress_path(READ_APP, *u), t))
             .collect(),
     );
-    let make: MakeRequest = Arc::new(move |client, _| {
+    Ok(Arc::new(move |client, _| {
         let (path, token) = &targets[client];
         request(addr, Method::GET, path, Some(token), &[], None)
-    });
-    Ok(load::run_phase(
-        Phase {
-            addr,
-            server_pid,
-            clients,
-            warmup: WARMUP,
-            duration,
-        },
-        make,
-    )
-    .await)
+    }))
 }
 
 /// `/proc/loadavg`'s 1/5/15-minute figures: other work on the machine skews the run.
