@@ -240,7 +240,17 @@ pub(crate) async fn all3<A, B, C>(
     }
 }
 
-fn root_cause<const N: usize>(errors: [Option<Failure>; N]) -> Failure {
+/// `Ok` when no statement of a pipeline failed, else its root cause.
+pub(crate) fn first_failure<const N: usize>(errors: [Option<Failure>; N]) -> Result<(), Failure> {
+    if errors.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    Err(root_cause(errors))
+}
+
+/// The failure that made the others: in a pipeline, the statements after a
+/// failed one answer only "current transaction is aborted" (25P02).
+pub(crate) fn root_cause<const N: usize>(errors: [Option<Failure>; N]) -> Failure {
     let echo = |f: &Failure| {
         matches!(f, Failure::Db { source, .. }
             if source.code().is_some_and(|c| c.code() == "25P02"))
@@ -275,6 +285,31 @@ pub(crate) async fn query_opt<C: GenericClient>(
 ) -> Result<Option<Row>, Failure> {
     let statement = client.prepare_cached(sql).await.context(what)?;
     client.query_opt(&statement, params).await.context(what)
+}
+
+/// Prepares the statements not yet in the connection's cache (a round trip
+/// each, on a connection's first uses only). Afterwards a pipeline of these
+/// statements is sent in the order its futures are first polled: a statement
+/// still to prepare would otherwise be sent after the ones behind it.
+pub(crate) async fn prepare_all<C: GenericClient>(
+    client: &C,
+    what: &'static str,
+    sqls: &[&str],
+) -> Result<(), Failure> {
+    for sql in sqls {
+        client.prepare_cached(sql).await.context(what)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn query_one<C: GenericClient>(
+    client: &C,
+    what: &'static str,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Row, Failure> {
+    let statement = client.prepare_cached(sql).await.context(what)?;
+    client.query_one(&statement, params).await.context(what)
 }
 
 pub(crate) async fn execute<C: GenericClient>(

@@ -63,16 +63,24 @@ pub(crate) async fn lock_app<C: GenericClient>(
     let sql = if exclusive {
         "SELECT pg_advisory_xact_lock($1, $2)"
     } else {
-        "SELECT pg_advisory_xact_lock_shared($1, $2)"
+        LOCK_APP_SHARED
     };
     execute(
         client,
-        "waiting for the app's schema lock",
+        LOCKING_APP,
         sql,
         &[&APP_LOCK_CLASS, &app_lock_key(app)],
     )
     .await
     .map(drop)
+}
+
+pub(crate) const LOCKING_APP: &str = "waiting for the app's schema lock";
+pub(crate) const LOCK_APP_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1, $2)";
+
+/// The parameters of [`LOCK_APP_SHARED`] for `app`.
+pub(crate) fn app_lock(app: AppId) -> [i32; 2] {
+    [APP_LOCK_CLASS, app_lock_key(app)]
 }
 
 fn name_from_sql(text: String) -> Result<ApiName, Failure> {
@@ -93,20 +101,42 @@ pub(crate) async fn current_schema<C: GenericClient>(
     cache: &SchemaCache,
     app: AppId,
 ) -> Result<Option<StoredSchema>, Failure> {
-    let cached = cache.get(app);
-    let cached_version = cached
-        .as_ref()
-        .and_then(|c| i64::try_from(c.version).ok())
-        .unwrap_or(-1);
+    let (cached, cached_version) = cached_schema(cache, app);
     let row = query_opt(
         client,
-        "reading the schema",
-        "SELECT schema_version, \
-         CASE WHEN schema_version = $2 THEN NULL ELSE schema_json END \
-         FROM apps WHERE app_id = $1",
+        READING_SCHEMA,
+        SELECT_SCHEMA,
         &[&app_sql(app), &cached_version],
     )
     .await?;
+    schema_from_row(cache, app, cached, row)
+}
+
+pub(crate) const READING_SCHEMA: &str = "reading the schema";
+/// Parameters: the app, and the version of its cached schema (see [`cached_schema`]).
+pub(crate) const SELECT_SCHEMA: &str = "SELECT schema_version, \
+     CASE WHEN schema_version = $2 THEN NULL ELSE schema_json END \
+     FROM apps WHERE app_id = $1";
+
+/// The cached schema of `app` and its version as [`SELECT_SCHEMA`] takes it
+/// (-1 when none is cached).
+pub(crate) fn cached_schema(cache: &SchemaCache, app: AppId) -> (Option<StoredSchema>, i64) {
+    let cached = cache.get(app);
+    let version = cached
+        .as_ref()
+        .and_then(|c| i64::try_from(c.version).ok())
+        .unwrap_or(-1);
+    (cached, version)
+}
+
+/// The schema [`SELECT_SCHEMA`] answered: the cached one when the versions
+/// match, else the stored JSON, parsed and offered to the cache.
+pub(crate) fn schema_from_row(
+    cache: &SchemaCache,
+    app: AppId,
+    cached: Option<StoredSchema>,
+    row: Option<Row>,
+) -> Result<Option<StoredSchema>, Failure> {
     let Some(row) = row else {
         return Ok(None);
     };
@@ -202,9 +232,9 @@ impl StatRow {
     }
 }
 
-const SELECT_STATS: &str = "SELECT name, kind, int_value, float_value, avg_count, avg_seconds \
+pub(crate) const SELECT_STATS: &str = "SELECT name, kind, int_value, float_value, avg_count, avg_seconds \
                             FROM stats WHERE app_id = $1 AND steam_id = $2";
-const SELECT_ACHIEVEMENTS: &str = "SELECT name, unlocked, unlock_time, progress_current, progress_max \
+pub(crate) const SELECT_ACHIEVEMENTS: &str = "SELECT name, unlocked, unlock_time, progress_current, progress_max \
      FROM achievements WHERE app_id = $1 AND steam_id = $2";
 
 /// A user's version, or `None` for a user never written. A row at version 0
@@ -224,13 +254,28 @@ pub(crate) async fn read_version<C: GenericClient>(
     version_of(row)
 }
 
-fn version_of(row: Option<Row>) -> Result<Option<u64>, Failure> {
+pub(crate) fn version_of(row: Option<Row>) -> Result<Option<u64>, Failure> {
     let Some(row) = row else {
         return Ok(None);
     };
     let version: i64 = row.try_get(0).context("reading a user's version")?;
     Ok(Some(count(version, "user version")?).filter(|&v| v > 0))
 }
+
+pub(crate) const LOCKING_USER: &str = "locking a user";
+/// Parameters: app, user. Its row is the user's lock (see [`lock_user`]).
+pub(crate) const LOCK_USER: &str =
+    "SELECT version FROM users WHERE app_id = $1 AND steam_id = $2 FOR UPDATE";
+/// Parameters: app, user. Creates the user at version 1, or locks their row
+/// and moves their version on by one; answers the new version. One
+/// statement where a lock, a read and an update would be three: a store
+/// always writes the next version, and one that writes nothing rolls back.
+pub(crate) const BUMP_USER: &str = "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 1) \
+     ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 RETURNING version";
+pub(crate) const CREATING_USER: &str = "creating a user";
+/// Parameters: app, user. A row at version 0, so that a new user has a row to lock.
+pub(crate) const CREATE_USER: &str = "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 0) \
+     ON CONFLICT (app_id, steam_id) DO NOTHING";
 
 /// Locks the user's row until the transaction ends, so that every store and
 /// reset of one user, from any node, runs one after the other; returns the
@@ -244,21 +289,13 @@ pub(crate) async fn lock_user<C: GenericClient>(
     user: SteamId,
     create: bool,
 ) -> Result<Option<u64>, Failure> {
-    const LOCK: &str = "SELECT version FROM users WHERE app_id = $1 AND steam_id = $2 FOR UPDATE";
     let key: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&app_sql(app), &user_sql(user)];
-    let row = query_opt(client, "locking a user", LOCK, &key).await?;
+    let row = query_opt(client, LOCKING_USER, LOCK_USER, &key).await?;
     if row.is_some() || !create {
         return version_of(row);
     }
-    execute(
-        client,
-        "creating a user",
-        "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 0) \
-         ON CONFLICT (app_id, steam_id) DO NOTHING",
-        &key,
-    )
-    .await?;
-    match query_opt(client, "locking a user", LOCK, &key).await? {
+    execute(client, CREATING_USER, CREATE_USER, &key).await?;
+    match query_opt(client, LOCKING_USER, LOCK_USER, &key).await? {
         Some(row) => version_of(Some(row)),
         None => Err(corrupt(format_args!(
             "user {user} of app {app} vanished while being created"
@@ -366,13 +403,7 @@ pub(crate) async fn write_stats<C: GenericClient>(
     execute(
         client,
         "writing stats",
-        "INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
-         SELECT $1, $2, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds \
-         FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::real[], $7::float8[], $8::float8[]) \
-              AS t(name, kind, int_value, float_value, avg_count, avg_seconds) \
-         ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, \
-         int_value = excluded.int_value, float_value = excluded.float_value, \
-         avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds",
+        WRITE_STATS,
         &[
             &app_sql(app),
             &user_sql(user),
@@ -421,14 +452,10 @@ pub(crate) async fn write_achievements<C: GenericClient>(
         execute(
             client,
             "writing achievements",
-            "INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) \
-             SELECT $1, $2, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max \
-             FROM unnest($3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::bigint[]) \
-                  AS t(name, unlocked, unlock_time, progress_current, progress_max) \
-             ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, \
-             unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, \
-             progress_max = excluded.progress_max",
-            &[&app_id, &steam_id, &names, &unlocked, &times, &currents, &maxes],
+            UPSERT_ACHIEVEMENTS,
+            &[
+                &app_id, &steam_id, &names, &unlocked, &times, &currents, &maxes,
+            ],
         )
         .await
         .map(drop)
@@ -440,7 +467,7 @@ pub(crate) async fn write_achievements<C: GenericClient>(
         execute(
             client,
             "clearing achievements",
-            "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2 AND name = ANY($3::text[])",
+            CLEAR_ACHIEVEMENTS,
             &[&app_id, &steam_id, &cleared],
         )
         .await
@@ -460,7 +487,7 @@ pub(crate) async fn write_version<C: GenericClient>(
     let updated = execute(
         client,
         "writing a user's version",
-        "UPDATE users SET version = $3 WHERE app_id = $1 AND steam_id = $2",
+        WRITE_VERSION,
         &[&app_sql(app), &user_sql(user), &version],
     )
     .await?;
@@ -473,26 +500,40 @@ pub(crate) async fn write_version<C: GenericClient>(
     }
 }
 
+// The statements of a store's writes, in the order a store sends them.
+pub(crate) const WRITE_STATS: &str = "INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
+         SELECT $1, $2, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds \
+         FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::real[], $7::float8[], $8::float8[]) \
+              AS t(name, kind, int_value, float_value, avg_count, avg_seconds) \
+         ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, \
+         int_value = excluded.int_value, float_value = excluded.float_value, \
+         avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds";
+pub(crate) const UPSERT_ACHIEVEMENTS: &str = "INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) \
+             SELECT $1, $2, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max \
+             FROM unnest($3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::bigint[]) \
+                  AS t(name, unlocked, unlock_time, progress_current, progress_max) \
+             ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, \
+             unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, \
+             progress_max = excluded.progress_max";
+pub(crate) const CLEAR_ACHIEVEMENTS: &str =
+    "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2 AND name = ANY($3::text[])";
+pub(crate) const WRITE_VERSION: &str =
+    "UPDATE users SET version = $3 WHERE app_id = $1 AND steam_id = $2";
+pub(crate) const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 /// The first answer to an idempotency key.
 pub(crate) struct IdempotencyRecord {
     pub(crate) fingerprint: String,
     pub(crate) newly_unlocked: Vec<ApiName>,
 }
 
-pub(crate) async fn find_idempotency<C: GenericClient>(
-    client: &C,
-    app: AppId,
-    user: SteamId,
-    key: &str,
-) -> Result<Option<IdempotencyRecord>, Failure> {
-    let row = query_opt(
-        client,
-        "reading an idempotency key",
-        "SELECT fingerprint, newly_unlocked FROM idempotency \
-         WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3",
-        &[&app_sql(app), &user_sql(user), &key],
-    )
-    .await?;
+pub(crate) const READING_IDEMPOTENCY: &str = "reading an idempotency key";
+/// Parameters: app, user, key.
+pub(crate) const FIND_IDEMPOTENCY: &str = "SELECT fingerprint, newly_unlocked FROM idempotency \
+     WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3";
+
+pub(crate) fn idempotency_from_row(row: Option<Row>) -> Result<Option<IdempotencyRecord>, Failure> {
     let Some(row) = row else {
         return Ok(None);
     };
@@ -525,8 +566,7 @@ pub(crate) async fn insert_idempotency<C: GenericClient>(
     execute(
         client,
         "recording an idempotency key",
-        "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        INSERT_IDEMPOTENCY,
         &[
             &app_sql(app),
             &user_sql(user),

@@ -16,15 +16,45 @@ use laurel_store::{
     KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
 
-use crate::connection::{Context, Failure, all3, both, execute, query, query_opt};
+use crate::connection::{
+    Context, Failure, all3, both, execute, prepare_all, query, query_one, query_opt, root_cause,
+};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
-    SchemaCache, StatRow, app_sql, corrupt, count, current_schema, existing_schema,
-    find_idempotency, insert_idempotency, kind_code, load_progress, lock_app, lock_user, read_as,
-    user_sql, visible, write_achievements, write_stats, write_version,
+    BUMP_USER, CLEAR_ACHIEVEMENTS, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
+    LOCKING_APP, LOCKING_USER, READING_IDEMPOTENCY, READING_SCHEMA, SELECT_ACHIEVEMENTS,
+    SELECT_SCHEMA, SELECT_STATS, SchemaCache, StatRow, UPSERT_ACHIEVEMENTS, WRITE_STATS, app_lock,
+    app_sql, cached_schema, corrupt, count, current_schema, existing_schema, idempotency_from_row,
+    insert_idempotency, kind_code, load_progress, lock_app, lock_user, progress_from_rows, read_as,
+    schema_from_row, user_sql, visible, write_achievements, write_stats, write_version,
 };
+use tokio_postgres::types::ToSql;
+
+/// What a store reads, in the order it sends them.
+const STORE_READS: [&str; 6] = [
+    LOCK_APP_SHARED,
+    SELECT_SCHEMA,
+    BUMP_USER,
+    FIND_IDEMPOTENCY,
+    SELECT_STATS,
+    SELECT_ACHIEVEMENTS,
+];
+
+/// What a store writes, in the order it sends them.
+const STORE_WRITES: [&str; 8] = [
+    WRITE_STATS,
+    UPSERT_ACHIEVEMENTS,
+    CLEAR_ACHIEVEMENTS,
+    INSERT_IDEMPOTENCY,
+    figures::ADD_USERS,
+    figures::ADD_UNLOCKS,
+    figures::ADD_TOTALS,
+    figures::ADD_HISTORY,
+];
 
 /// One store request: lock the user, check the key, validate, write, count.
+/// Two round trips besides BEGIN and COMMIT: the reads, then the writes,
+/// each sent as one pipeline.
 ///
 /// A transaction that writes nothing (a replay, a refusal, a conflict) is
 /// rolled back: for a user never written that also removes the version-0 row
@@ -45,19 +75,61 @@ pub(crate) async fn store(
     } = request;
     let (app, user) = (*app, *user);
     let tx = client.transaction().await.context("beginning a store")?;
-    lock_app(&tx, app, false).await?;
-    let schema = existing_schema(&tx, cache, app).await?.schema;
-    let version = lock_user(&tx, app, user, true).await?.unwrap_or(0);
 
-    // The key and the rows are read together, after the lock: every store
-    // of this user that committed before is in them.
-    let stored = async {
-        if version == 0 {
-            return Ok(UserProgress::default());
-        }
-        load_progress(&tx, app, user, version).await
+    // Everything the store reads, sent at once. The database runs the
+    // statements in order: the app's lock, the user's row (created at
+    // version 1, or locked and moved on by one), and only then the key and
+    // the user's rows, so they hold every store of this user that committed
+    // before. A store that then writes nothing rolls back, and the version
+    // with it.
+    prepare_all(&tx, "preparing a store's reads", &STORE_READS).await?;
+    let (cached, cached_version) = cached_schema(cache, app);
+    let (app_id, steam_id) = (app_sql(app), user_sql(user));
+    let lock = app_lock(app);
+    let user_key: [&(dyn ToSql + Sync); 2] = [&app_id, &steam_id];
+    let lock_params: [&(dyn ToSql + Sync); 2] = [&lock[0], &lock[1]];
+    let schema_params: [&(dyn ToSql + Sync); 2] = [&app_id, &cached_version];
+    let key_params: [&(dyn ToSql + Sync); 3] = [&app_id, &steam_id, idempotency_key];
+    let (locked, schema_row, user_row, first, stat_rows, achievement_rows) = tokio::join!(
+        execute(&tx, LOCKING_APP, LOCK_APP_SHARED, &lock_params),
+        query_opt(&tx, READING_SCHEMA, SELECT_SCHEMA, &schema_params),
+        query_one(&tx, LOCKING_USER, BUMP_USER, &user_key),
+        query_opt(&tx, READING_IDEMPOTENCY, FIND_IDEMPOTENCY, &key_params),
+        query(&tx, "reading a user's stats", SELECT_STATS, &user_key),
+        query(
+            &tx,
+            "reading a user's achievements",
+            SELECT_ACHIEVEMENTS,
+            &user_key
+        ),
+    );
+    let schema = schema_row.and_then(|row| schema_from_row(cache, app, cached, row));
+    let (schema, user_row, first, stat_rows, achievement_rows) =
+        match (locked, schema, user_row, first, stat_rows, achievement_rows) {
+            (Ok(_), Ok(Some(schema)), Ok(u), Ok(f), Ok(st), Ok(a)) => (schema, u, f, st, a),
+            // The answer even though the statements after it ran too (the
+            // transaction is rolled back when `tx` drops).
+            (_, Ok(None), ..) => return Err(Failure::Store(StoreError::UnknownApp(app))),
+            (l, sch, u, f, st, a) => {
+                return Err(root_cause([
+                    l.err(),
+                    sch.err(),
+                    u.err(),
+                    f.err(),
+                    st.err(),
+                    a.err(),
+                ]));
+            }
+        };
+    let schema = schema.schema;
+    let next: i64 = user_row.try_get(0).context(LOCKING_USER)?;
+    let version = count(next, "user version")?.saturating_sub(1);
+    let first = idempotency_from_row(first)?;
+    let stored = if version == 0 {
+        UserProgress::default()
+    } else {
+        progress_from_rows(version, &stat_rows, &achievement_rows)?
     };
-    let (first, stored) = both(find_idempotency(&tx, app, user, idempotency_key), stored).await?;
     let current = visible(stored, &schema);
     if let Some(first) = first {
         tx.rollback().await.context("ending a replay")?;
@@ -79,23 +151,29 @@ pub(crate) async fn store(
             return Ok(StoreReply::Refused(refusal));
         }
     };
-    write_outcome(&tx, app, user, &outcome).await?;
-    insert_idempotency(
-        &tx,
-        app,
-        user,
-        idempotency_key,
-        fingerprint,
-        outcome.progress.version,
-        &outcome.newly_unlocked,
-        *now,
-    )
-    .await?;
-    figures::write(
-        &FigureChanges::of_store(&schema, &current, &outcome, *now),
-        &tx,
-        app,
-        shard_of(user_sql(user)),
+    if outcome.progress.version != version + 1 {
+        return Err(corrupt(format_args!(
+            "user {user} of app {app}: version {} after {version}",
+            outcome.progress.version
+        )));
+    }
+    // Every write sent at once, in the lock order: the user's own rows (the
+    // user is locked already), the key, then the global counters.
+    prepare_all(&tx, "preparing a store's writes", &STORE_WRITES).await?;
+    let figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
+    all3(
+        write_outcome(&tx, app, user, &outcome),
+        insert_idempotency(
+            &tx,
+            app,
+            user,
+            idempotency_key,
+            fingerprint,
+            outcome.progress.version,
+            &outcome.newly_unlocked,
+            *now,
+        ),
+        figures::write(&figures, &tx, app, shard_of(steam_id)),
     )
     .await?;
     // Durable when this returns: synchronous_commit is on (see `open`).
@@ -107,7 +185,8 @@ pub(crate) async fn store(
     })
 }
 
-/// The user's own rows: changed stats, changed achievements, the version.
+/// The user's own rows: changed stats, changed achievements (the version
+/// was written when the user's row was locked).
 /// They are sent together; the user's row lock keeps every other writer out.
 async fn write_outcome<C: GenericClient>(
     client: &C,
@@ -126,10 +205,9 @@ async fn write_outcome<C: GenericClient>(
         .iter()
         .map(|name| (name, next.achievements.get(name)))
         .collect();
-    all3(
+    both(
         write_stats(client, app, user, &stats),
         write_achievements(client, app, user, &achievements),
-        write_version(client, app, user, next.version),
     )
     .await
     .map(drop)
