@@ -36,28 +36,36 @@
 //!
 //! # Several nodes, one database
 //!
-//! Every store is one READ COMMITTED transaction:
+//! Every store is one READ COMMITTED transaction of four round trips: BEGIN,
+//! one pipeline of reads, one pipeline of writes, COMMIT. The database runs
+//! the statements of a pipeline in the order they were sent, and they are
+//! sent in this order (every statement is prepared before a pipeline starts,
+//! so none waits for its preparation while those behind it go ahead):
 //!
 //! ```text
 //! BEGIN
 //!   pg_advisory_xact_lock_shared(app)         -- no schema change of the app meanwhile
 //!   schema_version of the app                 -- the schema this batch is validated against
-//!   INSERT users … ON CONFLICT DO NOTHING     -- only for a user without a row
-//!   SELECT version FROM users … FOR UPDATE    -- the user's row lock: stores of one user queue here
+//!   INSERT users … version 1 ON CONFLICT DO UPDATE SET version = version + 1 RETURNING version
+//!                                             -- the user's row lock: stores of one user queue here
 //!   idempotency key + the user's rows         -- read after the lock: every earlier store is in them
+//! (round trip)
 //!   apply_batch                               -- laurel_core's rules, in memory
-//!   stats, achievements, version, key         -- the user's own rows
+//!   stats, achievements, key                  -- the user's own rows
 //!   app_users → achievement_unlocks → stat_totals → stat_history   -- counters: this order, by key
+//! (round trip)
 //! COMMIT                                      -- durable (synchronous_commit on) before the answer
 //! ```
 //!
 //! - **The user's row lock** serializes the stores and resets of one user
-//!   across every node: the second waits at `FOR UPDATE` until the first
-//!   commits, and then (READ COMMITTED takes a new snapshot per statement)
-//!   reads what the first wrote. So no update is lost, increment-only stats
-//!   never go down, an unlock keeps its first time, and a key sent twice at
-//!   once is applied once. A user's first store inserts a version-0 row to
-//!   lock; a second first store meets it on the primary key and waits.
+//!   across every node: the upsert of the user's row takes its lock (the
+//!   second store waits there until the first commits) and moves the version
+//!   on; READ COMMITTED then evaluates it, and every later statement, on
+//!   what the first wrote. So no update is lost, increment-only stats never
+//!   go down, an unlock keeps its first time, and a key sent twice at once
+//!   is applied once. A store that writes nothing (a replay, a refusal) rolls
+//!   back, taking the new version, or a new user's row, with it. Resets lock
+//!   with `SELECT … FOR UPDATE` and write the version themselves.
 //! - **Deterministic counter order**: the global counters are shared by all
 //!   users of an app, so they are written last, table by table in one fixed
 //!   order and each table's rows sorted by key; two transactions therefore
