@@ -881,10 +881,10 @@ async fn laurel_phase(
 /// Laurel's store transaction for the foundation bench's request, as
 /// `laurel-store-postgres` sends it for a user who has stored before
 /// (`writes.rs::store`; statements from `rows.rs` and `figures.rs`), with
-/// the same round trips: BEGIN; the reads in one pipeline (the app's lock,
-/// the schema version, the user's row created or locked and its version
-/// moved on, the key, the stats, the achievements); the writes in another
-/// (stats, achievement, key, counters); COMMIT. pgbench client `i` is user
+/// the same round trips: one pipeline of BEGIN and the reads (the app's
+/// lock, the schema version, the user's row created or locked and its
+/// version moved on, the key, the stats, the achievements), one of the
+/// writes (stats, achievement, key, counters) and COMMIT. pgbench client `i` is user
 /// `FIRST_STEAM_ID + i`, like HTTP client `i`.
 ///
 /// pgbench cannot use a result inside a pipeline (`\gset`), so where Laurel
@@ -912,8 +912,8 @@ fn pgbench_script(schema_version: i64, day: i64, unlocked_at: i64) -> String {
 \set n random(1, 1000000000)
 \set key random(1, 9000000000000000000)
 \set feet :n + 0.5
-BEGIN;
 \startpipeline
+BEGIN;
 SELECT pg_advisory_xact_lock_shared({class}, {app});
 SELECT schema_version, CASE WHEN schema_version = {schema_version} THEN NULL ELSE schema_json END FROM apps WHERE app_id = {app};
 INSERT INTO users (app_id, steam_id, version) VALUES ({app}, :user, 1) ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 RETURNING version;
@@ -927,8 +927,8 @@ INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progres
 INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) VALUES ({app}, :user, 'pgbench-' || :key, '{fingerprint}', :n, '{{}}', extract(epoch FROM now())::bigint);
 INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum) SELECT {app}, t.name, t.kind, :shard, t.value_rows, t.int_sum, t.float_sum FROM unnest('{{FeetTraveled,NumGames,NumWins}}'::text[], '{{1,0,0}}'::smallint[], '{{0,0,0}}'::bigint[], '{{0,1,1}}'::bigint[], '{{1,0,0}}'::float8[]) AS t(name, kind, value_rows, int_sum, float_sum) ORDER BY t.name COLLATE "C", t.kind ON CONFLICT (app_id, name, kind, shard) DO UPDATE SET value_rows = stat_totals.value_rows + excluded.value_rows, int_sum = stat_totals.int_sum + excluded.int_sum, float_sum = stat_totals.float_sum + excluded.float_sum;
 INSERT INTO stat_history (app_id, name, kind, day, shard, int_change, float_change) SELECT {app}, t.name, t.kind, t.day, :shard, t.int_change, t.float_change FROM unnest('{{FeetTraveled,NumGames,NumWins}}'::text[], '{{1,0,0}}'::smallint[], '{{{day},{day},{day}}}'::bigint[], '{{0,1,1}}'::bigint[], '{{1,0,0}}'::float8[]) AS t(name, kind, day, int_change, float_change) ORDER BY t.name COLLATE "C", t.kind, t.day ON CONFLICT (app_id, name, kind, day, shard) DO UPDATE SET int_change = stat_history.int_change + excluded.int_change, float_change = stat_history.float_change + excluded.float_change;
-\endpipeline
 COMMIT;
+\endpipeline
 "#
     )
 }
@@ -1023,8 +1023,17 @@ fn pgbench_command(
     jobs: usize,
     seconds: u64,
 ) -> Command {
+    // The session settings every Laurel connection has (`PostgresOptions`):
+    // the server arms the statement timeout for each statement it runs.
+    let laurel = laurel_store_postgres::PostgresOptions::new(String::new());
+    let session = format!(
+        "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+        laurel.statement_timeout.as_millis(),
+        laurel.idle_in_transaction_timeout.as_millis()
+    );
     let mut cmd = Command::new(cluster.bin.join("pgbench"));
-    cmd.args(["-n", "-M", "prepared"])
+    cmd.env("PGOPTIONS", session)
+        .args(["-n", "-M", "prepared"])
         .args(["-c", &clients.to_string(), "-j", &jobs.to_string()])
         .args(["-T", &seconds.to_string()])
         .arg("-f")

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{ClientWrapper, GenericClient};
+use deadpool_postgres::{Client, ClientWrapper, GenericClient};
 use laurel_core::{
     AppId, ResetScope, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch, reset,
 };
@@ -31,7 +31,8 @@ use crate::rows::{
 use tokio_postgres::types::ToSql;
 
 /// What a store reads, in the order it sends them.
-const STORE_READS: [&str; 6] = [
+const STORE_READS: [&str; 7] = [
+    "BEGIN",
     LOCK_APP_SHARED,
     SELECT_SCHEMA,
     BUMP_USER,
@@ -41,7 +42,7 @@ const STORE_READS: [&str; 6] = [
 ];
 
 /// What a store writes, in the order it sends them.
-const STORE_WRITES: [&str; 8] = [
+const STORE_WRITES: [&str; 9] = [
     WRITE_STATS,
     UPSERT_ACHIEVEMENTS,
     CLEAR_ACHIEVEMENTS,
@@ -50,6 +51,7 @@ const STORE_WRITES: [&str; 8] = [
     figures::ADD_UNLOCKS,
     figures::ADD_TOTALS,
     figures::ADD_HISTORY,
+    "COMMIT",
 ];
 
 /// One store request: lock the user, check the key, validate, write, count.
@@ -60,10 +62,40 @@ const STORE_WRITES: [&str; 8] = [
 /// rolled back: for a user never written that also removes the version-0 row
 /// taken to lock them, so a refused first store leaves no trace.
 pub(crate) async fn store(
-    client: &mut ClientWrapper,
+    client: &mut Client,
     cache: &SchemaCache,
     request: &StoreRequest,
 ) -> Result<StoreReply, Failure> {
+    let client: &Client = client;
+    let outcome = store_unfinished(client, cache, request).await;
+    if let Ok((reply, Ended::Committed)) = outcome {
+        return Ok(reply);
+    }
+    // Anything else leaves a transaction open (a replay, a refusal, an error
+    // before the COMMIT), or one the failed pipeline already ended: ROLLBACK
+    // is right either way (PostgreSQL only warns in the second case), and
+    // the connection goes back to the pool with no transaction open.
+    client
+        .batch_execute("ROLLBACK")
+        .await
+        .context("ending a store")?;
+    outcome.map(|(reply, _)| reply)
+}
+
+/// Whether [`store_unfinished`] committed.
+enum Ended {
+    Committed,
+    Open,
+}
+
+/// The store up to its COMMIT, sent in the writes' pipeline. BEGIN goes in
+/// the reads' pipeline: a store is two round trips. Returns with the
+/// transaction still open unless it says it committed.
+async fn store_unfinished(
+    client: &Client,
+    cache: &SchemaCache,
+    request: &StoreRequest,
+) -> Result<(StoreReply, Ended), Failure> {
     let StoreRequest {
         app,
         user,
@@ -74,7 +106,7 @@ pub(crate) async fn store(
         now,
     } = request;
     let (app, user) = (*app, *user);
-    let tx = client.transaction().await.context("beginning a store")?;
+    let tx = client;
 
     // Everything the store reads, sent at once. The database runs the
     // statements in order: the app's lock, the user's row (created at
@@ -82,7 +114,7 @@ pub(crate) async fn store(
     // the user's rows, so they hold every store of this user that committed
     // before. A store that then writes nothing rolls back, and the version
     // with it.
-    prepare_all(&tx, "preparing a store's reads", &STORE_READS).await?;
+    prepare_all(tx, "preparing a store's reads", &STORE_READS).await?;
     let (cached, cached_version) = cached_schema(cache, app);
     let (app_id, steam_id) = (app_sql(app), user_sql(user));
     let lock = app_lock(app);
@@ -90,37 +122,46 @@ pub(crate) async fn store(
     let lock_params: [&(dyn ToSql + Sync); 2] = [&lock[0], &lock[1]];
     let schema_params: [&(dyn ToSql + Sync); 2] = [&app_id, &cached_version];
     let key_params: [&(dyn ToSql + Sync); 3] = [&app_id, &steam_id, idempotency_key];
-    let (locked, schema_row, user_row, first, stat_rows, achievement_rows) = tokio::join!(
-        execute(&tx, LOCKING_APP, LOCK_APP_SHARED, &lock_params),
-        query_opt(&tx, READING_SCHEMA, SELECT_SCHEMA, &schema_params),
-        query_one(&tx, LOCKING_USER, BUMP_USER, &user_key),
-        query_opt(&tx, READING_IDEMPOTENCY, FIND_IDEMPOTENCY, &key_params),
-        query(&tx, "reading a user's stats", SELECT_STATS, &user_key),
+    let (begun, locked, schema_row, user_row, first, stat_rows, achievement_rows) = tokio::join!(
+        execute(tx, "beginning a store", "BEGIN", &[]),
+        execute(tx, LOCKING_APP, LOCK_APP_SHARED, &lock_params),
+        query_opt(tx, READING_SCHEMA, SELECT_SCHEMA, &schema_params),
+        query_one(tx, LOCKING_USER, BUMP_USER, &user_key),
+        query_opt(tx, READING_IDEMPOTENCY, FIND_IDEMPOTENCY, &key_params),
+        query(tx, "reading a user's stats", SELECT_STATS, &user_key),
         query(
-            &tx,
+            tx,
             "reading a user's achievements",
             SELECT_ACHIEVEMENTS,
             &user_key
         ),
     );
     let schema = schema_row.and_then(|row| schema_from_row(cache, app, cached, row));
-    let (schema, user_row, first, stat_rows, achievement_rows) =
-        match (locked, schema, user_row, first, stat_rows, achievement_rows) {
-            (Ok(_), Ok(Some(schema)), Ok(u), Ok(f), Ok(st), Ok(a)) => (schema, u, f, st, a),
-            // The answer even though the statements after it ran too (the
-            // transaction is rolled back when `tx` drops).
-            (_, Ok(None), ..) => return Err(Failure::Store(StoreError::UnknownApp(app))),
-            (l, sch, u, f, st, a) => {
-                return Err(root_cause([
-                    l.err(),
-                    sch.err(),
-                    u.err(),
-                    f.err(),
-                    st.err(),
-                    a.err(),
-                ]));
-            }
-        };
+    let (schema, user_row, first, stat_rows, achievement_rows) = match (
+        begun,
+        locked,
+        schema,
+        user_row,
+        first,
+        stat_rows,
+        achievement_rows,
+    ) {
+        (Ok(_), Ok(_), Ok(Some(schema)), Ok(u), Ok(f), Ok(st), Ok(a)) => (schema, u, f, st, a),
+        // The answer even though the statements after it ran too (the
+        // caller rolls the transaction back).
+        (_, _, Ok(None), ..) => return Err(Failure::Store(StoreError::UnknownApp(app))),
+        (b, l, sch, u, f, st, a) => {
+            return Err(root_cause([
+                b.err(),
+                l.err(),
+                sch.err(),
+                u.err(),
+                f.err(),
+                st.err(),
+                a.err(),
+            ]));
+        }
+    };
     let schema = schema.schema;
     let next: i64 = user_row.try_get(0).context(LOCKING_USER)?;
     let version = count(next, "user version")?.saturating_sub(1);
@@ -132,24 +173,21 @@ pub(crate) async fn store(
     };
     let current = visible(stored, &schema);
     if let Some(first) = first {
-        tx.rollback().await.context("ending a replay")?;
         if first.fingerprint != *fingerprint {
             return Err(Failure::Store(StoreError::IdempotencyConflict {
                 key: idempotency_key.clone(),
             }));
         }
-        return Ok(StoreReply::Applied {
+        let reply = StoreReply::Applied {
             progress: current,
             newly_unlocked: first.newly_unlocked,
             replayed: true,
-        });
+        };
+        return Ok((reply, Ended::Open));
     }
     let outcome = match apply_batch(&schema, &current, batch, *authority, *now) {
         Ok(outcome) => outcome,
-        Err(refusal) => {
-            tx.rollback().await.context("ending a refused store")?;
-            return Ok(StoreReply::Refused(refusal));
-        }
+        Err(refusal) => return Ok((StoreReply::Refused(refusal), Ended::Open)),
     };
     if outcome.progress.version != version + 1 {
         return Err(corrupt(format_args!(
@@ -159,30 +197,38 @@ pub(crate) async fn store(
     }
     // Every write sent at once, in the lock order: the user's own rows (the
     // user is locked already), the key, then the global counters.
-    prepare_all(&tx, "preparing a store's writes", &STORE_WRITES).await?;
+    prepare_all(tx, "preparing a store's writes", &STORE_WRITES).await?;
     let figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
-    all3(
-        write_outcome(&tx, app, user, &outcome),
-        insert_idempotency(
-            &tx,
-            app,
-            user,
-            idempotency_key,
-            fingerprint,
-            outcome.progress.version,
-            &outcome.newly_unlocked,
-            *now,
+    // COMMIT last in the same pipeline: should a write fail, the transaction
+    // is aborted and PostgreSQL answers this COMMIT with a rollback, so
+    // nothing of the store is kept and the write's error is the answer.
+    // Durable when it returns: synchronous_commit is on (see `open`).
+    let (written, committed) = tokio::join!(
+        all3(
+            write_outcome(tx, app, user, &outcome),
+            insert_idempotency(
+                tx,
+                app,
+                user,
+                idempotency_key,
+                fingerprint,
+                outcome.progress.version,
+                &outcome.newly_unlocked,
+                *now,
+            ),
+            figures::write(&figures, tx, app, shard_of(steam_id)),
         ),
-        figures::write(&figures, &tx, app, shard_of(steam_id)),
-    )
-    .await?;
-    // Durable when this returns: synchronous_commit is on (see `open`).
-    tx.commit().await.context("committing a store")?;
-    Ok(StoreReply::Applied {
-        progress: outcome.progress,
-        newly_unlocked: outcome.newly_unlocked,
-        replayed: false,
-    })
+        execute(tx, "committing a store", "COMMIT", &[]),
+    );
+    if let (Ok(_), Ok(_)) = (&written, &committed) {
+        let reply = StoreReply::Applied {
+            progress: outcome.progress,
+            newly_unlocked: outcome.newly_unlocked,
+            replayed: false,
+        };
+        return Ok((reply, Ended::Committed));
+    }
+    Err(root_cause([written.err(), committed.err()]))
 }
 
 /// The user's own rows: changed stats, changed achievements (the version

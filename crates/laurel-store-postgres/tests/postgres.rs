@@ -757,6 +757,80 @@ async fn a_refused_first_store_leaves_no_row() {
     );
 }
 
+/// A write that fails inside the writes' pipeline (here: a trigger refuses
+/// one idempotency key) makes the COMMIT sent behind it a rollback: none of
+/// the store's rows stay, the version does not move, and the connection
+/// serves the next store.
+#[tokio::test]
+async fn a_write_failing_in_the_pipeline_keeps_nothing() {
+    let url = new_database().await;
+    let options = PostgresOptions {
+        max_connections: 1,
+        ..PostgresOptions::new(url.clone())
+    };
+    let store = PostgresStore::open(options).await.expect("open");
+    let app = app(7);
+    store
+        .put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+    store
+        .store(request(app, user(5), "first", vec![set("Kills", 1.0)], NOW))
+        .await
+        .expect("first store");
+    let client = raw(&url).await;
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.idem_key = 'poison' THEN RAISE EXCEPTION 'poisoned key'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON idempotency \
+             FOR EACH ROW EXECUTE FUNCTION refuse_poison();",
+        )
+        .await
+        .expect("trigger");
+    let poisoned = store
+        .store(request(
+            app,
+            user(5),
+            "poison",
+            vec![set("Kills", 9.0), unlock("A")],
+            NOW,
+        ))
+        .await;
+    match poisoned {
+        Err(StoreError::Backend(message)) => assert!(message.contains("poisoned key"), "{message}"),
+        other => panic!("the failed write must be the answer: {other:?}"),
+    }
+    let progress = store.progress(app, user(5)).await.expect("progress");
+    assert_eq!(progress.version, 1);
+    assert!(!progress.achievements.get("A").is_some_and(|a| a.unlocked));
+    let after = store
+        .store(request(app, user(5), "after", vec![set("Kills", 2.0)], NOW))
+        .await
+        .expect("the connection serves the next store");
+    match after {
+        StoreReply::Applied { progress, .. } => assert_eq!(progress.version, 2),
+        other => panic!("{other:?}"),
+    }
+    let rows = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM idempotency), \
+             (SELECT count(*) FROM achievements), (SELECT version FROM users)",
+            &[],
+        )
+        .await
+        .expect("count");
+    assert_eq!(
+        (
+            rows.get::<_, i64>(0),
+            rows.get::<_, i64>(1),
+            rows.get::<_, i64>(2)
+        ),
+        (2, 0, 2)
+    );
+}
+
 // ---- idempotency keys expire ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
