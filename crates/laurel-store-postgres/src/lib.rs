@@ -36,8 +36,10 @@
 //!
 //! # Several nodes, one database
 //!
-//! Every store is one READ COMMITTED transaction of four round trips: BEGIN,
-//! one pipeline of reads, one pipeline of writes, COMMIT. The database runs
+//! Every store is one READ COMMITTED transaction of two round trips: BEGIN
+//! and the reads as one pipeline, the writes and COMMIT as another (a failed
+//! write makes PostgreSQL answer the COMMIT behind it with a rollback; a
+//! store that does not commit ends with ROLLBACK). The database runs
 //! the statements of a pipeline in the order they were sent, and they are
 //! sent in this order (every statement is prepared before a pipeline starts,
 //! so none waits for its preparation while those behind it go ahead):
@@ -53,8 +55,8 @@
 //!   apply_batch                               -- laurel_core's rules, in memory
 //!   stats, achievements, key                  -- the user's own rows
 //!   app_users → achievement_unlocks → stat_totals → stat_history   -- counters: this order, by key
-//! (round trip)
 //! COMMIT                                      -- durable (synchronous_commit on) before the answer
+//! (round trip)
 //! ```
 //!
 //! - **The user's row lock** serializes the stores and resets of one user
