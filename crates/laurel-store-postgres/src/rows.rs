@@ -10,7 +10,7 @@ use deadpool_postgres::GenericClient;
 use laurel_core::{
     AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatValue, SteamId, UserProgress,
 };
-use laurel_store::{StoreError, StoredSchema};
+use laurel_store::{IdempotencyRecord, StoreError, StoredSchema};
 use tokio_postgres::Row;
 
 use crate::connection::{Context, Failure, both, execute, query, query_opt};
@@ -522,12 +522,6 @@ pub(crate) const WRITE_VERSION: &str =
 pub(crate) const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-/// The first answer to an idempotency key.
-pub(crate) struct IdempotencyRecord {
-    pub(crate) fingerprint: String,
-    pub(crate) newly_unlocked: Vec<ApiName>,
-}
-
 pub(crate) const READING_IDEMPOTENCY: &str = "reading an idempotency key";
 /// Parameters: app, user, key.
 pub(crate) const FIND_IDEMPOTENCY: &str = "SELECT fingerprint, newly_unlocked FROM idempotency \
@@ -539,14 +533,7 @@ pub(crate) fn idempotency_from_row(row: Option<Row>) -> Result<Option<Idempotenc
     };
     let fingerprint: String = row.try_get(0).context("reading an idempotency key")?;
     let names: Vec<String> = row.try_get(1).context("reading an idempotency key")?;
-    let newly_unlocked = names
-        .into_iter()
-        .map(name_from_sql)
-        .collect::<Result<_, _>>()?;
-    Ok(Some(IdempotencyRecord {
-        fingerprint,
-        newly_unlocked,
-    }))
+    Ok(Some(IdempotencyRecord::from_stored(fingerprint, names)?))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -155,6 +155,34 @@ pub struct AppSummary {
     pub users: u64,
 }
 
+/// The first answer to an idempotency key, as every backend keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub newly_unlocked: Vec<ApiName>,
+}
+
+impl IdempotencyRecord {
+    /// From the stored fingerprint and unlocked names; a name that no longer
+    /// parses means the database holds something no store wrote.
+    pub fn from_stored(fingerprint: String, names: Vec<String>) -> Result<Self, StoreError> {
+        let newly_unlocked = names
+            .into_iter()
+            .map(|name| {
+                ApiName::parse(&name).map_err(|e| {
+                    StoreError::Backend(format!(
+                        "database holds an invalid value: unlocked name {name:?}: {e}"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(IdempotencyRecord {
+            fingerprint,
+            newly_unlocked,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StoreRequest {
     pub app: AppId,

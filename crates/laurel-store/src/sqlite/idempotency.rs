@@ -26,19 +26,13 @@ use std::time::{Duration, Instant};
 use laurel_core::{ApiName, AppId, SteamId};
 use rusqlite::{Connection, OptionalExtension};
 
-use super::rows::{Context, app_from_sql, app_sql, corrupt, name_from_sql, user_sql};
-use crate::StoreError;
+use super::rows::{Context, app_from_sql, app_sql, corrupt, user_sql};
+use crate::{IdempotencyRecord, StoreError};
 
 /// Least time between a failed flush and the next attempt.
 const FLUSH_RETRY: Duration = Duration::from_secs(1);
 
 const INDEXED_SEQ: &str = "idempotency_indexed_seq";
-
-/// The first answer to an idempotency key.
-pub(crate) struct IdempotencyRecord {
-    pub(crate) fingerprint: String,
-    pub(crate) newly_unlocked: Vec<ApiName>,
-}
 
 /// Keys recorded by the current group: they join the pending tail only once
 /// the group has committed.
@@ -211,14 +205,7 @@ impl PendingKeys {
         let json: String = json;
         let names: Vec<String> = serde_json::from_str(&json)
             .map_err(|e| corrupt(format_args!("newly_unlocked of key {key:?}: {e}")))?;
-        let newly_unlocked = names
-            .into_iter()
-            .map(name_from_sql)
-            .collect::<Result<_, _>>()?;
-        Ok(Some(IdempotencyRecord {
-            fingerprint,
-            newly_unlocked,
-        }))
+        IdempotencyRecord::from_stored(fingerprint, names).map(Some)
     }
 }
 
