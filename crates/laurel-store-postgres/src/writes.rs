@@ -55,12 +55,13 @@ const STORE_WRITES: [&str; 9] = [
 ];
 
 /// One store request: lock the user, check the key, validate, write, count.
-/// Two round trips besides BEGIN and COMMIT: the reads, then the writes,
-/// each sent as one pipeline.
+/// Two round trips: BEGIN and the reads as one pipeline, the writes and
+/// COMMIT as another.
 ///
 /// A transaction that writes nothing (a replay, a refusal, a conflict) is
-/// rolled back: for a user never written that also removes the version-0 row
-/// taken to lock them, so a refused first store leaves no trace.
+/// rolled back: that undoes the version it moved on, and for a user never
+/// written the row created to lock them, so a refused first store leaves no
+/// trace.
 pub(crate) async fn store(
     client: &mut Client,
     cache: &SchemaCache,
@@ -91,8 +92,14 @@ enum Ended {
 /// The store up to its COMMIT, sent in the writes' pipeline. BEGIN goes in
 /// the reads' pipeline: a store is two round trips. Returns with the
 /// transaction still open unless it says it committed.
+///
+/// Each statement of a pipeline is its own extended-query cycle (the driver
+/// ends each with `Sync`), so a failed statement does not stop the ones
+/// behind it; inside the transaction they fail too ("transaction aborted").
+/// Only a failed BEGIN would let them run on their own, which the server
+/// does not do for a well-formed BEGIN on a healthy connection.
 async fn store_unfinished(
-    client: &Client,
+    tx: &Client,
     cache: &SchemaCache,
     request: &StoreRequest,
 ) -> Result<(StoreReply, Ended), Failure> {
@@ -106,7 +113,6 @@ async fn store_unfinished(
         now,
     } = request;
     let (app, user) = (*app, *user);
-    let tx = client;
 
     // Everything the store reads, sent at once. The database runs the
     // statements in order: the app's lock, the user's row (created at
