@@ -196,6 +196,24 @@ fn run(cli: &Cli) -> Result<bool> {
             print_phase(&format!("{label} {title}"), unit, &outcome);
             phase_rounds[phase - 1].push(outcome);
         }
+        if rounds > 1 {
+            let rate = |o: Option<&Outcome<PhaseResult>>| {
+                o.and_then(|o| o.as_ref().ok()).map(PhaseResult::per_second)
+            };
+            let base = base_rounds
+                .last()
+                .and_then(|b| b.as_ref().ok())
+                .map(|b| b.per_second());
+            let [stores, hello, reads] = [0, 1, 2].map(|i| rate(phase_rounds[i].last()));
+            if let (Some(b), Some(s), Some(h), Some(r)) = (base, stores, hello, reads) {
+                println!(
+                    "round {}: stores / baseline = {:.3}, reads / hello = {:.3}\n",
+                    round + 1,
+                    s / b.max(1e-9),
+                    r / h.max(1e-9)
+                );
+            }
+        }
     }
     let memory = servers.finish();
     let [stores, hello, reads] = phase_rounds.map(merge_phases);
