@@ -126,20 +126,40 @@ struct Report {
     memory: Outcome<(u64, u64)>,
 }
 
+/// A temporary directory for one run, under `parent`.
+fn work_dir(parent: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a temp dir in {}", parent.display()))
+}
+
+/// The `laurel` server binary: `--laurel-bin`, else `laurel` next to this binary.
+fn laurel_bin(cli: &Cli, exe: &Path) -> PathBuf {
+    cli.laurel_bin.clone().unwrap_or_else(|| {
+        exe.parent()
+            .map(|d| d.join("laurel"))
+            .unwrap_or_else(|| "laurel".into())
+    })
+}
+
+fn check_laurel_bin(bin: &Path) -> Result<()> {
+    if !bin.is_file() {
+        bail!(
+            "no laurel binary at {} (build it: cargo build --release -p laurel, or pass --laurel-bin)",
+            bin.display()
+        );
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> Result<bool> {
     let duration = Duration::from_secs(if cli.quick { 2 } else { cli.duration.max(1) });
     let clients = cli.clients.max(1);
     let work_parent = cli.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let work = tempfile::Builder::new()
-        .prefix("laurel-bench-")
-        .tempdir_in(&work_parent)
-        .with_context(|| format!("creating a temp dir in {}", work_parent.display()))?;
+    let work = work_dir(&work_parent, "laurel-bench-")?;
     let exe = std::env::current_exe().context("locating this binary")?;
-    let laurel_bin = cli.laurel_bin.clone().unwrap_or_else(|| {
-        exe.parent()
-            .map(|d| d.join("laurel"))
-            .unwrap_or_else(|| "laurel".into())
-    });
+    let laurel_bin = laurel_bin(cli, &exe);
 
     println!("laurel-bench — {}", machine());
     println!(
@@ -446,12 +466,7 @@ struct Servers {
 
 impl Servers {
     async fn start(exe: &Path, laurel_bin: &Path, work: &Path, clients: usize) -> Result<Servers> {
-        if !laurel_bin.is_file() {
-            bail!(
-                "no laurel binary at {} (build it: cargo build --release -p laurel, or pass --laurel-bin)",
-                laurel_bin.display()
-            );
-        }
+        check_laurel_bin(laurel_bin)?;
         let mut cmd = Command::new(exe);
         cmd.args(["hello-server", "--listen", "127.0.0.1:0"]);
         let (hello, hello_addr) = ChildGuard::spawn(

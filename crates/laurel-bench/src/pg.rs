@@ -119,22 +119,10 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
         }
     }
     let work_parent = std::env::temp_dir();
-    let work = tempfile::Builder::new()
-        .prefix("laurel-bench-pg-")
-        .tempdir_in(&work_parent)
-        .with_context(|| format!("creating a temp dir in {}", work_parent.display()))?;
+    let work = crate::work_dir(&work_parent, "laurel-bench-pg-")?;
     let exe = std::env::current_exe().context("locating this binary")?;
-    let laurel_bin = cli.laurel_bin.clone().unwrap_or_else(|| {
-        exe.parent()
-            .map(|d| d.join("laurel"))
-            .unwrap_or_else(|| "laurel".into())
-    });
-    if !laurel_bin.is_file() {
-        bail!(
-            "no laurel binary at {} (build it: cargo build --release -p laurel, or pass --laurel-bin)",
-            laurel_bin.display()
-        );
-    }
+    let laurel_bin = crate::laurel_bin(cli, &exe);
+    crate::check_laurel_bin(&laurel_bin)?;
 
     println!("laurel-bench postgres — {}", machine());
     println!(
