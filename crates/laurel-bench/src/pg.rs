@@ -905,7 +905,7 @@ BEGIN;
 SELECT pg_advisory_xact_lock_shared({class}, {app});
 SELECT schema_version, CASE WHEN schema_version = {schema_version} THEN NULL ELSE schema_json END FROM apps WHERE app_id = {app};
 INSERT INTO users (app_id, steam_id, version) VALUES ({app}, :user, 1) ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 RETURNING version;
-SELECT fingerprint, newly_unlocked FROM idempotency WHERE app_id = {app} AND steam_id = :user AND idem_key = 'pgbench-' || :key;
+SELECT fingerprint, array_to_json(newly_unlocked)::text FROM idempotency WHERE app_id = {app} AND steam_id = :user AND idem_key = 'pgbench-' || :key;
 SELECT name, kind, int_value, float_value, avg_count, avg_seconds FROM stats WHERE app_id = {app} AND steam_id = :user;
 SELECT name, unlocked, unlock_time, progress_current, progress_max FROM achievements WHERE app_id = {app} AND steam_id = :user;
 \endpipeline
@@ -1015,7 +1015,7 @@ fn pgbench_command(
     // the server arms the statement timeout for each statement it runs.
     let laurel = laurel_store_postgres::PostgresOptions::new(String::new());
     let session = format!(
-        "-c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+        "-c extra_float_digits=3 -c statement_timeout={} -c idle_in_transaction_session_timeout={}",
         laurel.statement_timeout.as_millis(),
         laurel.idle_in_transaction_timeout.as_millis()
     );

@@ -106,6 +106,10 @@ pub(crate) fn judge_sqlstate(code: &str) -> (Verdict, Reuse) {
         // the session), read_only_sql_transaction (a standby after a
         // failover: reconnecting finds the new primary).
         "57P01" | "57P02" | "57P03" | "25P03" | "25006" => (Verdict::Unavailable, Reuse::Discard),
+        // invalid_sql_statement_name: a statement every connection prepares
+        // when it opens is gone (something ran DEALLOCATE on the session);
+        // a new connection has it again.
+        "26000" => (Verdict::Retry, Reuse::Discard),
         // query_canceled (statement_timeout), lock_not_available: the
         // database is too busy to answer in time; the session is fine.
         "57014" | "55P03" => (Verdict::Unavailable, Reuse::Keep),
@@ -240,14 +244,6 @@ pub(crate) async fn all3<A, B, C>(
     }
 }
 
-/// `Ok` when no statement of a pipeline failed, else its root cause.
-pub(crate) fn first_failure<const N: usize>(errors: [Option<Failure>; N]) -> Result<(), Failure> {
-    if errors.iter().all(Option::is_none) {
-        return Ok(());
-    }
-    Err(root_cause(errors))
-}
-
 /// The failure that made the others: in a pipeline, the statements after a
 /// failed one answer only "current transaction is aborted" (25P02).
 pub(crate) fn root_cause<const N: usize>(errors: [Option<Failure>; N]) -> Failure {
@@ -287,31 +283,6 @@ pub(crate) async fn query_opt<C: GenericClient>(
     client.query_opt(&statement, params).await.context(what)
 }
 
-/// Prepares the statements not yet in the connection's cache (a round trip
-/// each, on a connection's first uses only). Afterwards a pipeline of these
-/// statements is sent in the order its futures are first polled: a statement
-/// still to prepare would otherwise be sent after the ones behind it.
-pub(crate) async fn prepare_all<C: GenericClient>(
-    client: &C,
-    what: &'static str,
-    sqls: &[&str],
-) -> Result<(), Failure> {
-    for sql in sqls {
-        client.prepare_cached(sql).await.context(what)?;
-    }
-    Ok(())
-}
-
-pub(crate) async fn query_one<C: GenericClient>(
-    client: &C,
-    what: &'static str,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Row, Failure> {
-    let statement = client.prepare_cached(sql).await.context(what)?;
-    client.query_one(&statement, params).await.context(what)
-}
-
 pub(crate) async fn execute<C: GenericClient>(
     client: &C,
     what: &'static str,
@@ -331,6 +302,7 @@ mod tests {
         let cases = [
             ("40001", Verdict::Retry, Reuse::Keep),
             ("40P01", Verdict::Retry, Reuse::Keep),
+            ("26000", Verdict::Retry, Reuse::Discard),
             ("57P01", Verdict::Unavailable, Reuse::Discard),
             ("57P03", Verdict::Unavailable, Reuse::Discard),
             ("08006", Verdict::Unavailable, Reuse::Discard),

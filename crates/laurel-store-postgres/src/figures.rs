@@ -24,13 +24,12 @@
 //! in different shards never wait for each other's commit on a counter.
 //! Reads add the shards up.
 
-use deadpool_postgres::GenericClient;
 use laurel_core::AppId;
 pub(crate) use laurel_store::figures::FigureChanges;
-use tokio_postgres::types::ToSql;
 
-use crate::connection::{Failure, execute, first_failure};
+use crate::connection::Failure;
 use crate::rows::app_sql;
+use crate::script::{Array, Prepared, Script};
 
 /// Rows per global counter: how many stores of one app may move the same
 /// counter without waiting for each other's commit.
@@ -44,117 +43,116 @@ pub(crate) fn shard_of(steam_id: i64) -> i16 {
 }
 
 // The counter statements, in the lock order.
-pub(crate) const ADD_USERS: &str = "INSERT INTO app_users (app_id, shard, users) VALUES ($1, $2, $3) \
-                 ON CONFLICT (app_id, shard) DO UPDATE SET users = app_users.users + excluded.users";
-pub(crate) const ADD_UNLOCKS: &str = "INSERT INTO achievement_unlocks (app_id, name, shard, users) \
-                 SELECT $1, t.name, $2, t.delta FROM unnest($3::text[], $4::bigint[]) AS t(name, delta) \
-                 ORDER BY t.name COLLATE \"C\" \
-                 ON CONFLICT (app_id, name, shard) DO UPDATE SET users = achievement_unlocks.users + excluded.users";
-pub(crate) const ADD_TOTALS: &str = "INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum) \
-                 SELECT $1, t.name, t.kind, $7, t.value_rows, t.int_sum, t.float_sum \
-                 FROM unnest($2::text[], $3::smallint[], $4::bigint[], $5::bigint[], $6::float8[]) \
-                      AS t(name, kind, value_rows, int_sum, float_sum) \
-                 ORDER BY t.name COLLATE \"C\", t.kind \
-                 ON CONFLICT (app_id, name, kind, shard) DO UPDATE SET \
-                 value_rows = stat_totals.value_rows + excluded.value_rows, \
-                 int_sum = stat_totals.int_sum + excluded.int_sum, \
-                 float_sum = stat_totals.float_sum + excluded.float_sum";
-pub(crate) const ADD_HISTORY: &str = "INSERT INTO stat_history (app_id, name, kind, day, shard, int_change, float_change) \
-                 SELECT $1, t.name, t.kind, t.day, $7, t.int_change, t.float_change \
-                 FROM unnest($2::text[], $3::smallint[], $4::bigint[], $5::bigint[], $6::float8[]) \
-                      AS t(name, kind, day, int_change, float_change) \
-                 ORDER BY t.name COLLATE \"C\", t.kind, t.day \
-                 ON CONFLICT (app_id, name, kind, day, shard) DO UPDATE SET \
-                 int_change = stat_history.int_change + excluded.int_change, \
-                 float_change = stat_history.float_change + excluded.float_change";
+pub(crate) const ADD_USERS: Prepared = Prepared {
+    name: "laurel_add_users",
+    params: "int8, int2, int8",
+    sql: "INSERT INTO app_users (app_id, shard, users) VALUES ($1, $2, $3) \
+          ON CONFLICT (app_id, shard) DO UPDATE SET users = app_users.users + excluded.users",
+};
+pub(crate) const ADD_UNLOCKS: Prepared = Prepared {
+    name: "laurel_add_unlocks",
+    params: "int8, int2, text[], int8[]",
+    sql: "INSERT INTO achievement_unlocks (app_id, name, shard, users) \
+          SELECT $1, t.name, $2, t.delta FROM unnest($3::text[], $4::bigint[]) AS t(name, delta) \
+          ORDER BY t.name COLLATE \"C\" \
+          ON CONFLICT (app_id, name, shard) DO UPDATE SET users = achievement_unlocks.users + excluded.users",
+};
+pub(crate) const ADD_TOTALS: Prepared = Prepared {
+    name: "laurel_add_totals",
+    params: "int8, text[], int2[], int8[], int8[], float8[], int2",
+    sql: "INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum) \
+          SELECT $1, t.name, t.kind, $7, t.value_rows, t.int_sum, t.float_sum \
+          FROM unnest($2::text[], $3::smallint[], $4::bigint[], $5::bigint[], $6::float8[]) \
+               AS t(name, kind, value_rows, int_sum, float_sum) \
+          ORDER BY t.name COLLATE \"C\", t.kind \
+          ON CONFLICT (app_id, name, kind, shard) DO UPDATE SET \
+          value_rows = stat_totals.value_rows + excluded.value_rows, \
+          int_sum = stat_totals.int_sum + excluded.int_sum, \
+          float_sum = stat_totals.float_sum + excluded.float_sum",
+};
+pub(crate) const ADD_HISTORY: Prepared = Prepared {
+    name: "laurel_add_history",
+    params: "int8, text[], int2[], int8[], int8[], float8[], int2",
+    sql: "INSERT INTO stat_history (app_id, name, kind, day, shard, int_change, float_change) \
+          SELECT $1, t.name, t.kind, t.day, $7, t.int_change, t.float_change \
+          FROM unnest($2::text[], $3::smallint[], $4::bigint[], $5::bigint[], $6::float8[]) \
+               AS t(name, kind, day, int_change, float_change) \
+          ORDER BY t.name COLLATE \"C\", t.kind, t.day \
+          ON CONFLICT (app_id, name, kind, day, shard) DO UPDATE SET \
+          int_change = stat_history.int_change + excluded.int_change, \
+          float_change = stat_history.float_change + excluded.float_change",
+};
 
-/// Writes `changes` (computed by `laurel_store::figures`, the rules every
-/// backend shares) into counter shard `shard`, table after table in the lock
-/// order, each table's rows in key order (`ORDER BY … COLLATE "C"` is byte
-/// order, the order of the `BTreeMap` keys). One statement per table.
-pub(crate) async fn write<C: GenericClient>(
+/// Adds the writes of `changes` (computed by `laurel_store::figures`, the
+/// rules every backend shares) into counter shard `shard`, table after table
+/// in the lock order, each table's rows in key order (`ORDER BY … COLLATE
+/// "C"` is byte order, the order of the `BTreeMap` keys). One statement per
+/// table that changes; a script runs them in the order they were added.
+pub(crate) fn write(
     changes: &FigureChanges,
-    client: &C,
+    script: &mut Script,
     app: AppId,
     shard: i16,
 ) -> Result<(), Failure> {
     let app_id = app_sql(app);
+    if changes.users != 0 {
+        script.execute(&ADD_USERS, &[&app_id, &shard, &changes.users])?;
+    }
     let unlocks: Vec<(&str, i64)> = changes
         .unlocks
         .iter()
         .filter(|(_, delta)| **delta != 0)
         .map(|(name, delta)| (name.as_str(), *delta))
         .collect();
-    let unlock_names: Vec<&str> = unlocks.iter().map(|u| u.0).collect();
-    let unlock_deltas: Vec<i64> = unlocks.iter().map(|u| u.1).collect();
+    if !unlocks.is_empty() {
+        let names: Vec<&str> = unlocks.iter().map(|u| u.0).collect();
+        let deltas: Vec<i64> = unlocks.iter().map(|u| u.1).collect();
+        script.execute(
+            &ADD_UNLOCKS,
+            &[&app_id, &shard, &Array(&names), &Array(&deltas)],
+        )?;
+    }
     let totals = &changes.totals;
-    let total_names: Vec<&str> = totals.keys().map(|k| k.0.as_str()).collect();
-    let total_kinds: Vec<i16> = totals.keys().map(|k| k.1).collect();
-    let total_rows: Vec<i64> = totals.values().map(|t| t.value_rows).collect();
-    let total_ints: Vec<i64> = totals.values().map(|t| t.int_sum).collect();
-    let total_floats: Vec<f64> = totals.values().map(|t| t.float_sum).collect();
+    if !totals.is_empty() {
+        let names: Vec<&str> = totals.keys().map(|k| k.0.as_str()).collect();
+        let kinds: Vec<i16> = totals.keys().map(|k| k.1).collect();
+        let rows: Vec<i64> = totals.values().map(|t| t.value_rows).collect();
+        let ints: Vec<i64> = totals.values().map(|t| t.int_sum).collect();
+        let floats: Vec<f64> = totals.values().map(|t| t.float_sum).collect();
+        script.execute(
+            &ADD_TOTALS,
+            &[
+                &app_id,
+                &Array(&names),
+                &Array(&kinds),
+                &Array(&rows),
+                &Array(&ints),
+                &Array(&floats),
+                &shard,
+            ],
+        )?;
+    }
     let history = &changes.history;
-    let day_names: Vec<&str> = history.keys().map(|k| k.0.as_str()).collect();
-    let day_kinds: Vec<i16> = history.keys().map(|k| k.1).collect();
-    let days: Vec<i64> = history.keys().map(|k| k.2).collect();
-    let day_ints: Vec<i64> = history.values().map(|h| h.int_change).collect();
-    let day_floats: Vec<f64> = history.values().map(|h| h.float_change).collect();
-
-    // Sent together, in this order (see `writes::store` on why the order holds).
-    let when = |wanted: bool, what, sql, params| async move {
-        if wanted {
-            execute(client, what, sql, params).await.map(drop)
-        } else {
-            Ok(())
-        }
-    };
-    let users_params: [&(dyn ToSql + Sync); 3] = [&app_id, &shard, &changes.users];
-    let unlock_params: [&(dyn ToSql + Sync); 4] = [&app_id, &shard, &unlock_names, &unlock_deltas];
-    let total_params: [&(dyn ToSql + Sync); 7] = [
-        &app_id,
-        &total_names,
-        &total_kinds,
-        &total_rows,
-        &total_ints,
-        &total_floats,
-        &shard,
-    ];
-    let day_params: [&(dyn ToSql + Sync); 7] = [
-        &app_id,
-        &day_names,
-        &day_kinds,
-        &days,
-        &day_ints,
-        &day_floats,
-        &shard,
-    ];
-    let (users, unlocks, totals, history) = tokio::join!(
-        when(
-            changes.users != 0,
-            "counting users",
-            ADD_USERS,
-            &users_params
-        ),
-        when(
-            !unlock_names.is_empty(),
-            "counting unlocks",
-            ADD_UNLOCKS,
-            &unlock_params
-        ),
-        when(
-            !total_names.is_empty(),
-            "adding to stat totals",
-            ADD_TOTALS,
-            &total_params
-        ),
-        when(
-            !day_names.is_empty(),
-            "adding to stat history",
-            ADD_HISTORY,
-            &day_params
-        ),
-    );
-    first_failure([users.err(), unlocks.err(), totals.err(), history.err()])
+    if !history.is_empty() {
+        let names: Vec<&str> = history.keys().map(|k| k.0.as_str()).collect();
+        let kinds: Vec<i16> = history.keys().map(|k| k.1).collect();
+        let days: Vec<i64> = history.keys().map(|k| k.2).collect();
+        let ints: Vec<i64> = history.values().map(|h| h.int_change).collect();
+        let floats: Vec<f64> = history.values().map(|h| h.float_change).collect();
+        script.execute(
+            &ADD_HISTORY,
+            &[
+                &app_id,
+                &Array(&names),
+                &Array(&kinds),
+                &Array(&days),
+                &Array(&ints),
+                &Array(&floats),
+                &shard,
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

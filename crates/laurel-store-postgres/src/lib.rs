@@ -36,13 +36,13 @@
 //!
 //! # Several nodes, one database
 //!
-//! Every store is one READ COMMITTED transaction of two round trips: BEGIN
-//! and the reads as one pipeline, the writes and COMMIT as another (a failed
-//! write makes PostgreSQL answer the COMMIT behind it with a rollback; a
-//! store that does not commit ends with ROLLBACK). The database runs
-//! the statements of a pipeline in the order they were sent, and they are
-//! sent in this order (every statement is prepared before a pipeline starts,
-//! so none waits for its preparation while those behind it go ahead):
+//! Every store is one READ COMMITTED transaction of two round trips, each
+//! one message (`script.rs`: a multi-statement simple query of `EXECUTE`s of
+//! statements every connection prepared when it opened): BEGIN and the
+//! reads, then the writes and COMMIT. The database runs a message's
+//! statements in order and stops at the first that fails, so a failed write
+//! is never followed by the COMMIT behind it; a store that does not commit
+//! ends with ROLLBACK. The order:
 //!
 //! ```text
 //! BEGIN
@@ -112,6 +112,7 @@ mod connection;
 mod figures;
 mod migrations;
 mod rows;
+mod script;
 mod writes;
 
 use std::str::FromStr;
@@ -505,8 +506,10 @@ impl PostgresStore {
         // Appended to whatever the URL asks for: the server enforces these
         // per session, whatever the client does.
         let mut session = config.get_options().unwrap_or_default().to_owned();
+        // extra_float_digits > 0: floats come back as text (a store's reads,
+        // see `script.rs`) in their shortest exact form.
         session.push_str(&format!(
-            " -c statement_timeout={} -c idle_in_transaction_session_timeout={}",
+            " -c extra_float_digits=3 -c statement_timeout={} -c idle_in_transaction_session_timeout={}",
             timeout(options.statement_timeout).as_millis(),
             timeout(options.idle_in_transaction_timeout).as_millis(),
         ));
@@ -521,14 +524,26 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Set once the layout is current: from then on, every connection the
+        // pool opens prepares the write transactions' statements (which name
+        // tables a migration may still have to create).
+        let layout_ready = Arc::new(AtomicBool::new(false));
+        let ready = Arc::clone(&layout_ready);
         let pool = Pool::builder(manager)
             .max_size(options.max_connections.clamp(1, MAX_CONNECTIONS))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(timeout(options.wait_timeout)))
             .create_timeout(Some(timeout(options.connect_timeout)))
             .recycle_timeout(Some(timeout(options.connect_timeout)))
-            .post_create(Hook::async_fn(|client, _| {
-                Box::pin(async move { require_durable_commits(client).await })
+            .post_create(Hook::async_fn(move |client, _| {
+                let ready = ready.load(Ordering::Acquire);
+                Box::pin(async move {
+                    require_durable_commits(client).await?;
+                    if ready {
+                        prepare_statements(client).await?;
+                    }
+                    Ok(())
+                })
             }))
             .build()
             .map_err(|e| StoreError::Backend(format!("building the connection pool: {e}")))?;
@@ -549,6 +564,9 @@ impl PostgresStore {
         with_client!(&inner, inner.schema_timeout, |client| {
             migrations::migrate(client).await
         })?;
+        layout_ready.store(true, Ordering::Release);
+        // The connection that migrated has not prepared them: it goes.
+        inner.pool.retain(|_, _| false);
         Ok(PostgresStore {
             inner: Arc::new(inner),
         })
@@ -584,6 +602,15 @@ async fn require_durable_commits(client: &mut ClientWrapper) -> Result<(), HookE
         )
         .await
         .map(drop)
+        .map_err(HookError::Backend)
+}
+
+/// Prepares the statements the write transactions run by name
+/// (`writes::PREPARED`), in one round trip.
+async fn prepare_statements(client: &mut ClientWrapper) -> Result<(), HookError> {
+    client
+        .batch_execute(&script::prepare_sql(&writes::PREPARED))
+        .await
         .map_err(HookError::Backend)
 }
 

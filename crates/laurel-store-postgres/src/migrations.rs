@@ -25,7 +25,9 @@ const MIGRATION_LOCK: i64 = 0x4c61_7572_656c_0001; // "Laurel", 1
 // bijection. App ids are u32 and fit a BIGINT as they are.
 //
 // f32 stat values are REAL (float4): the binary protocol carries their bits,
-// so -0.0, subnormals and every other value come back exactly. Average-rate
+// and the text a store reads and writes is each value's shortest exact
+// decimal (see script.rs), so -0.0, subnormals and every other value come
+// back exactly. Average-rate
 // sums and float totals are DOUBLE PRECISION; int totals are BIGINT sums, exact.
 //
 // The global counters (`app_users`, `achievement_unlocks`, `stat_totals`,

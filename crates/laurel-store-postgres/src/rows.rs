@@ -1,7 +1,7 @@
 //! Row encodings and the statements on one user's rows, shared by the
 //! reads and the write transactions. Every function takes a
-//! [`GenericClient`] (a pooled connection or a transaction), so the caller
-//! decides the transaction boundaries.
+//! [`GenericClient`] (a pooled connection or a transaction), or adds to a
+//! [`Script`], so the caller decides the transaction boundaries.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,9 +11,10 @@ use laurel_core::{
     AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatValue, SteamId, UserProgress,
 };
 use laurel_store::{IdempotencyRecord, StoreError, StoredSchema};
-use tokio_postgres::Row;
+use tokio_postgres::{Row, SimpleQueryRow};
 
 use crate::connection::{Context, Failure, both, execute, query, query_opt};
+use crate::script::{Array, Prepared, Script};
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> Failure {
     Failure::Store(StoreError::Backend(format!(
@@ -63,7 +64,7 @@ pub(crate) async fn lock_app<C: GenericClient>(
     let sql = if exclusive {
         "SELECT pg_advisory_xact_lock($1, $2)"
     } else {
-        LOCK_APP_SHARED
+        LOCK_APP_SHARED.sql
     };
     execute(
         client,
@@ -76,7 +77,11 @@ pub(crate) async fn lock_app<C: GenericClient>(
 }
 
 pub(crate) const LOCKING_APP: &str = "waiting for the app's schema lock";
-pub(crate) const LOCK_APP_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1, $2)";
+pub(crate) const LOCK_APP_SHARED: Prepared = Prepared {
+    name: "laurel_lock_app_shared",
+    params: "int4, int4",
+    sql: "SELECT pg_advisory_xact_lock_shared($1, $2)",
+};
 
 /// The parameters of [`LOCK_APP_SHARED`] for `app`.
 pub(crate) fn app_lock(app: AppId) -> [i32; 2] {
@@ -89,6 +94,90 @@ fn name_from_sql(text: String) -> Result<ApiName, Failure> {
 
 pub(crate) fn count(value: i64, what: &str) -> Result<u64, Failure> {
     u64::try_from(value).map_err(|_| corrupt(format_args!("negative {what}: {value}")))
+}
+
+/// A column the statement never leaves NULL.
+pub(crate) fn required<T>(value: Option<T>, what: &str) -> Result<T, Failure> {
+    value.ok_or_else(|| corrupt(format_args!("{what} is NULL")))
+}
+
+/// A row's columns by position, whichever protocol brought it: binary
+/// values (a [`Row`] of the extended protocol) or text (a
+/// [`SimpleQueryRow`] of a [`Script`]). One decoder per table serves both.
+pub(crate) trait Cells {
+    fn int2(&self, i: usize, what: &'static str) -> Result<Option<i16>, Failure>;
+    fn int8(&self, i: usize, what: &'static str) -> Result<Option<i64>, Failure>;
+    fn float4(&self, i: usize, what: &'static str) -> Result<Option<f32>, Failure>;
+    fn float8(&self, i: usize, what: &'static str) -> Result<Option<f64>, Failure>;
+    fn boolean(&self, i: usize, what: &'static str) -> Result<Option<bool>, Failure>;
+    fn text(&self, i: usize, what: &'static str) -> Result<Option<String>, Failure>;
+}
+
+impl Cells for Row {
+    fn int2(&self, i: usize, what: &'static str) -> Result<Option<i16>, Failure> {
+        self.try_get(i).context(what)
+    }
+    fn int8(&self, i: usize, what: &'static str) -> Result<Option<i64>, Failure> {
+        self.try_get(i).context(what)
+    }
+    fn float4(&self, i: usize, what: &'static str) -> Result<Option<f32>, Failure> {
+        self.try_get(i).context(what)
+    }
+    fn float8(&self, i: usize, what: &'static str) -> Result<Option<f64>, Failure> {
+        self.try_get(i).context(what)
+    }
+    fn boolean(&self, i: usize, what: &'static str) -> Result<Option<bool>, Failure> {
+        self.try_get(i).context(what)
+    }
+    fn text(&self, i: usize, what: &'static str) -> Result<Option<String>, Failure> {
+        self.try_get(i).context(what)
+    }
+}
+
+/// Text as PostgreSQL writes it: integers in decimal; floats as the
+/// shortest decimal that reads back exactly (`extra_float_digits` > 0, set
+/// for every session) or `NaN`, `Infinity`, `-Infinity`, which Rust reads
+/// too; booleans as `t` and `f`.
+impl Cells for SimpleQueryRow {
+    fn int2(&self, i: usize, what: &'static str) -> Result<Option<i16>, Failure> {
+        parse_cell(self, i, what)
+    }
+    fn int8(&self, i: usize, what: &'static str) -> Result<Option<i64>, Failure> {
+        parse_cell(self, i, what)
+    }
+    fn float4(&self, i: usize, what: &'static str) -> Result<Option<f32>, Failure> {
+        parse_cell(self, i, what)
+    }
+    fn float8(&self, i: usize, what: &'static str) -> Result<Option<f64>, Failure> {
+        parse_cell(self, i, what)
+    }
+    fn boolean(&self, i: usize, what: &'static str) -> Result<Option<bool>, Failure> {
+        match self.try_get(i).context(what)? {
+            None => Ok(None),
+            Some("t") => Ok(Some(true)),
+            Some("f") => Ok(Some(false)),
+            Some(other) => Err(corrupt(format_args!("{what}: {other:?} is not a boolean"))),
+        }
+    }
+    fn text(&self, i: usize, what: &'static str) -> Result<Option<String>, Failure> {
+        Ok(self.try_get(i).context(what)?.map(str::to_owned))
+    }
+}
+
+fn parse_cell<T: std::str::FromStr>(
+    row: &SimpleQueryRow,
+    i: usize,
+    what: &'static str,
+) -> Result<Option<T>, Failure> {
+    match row.try_get(i).context(what)? {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            corrupt(format_args!(
+                "{what}: {text:?} is not a {}",
+                std::any::type_name::<T>()
+            ))
+        }),
+    }
 }
 
 pub(crate) use laurel_store::SchemaCache;
@@ -105,18 +194,22 @@ pub(crate) async fn current_schema<C: GenericClient>(
     let row = query_opt(
         client,
         READING_SCHEMA,
-        SELECT_SCHEMA,
+        SELECT_SCHEMA.sql,
         &[&app_sql(app), &cached_version],
     )
     .await?;
-    schema_from_row(cache, app, cached, row)
+    schema_from_row(cache, app, cached, row.as_ref())
 }
 
 pub(crate) const READING_SCHEMA: &str = "reading the schema";
 /// Parameters: the app, and the version of its cached schema (see [`cached_schema`]).
-pub(crate) const SELECT_SCHEMA: &str = "SELECT schema_version, \
-     CASE WHEN schema_version = $2 THEN NULL ELSE schema_json END \
-     FROM apps WHERE app_id = $1";
+pub(crate) const SELECT_SCHEMA: Prepared = Prepared {
+    name: "laurel_select_schema",
+    params: "int8, int8",
+    sql: "SELECT schema_version, \
+          CASE WHEN schema_version = $2 THEN NULL ELSE schema_json END \
+          FROM apps WHERE app_id = $1",
+};
 
 /// The cached schema of `app` and its version as [`SELECT_SCHEMA`] takes it
 /// (-1 when none is cached).
@@ -135,13 +228,13 @@ pub(crate) fn schema_from_row(
     cache: &SchemaCache,
     app: AppId,
     cached: Option<StoredSchema>,
-    row: Option<Row>,
+    row: Option<&impl Cells>,
 ) -> Result<Option<StoredSchema>, Failure> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let version: i64 = row.try_get(0).context("reading the schema")?;
-    let json: Option<String> = row.try_get(1).context("reading the schema")?;
+    let version = required(row.int8(0, READING_SCHEMA)?, "schema version")?;
+    let json = row.text(1, READING_SCHEMA)?;
     let version = count(version, "schema version")?;
     match (json, cached) {
         (None, Some(cached)) => Ok(Some(cached)),
@@ -203,15 +296,15 @@ pub(crate) struct StatRow {
 }
 
 impl StatRow {
-    pub(crate) fn read(row: &Row) -> Result<StatRow, Failure> {
+    pub(crate) fn read(row: &impl Cells) -> Result<StatRow, Failure> {
         let what = "reading a stat";
         Ok(StatRow {
-            name: row.try_get(0).context(what)?,
-            kind: row.try_get(1).context(what)?,
-            int_value: row.try_get(2).context(what)?,
-            float_value: row.try_get(3).context(what)?,
-            avg_count: row.try_get(4).context(what)?,
-            avg_seconds: row.try_get(5).context(what)?,
+            name: required(row.text(0, what)?, "stat name")?,
+            kind: required(row.int2(1, what)?, "stat kind")?,
+            int_value: row.int8(2, what)?,
+            float_value: row.float4(3, what)?,
+            avg_count: row.float8(4, what)?,
+            avg_seconds: row.float8(5, what)?,
         })
     }
 
@@ -232,10 +325,18 @@ impl StatRow {
     }
 }
 
-pub(crate) const SELECT_STATS: &str = "SELECT name, kind, int_value, float_value, avg_count, avg_seconds \
-                            FROM stats WHERE app_id = $1 AND steam_id = $2";
-pub(crate) const SELECT_ACHIEVEMENTS: &str = "SELECT name, unlocked, unlock_time, progress_current, progress_max \
-     FROM achievements WHERE app_id = $1 AND steam_id = $2";
+pub(crate) const SELECT_STATS: Prepared = Prepared {
+    name: "laurel_select_stats",
+    params: "int8, int8",
+    sql: "SELECT name, kind, int_value, float_value, avg_count, avg_seconds \
+          FROM stats WHERE app_id = $1 AND steam_id = $2",
+};
+pub(crate) const SELECT_ACHIEVEMENTS: Prepared = Prepared {
+    name: "laurel_select_achievements",
+    params: "int8, int8",
+    sql: "SELECT name, unlocked, unlock_time, progress_current, progress_max \
+          FROM achievements WHERE app_id = $1 AND steam_id = $2",
+};
 
 /// A user's version, or `None` for a user never written. A row at version 0
 /// (only ever seen inside a store's own transaction) is never written too.
@@ -270,8 +371,13 @@ pub(crate) const LOCK_USER: &str =
 /// and moves their version on by one; answers the new version. One
 /// statement where a lock, a read and an update would be three: a store
 /// always writes the next version, and one that writes nothing rolls back.
-pub(crate) const BUMP_USER: &str = "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 1) \
-     ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 RETURNING version";
+pub(crate) const BUMP_USER: Prepared = Prepared {
+    name: "laurel_bump_user",
+    params: "int8, int8",
+    sql: "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 1) \
+          ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 \
+          RETURNING version",
+};
 pub(crate) const CREATING_USER: &str = "creating a user";
 /// Parameters: app, user. A row at version 0, so that a new user has a row to lock.
 pub(crate) const CREATE_USER: &str = "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 0) \
@@ -317,13 +423,13 @@ pub(crate) async fn load_progress<C: GenericClient>(
         query(
             client,
             "reading a user's stats",
-            SELECT_STATS,
+            SELECT_STATS.sql,
             &[&app_id, &steam_id],
         ),
         query(
             client,
             "reading a user's achievements",
-            SELECT_ACHIEVEMENTS,
+            SELECT_ACHIEVEMENTS.sql,
             &[&app_id, &steam_id],
         ),
     )
@@ -331,10 +437,10 @@ pub(crate) async fn load_progress<C: GenericClient>(
     progress_from_rows(version, &stat_rows, &achievement_rows)
 }
 
-pub(crate) fn progress_from_rows(
+pub(crate) fn progress_from_rows<R: Cells>(
     version: u64,
-    stat_rows: &[Row],
-    achievement_rows: &[Row],
+    stat_rows: &[R],
+    achievement_rows: &[R],
 ) -> Result<UserProgress, Failure> {
     let mut stats = BTreeMap::new();
     for row in stat_rows {
@@ -345,11 +451,11 @@ pub(crate) fn progress_from_rows(
     let mut achievements = BTreeMap::new();
     for row in achievement_rows {
         let what = "reading an achievement";
-        let name: String = row.try_get(0).context(what)?;
-        let unlocked: bool = row.try_get(1).context(what)?;
-        let unlock_time: Option<i64> = row.try_get(2).context(what)?;
-        let current: Option<i64> = row.try_get(3).context(what)?;
-        let max: Option<i64> = row.try_get(4).context(what)?;
+        let name = required(row.text(0, what)?, "achievement name")?;
+        let unlocked = required(row.boolean(1, what)?, "achievement state")?;
+        let unlock_time = row.int8(2, what)?;
+        let current = row.int8(3, what)?;
+        let max = row.int8(4, what)?;
         let progress = match (current, max) {
             (Some(c), Some(m)) => match (u32::try_from(c), u32::try_from(m)) {
                 (Ok(c), Ok(m)) => Some((c, m)),
@@ -371,9 +477,10 @@ pub(crate) fn progress_from_rows(
     })
 }
 
-/// Writes the given stats of a user (one statement for all of them).
-pub(crate) async fn write_stats<C: GenericClient>(
-    client: &C,
+/// Adds the write of the given stats of a user (one statement for all of
+/// them; none when there are none).
+pub(crate) fn write_stats(
+    script: &mut Script,
     app: AppId,
     user: SteamId,
     stats: &[(&ApiName, &StatValue)],
@@ -400,29 +507,27 @@ pub(crate) async fn write_stats<C: GenericClient>(
         counts.push(c);
         seconds.push(s);
     }
-    execute(
-        client,
-        "writing stats",
-        WRITE_STATS,
-        &[
-            &app_sql(app),
-            &user_sql(user),
-            &names,
-            &kinds,
-            &ints,
-            &floats,
-            &counts,
-            &seconds,
-        ],
-    )
-    .await
-    .map(drop)
+    script
+        .execute(
+            &WRITE_STATS,
+            &[
+                &app_sql(app),
+                &user_sql(user),
+                &Array(&names),
+                &Array(&kinds),
+                &Array(&ints),
+                &Array(&floats),
+                &Array(&counts),
+                &Array(&seconds),
+            ],
+        )
+        .map(drop)
 }
 
-/// Writes the given achievement states of a user; `None` (back to the
-/// default: cleared) deletes the row.
-pub(crate) async fn write_achievements<C: GenericClient>(
-    client: &C,
+/// Adds the writes of the given achievement states of a user; `None` (back
+/// to the default: cleared) deletes the row.
+pub(crate) fn write_achievements(
+    script: &mut Script,
     app: AppId,
     user: SteamId,
     achievements: &[(&ApiName, Option<&AchievementState>)],
@@ -445,100 +550,107 @@ pub(crate) async fn write_achievements<C: GenericClient>(
         maxes.push(state.progress.map(|(_, m)| i64::from(m)));
     }
     let (app_id, steam_id) = (app_sql(app), user_sql(user));
-    let upsert = async {
-        if names.is_empty() {
-            return Ok(());
-        }
-        execute(
-            client,
-            "writing achievements",
-            UPSERT_ACHIEVEMENTS,
+    if !names.is_empty() {
+        script.execute(
+            &UPSERT_ACHIEVEMENTS,
             &[
-                &app_id, &steam_id, &names, &unlocked, &times, &currents, &maxes,
+                &app_id,
+                &steam_id,
+                &Array(&names),
+                &Array(&unlocked),
+                &Array(&times),
+                &Array(&currents),
+                &Array(&maxes),
             ],
-        )
-        .await
-        .map(drop)
-    };
-    let delete = async {
-        if cleared.is_empty() {
-            return Ok(());
-        }
-        execute(
-            client,
-            "clearing achievements",
-            CLEAR_ACHIEVEMENTS,
-            &[&app_id, &steam_id, &cleared],
-        )
-        .await
-        .map(drop)
-    };
-    both(upsert, delete).await.map(drop)
+        )?;
+    }
+    if !cleared.is_empty() {
+        script.execute(&CLEAR_ACHIEVEMENTS, &[&app_id, &steam_id, &Array(&cleared)])?;
+    }
+    Ok(())
 }
 
-pub(crate) async fn write_version<C: GenericClient>(
-    client: &C,
+/// Adds the write of a user's version; returns its answer's index (one row
+/// must change).
+pub(crate) fn write_version(
+    script: &mut Script,
     app: AppId,
     user: SteamId,
     version: u64,
-) -> Result<(), Failure> {
+) -> Result<usize, Failure> {
     let version = i64::try_from(version)
         .map_err(|_| corrupt(format_args!("user version {version} overflows")))?;
-    let updated = execute(
-        client,
-        "writing a user's version",
-        WRITE_VERSION,
-        &[&app_sql(app), &user_sql(user), &version],
-    )
-    .await?;
-    if updated == 1 {
-        Ok(())
-    } else {
-        Err(corrupt(format_args!(
-            "user {user} of app {app}: {updated} rows for one locked user"
-        )))
-    }
+    script.execute(&WRITE_VERSION, &[&app_sql(app), &user_sql(user), &version])
 }
 
 // The statements of a store's writes, in the order a store sends them.
-pub(crate) const WRITE_STATS: &str = "INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
-         SELECT $1, $2, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds \
-         FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::real[], $7::float8[], $8::float8[]) \
-              AS t(name, kind, int_value, float_value, avg_count, avg_seconds) \
-         ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, \
-         int_value = excluded.int_value, float_value = excluded.float_value, \
-         avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds";
-pub(crate) const UPSERT_ACHIEVEMENTS: &str = "INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) \
-             SELECT $1, $2, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max \
-             FROM unnest($3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::bigint[]) \
-                  AS t(name, unlocked, unlock_time, progress_current, progress_max) \
-             ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, \
-             unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, \
-             progress_max = excluded.progress_max";
-pub(crate) const CLEAR_ACHIEVEMENTS: &str =
-    "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2 AND name = ANY($3::text[])";
-pub(crate) const WRITE_VERSION: &str =
-    "UPDATE users SET version = $3 WHERE app_id = $1 AND steam_id = $2";
-pub(crate) const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const WRITE_STATS: Prepared = Prepared {
+    name: "laurel_write_stats",
+    params: "int8, int8, text[], int2[], int8[], float4[], float8[], float8[]",
+    sql: "INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
+          SELECT $1, $2, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds \
+          FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::real[], $7::float8[], $8::float8[]) \
+               AS t(name, kind, int_value, float_value, avg_count, avg_seconds) \
+          ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, \
+          int_value = excluded.int_value, float_value = excluded.float_value, \
+          avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds",
+};
+pub(crate) const UPSERT_ACHIEVEMENTS: Prepared = Prepared {
+    name: "laurel_upsert_achievements",
+    params: "int8, int8, text[], bool[], int8[], int8[], int8[]",
+    sql: "INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) \
+          SELECT $1, $2, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max \
+          FROM unnest($3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::bigint[]) \
+               AS t(name, unlocked, unlock_time, progress_current, progress_max) \
+          ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, \
+          unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, \
+          progress_max = excluded.progress_max",
+};
+pub(crate) const CLEAR_ACHIEVEMENTS: Prepared = Prepared {
+    name: "laurel_clear_achievements",
+    params: "int8, int8, text[]",
+    sql: "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2 AND name = ANY($3::text[])",
+};
+pub(crate) const WRITE_VERSION: Prepared = Prepared {
+    name: "laurel_write_version",
+    params: "int8, int8, int8",
+    sql: "UPDATE users SET version = $3 WHERE app_id = $1 AND steam_id = $2",
+};
+pub(crate) const INSERT_IDEMPOTENCY: Prepared = Prepared {
+    name: "laurel_insert_idempotency",
+    params: "int8, int8, text, text, int8, text[], int8",
+    sql: "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
+          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+};
 
-pub(crate) const READING_IDEMPOTENCY: &str = "reading an idempotency key";
-/// Parameters: app, user, key.
-pub(crate) const FIND_IDEMPOTENCY: &str = "SELECT fingerprint, newly_unlocked FROM idempotency \
-     WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3";
+/// Parameters: app, user, key. The names come as a JSON array: text that
+/// serde reads, where PostgreSQL's own array text would need a parser of
+/// its quoting.
+pub(crate) const FIND_IDEMPOTENCY: Prepared = Prepared {
+    name: "laurel_find_idempotency",
+    params: "int8, int8, text",
+    sql: "SELECT fingerprint, array_to_json(newly_unlocked)::text FROM idempotency \
+          WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3",
+};
 
-pub(crate) fn idempotency_from_row(row: Option<Row>) -> Result<Option<IdempotencyRecord>, Failure> {
+pub(crate) fn idempotency_from_row(
+    row: Option<&impl Cells>,
+) -> Result<Option<IdempotencyRecord>, Failure> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let fingerprint: String = row.try_get(0).context("reading an idempotency key")?;
-    let names: Vec<String> = row.try_get(1).context("reading an idempotency key")?;
+    let what = "reading an idempotency key";
+    let fingerprint = required(row.text(0, what)?, "key fingerprint")?;
+    let names = required(row.text(1, what)?, "unlocked names")?;
+    let names: Vec<String> = serde_json::from_str(&names)
+        .map_err(|e| corrupt(format_args!("unlocked names {names:?}: {e}")))?;
     Ok(Some(IdempotencyRecord::from_stored(fingerprint, names)?))
 }
 
+/// Adds the record of a store's key and first answer.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn insert_idempotency<C: GenericClient>(
-    client: &C,
+pub(crate) fn insert_idempotency(
+    script: &mut Script,
     app: AppId,
     user: SteamId,
     key: &str,
@@ -550,22 +662,20 @@ pub(crate) async fn insert_idempotency<C: GenericClient>(
     let names: Vec<&str> = newly_unlocked.iter().map(ApiName::as_str).collect();
     let version = i64::try_from(version)
         .map_err(|_| corrupt(format_args!("user version {version} overflows")))?;
-    execute(
-        client,
-        "recording an idempotency key",
-        INSERT_IDEMPOTENCY,
-        &[
-            &app_sql(app),
-            &user_sql(user),
-            &key,
-            &fingerprint,
-            &version,
-            &names,
-            &created,
-        ],
-    )
-    .await
-    .map(drop)
+    script
+        .execute(
+            &INSERT_IDEMPOTENCY,
+            &[
+                &app_sql(app),
+                &user_sql(user),
+                &key,
+                &fingerprint,
+                &version,
+                &Array(&names),
+                &created,
+            ],
+        )
+        .map(drop)
 }
 
 /// The value of a stat row as its definition reads it, for recounts.

@@ -16,47 +16,61 @@ use laurel_store::{
     KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
 
-use crate::connection::{
-    Context, Failure, all3, both, execute, prepare_all, query, query_one, query_opt, root_cause,
-};
+use crate::connection::{Context, Failure, all3, execute, query, query_opt};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
-    BUMP_USER, CLEAR_ACHIEVEMENTS, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
-    LOCKING_APP, LOCKING_USER, READING_IDEMPOTENCY, READING_SCHEMA, SELECT_ACHIEVEMENTS,
-    SELECT_SCHEMA, SELECT_STATS, SchemaCache, StatRow, UPSERT_ACHIEVEMENTS, WRITE_STATS, app_lock,
-    app_sql, cached_schema, corrupt, count, current_schema, existing_schema, idempotency_from_row,
-    insert_idempotency, kind_code, load_progress, lock_app, lock_user, progress_from_rows, read_as,
-    schema_from_row, user_sql, visible, write_achievements, write_stats, write_version,
+    BUMP_USER, CLEAR_ACHIEVEMENTS, Cells, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
+    LOCKING_USER, SELECT_ACHIEVEMENTS, SELECT_SCHEMA, SELECT_STATS, SchemaCache, StatRow,
+    UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION, app_lock, app_sql, cached_schema, corrupt,
+    count, current_schema, existing_schema, idempotency_from_row, insert_idempotency, kind_code,
+    load_progress, lock_app, lock_user, progress_from_rows, read_as, required, schema_from_row,
+    user_sql, visible, write_achievements, write_stats, write_version,
 };
-use tokio_postgres::types::ToSql;
+use crate::script::{Answer, Prepared, Script};
 
-/// What a store reads, in the order it sends them.
-const STORE_READS: [&str; 7] = [
-    "BEGIN",
-    LOCK_APP_SHARED,
-    SELECT_SCHEMA,
-    BUMP_USER,
-    FIND_IDEMPOTENCY,
-    SELECT_STATS,
-    SELECT_ACHIEVEMENTS,
+/// Every statement the write transactions run by name: each connection of
+/// the pool prepares them when it opens (`open` in the crate root).
+pub(crate) const PREPARED: [&Prepared; 18] = [
+    &LOCK_APP_SHARED,
+    &SELECT_SCHEMA,
+    &BUMP_USER,
+    &FIND_IDEMPOTENCY,
+    &SELECT_STATS,
+    &SELECT_ACHIEVEMENTS,
+    &WRITE_STATS,
+    &UPSERT_ACHIEVEMENTS,
+    &CLEAR_ACHIEVEMENTS,
+    &WRITE_VERSION,
+    &INSERT_IDEMPOTENCY,
+    &figures::ADD_USERS,
+    &figures::ADD_UNLOCKS,
+    &figures::ADD_TOTALS,
+    &figures::ADD_HISTORY,
+    &INSERT_USER,
+    &DELETE_STATS,
+    &DELETE_ACHIEVEMENTS,
 ];
 
-/// What a store writes, in the order it sends them.
-const STORE_WRITES: [&str; 9] = [
-    WRITE_STATS,
-    UPSERT_ACHIEVEMENTS,
-    CLEAR_ACHIEVEMENTS,
-    INSERT_IDEMPOTENCY,
-    figures::ADD_USERS,
-    figures::ADD_UNLOCKS,
-    figures::ADD_TOTALS,
-    figures::ADD_HISTORY,
-    "COMMIT",
-];
+const INSERT_USER: Prepared = Prepared {
+    name: "laurel_insert_user",
+    params: "int8, int8, int8",
+    sql: "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, $3) \
+          ON CONFLICT (app_id, steam_id) DO NOTHING",
+};
+const DELETE_STATS: Prepared = Prepared {
+    name: "laurel_delete_stats",
+    params: "int8, int8",
+    sql: "DELETE FROM stats WHERE app_id = $1 AND steam_id = $2",
+};
+const DELETE_ACHIEVEMENTS: Prepared = Prepared {
+    name: "laurel_delete_achievements",
+    params: "int8, int8",
+    sql: "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2",
+};
 
 /// One store request: lock the user, check the key, validate, write, count.
-/// Two round trips: BEGIN and the reads as one pipeline, the writes and
-/// COMMIT as another.
+/// Two round trips, each one [`Script`]: BEGIN and the reads, then the
+/// writes and COMMIT.
 ///
 /// A transaction that writes nothing (a replay, a refusal, a conflict) is
 /// rolled back: that undoes the version it moved on, and for a user never
@@ -67,15 +81,14 @@ pub(crate) async fn store(
     cache: &SchemaCache,
     request: &StoreRequest,
 ) -> Result<StoreReply, Failure> {
-    let client: &Client = client;
+    let client: &tokio_postgres::Client = client;
     let outcome = store_unfinished(client, cache, request).await;
     if let Ok((reply, Ended::Committed)) = outcome {
         return Ok(reply);
     }
-    // Anything else leaves a transaction open (a replay, a refusal, an error
-    // before the COMMIT), or one the failed pipeline already ended: ROLLBACK
-    // is right either way (PostgreSQL only warns in the second case), and
-    // the connection goes back to the pool with no transaction open.
+    // Anything else leaves a transaction open (a replay, a refusal), or
+    // aborted by a failed statement: ROLLBACK is right either way, and the
+    // connection goes back to the pool with no transaction open.
     client
         .batch_execute("ROLLBACK")
         .await
@@ -89,17 +102,18 @@ enum Ended {
     Open,
 }
 
-/// The store up to its COMMIT, sent in the writes' pipeline. BEGIN goes in
-/// the reads' pipeline: a store is two round trips. Returns with the
-/// transaction still open unless it says it committed.
-///
-/// Each statement of a pipeline is its own extended-query cycle (the driver
-/// ends each with `Sync`), so a failed statement does not stop the ones
-/// behind it; inside the transaction they fail too ("transaction aborted").
-/// Only a failed BEGIN would let them run on their own, which the server
-/// does not do for a well-formed BEGIN on a healthy connection.
+/// The one row of a statement that answers one, column 0 as a BIGINT.
+fn single_int8(answer: &Answer, what: &'static str) -> Result<i64, Failure> {
+    match answer.rows.as_slice() {
+        [row] => required(row.int8(0, what)?, what),
+        rows => Err(corrupt(format_args!("{what}: {} rows", rows.len()))),
+    }
+}
+
+/// The store up to its COMMIT, which ends the writes' script. Returns with
+/// the transaction still open (or aborted) unless it says it committed.
 async fn store_unfinished(
-    tx: &Client,
+    tx: &tokio_postgres::Client,
     cache: &SchemaCache,
     request: &StoreRequest,
 ) -> Result<(StoreReply, Ended), Failure> {
@@ -118,64 +132,37 @@ async fn store_unfinished(
     // statements in order: the app's lock, the user's row (created at
     // version 1, or locked and moved on by one), and only then the key and
     // the user's rows, so they hold every store of this user that committed
-    // before. A store that then writes nothing rolls back, and the version
-    // with it.
-    prepare_all(tx, "preparing a store's reads", &STORE_READS).await?;
+    // before (each statement of a READ COMMITTED transaction sees what was
+    // committed when it started). A store that then writes nothing rolls
+    // back, and the version with it.
     let (cached, cached_version) = cached_schema(cache, app);
     let (app_id, steam_id) = (app_sql(app), user_sql(user));
     let lock = app_lock(app);
-    let user_key: [&(dyn ToSql + Sync); 2] = [&app_id, &steam_id];
-    let lock_params: [&(dyn ToSql + Sync); 2] = [&lock[0], &lock[1]];
-    let schema_params: [&(dyn ToSql + Sync); 2] = [&app_id, &cached_version];
-    let key_params: [&(dyn ToSql + Sync); 3] = [&app_id, &steam_id, idempotency_key];
-    let (begun, locked, schema_row, user_row, first, stat_rows, achievement_rows) = tokio::join!(
-        execute(tx, "beginning a store", "BEGIN", &[]),
-        execute(tx, LOCKING_APP, LOCK_APP_SHARED, &lock_params),
-        query_opt(tx, READING_SCHEMA, SELECT_SCHEMA, &schema_params),
-        query_one(tx, LOCKING_USER, BUMP_USER, &user_key),
-        query_opt(tx, READING_IDEMPOTENCY, FIND_IDEMPOTENCY, &key_params),
-        query(tx, "reading a user's stats", SELECT_STATS, &user_key),
-        query(
-            tx,
-            "reading a user's achievements",
-            SELECT_ACHIEVEMENTS,
-            &user_key
-        ),
-    );
-    let schema = schema_row.and_then(|row| schema_from_row(cache, app, cached, row));
-    let (schema, user_row, first, stat_rows, achievement_rows) = match (
-        begun,
-        locked,
-        schema,
-        user_row,
-        first,
-        stat_rows,
-        achievement_rows,
-    ) {
-        (Ok(_), Ok(_), Ok(Some(schema)), Ok(u), Ok(f), Ok(st), Ok(a)) => (schema, u, f, st, a),
-        // The answer even though the statements after it ran too (the
-        // caller rolls the transaction back).
-        (_, _, Ok(None), ..) => return Err(Failure::Store(StoreError::UnknownApp(app))),
-        (b, l, sch, u, f, st, a) => {
-            return Err(root_cause([
-                b.err(),
-                l.err(),
-                sch.err(),
-                u.err(),
-                f.err(),
-                st.err(),
-                a.err(),
-            ]));
-        }
+    let mut reads = Script::new("reading a user for a store");
+    reads.plain("BEGIN");
+    reads.execute(&LOCK_APP_SHARED, &[&lock[0], &lock[1]])?;
+    let schema_at = reads.execute(&SELECT_SCHEMA, &[&app_id, &cached_version])?;
+    let user_at = reads.execute(&BUMP_USER, &[&app_id, &steam_id])?;
+    let key_at = reads.execute(&FIND_IDEMPOTENCY, &[&app_id, &steam_id, idempotency_key])?;
+    let stats_at = reads.execute(&SELECT_STATS, &[&app_id, &steam_id])?;
+    let achievements_at = reads.execute(&SELECT_ACHIEVEMENTS, &[&app_id, &steam_id])?;
+    let answers = reads.run(tx).await?;
+    let schema = schema_from_row(cache, app, cached, answers[schema_at].rows.first())?;
+    let Some(schema) = schema else {
+        return Err(Failure::Store(StoreError::UnknownApp(app)));
     };
     let schema = schema.schema;
-    let next: i64 = user_row.try_get(0).context(LOCKING_USER)?;
+    let next = single_int8(&answers[user_at], LOCKING_USER)?;
     let version = count(next, "user version")?.saturating_sub(1);
-    let first = idempotency_from_row(first)?;
+    let first = idempotency_from_row(answers[key_at].rows.first())?;
     let stored = if version == 0 {
         UserProgress::default()
     } else {
-        progress_from_rows(version, &stat_rows, &achievement_rows)?
+        progress_from_rows(
+            version,
+            &answers[stats_at].rows,
+            &answers[achievements_at].rows,
+        )?
     };
     let current = visible(stored, &schema);
     if let Some(first) = first {
@@ -201,47 +188,39 @@ async fn store_unfinished(
             outcome.progress.version
         )));
     }
-    // Every write sent at once, in the lock order: the user's own rows (the
-    // user is locked already), the key, then the global counters.
-    prepare_all(tx, "preparing a store's writes", &STORE_WRITES).await?;
+    // Every write at once, in the lock order: the user's own rows (the user
+    // is locked already), the key, then the global counters. COMMIT last in
+    // the same script: should a write fail, the server runs nothing after
+    // it, so nothing of the store is kept and the write's error is the
+    // answer. Durable when it returns: synchronous_commit is on (see `open`).
     let figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
-    // COMMIT last in the same pipeline: should a write fail, the transaction
-    // is aborted and PostgreSQL answers this COMMIT with a rollback, so
-    // nothing of the store is kept and the write's error is the answer.
-    // Durable when it returns: synchronous_commit is on (see `open`).
-    let (written, committed) = tokio::join!(
-        all3(
-            write_outcome(tx, app, user, &outcome),
-            insert_idempotency(
-                tx,
-                app,
-                user,
-                idempotency_key,
-                fingerprint,
-                outcome.progress.version,
-                &outcome.newly_unlocked,
-                *now,
-            ),
-            figures::write(&figures, tx, app, shard_of(steam_id)),
-        ),
-        execute(tx, "committing a store", "COMMIT", &[]),
-    );
-    if let (Ok(_), Ok(_)) = (&written, &committed) {
-        let reply = StoreReply::Applied {
-            progress: outcome.progress,
-            newly_unlocked: outcome.newly_unlocked,
-            replayed: false,
-        };
-        return Ok((reply, Ended::Committed));
-    }
-    Err(root_cause([written.err(), committed.err()]))
+    let mut writes = Script::new("writing a store");
+    write_outcome(&mut writes, app, user, &outcome)?;
+    insert_idempotency(
+        &mut writes,
+        app,
+        user,
+        idempotency_key,
+        fingerprint,
+        outcome.progress.version,
+        &outcome.newly_unlocked,
+        *now,
+    )?;
+    figures::write(&figures, &mut writes, app, shard_of(steam_id))?;
+    writes.plain("COMMIT");
+    writes.run(tx).await?;
+    let reply = StoreReply::Applied {
+        progress: outcome.progress,
+        newly_unlocked: outcome.newly_unlocked,
+        replayed: false,
+    };
+    Ok((reply, Ended::Committed))
 }
 
 /// The user's own rows: changed stats, changed achievements (the version
 /// was written when the user's row was locked).
-/// They are sent together; the user's row lock keeps every other writer out.
-async fn write_outcome<C: GenericClient>(
-    client: &C,
+fn write_outcome(
+    script: &mut Script,
     app: AppId,
     user: SteamId,
     outcome: &StoreOutcome,
@@ -257,12 +236,8 @@ async fn write_outcome<C: GenericClient>(
         .iter()
         .map(|name| (name, next.achievements.get(name)))
         .collect();
-    both(
-        write_stats(client, app, user, &stats),
-        write_achievements(client, app, user, &achievements),
-    )
-    .await
-    .map(drop)
+    write_stats(script, app, user, &stats)?;
+    write_achievements(script, app, user, &achievements)
 }
 
 /// A user never written (version 0) has nothing to reset: the answer is the
@@ -286,36 +261,18 @@ pub(crate) async fn reset_user(
     // dropped are deleted too, and their counters must follow.
     let stored = load_progress(&tx, app, user, version).await?;
     let (next, relocked) = reset(&stored, scope);
-    let key = [&app_sql(app) as _, &user_sql(user) as _];
-    let delete_stats = execute(
-        &tx,
-        "resetting stats",
-        "DELETE FROM stats WHERE app_id = $1 AND steam_id = $2",
-        &key,
-    );
-    let delete_achievements = async {
-        if !scope.achievements {
-            return Ok(0);
-        }
-        execute(
-            &tx,
-            "resetting achievements",
-            "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2",
-            &key,
-        )
-        .await
-    };
-    all3(
-        delete_stats,
-        delete_achievements,
-        write_version(&tx, app, user, next.version),
-    )
-    .await?;
     let relocked = if scope.achievements {
         relocked
     } else {
         Vec::new()
     };
+    let key: [&dyn crate::script::Literal; 2] = [&app_sql(app), &user_sql(user)];
+    let mut writes = Script::new("resetting a user");
+    writes.execute(&DELETE_STATS, &key)?;
+    if scope.achievements {
+        writes.execute(&DELETE_ACHIEVEMENTS, &key)?;
+    }
+    let version_at = write_version(&mut writes, app, user, next.version)?;
     figures::write(
         &FigureChanges::of_reset(
             &schema,
@@ -323,11 +280,17 @@ pub(crate) async fn reset_user(
             &relocked,
             laurel_store::figures::reset_day(),
         ),
-        &tx,
+        &mut writes,
         app,
         shard_of(user_sql(user)),
-    )
-    .await?;
+    )?;
+    let answers = writes.run(&*tx).await?;
+    let updated = answers[version_at].affected;
+    if updated != 1 {
+        return Err(corrupt(format_args!(
+            "user {user} of app {app}: {updated} rows for one locked user"
+        )));
+    }
     tx.commit().await.context("committing a reset")?;
     Ok(visible(next, &schema))
 }
@@ -355,35 +318,28 @@ pub(crate) async fn import_user(
         .iter()
         .map(|(name, state)| (name, Some(state)))
         .collect();
-    // Sent together (one round trip). A store of this user in flight holds
-    // the user's row, and the insert waits for it; if the user turns out to
-    // be there already, whatever the other two wrote is rolled back. (Should
-    // they run first and meet that store's rows, the deadlock is rerun.)
-    let (inserted, _, _) = all3(
-        execute(
-            &tx,
-            "importing a user",
-            "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, $3) \
-             ON CONFLICT (app_id, steam_id) DO NOTHING",
-            &[&app_sql(app), &user_sql(user), &version],
-        ),
-        write_stats(&tx, app, user, &stats),
-        write_achievements(&tx, app, user, &achievements),
-    )
-    .await?;
-    if inserted == 0 {
+    // One round trip. A store of this user in flight holds the user's row,
+    // and the insert waits for it; if the user turns out to be there
+    // already, whatever the rest wrote is rolled back.
+    let mut writes = Script::new("importing a user");
+    let inserted_at = writes.execute(&INSERT_USER, &[&app_sql(app), &user_sql(user), &version])?;
+    write_stats(&mut writes, app, user, &stats)?;
+    write_achievements(&mut writes, app, user, &achievements)?;
+    let answers = writes.run(&*tx).await?;
+    if answers[inserted_at].affected == 0 {
         tx.rollback().await.context("ending a refused import")?;
         return Err(Failure::Store(StoreError::AlreadyExists(format!(
             "user {user} of app {app}"
         ))));
     }
+    let mut counters = Script::new("counting an imported user");
     figures::write(
         &FigureChanges::of_import(&schema, progress),
-        &tx,
+        &mut counters,
         app,
         shard_of(user_sql(user)),
-    )
-    .await?;
+    )?;
+    counters.run(&*tx).await?;
     tx.commit().await.context("committing an import")?;
     Ok(())
 }

@@ -757,12 +757,12 @@ async fn a_refused_first_store_leaves_no_row() {
     );
 }
 
-/// A write that fails inside the writes' pipeline (here: a trigger refuses
-/// one idempotency key) makes the COMMIT sent behind it a rollback: none of
-/// the store's rows stay, the version does not move, and the connection
-/// serves the next store.
+/// A write that fails inside the writes' message (here: a trigger refuses
+/// one idempotency key) stops the COMMIT sent behind it: none of the
+/// store's rows stay, the version does not move, and the connection serves
+/// the next store.
 #[tokio::test]
-async fn a_write_failing_in_the_pipeline_keeps_nothing() {
+async fn a_write_failing_before_the_commit_keeps_nothing() {
     let url = new_database().await;
     let options = PostgresOptions {
         max_connections: 1,
@@ -829,6 +829,139 @@ async fn a_write_failing_in_the_pipeline_keeps_nothing() {
         ),
         (2, 0, 2)
     );
+}
+
+// ---- values as text ----
+
+/// A store reads the user's rows and writes its changes as SQL text (one
+/// simple query per round trip): names full of SQL and array syntax, keys
+/// with quotes and backslashes, and floats at the edges of their range come
+/// back exactly, through the next store's reads, the binary reads of
+/// `progress`, a replay's answer and the global totals, whatever the
+/// database's own `extra_float_digits`.
+#[tokio::test]
+async fn hostile_names_keys_and_extreme_values_travel_exactly() {
+    use laurel_core::{StoreBatch, WriteAuthority, apply_batch};
+    use laurel_store::conformance::{assert_same_progress, avg};
+
+    const INT: &str = "it's";
+    const TINY: &str = r"back\slash";
+    const ZERO: &str = r#"quote"d {a,b}"#;
+    const RATE: &str = "NULL";
+    const TOTAL: &str = "'); DROP TABLE stats; --";
+    const HUGE: &str = "Δx 名";
+    let achievements = ["null", "a,b", r#""q""#, r"x\y", "that's"];
+    let doc = serde_json::json!({
+        "app": { "name": "Hostile" },
+        "stats": [
+            { "name": INT, "type": "int" },
+            { "name": TINY, "type": "float" },
+            { "name": ZERO, "type": "float" },
+            { "name": RATE, "type": "avgrate", "window": 3600 },
+            { "name": TOTAL, "type": "int", "aggregated": true },
+            { "name": HUGE, "type": "float" },
+        ],
+        "achievements": achievements.iter().map(|name| serde_json::json!({
+            "name": name, "display_name": { "english": name }, "description": { "english": "" }
+        })).collect::<Vec<_>>(),
+    });
+    let doc = SchemaDoc::from_json(&doc.to_string()).expect("schema parses");
+    let schema = Schema::from_doc(&doc).expect("schema is valid");
+    let url = new_database().await;
+    // An operator's setting that would round floats written as text: each
+    // session of the store sets its own.
+    raw(&url)
+        .await
+        .batch_execute(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET extra_float_digits = -3', \
+             current_database()); END $$",
+        )
+        .await
+        .expect("alter database");
+    let store = open(&url).await;
+    let app = app(7);
+    store.put_schema(app, schema.clone()).await.expect("put");
+
+    let key = r#"k'1\"); --"#;
+    let mut first = vec![
+        set(INT, f64::from(i32::MIN)),
+        set(TINY, f64::from(f32::from_bits(1))),
+        set(ZERO, -0.0),
+        avg(RATE, 0.1, 1.0 / 3.0),
+        set(TOTAL, f64::from(i32::MAX)),
+        set(HUGE, f64::from(f32::MAX)),
+    ];
+    first.extend(achievements.iter().map(|name| unlock(name)));
+    let answer = store
+        .store(request(app, user(u64::MAX), key, first.clone(), NOW))
+        .await
+        .expect("first store");
+    let StoreReply::Applied {
+        progress: after_first,
+        newly_unlocked,
+        replayed: false,
+    } = answer
+    else {
+        panic!("first store: {answer:?}");
+    };
+    assert_eq!(newly_unlocked.len(), achievements.len());
+    assert_eq!(after_first.stats[ZERO], StatValue::Float(-0.0));
+
+    // The second store reads every value back as text before it validates.
+    let second = vec![set(HUGE, 0.1), avg(RATE, 2.0, 7.0)];
+    let want = apply_batch(
+        &schema,
+        &after_first,
+        &StoreBatch {
+            entries: second.clone(),
+        },
+        WriteAuthority::User,
+        NOW + 1,
+    )
+    .expect("valid")
+    .progress;
+    let answer = store
+        .store(request(app, user(u64::MAX), "k2", second, NOW + 1))
+        .await
+        .expect("second store");
+    let StoreReply::Applied { progress, .. } = answer else {
+        panic!("second store: {answer:?}");
+    };
+    assert_same_progress(&progress, &want, "second store's answer");
+    let read = store.progress(app, user(u64::MAX)).await.expect("progress");
+    assert_same_progress(&read, &want, "read back");
+
+    // A replay answers the first answer's unlocks, from the key's record.
+    let answer = store
+        .store(request(app, user(u64::MAX), key, first, NOW + 2))
+        .await
+        .expect("replay");
+    match answer {
+        StoreReply::Applied {
+            newly_unlocked: replayed_unlocks,
+            replayed: true,
+            ..
+        } => assert_eq!(replayed_unlocks, newly_unlocked),
+        other => panic!("replay: {other:?}"),
+    }
+    let totals = store
+        .global_stats(
+            app,
+            GlobalStatsQuery {
+                names: vec![TOTAL.into()],
+                history: None,
+            },
+        )
+        .await
+        .expect("global stats");
+    assert_eq!(totals.len(), 1);
+    assert_eq!(totals[0].total, StatTotal::Int(i64::from(i32::MAX)));
+    let client = raw(&url).await;
+    let row = client
+        .query_one("SELECT count(*) FROM stats", &[])
+        .await
+        .expect("the stats table is still there");
+    assert_eq!(row.get::<_, i64>(0), 6);
 }
 
 // ---- idempotency keys expire ----
