@@ -869,11 +869,13 @@ async fn laurel_phase(
 /// Laurel's store transaction for the foundation bench's request, as
 /// `laurel-store-postgres` sends it for a user who has stored before
 /// (`writes.rs::store`; statements from `rows.rs` and `figures.rs`), with
-/// the same round trips: one pipeline of BEGIN and the reads (the app's
-/// lock, the schema version, the user's row created or locked and its
-/// version moved on, the key, the stats, the achievements), one of the
-/// writes (stats, achievement, key, counters) and COMMIT. pgbench client `i` is user
-/// `FIRST_STEAM_ID + i`, like HTTP client `i`.
+/// the same round trips: BEGIN and the reads (the app's lock, the schema
+/// version, the user's row created or locked and its version moved on, the
+/// key, the stats, the achievements), then the writes (stats, achievement,
+/// key, counters) and COMMIT. Laurel sends each round trip as one message
+/// of `EXECUTE`s (`script.rs`); pgbench sends it as one libpq pipeline of
+/// the same statements, prepared (`-M prepared`), with one `Sync`.
+/// pgbench client `i` is user `FIRST_STEAM_ID + i`, like HTTP client `i`.
 ///
 /// pgbench cannot use a result inside a pipeline (`\gset`), so where Laurel
 /// computes a value from what it read (the new stat values) the script
