@@ -386,3 +386,86 @@ mod tests {
         assert_eq!(script.sql(), "BEGIN;\nEXECUTE laurel_test('ok');\n");
     }
 }
+
+/// What a [`Script`] writes, read back by PostgreSQL itself: the values
+/// reach the server exactly, whatever they hold.
+#[cfg(test)]
+mod against_postgres {
+    use super::*;
+    use proptest::prelude::*;
+    use tokio_postgres::NoTls;
+
+    const ECHO: Prepared = Prepared {
+        name: "laurel_test_echo",
+        params: "text[], text, float4[], float8[], int8[], bool[]",
+        sql: "INSERT INTO echo VALUES ($1, $2, $3, $4, $5, $6)",
+    };
+
+    fn same_f32(a: Option<f32>, b: Option<f32>) -> bool {
+        match (a, b) {
+            (Some(a), Some(b)) if a.is_nan() => b.is_nan(),
+            (Some(a), Some(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a.is_none() && b.is_none(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_value_reaches_postgresql_exactly(
+            texts in proptest::collection::vec(proptest::option::of("[^\u{0}]{0,12}"), 0..6),
+            text in "[^\u{0}]{0,40}",
+            reals in proptest::collection::vec(proptest::option::of(any::<f32>()), 0..6),
+            doubles in proptest::collection::vec(any::<f64>(), 0..6),
+            ints in proptest::collection::vec(any::<i64>(), 0..6),
+            bools in proptest::collection::vec(any::<bool>(), 0..4),
+        ) {
+            // One database for every case; each case's session has its own table.
+            static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let url = URL.get_or_init(|| laurel_testkit::postgres::PostgresServer::shared().database());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let row = runtime.block_on(async {
+                let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+                tokio::spawn(connection);
+                client
+                    .batch_execute(&format!(
+                        "CREATE TEMP TABLE echo (a text[], b text, c float4[], d float8[], e int8[], f bool[]); {}",
+                        prepare_sql(&[&ECHO])
+                    ))
+                    .await
+                    .expect("set up");
+                let mut script = Script::new("echoing");
+                script
+                    .execute(
+                        &ECHO,
+                        &[&Array(&texts), &text, &Array(&reals), &Array(&doubles), &Array(&ints), &Array(&bools)],
+                    )
+                    .expect("writable");
+                script.run(&client).await.expect("the script runs");
+                client.query_one("SELECT a, b, c, d, e, f FROM echo", &[]).await.expect("read back")
+            });
+            let got_texts: Vec<Option<String>> = row.get(0);
+            let got_text: String = row.get(1);
+            let got_reals: Vec<Option<f32>> = row.get(2);
+            let got_doubles: Vec<f64> = row.get(3);
+            let got_ints: Vec<i64> = row.get(4);
+            let got_bools: Vec<bool> = row.get(5);
+            prop_assert_eq!(got_texts, texts);
+            prop_assert_eq!(got_text, text);
+            prop_assert_eq!(got_reals.len(), reals.len());
+            for (a, b) in got_reals.iter().zip(&reals) {
+                prop_assert!(same_f32(*a, *b), "{:?} came back as {:?}", b, a);
+            }
+            prop_assert_eq!(got_doubles.len(), doubles.len());
+            for (a, b) in got_doubles.iter().zip(&doubles) {
+                prop_assert!(if b.is_nan() { a.is_nan() } else { a.to_bits() == b.to_bits() }, "{:?} came back as {:?}", b, a);
+            }
+            prop_assert_eq!(got_ints, ints);
+            prop_assert_eq!(got_bools, bools);
+        }
+    }
+}
