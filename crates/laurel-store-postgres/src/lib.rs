@@ -89,7 +89,9 @@
 //!
 //! Reads (progress, global figures) run in one REPEATABLE READ READ ONLY
 //! transaction each, so the schema version, the user's version and their
-//! rows are one snapshot; their statements are pipelined.
+//! rows are one snapshot. A user's progress is one message, BEGIN to
+//! COMMIT, in one round trip (`rows::read_progress`); the global figures'
+//! statements are pipelined.
 //!
 //! # Failure
 //!
@@ -139,8 +141,7 @@ use self::connection::{
     pool_error, query, query_opt,
 };
 use self::rows::{
-    SchemaCache, app_from_sql, app_sql, count, current_schema, existing_schema, kind_code,
-    load_progress, read_version, visible,
+    SchemaCache, app_from_sql, app_sql, count, current_schema, existing_schema, kind_code, visible,
 };
 
 /// The database layout version this build writes (rows of `laurel_migrations`).
@@ -694,23 +695,10 @@ impl Store for PostgresStore {
     async fn progress(&self, app: AppId, user: SteamId) -> Result<UserProgress, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
-            let tx = read_only(client)
-                .start()
-                .await
-                .context("beginning a read")?;
-            // One snapshot, one round trip: the schema, the version and the rows.
-            let (schema, version, rows) = all3(
-                existing_schema(&tx, &inner.schemas, app),
-                read_version(&tx, app, user),
-                load_progress(&tx, app, user, 0),
-            )
-            .await?;
-            tx.commit().await.context("ending a read")?;
-            let Some(version) = version else {
-                return Ok(UserProgress::default());
-            };
-            let stored = UserProgress { version, ..rows };
-            Ok(visible(stored, &schema.schema))
+            match rows::read_progress(client, &inner.schemas, app, user).await? {
+                None => Err(Failure::Store(StoreError::UnknownApp(app))),
+                Some((schema, stored)) => Ok(visible(stored, &schema.schema)),
+            }
         })
     }
 

@@ -14,7 +14,7 @@ use laurel_store::{IdempotencyRecord, StoreError, StoredSchema};
 use tokio_postgres::{Row, SimpleQueryRow};
 
 use crate::connection::{Context, Failure, both, execute, query, query_opt};
-use crate::script::{Array, Prepared, Script};
+use crate::script::{Array, Literal, Prepared, Script};
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> Failure {
     Failure::Store(StoreError::Backend(format!(
@@ -338,28 +338,65 @@ pub(crate) const SELECT_ACHIEVEMENTS: Prepared = Prepared {
           FROM achievements WHERE app_id = $1 AND steam_id = $2",
 };
 
-/// A user's version, or `None` for a user never written. A row at version 0
-/// (only ever seen inside a store's own transaction) is never written too.
-pub(crate) async fn read_version<C: GenericClient>(
-    client: &C,
+pub(crate) const SELECT_VERSION: Prepared = Prepared {
+    name: "laurel_select_version",
+    params: "int8, int8",
+    sql: "SELECT version FROM users WHERE app_id = $1 AND steam_id = $2",
+};
+
+/// A user's stored progress and the app's schema, from one snapshot (a
+/// REPEATABLE READ READ ONLY transaction) in one round trip: `None` for
+/// an unknown app; a user never written is the empty progress at version
+/// 0. The stored rows, before [`visible`] hides what the schema dropped.
+pub(crate) async fn read_progress(
+    client: &tokio_postgres::Client,
+    cache: &SchemaCache,
     app: AppId,
     user: SteamId,
-) -> Result<Option<u64>, Failure> {
-    let row = query_opt(
-        client,
-        "reading a user's version",
-        "SELECT version FROM users WHERE app_id = $1 AND steam_id = $2",
-        &[&app_sql(app), &user_sql(user)],
-    )
-    .await?;
-    version_of(row)
+) -> Result<Option<(StoredSchema, UserProgress)>, Failure> {
+    let (cached, cached_version) = cached_schema(cache, app);
+    let (app_id, steam_id) = (app_sql(app), user_sql(user));
+    let key: [&dyn Literal; 2] = [&app_id, &steam_id];
+    let mut read = Script::new("reading a user's progress");
+    read.plain("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    let schema_at = read.execute(&SELECT_SCHEMA, &[&app_id, &cached_version])?;
+    let version_at = read.execute(&SELECT_VERSION, &key)?;
+    let stats_at = read.execute(&SELECT_STATS, &key)?;
+    let achievements_at = read.execute(&SELECT_ACHIEVEMENTS, &key)?;
+    read.plain("COMMIT");
+    let answers = match read.run(client).await {
+        Ok(answers) => answers,
+        Err(failure) => {
+            // The statements after the failed one, COMMIT included, did not
+            // run: the connection goes back to the pool with no transaction.
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .context("ending a failed read")?;
+            return Err(failure);
+        }
+    };
+    let Some(schema) = schema_from_row(cache, app, cached, answers[schema_at].rows.first())? else {
+        return Ok(None);
+    };
+    let Some(version) = version_of(answers[version_at].rows.first())? else {
+        return Ok(Some((schema, UserProgress::default())));
+    };
+    let progress = progress_from_rows(
+        version,
+        &answers[stats_at].rows,
+        &answers[achievements_at].rows,
+    )?;
+    Ok(Some((schema, progress)))
 }
 
-pub(crate) fn version_of(row: Option<Row>) -> Result<Option<u64>, Failure> {
+/// A user's version, or `None` for a user never written. A row at version 0
+/// (only ever seen inside a store's own transaction) is never written too.
+pub(crate) fn version_of(row: Option<&impl Cells>) -> Result<Option<u64>, Failure> {
     let Some(row) = row else {
         return Ok(None);
     };
-    let version: i64 = row.try_get(0).context("reading a user's version")?;
+    let version = required(row.int8(0, "reading a user's version")?, "user version")?;
     Ok(Some(count(version, "user version")?).filter(|&v| v > 0))
 }
 
@@ -398,11 +435,11 @@ pub(crate) async fn lock_user<C: GenericClient>(
     let key: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&app_sql(app), &user_sql(user)];
     let row = query_opt(client, LOCKING_USER, LOCK_USER, &key).await?;
     if row.is_some() || !create {
-        return version_of(row);
+        return version_of(row.as_ref());
     }
     execute(client, CREATING_USER, CREATE_USER, &key).await?;
     match query_opt(client, LOCKING_USER, LOCK_USER, &key).await? {
-        Some(row) => version_of(Some(row)),
+        Some(row) => version_of(Some(&row)),
         None => Err(corrupt(format_args!(
             "user {user} of app {app} vanished while being created"
         ))),

@@ -20,23 +20,24 @@ use crate::connection::{Context, Failure, all3, execute, query, query_opt};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
     BUMP_USER, CLEAR_ACHIEVEMENTS, Cells, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
-    LOCKING_USER, SELECT_ACHIEVEMENTS, SELECT_SCHEMA, SELECT_STATS, SchemaCache, StatRow,
-    UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION, app_lock, app_sql, cached_schema, corrupt,
-    count, current_schema, existing_schema, idempotency_from_row, insert_idempotency, kind_code,
-    load_progress, lock_app, lock_user, progress_from_rows, read_as, required, schema_from_row,
-    user_sql, visible, write_achievements, write_stats, write_version,
+    LOCKING_USER, SELECT_ACHIEVEMENTS, SELECT_SCHEMA, SELECT_STATS, SELECT_VERSION, SchemaCache,
+    StatRow, UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION, app_lock, app_sql, cached_schema,
+    corrupt, count, current_schema, existing_schema, idempotency_from_row, insert_idempotency,
+    kind_code, load_progress, lock_app, lock_user, progress_from_rows, read_as, required,
+    schema_from_row, user_sql, visible, write_achievements, write_stats, write_version,
 };
 use crate::script::{Answer, Prepared, Script};
 
 /// Every statement the write transactions run by name: each connection of
 /// the pool prepares them when it opens (`open` in the crate root).
-pub(crate) const PREPARED: [&Prepared; 18] = [
+pub(crate) const PREPARED: [&Prepared; 19] = [
     &LOCK_APP_SHARED,
     &SELECT_SCHEMA,
     &BUMP_USER,
     &FIND_IDEMPOTENCY,
     &SELECT_STATS,
     &SELECT_ACHIEVEMENTS,
+    &SELECT_VERSION,
     &WRITE_STATS,
     &UPSERT_ACHIEVEMENTS,
     &CLEAR_ACHIEVEMENTS,

@@ -964,6 +964,53 @@ async fn hostile_names_keys_and_extreme_values_travel_exactly() {
     assert_eq!(row.get::<_, i64>(0), 6);
 }
 
+/// A read is one message too: a statement that fails in it (here: its table
+/// is gone for a moment) is the answer, and the one pooled connection is
+/// left with no transaction open, so the next read on it succeeds.
+#[tokio::test]
+async fn a_read_failing_inside_its_message_leaves_the_connection_clean() {
+    let url = new_database().await;
+    let options = PostgresOptions {
+        max_connections: 1,
+        ..PostgresOptions::new(url.clone())
+    };
+    let store = PostgresStore::open(options).await.expect("open");
+    let app = app(7);
+    store
+        .put_schema(app, conformance::test_schema())
+        .await
+        .expect("put");
+    store
+        .store(request(
+            app,
+            user(5),
+            "k",
+            vec![set("Kills", 3.0), unlock("A")],
+            NOW,
+        ))
+        .await
+        .expect("store");
+    let client = raw(&url).await;
+    client
+        .batch_execute("ALTER TABLE achievements RENAME TO achievements_away")
+        .await
+        .expect("rename");
+    match store.progress(app, user(5)).await {
+        Err(StoreError::Backend(message)) => {
+            assert!(message.contains("achievements"), "{message}")
+        }
+        other => panic!("the failed statement must be the answer: {other:?}"),
+    }
+    client
+        .batch_execute("ALTER TABLE achievements_away RENAME TO achievements")
+        .await
+        .expect("rename back");
+    let progress = store.progress(app, user(5)).await.expect("the next read");
+    assert_eq!(progress.version, 1);
+    assert_eq!(progress.stats["Kills"], StatValue::Int(3));
+    assert!(progress.achievements["A"].unlocked);
+}
+
 // ---- idempotency keys expire ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
