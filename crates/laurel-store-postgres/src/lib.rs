@@ -526,8 +526,8 @@ impl PostgresStore {
             },
         );
         // Set once the layout is current: from then on, every connection the
-        // pool opens prepares the write transactions' statements (which name
-        // tables a migration may still have to create).
+        // pool opens prepares the statements run by name (they name tables
+        // a migration may still have to create).
         let layout_ready = Arc::new(AtomicBool::new(false));
         let ready = Arc::clone(&layout_ready);
         let pool = Pool::builder(manager)
@@ -606,8 +606,7 @@ async fn require_durable_commits(client: &mut ClientWrapper) -> Result<(), HookE
         .map_err(HookError::Backend)
 }
 
-/// Prepares the statements the write transactions run by name
-/// (`writes::PREPARED`), in one round trip.
+/// Prepares the statements run by name (`writes::PREPARED`), in one round trip.
 async fn prepare_statements(client: &mut ClientWrapper) -> Result<(), HookError> {
     client
         .batch_execute(&script::prepare_sql(&writes::PREPARED))

@@ -415,35 +415,23 @@ pub(crate) const BUMP_USER: Prepared = Prepared {
           ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 \
           RETURNING version",
 };
-pub(crate) const CREATING_USER: &str = "creating a user";
-/// Parameters: app, user. A row at version 0, so that a new user has a row to lock.
-pub(crate) const CREATE_USER: &str = "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 0) \
-     ON CONFLICT (app_id, steam_id) DO NOTHING";
-
 /// Locks the user's row until the transaction ends, so that every store and
 /// reset of one user, from any node, runs one after the other; returns the
-/// version (`None` for a user never written). With `create`, a user without
-/// a row gets one at version 0 first, so that there is a row to lock: two
-/// first stores of one user meet on its primary key, and the second waits
-/// for the first to commit or roll back.
+/// version (`None` for a user never written, who has no row to lock: a
+/// store creates it with [`BUMP_USER`]).
 pub(crate) async fn lock_user<C: GenericClient>(
     client: &C,
     app: AppId,
     user: SteamId,
-    create: bool,
 ) -> Result<Option<u64>, Failure> {
-    let key: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&app_sql(app), &user_sql(user)];
-    let row = query_opt(client, LOCKING_USER, LOCK_USER, &key).await?;
-    if row.is_some() || !create {
-        return version_of(row.as_ref());
-    }
-    execute(client, CREATING_USER, CREATE_USER, &key).await?;
-    match query_opt(client, LOCKING_USER, LOCK_USER, &key).await? {
-        Some(row) => version_of(Some(&row)),
-        None => Err(corrupt(format_args!(
-            "user {user} of app {app} vanished while being created"
-        ))),
-    }
+    let row = query_opt(
+        client,
+        LOCKING_USER,
+        LOCK_USER,
+        &[&app_sql(app), &user_sql(user)],
+    )
+    .await?;
+    version_of(row.as_ref())
 }
 
 /// The stored stats and achievements of a user at `version`, including values

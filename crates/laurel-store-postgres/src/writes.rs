@@ -28,8 +28,9 @@ use crate::rows::{
 };
 use crate::script::{Answer, Prepared, Script};
 
-/// Every statement the write transactions run by name: each connection of
-/// the pool prepares them when it opens (`open` in the crate root).
+/// Every statement run by name (the store, reset and import transactions,
+/// the progress read): each connection of the pool prepares them when it
+/// opens (`open` in the crate root).
 pub(crate) const PREPARED: [&Prepared; 19] = [
     &LOCK_APP_SHARED,
     &SELECT_SCHEMA,
@@ -254,7 +255,7 @@ pub(crate) async fn reset_user(
     let tx = client.transaction().await.context("beginning a reset")?;
     lock_app(&tx, app, false).await?;
     let schema = existing_schema(&tx, cache, app).await?.schema;
-    let Some(version) = lock_user(&tx, app, user, false).await? else {
+    let Some(version) = lock_user(&tx, app, user).await? else {
         tx.rollback().await.context("ending a reset of nobody")?;
         return Ok(UserProgress::default());
     };
