@@ -1,12 +1,13 @@
-//! A write transaction's statements sent as one message: a multi-statement
-//! simple query of `EXECUTE`s of statements each connection prepared once.
+//! A transaction's statements sent as one message: a multi-statement simple
+//! query of `EXECUTE`s of statements each connection prepared once. Stores,
+//! resets, imports and progress reads go this way.
 //!
 //! Why not the driver's pipelining: `tokio-postgres` ends every statement it
 //! sends with its own `Sync` (rust-postgres/rust-postgres#1213), so for each
 //! statement the server closes an extended-query cycle, sends
 //! `ReadyForQuery` and flushes its socket, and the node wakes up for each
 //! answer. A store is thirteen statements; those cycles cost PostgreSQL
-//! about a third more CPU per store than the same statements sent by libpq's
+//! about 40 % more CPU per store than the same statements sent by libpq's
 //! pipeline mode, with one `Sync` per round trip (docs/benchmarks.md). A
 //! simple query is one cycle: the server runs its statements in order,
 //! answers `ReadyForQuery` once, and stops at the first error — the
@@ -15,15 +16,16 @@
 //! The statements are SQL-level prepared statements ([`Prepared`], `PREPARE`d
 //! by every connection the pool opens, see [`prepare_sql`]): the server plans
 //! them as it plans the driver's own, and parses an `EXECUTE` in
-//! microseconds. Their arguments travel as SQL literals written by
-//! [`Literal`]: integers and booleans as themselves, floats as their
-//! shortest exact decimal (`'NaN'` and `'Infinity'` spelled out), text
-//! through `postgres_protocol::escape::escape_literal` (libpq's
-//! `PQescapeLiteral`, right under either `standard_conforming_strings`),
-//! arrays as `ARRAY[…]::type[]`. Text holding a NUL byte cannot be a literal
-//! (nor a PostgreSQL text value) and is refused before anything is sent.
-//! Answers come back as text, read by [`crate::rows::Cells`]; the session sets
-//! `extra_float_digits` so that floats come back exact (see `open`).
+//! microseconds. Each argument is a quoted literal of the text its
+//! parameter's input function reads ([`Literal`]): integers in decimal,
+//! floats as their shortest exact decimal (`NaN` and `Infinity` spelled
+//! out), booleans as `t`/`f`, arrays as `{…}` with every text element quoted,
+//! the whole through `postgres_protocol::escape::escape_literal` (libpq's
+//! `PQescapeLiteral`, right under either `standard_conforming_strings`).
+//! Text holding a NUL byte cannot be a literal (nor a PostgreSQL text value)
+//! and is refused before anything is sent. Answers come back as text, read
+//! by [`crate::rows::Cells`]; the session sets `extra_float_digits` so that
+//! floats come back exact (see `open`).
 
 use std::fmt::Write as _;
 
@@ -273,7 +275,7 @@ impl Script {
         Ok(self.statements - 1)
     }
 
-    /// The SQL text, for tests and logs.
+    /// The SQL text, for tests.
     #[cfg(test)]
     pub(crate) fn sql(&self) -> &str {
         &self.sql
