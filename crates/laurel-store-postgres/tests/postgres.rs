@@ -757,12 +757,9 @@ async fn a_refused_first_store_leaves_no_row() {
     );
 }
 
-/// A write that fails inside the writes' message (here: a trigger refuses
-/// one idempotency key) stops the COMMIT sent behind it: none of the
-/// store's rows stay, the version does not move, and the connection serves
-/// the next store.
-#[tokio::test]
-async fn a_write_failing_before_the_commit_keeps_nothing() {
+/// A store of one pooled connection on a fresh database, with the
+/// conformance schema as app 7: what a test sees next ran on that connection.
+async fn one_connection_store() -> (String, PostgresStore, laurel_core::AppId) {
     let url = new_database().await;
     let options = PostgresOptions {
         max_connections: 1,
@@ -774,6 +771,16 @@ async fn a_write_failing_before_the_commit_keeps_nothing() {
         .put_schema(app, conformance::test_schema())
         .await
         .expect("put");
+    (url, store, app)
+}
+
+/// A write that fails inside the writes' message (here: a trigger refuses
+/// one idempotency key) stops the COMMIT sent behind it: none of the
+/// store's rows stay, the version does not move, and the connection serves
+/// the next store.
+#[tokio::test]
+async fn a_write_failing_before_the_commit_keeps_nothing() {
+    let (url, store, app) = one_connection_store().await;
     store
         .store(request(app, user(5), "first", vec![set("Kills", 1.0)], NOW))
         .await
@@ -969,17 +976,7 @@ async fn hostile_names_keys_and_extreme_values_travel_exactly() {
 /// left with no transaction open, so the next read on it succeeds.
 #[tokio::test]
 async fn a_read_failing_inside_its_message_leaves_the_connection_clean() {
-    let url = new_database().await;
-    let options = PostgresOptions {
-        max_connections: 1,
-        ..PostgresOptions::new(url.clone())
-    };
-    let store = PostgresStore::open(options).await.expect("open");
-    let app = app(7);
-    store
-        .put_schema(app, conformance::test_schema())
-        .await
-        .expect("put");
+    let (url, store, app) = one_connection_store().await;
     store
         .store(request(
             app,
