@@ -492,14 +492,7 @@ impl Client {
         let Some((seq, key, body)) = self.journal_append(EntryKind::Reset, &request) else {
             return false;
         };
-        state.commit_reset(
-            ResetScope {
-                achievements: achievements_too,
-            },
-            seq,
-            key,
-            body,
-        );
+        state.commit_reset(ResetScope::own(achievements_too), seq, key, body);
         drop(state);
         self.wake_worker();
         true

@@ -89,11 +89,7 @@ impl InFlight {
                 .and_then(|b| b.to_batch().ok())
                 .map_or(Op::Opaque, Op::Store),
             EntryKind::Reset => serde_json::from_str::<laurel_wire::ResetRequest>(&entry.body)
-                .map_or(Op::Opaque, |r| {
-                    Op::Reset(ResetScope {
-                        achievements: r.achievements,
-                    })
-                }),
+                .map_or(Op::Opaque, |r| Op::Reset(ResetScope::own(r.achievements))),
         };
         InFlight {
             seq: Some(entry.seq),
@@ -707,7 +703,7 @@ fn apply_op(schema: &Schema, progress: &UserProgress, op: &Op, now: UnixTime) ->
     match op {
         Op::Store(batch) => apply_batch(schema, progress, batch, WriteAuthority::User, now)
             .map_or_else(|_| progress.clone(), |o| o.progress),
-        Op::Reset(scope) => reset(progress, *scope).0,
+        Op::Reset(scope) => reset(progress, *scope, schema).0,
         Op::Nothing | Op::Opaque => progress.clone(),
     }
 }

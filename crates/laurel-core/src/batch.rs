@@ -405,6 +405,11 @@ fn apply_entry(
                 }
                 _ => return Err(Problem::WrongType { kind: def.kind }),
             };
+            // One rule for every kind: what is stored, and what is read from
+            // it (an average rate's quotient), is finite and fits its type.
+            if !new.is_finite_within_type(def) {
+                return Err(Problem::NotFinite);
+            }
             let (from, to) = (old.read(def), new.read(def));
             if let Some(min) = def.min
                 && to < min

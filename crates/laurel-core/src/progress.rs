@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::UnixTime;
 use crate::avgrate;
 use crate::name::ApiName;
-use crate::schema::{Schema, StatDef, StatKind};
+use crate::schema::{Schema, SetBy, StatDef, StatKind};
 
 /// A stored stat value. Average-rate stats keep their sums, not the rate, so
 /// that later sessions can be folded in by the window rule.
@@ -26,6 +26,23 @@ impl StatValue {
                 count: 0.0,
                 seconds: 0.0,
             },
+        }
+    }
+
+    /// Whether the value is one its type can hold: a finite float, finite
+    /// average-rate sums (seconds never negative) whose rate is a finite f32.
+    /// Every value `apply_batch` accepts is; a store that holds another (an
+    /// older build let `inf` rates through) is repaired by its migrations.
+    pub fn is_finite_within_type(&self, def: &StatDef) -> bool {
+        match *self {
+            StatValue::Int(_) => true,
+            StatValue::Float(v) => v.is_finite(),
+            StatValue::AvgRate { count, seconds } => {
+                count.is_finite()
+                    && seconds.is_finite()
+                    && seconds >= 0.0
+                    && self.read(def).is_finite()
+            }
         }
     }
 
@@ -85,17 +102,56 @@ impl UserProgress {
     }
 }
 
-/// What a reset clears: stats always; achievements too when asked.
+/// What a reset clears: stats always (the `set_by: server` ones only when
+/// `server_stats`); achievements too when asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetScope {
     pub achievements: bool,
+    /// Whether stats only a server key may write are reset too. A user's own
+    /// reset keeps them: they are the game backend's authority, not the player's.
+    pub server_stats: bool,
+}
+
+impl ResetScope {
+    /// Every stat, and the achievements when `achievements`: a server key's
+    /// or the admin's reset.
+    pub fn full(achievements: bool) -> ResetScope {
+        ResetScope {
+            achievements,
+            server_stats: true,
+        }
+    }
+
+    /// A user's reset of their own progress: the server-set stats stay.
+    pub fn own(achievements: bool) -> ResetScope {
+        ResetScope {
+            achievements,
+            server_stats: false,
+        }
+    }
 }
 
 /// The progress after a reset, and the achievements it locked again.
-pub fn reset(current: &UserProgress, scope: ResetScope) -> (UserProgress, Vec<ApiName>) {
+/// `current` may hold rows the schema no longer defines; they are reset.
+pub fn reset(
+    current: &UserProgress,
+    scope: ResetScope,
+    schema: &Schema,
+) -> (UserProgress, Vec<ApiName>) {
+    let kept = current
+        .stats
+        .iter()
+        .filter(|(name, _)| {
+            !scope.server_stats
+                && schema
+                    .stat(name.as_str())
+                    .is_some_and(|def| def.set_by == SetBy::Server)
+        })
+        .map(|(name, value)| (name.clone(), *value))
+        .collect();
     let mut next = UserProgress {
         version: current.version + 1,
-        stats: BTreeMap::new(),
+        stats: kept,
         achievements: current.achievements.clone(),
     };
     let mut relocked = Vec::new();

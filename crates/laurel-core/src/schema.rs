@@ -105,6 +105,11 @@ pub struct AppSettings {
     pub public_progress: bool,
     /// Whether user credentials may clear achievements (for testing builds).
     pub allow_achievement_clear: bool,
+    /// Whether a user token may reset its own progress (Steam's
+    /// `ResetAllStats` from the game). Even then a user's reset keeps the
+    /// `set_by: server` stats, and locks achievements only where
+    /// `allow_achievement_clear` is on too. Server keys and the admin may always.
+    pub allow_user_reset: bool,
 }
 
 /// One problem found in a schema, with where it is.

@@ -34,6 +34,8 @@ pub struct AppDoc {
     pub public_progress: bool,
     #[serde(default)]
     pub allow_achievement_clear: bool,
+    #[serde(default)]
+    pub allow_user_reset: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,6 +394,7 @@ impl Schema {
                 name: doc.app.name.clone(),
                 public_progress: doc.app.public_progress,
                 allow_achievement_clear: doc.app.allow_achievement_clear,
+                allow_user_reset: doc.app.allow_user_reset,
             },
             stats,
             achievements,
@@ -405,6 +408,7 @@ impl Schema {
                 name: self.settings().name.clone(),
                 public_progress: self.settings().public_progress,
                 allow_achievement_clear: self.settings().allow_achievement_clear,
+                allow_user_reset: self.settings().allow_user_reset,
             },
             stats: self
                 .stats()

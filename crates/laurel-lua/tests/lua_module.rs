@@ -419,7 +419,14 @@ fn icons_empty_texts_and_spaced_names() {
             )
             .expect("the server answers");
         assert_eq!(status, 200, "{body}");
-        case.pass("schema_extras.lua", &[("LAUREL_APP_ID", "481")]);
+        // Dev mode mints tokens for the demo app only: app 481's comes from its key.
+        let http = Http::new(&case.server.url);
+        let key = http.server_key(481, ADMIN_TOKEN).expect("key");
+        let token = http.session(481, USER_A, &key).expect("token");
+        case.pass(
+            "schema_extras.lua",
+            &[("LAUREL_APP_ID", "481"), ("LAUREL_TOKEN", &token)],
+        );
     });
 }
 

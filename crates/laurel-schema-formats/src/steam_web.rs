@@ -342,6 +342,7 @@ pub(crate) fn drop_app_settings(doc: &SchemaDoc, format: &str, dropped: &mut Vec
     for (field, on) in [
         ("public_progress", doc.app.public_progress),
         ("allow_achievement_clear", doc.app.allow_achievement_clear),
+        ("allow_user_reset", doc.app.allow_user_reset),
     ] {
         if on {
             dropped.push(format!("app.{field}: {format} has no {field}"));

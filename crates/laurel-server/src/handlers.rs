@@ -138,8 +138,9 @@ pub async fn create_session(
         .parse()
         .map_err(|e| ApiError::invalid(format!("bad steam_id: {e}")).about(app, None))?;
     let about = |e: ApiError| e.about(app, Some(user));
-    // Dev mode issues tokens to anyone and ignores whatever credential a client sends.
-    if !state.dev() {
+    // Dev mode issues tokens for the demo app to anyone and ignores whatever
+    // credential a client sends; every other app needs its server key.
+    if !state.dev_app(app) {
         match caller.map_err(about)? {
             Caller::Server(key) if key.app == app => {}
             Caller::Server(key) => {
@@ -181,7 +182,7 @@ pub async fn get_schema(
     caller: Caller,
     AppPath(app): AppPath,
 ) -> ApiResult {
-    caller.require_app(app, state.dev())?;
+    caller.require_app(app, state.dev_app(app))?;
     let schema = existing_schema(&state, app).await?;
     ok_json(&SchemaResponse {
         result: EResult::Ok.code(),
@@ -317,19 +318,45 @@ fn store_response_json(
     Ok(out.freeze())
 }
 
-async fn reset_and_answer(state: &AppState, app: AppId, user: SteamId, raw: &RawBody) -> ApiResult {
+/// Who asks for a reset, which decides what it may clear.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResetAuthority {
+    /// The user's own token: only where the app allows it, never the
+    /// server-set stats, achievements only with `allow_achievement_clear`.
+    User,
+    /// A server key of the app, or the admin: everything.
+    Full,
+}
+
+async fn reset_and_answer(
+    state: &AppState,
+    app: AppId,
+    user: SteamId,
+    raw: &RawBody,
+    authority: ResetAuthority,
+) -> ApiResult {
     let request: ResetRequest = raw.json_or_else(ResetRequest::default)?;
     let schema = existing_schema(state, app).await?;
-    let progress = state
-        .store()
-        .reset(
-            app,
-            user,
-            ResetScope {
-                achievements: request.achievements,
-            },
-        )
-        .await?;
+    let scope = match authority {
+        ResetAuthority::Full => ResetScope::full(request.achievements),
+        ResetAuthority::User => {
+            let settings = schema.schema.settings();
+            if !settings.allow_user_reset {
+                return Err(ApiError::access_denied(format!(
+                    "app {app} does not let users reset their progress \
+                     (its schema's app.allow_user_reset is off); ask the game's backend"
+                )));
+            }
+            if request.achievements && !settings.allow_achievement_clear {
+                return Err(ApiError::access_denied(format!(
+                    "app {app} does not let users clear achievements \
+                     (its schema's app.allow_achievement_clear is off)"
+                )));
+            }
+            ResetScope::own(request.achievements)
+        }
+    };
+    let progress = state.store().reset(app, user, scope).await?;
     let json = progress_snapshot(state, app, user, &schema, &progress)?;
     Ok(json_raw(StatusCode::OK, json))
 }
@@ -341,7 +368,11 @@ pub async fn reset_progress(
     raw: RawBody,
 ) -> ApiResult {
     caller.require_owner_or_server(app, user)?;
-    reset_and_answer(&state, app, user, &raw).await
+    let authority = match caller {
+        Caller::Server(_) => ResetAuthority::Full,
+        _ => ResetAuthority::User,
+    };
+    reset_and_answer(&state, app, user, &raw, authority).await
 }
 
 pub async fn global_achievements(
@@ -349,7 +380,7 @@ pub async fn global_achievements(
     caller: Caller,
     AppPath(app): AppPath,
 ) -> ApiResult {
-    caller.require_app(app, state.dev())?;
+    caller.require_app(app, state.dev_app(app))?;
     let schema = existing_schema(&state, app).await?;
     let global = state.store().global_achievements(app).await?;
     let achievements = schema
@@ -382,7 +413,7 @@ pub async fn global_stats(
     AppPath(app): AppPath,
     query: axum::extract::RawQuery,
 ) -> ApiResult {
-    caller.require_app(app, state.dev())?;
+    caller.require_app(app, state.dev_app(app))?;
     let mut names: Vec<String> = Vec::new();
     let mut days: Option<u32> = None;
     for (k, v) in form_urlencoded::parse(query.0.as_deref().unwrap_or("").as_bytes()) {
@@ -642,7 +673,7 @@ pub async fn admin_reset_progress(
     UserPath(app, user): UserPath,
     raw: RawBody,
 ) -> ApiResult {
-    reset_and_answer(&state, app, user, &raw).await
+    reset_and_answer(&state, app, user, &raw, ResetAuthority::Full).await
 }
 
 #[cfg(test)]

@@ -37,8 +37,10 @@ pub use state::{AppState, DEMO_APP_ID};
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// Creates the demo app and issues user tokens without a server key.
+    /// Creates the demo app and issues its user tokens without a server key.
     pub dev: bool,
+    /// Lets `dev` listen on an address other than loopback.
+    pub dev_allow_remote: bool,
     /// Enables the admin API; `None` answers every admin route with 403.
     pub admin_token: Option<String>,
     /// Longest a request may take before it is answered with 504 (EResult 16).
@@ -59,6 +61,7 @@ impl ServerConfig {
         ServerConfig {
             listen,
             dev: false,
+            dev_allow_remote: false,
             admin_token: None,
             request_timeout: Duration::from_secs(30),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -67,8 +70,38 @@ impl ServerConfig {
     }
 }
 
+/// Shortest admin token accepted: a token is a password that unlocks every
+/// app, and a short one falls to guessing.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+impl ServerConfig {
+    /// Refuses settings that would expose the server: dev mode (tokens for
+    /// anyone) reachable from other machines, or a guessable admin token.
+    pub fn check(&self) -> Result<(), ServerError> {
+        if self.dev && !self.listen.ip().is_loopback() && !self.dev_allow_remote {
+            return Err(ServerError::Config(format!(
+                "--dev issues tokens to anyone and must not listen on {}: use a loopback \
+                 address (127.0.0.1 or [::1]), or add --dev-allow-remote if you really mean it",
+                self.listen
+            )));
+        }
+        if let Some(token) = &self.admin_token
+            && token.chars().count() < MIN_ADMIN_TOKEN_CHARS
+        {
+            return Err(ServerError::Config(format!(
+                "the admin token has {} characters; it must have at least \
+                 {MIN_ADMIN_TOKEN_CHARS} (for example: `openssl rand -hex 32`)",
+                token.chars().count()
+            )));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error("refusing to start: {0}")]
+    Config(String),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -96,6 +129,15 @@ impl Application {
         config: ServerConfig,
         store: Arc<dyn Store>,
     ) -> Result<Application, ServerError> {
+        config.check()?;
+        if config.dev {
+            tracing::warn!(
+                addr = %config.listen,
+                app = DEMO_APP_ID,
+                "DEV MODE: anyone who reaches this server gets a token for any user of demo app \
+                 {DEMO_APP_ID}; never run --dev in production"
+            );
+        }
         let state = AppState::new(&config, store).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -140,4 +182,39 @@ pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, dev: bool, remote: bool, admin: Option<&str>) -> ServerConfig {
+        let mut c = ServerConfig::new(listen.parse().expect("address"));
+        c.dev = dev;
+        c.dev_allow_remote = remote;
+        c.admin_token = admin.map(str::to_owned);
+        c
+    }
+
+    #[test]
+    fn dev_mode_stays_on_loopback_unless_told_and_admin_tokens_are_long() {
+        let long = "x".repeat(MIN_ADMIN_TOKEN_CHARS);
+        let short = "x".repeat(MIN_ADMIN_TOKEN_CHARS - 1);
+        for (listen, dev, remote, admin, ok) in [
+            ("127.0.0.1:0", true, false, None, true),
+            ("[::1]:0", true, false, None, true),
+            ("0.0.0.0:0", true, false, None, false),
+            ("0.0.0.0:0", true, true, None, true),
+            ("192.0.2.1:0", false, false, None, true),
+            ("127.0.0.1:0", false, false, Some(long.as_str()), true),
+            ("127.0.0.1:0", false, false, Some(short.as_str()), false),
+        ] {
+            let checked = config(listen, dev, remote, admin).check();
+            assert_eq!(
+                checked.is_ok(),
+                ok,
+                "{listen} {dev} {remote} {admin:?}: {checked:?}"
+            );
+        }
+    }
 }

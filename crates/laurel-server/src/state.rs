@@ -107,6 +107,12 @@ impl AppState {
     pub fn dev(&self) -> bool {
         self.inner.dev
     }
+    /// Whether dev mode's shortcuts (tokens without a key, anonymous reads)
+    /// apply to `app`: only the demo app has them, never an app of the
+    /// operator's that shares the database.
+    pub fn dev_app(&self, app: AppId) -> bool {
+        self.inner.dev && app.get() == DEMO_APP_ID
+    }
     pub fn request_timeout(&self) -> Duration {
         self.inner.request_timeout
     }

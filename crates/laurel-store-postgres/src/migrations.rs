@@ -13,7 +13,7 @@ use crate::connection::{Context, Failure, execute, query};
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Key of the advisory lock migrations run under (the one-argument bigint
 /// form, a lock space separate from the two-argument per-app locks).
@@ -138,6 +138,47 @@ CREATE TABLE stat_history (
     float_change DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (app_id, name, kind, day, shard)
 );
+"#;
+
+// Issue 12: older builds accepted an average rate whose quotient is beyond
+// f32 (a count of 1e30 over 1e-10 s reads back as `inf`) and added it to the
+// aggregated totals, which then became NaN for good. The repair: such values
+// go back to the stat's default (their rows are deleted); every total with a
+// shard that is not finite is counted again from the users' rows into shard 0
+// (an average rate without play time counts as 0 there; the core never
+// writes one); a day of history that is not finite is set to no change,
+// since history cannot be recounted. The bound is the smallest f64 that
+// rounds to an infinite f32. PostgreSQL orders NaN above every number, so
+// `abs(x) < 'Infinity'` means "finite".
+const V2: &str = r#"
+DELETE FROM stats WHERE
+    (kind = 2 AND (
+        NOT (abs(avg_count) < 'Infinity'::float8)
+        OR NOT (avg_seconds >= 0 AND avg_seconds < 'Infinity'::float8)
+        OR (avg_seconds > 0 AND abs(avg_count / avg_seconds) >= 3.4028235677973366e38)))
+    OR (kind = 1 AND NOT (abs(float_value) < 'Infinity'::float4));
+
+CREATE TEMPORARY TABLE broken_totals ON COMMIT DROP AS
+    SELECT DISTINCT app_id, name, kind FROM stat_totals
+    WHERE NOT (abs(float_sum) < 'Infinity'::float8);
+
+DELETE FROM stat_totals t USING broken_totals b
+WHERE t.app_id = b.app_id AND t.name = b.name AND t.kind = b.kind;
+
+INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum)
+SELECT b.app_id, b.name, b.kind, 0,
+       count(s.steam_id),
+       coalesce(sum(s.int_value), 0),
+       coalesce(sum(CASE
+           WHEN s.kind = 1 THEN s.float_value::float8
+           WHEN s.avg_seconds > 0 THEN s.avg_count / s.avg_seconds
+           ELSE 0.0 END), 0.0)
+FROM broken_totals b
+LEFT JOIN stats s ON s.app_id = b.app_id AND s.name = b.name AND s.kind = b.kind
+GROUP BY b.app_id, b.name, b.kind;
+
+UPDATE stat_history SET float_change = 0
+WHERE NOT (abs(float_change) < 'Infinity'::float8);
 "#;
 
 /// Brings the database to the newest layout. Refuses a database written by

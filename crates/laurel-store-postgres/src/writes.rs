@@ -196,6 +196,7 @@ async fn store_unfinished(
     // it, so nothing of the store is kept and the write's error is the
     // answer. Durable when it returns: synchronous_commit is on (see `open`).
     let figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
+    figures.check_finite().map_err(Failure::Store)?;
     let mut writes = Script::new("writing a store");
     write_outcome(&mut writes, app, user, &outcome)?;
     insert_idempotency(
@@ -262,7 +263,7 @@ pub(crate) async fn reset_user(
     // The stored rows, not the visible ones: rows of achievements the schema
     // dropped are deleted too, and their counters must follow.
     let stored = load_progress(&tx, app, user, version).await?;
-    let (next, relocked) = reset(&stored, scope);
+    let (next, relocked) = reset(&stored, scope, &schema);
     let relocked = if scope.achievements {
         relocked
     } else {
@@ -271,21 +272,22 @@ pub(crate) async fn reset_user(
     let key: [&dyn crate::script::Literal; 2] = [&app_sql(app), &user_sql(user)];
     let mut writes = Script::new("resetting a user");
     writes.execute(&DELETE_STATS, &key)?;
+    // The stats the reset keeps (server-set ones, in a user's own reset).
+    let kept: Vec<_> = next.stats.iter().collect();
+    write_stats(&mut writes, app, user, &kept)?;
     if scope.achievements {
         writes.execute(&DELETE_ACHIEVEMENTS, &key)?;
     }
     let version_at = write_version(&mut writes, app, user, next.version)?;
-    figures::write(
-        &FigureChanges::of_reset(
-            &schema,
-            &stored,
-            &relocked,
-            laurel_store::figures::reset_day(),
-        ),
-        &mut writes,
-        app,
-        shard_of(user_sql(user)),
-    )?;
+    let moved = FigureChanges::of_reset(
+        &schema,
+        &stored,
+        &next,
+        &relocked,
+        laurel_store::figures::reset_day(),
+    );
+    moved.check_finite().map_err(Failure::Store)?;
+    figures::write(&moved, &mut writes, app, shard_of(user_sql(user)))?;
     let answers = writes.run(&*tx).await?;
     let updated = answers[version_at].affected;
     if updated != 1 {
@@ -335,12 +337,9 @@ pub(crate) async fn import_user(
         ))));
     }
     let mut counters = Script::new("counting an imported user");
-    figures::write(
-        &FigureChanges::of_import(&schema, progress),
-        &mut counters,
-        app,
-        shard_of(user_sql(user)),
-    )?;
+    let moved = FigureChanges::of_import(&schema, progress);
+    moved.check_finite().map_err(Failure::Store)?;
+    figures::write(&moved, &mut counters, app, shard_of(user_sql(user)))?;
     counters.run(&*tx).await?;
     tx.commit().await.context("committing an import")?;
     Ok(())

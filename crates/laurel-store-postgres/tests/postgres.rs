@@ -365,7 +365,7 @@ async fn two_nodes_keep_global_figures_exact_for_many_users() {
                 .expect("store");
             match id % 4 {
                 0 => {
-                    node.reset(app, who, laurel_core::ResetScope { achievements: true })
+                    node.reset(app, who, laurel_core::ResetScope::full(true))
                         .await
                         .expect("reset");
                 }
@@ -698,6 +698,97 @@ async fn nodes_starting_together_migrate_once() {
         Err(other) => panic!("wrong error: {other:?}"),
         Ok(_) => panic!("a newer database was opened"),
     }
+}
+
+/// Issue 12: a database where an older build stored an average rate of
+/// 1e40 and made its aggregated total NaN is repaired by migration 2: the
+/// value goes back to its default, the total is counted again from the users,
+/// and stores counting it work again.
+#[tokio::test]
+async fn migration_2_repairs_non_finite_values() {
+    use laurel_store::{GlobalStatsQuery, StatTotal};
+    let url = new_database().await;
+    let store = open(&url).await;
+    let app = app(9);
+    store
+        .put_schema(app, conformance::aggregated_schema())
+        .await
+        .expect("put");
+    store
+        .store(request(
+            app,
+            user(1),
+            "fine",
+            vec![conformance::avg("Speed", 30.0, 10.0)],
+            NOW,
+        ))
+        .await
+        .expect("store");
+    drop(store);
+    // What the old build left, by hand, and the layout version before the repair.
+    raw(&url)
+        .await
+        .batch_execute(
+            "INSERT INTO users (app_id, steam_id, version) VALUES (9, 2, 1);
+             INSERT INTO stats (app_id, steam_id, name, kind, avg_count, avg_seconds)
+                 VALUES (9, 2, 'Speed', 2, 1e30, 1e-10);
+             UPDATE stat_totals SET float_sum = 'NaN' WHERE app_id = 9 AND name = 'Speed';
+             INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum)
+                 VALUES (9, 'Speed', 2, 15, 1, 0, 'Infinity')
+                 ON CONFLICT (app_id, name, kind, shard) DO UPDATE SET float_sum = 'Infinity';
+             UPDATE stat_history SET float_change = 'NaN' WHERE app_id = 9 AND name = 'Speed';
+             DELETE FROM laurel_migrations WHERE version = 2;",
+        )
+        .await
+        .expect("corrupt");
+
+    let store = open(&url).await;
+    let speed = |stats: Vec<laurel_store::GlobalStat>| {
+        stats
+            .into_iter()
+            .find(|g| g.name == "Speed")
+            .expect("Speed is aggregated")
+    };
+    let day = laurel_store::utc_day(NOW);
+    let global = speed(
+        store
+            .global_stats(
+                app,
+                GlobalStatsQuery {
+                    names: vec![],
+                    history: Some((day, day)),
+                },
+            )
+            .await
+            .expect("global stats"),
+    );
+    assert_eq!(global.total, StatTotal::Float(3.0), "user 1's rate only");
+    assert!(
+        global
+            .history
+            .iter()
+            .all(|d| matches!(d.change, StatTotal::Float(f) if f.is_finite())),
+        "{global:?}"
+    );
+    let progress = store.progress(app, user(2)).await.expect("progress");
+    assert!(progress.stats.is_empty(), "{progress:?}");
+    store
+        .store(request(
+            app,
+            user(2),
+            "after",
+            vec![conformance::avg("Speed", 10.0, 10.0)],
+            NOW,
+        ))
+        .await
+        .expect("store after the repair");
+    let global = speed(
+        store
+            .global_stats(app, GlobalStatsQuery::default())
+            .await
+            .expect("global stats"),
+    );
+    assert_eq!(global.total, StatTotal::Float(4.0));
 }
 
 /// Steam ids above `i64::MAX` are stored bit-cast: negative in the database,

@@ -255,7 +255,7 @@ pub async fn unknown_app_is_refused(store: &dyn Store) {
             .await
             .unwrap_err(),
     );
-    let scope = ResetScope { achievements: true };
+    let scope = ResetScope::full(true);
     unknown("reset", store.reset(app, user, scope).await.unwrap_err());
     unknown("global", store.global_achievements(app).await.unwrap_err());
     unknown(
@@ -565,9 +565,7 @@ pub async fn reset_clears_stats_and_keeps_counters(store: &dyn Store) {
     applied(store, request(app, player, "p1", entries, NOW)).await;
     applied(store, request(app, bystander, "b1", vec![unlock("A")], NOW)).await;
 
-    let stats_only = ResetScope {
-        achievements: false,
-    };
+    let stats_only = ResetScope::full(false);
     let after = store.reset(app, player, stats_only).await.expect("reset");
     assert_eq!(after.version, 2);
     assert!(after.stats.is_empty());
@@ -585,7 +583,7 @@ pub async fn reset_clears_stats_and_keeps_counters(store: &dyn Store) {
         (2, 2, 1)
     );
 
-    let everything = ResetScope { achievements: true };
+    let everything = ResetScope::full(true);
     let after = store.reset(app, player, everything).await.expect("reset");
     assert_eq!(after.version, 3);
     assert!(after.stats.is_empty() && after.achievements.is_empty());
@@ -630,7 +628,7 @@ pub async fn reset_of_never_written_user_writes_nothing(store: &dyn Store) {
     let player = user(9);
     for achievements in [false, true] {
         let after = store
-            .reset(app, player, ResetScope { achievements })
+            .reset(app, player, ResetScope::full(achievements))
             .await
             .expect("reset");
         assert_eq!(after, UserProgress::default());
@@ -693,7 +691,7 @@ pub async fn global_counters_match_a_recount(store: &dyn Store) {
     for step in steps {
         store.store(step).await.expect("store");
     }
-    let scope = ResetScope { achievements: true };
+    let scope = ResetScope::full(true);
     store.reset(app, user(4), scope).await.expect("reset");
     store.reset(app, user(6), scope).await.expect("reset");
 
@@ -948,7 +946,7 @@ where
     applied(&*store, request(app, player, "k1", entries, NOW)).await;
     applied(&*store, request(app, other, "k1", vec![unlock("B")], NOW)).await;
     store
-        .reset(app, other, ResetScope { achievements: true })
+        .reset(app, other, ResetScope::full(true))
         .await
         .expect("reset");
     let key = store
@@ -1233,9 +1231,7 @@ pub async fn aggregated_totals_match_a_recount(store: &dyn Store) {
         ])
     );
 
-    let scope = ResetScope {
-        achievements: false,
-    };
+    let scope = ResetScope::full(false);
     store.reset(app, user(1), scope).await.expect("reset");
     store.reset(app, user(4), scope).await.expect("reset");
     store
@@ -1453,7 +1449,7 @@ pub async fn users_are_listed_in_steam_id_order(store: &dyn Store) {
     )
     .await;
     // Reset after a store: still a user. Reset of nobody, refused first store: none.
-    let scope = ResetScope { achievements: true };
+    let scope = ResetScope::full(true);
     store.reset(app7, user(2), scope).await.expect("reset");
     store.reset(app7, user(9), scope).await.expect("reset");
     let refused = request(app7, user(10), "k", vec![set("Nope", 1.0)], NOW);
@@ -1609,9 +1605,7 @@ pub async fn import_user_copies_progress_exactly(store: &dyn Store) {
     for step in steps {
         applied(store, step).await;
     }
-    let scope = ResetScope {
-        achievements: false,
-    };
+    let scope = ResetScope::full(false);
     store.reset(source, half, scope).await.expect("reset");
 
     let users = store.users(source, None, 100).await.expect("users");

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use laurel_core::{Schema, StatDef, StatKind, StatValue, StoreOutcome, UnixTime, UserProgress};
 
-use crate::utc_day;
+use crate::{StoreError, utc_day};
 
 /// A stat kind as the databases store it (`kind` columns).
 pub fn kind_code(kind: StatKind) -> i16 {
@@ -154,17 +154,22 @@ impl FigureChanges {
 
     /// What a reset changes. `stored` is the user's stored progress (every
     /// row, also of stats and achievements the schema no longer has: their
-    /// rows are deleted too); `relocked` the achievements it locks again.
+    /// rows are deleted too), `next` the progress after it (the stats it
+    /// kept); `relocked` the achievements it locks again.
     pub fn of_reset(
         schema: &Schema,
         stored: &UserProgress,
+        next: &UserProgress,
         relocked: &[laurel_core::ApiName],
         day: i64,
     ) -> FigureChanges {
         let mut changes = FigureChanges::default();
-        // Every stored row goes back to the default; rows of a kind the
-        // schema no longer has are in no total.
+        // Every stored row but the kept ones goes back to the default; rows
+        // of a kind the schema no longer has are in no total.
         for (name, value) in &stored.stats {
+            if next.stats.contains_key(name) {
+                continue;
+            }
             let Some(def) = schema
                 .stat(name.as_str())
                 .filter(|d| d.aggregated && d.kind == kind_of(value))
@@ -230,6 +235,22 @@ impl FigureChanges {
             .or_default();
         history.int_change += int_change;
         history.float_change += float_change;
+    }
+
+    /// Refuses changes that no counter column can hold. The core accepts only
+    /// finite values, so this fails only for progress stored by an older
+    /// build (repaired by the migrations); it keeps such a write from failing
+    /// the writes it is counted with.
+    pub fn check_finite(&self) -> Result<(), StoreError> {
+        let finite = self.totals.values().all(|t| t.float_sum.is_finite())
+            && self.history.values().all(|h| h.float_change.is_finite());
+        if finite {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(
+                "a global total would not be a finite number; the write was not applied".into(),
+            ))
+        }
     }
 
     /// Adds another change of the same app (a later item of the same group).
@@ -343,11 +364,12 @@ mod tests {
         );
         assert_eq!(changes.totals.len(), 1, "Plain is not aggregated");
 
-        let (_, relocked) = laurel_core::reset(
+        let (next, relocked) = laurel_core::reset(
             &second.progress,
-            laurel_core::ResetScope { achievements: true },
+            laurel_core::ResetScope::full(true),
+            &schema(),
         );
-        let reset = FigureChanges::of_reset(&schema(), &second.progress, &relocked, 3);
+        let reset = FigureChanges::of_reset(&schema(), &second.progress, &next, &relocked, 3);
         assert_eq!(
             reset.totals[&("Kills".to_owned(), 0)],
             TotalChange {

@@ -329,6 +329,9 @@ pub fn check_import(
                     kind.as_str()
                 ));
             }
+            Some(def) if !value.is_finite_within_type(def) => {
+                return invalid(format!("stat {name} holds {value:?}, not a finite value"));
+            }
             Some(_) => {}
         }
     }

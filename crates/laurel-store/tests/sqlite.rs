@@ -641,3 +641,127 @@ async fn idempotency_records_survive_the_layout_4_migration() {
     store.close().await.expect("close");
     assert_eq!(indexed_keys(&path), 3);
 }
+
+/// Issue 12: a database written by a build that let an average rate of 1e40
+/// through (read back as `inf`, its aggregated total infinite) is repaired
+/// when the layout 5 migration runs: the value goes back to its default, the
+/// total is counted again from the users, and stores counting it work again.
+#[tokio::test]
+async fn the_layout_5_migration_repairs_non_finite_values() {
+    use laurel_store::{GlobalStatsQuery, StatTotal};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = db_path(&dir);
+    let store = open(&path);
+    let app = app(9);
+    store
+        .put_schema(app, conformance::aggregated_schema())
+        .await
+        .expect("put");
+    store
+        .store(request(
+            app,
+            user(1),
+            "fine",
+            vec![conformance::avg("Speed", 30.0, 10.0)],
+            NOW,
+        ))
+        .await
+        .expect("store");
+    store.close().await.expect("close");
+
+    // What the old build wrote for the attack, by hand: the user's sums, the
+    // total and the day's history, all beyond f32 or infinite.
+    let raw = rusqlite::Connection::open(&path).expect("raw open");
+    raw.execute_batch(&format!(
+        "INSERT INTO users (app_id, steam_id, version) VALUES (9, 2, 1);
+         INSERT INTO stats (app_id, steam_id, name, kind, avg_count, avg_seconds)
+             VALUES (9, 2, 'Speed', 2, 1e30, 1e-10);
+         UPDATE apps SET users = users + 1 WHERE app_id = 9;
+         UPDATE stat_totals SET float_sum = 9e999, value_rows = value_rows + 1
+             WHERE app_id = 9 AND name = 'Speed';
+         UPDATE stat_history SET float_change = 9e999 WHERE app_id = 9 AND name = 'Speed';
+         PRAGMA user_version = {};",
+        LAYOUT_VERSION - 1
+    ))
+    .expect("corrupt");
+    drop(raw);
+
+    let store = open(&path);
+    let speed = |stats: Vec<laurel_store::GlobalStat>| {
+        stats
+            .into_iter()
+            .find(|g| g.name == "Speed")
+            .expect("Speed is aggregated")
+    };
+    let day = laurel_store::utc_day(NOW);
+    let global = speed(
+        store
+            .global_stats(
+                app,
+                GlobalStatsQuery {
+                    names: vec![],
+                    history: Some((day, day)),
+                },
+            )
+            .await
+            .expect("global stats"),
+    );
+    assert_eq!(global.total, StatTotal::Float(3.0), "user 1's rate only");
+    assert!(
+        global
+            .history
+            .iter()
+            .all(|d| matches!(d.change, StatTotal::Float(f) if f.is_finite())),
+        "{global:?}"
+    );
+    let progress = store.progress(app, user(2)).await.expect("progress");
+    assert!(progress.stats.is_empty(), "{progress:?}");
+    // Stores that move the total work again, and it stays exact.
+    store
+        .store(request(
+            app,
+            user(2),
+            "after",
+            vec![conformance::avg("Speed", 10.0, 10.0)],
+            NOW,
+        ))
+        .await
+        .expect("store after the repair");
+    let global = speed(
+        store
+            .global_stats(app, GlobalStatsQuery::default())
+            .await
+            .expect("global stats"),
+    );
+    assert_eq!(global.total, StatTotal::Float(4.0));
+    store.close().await.expect("close");
+}
+
+/// Issue 12, finding 8: the database holds the token-signing secret, so a
+/// new data directory is 0700 and the database and its WAL files are 0600.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let path = data.join("laurel.db");
+    let store = open(&path);
+    let app = put_test_schema(&store).await;
+    store
+        .store(request(app, user(1), "k", vec![unlock("A")], NOW))
+        .await
+        .expect("store");
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data), 0o700);
+    for file in ["laurel.db", "laurel.db-wal", "laurel.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    store.close().await.expect("close");
+}

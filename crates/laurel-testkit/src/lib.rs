@@ -234,6 +234,39 @@ impl Http {
             .context("no token in session response")
     }
 
+    /// A new server key of `app`, through the admin API (`admin`: its token).
+    pub fn server_key(&self, app: u32, admin: &str) -> Result<String> {
+        let (status, body) = self.post(
+            &format!("/api/v1/admin/apps/{app}/keys"),
+            Some(admin),
+            &serde_json::json!({"label": "test backend"}),
+        )?;
+        if status != 200 {
+            bail!("key: {status} {body}");
+        }
+        body["key"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no key in the answer")
+    }
+
+    /// A user token for `steam_id` in `app`, minted with a server key of the
+    /// app (dev mode mints without one for the demo app only).
+    pub fn session(&self, app: u32, steam_id: &str, key: &str) -> Result<String> {
+        let (status, body) = self.post(
+            "/api/v1/sessions",
+            Some(key),
+            &serde_json::json!({"app_id": app, "steam_id": steam_id}),
+        )?;
+        if status != 200 {
+            bail!("session: {status} {body}");
+        }
+        body["token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no token in session response")
+    }
+
     /// One store with an idempotency key; returns (status, body).
     pub fn store(
         &self,

@@ -14,7 +14,8 @@ use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store_postgres::{PostgresOptions, PostgresStore, redacted_url};
 
 use crate::{
-    Cli, Command, Failure, KeyAction, LogFormat, SchemaAction, StoreArgs, UserAction, exit, fail,
+    Cli, Command, Failure, KeyAction, LogFormat, SchemaAction, ServeArgs, StoreArgs, UserAction,
+    exit, fail,
 };
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
@@ -27,13 +28,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 
 async fn run_async(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Serve {
-            listen,
-            store,
-            dev,
-            request_timeout,
-            log_format,
-        } => serve(listen, &store, dev, request_timeout, log_format).await,
+        Command::Serve(args) => serve(&args).await,
         Command::Schema { action } => schema(action).await,
         Command::User { action } => user(action).await,
         Command::Key { action } => key(action).await,
@@ -143,24 +138,21 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-async fn serve(
-    listen: std::net::SocketAddr,
-    store_args: &StoreArgs,
-    dev: bool,
-    request_timeout: u64,
-    log_format: LogFormat,
-) -> Result<(), Failure> {
-    init_logging(log_format);
-    let store = open_store(store_args).await?;
-    let mut config = laurel_server::ServerConfig::new(listen);
-    config.dev = dev;
+async fn serve(args: &ServeArgs) -> Result<(), Failure> {
+    init_logging(args.log_format);
+    let mut config = laurel_server::ServerConfig::new(args.listen);
+    config.dev = args.dev;
+    config.dev_allow_remote = args.dev_allow_remote;
     config.admin_token = std::env::var("LAUREL_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    config.request_timeout = std::time::Duration::from_secs(request_timeout.max(1));
+    config.request_timeout = std::time::Duration::from_secs(args.request_timeout.max(1));
+    // Before anything is opened or created: a refused configuration changes nothing.
+    config.check().map_err(|e| fail(exit::USAGE, e))?;
     if config.admin_token.is_none() {
         tracing::info!("admin API disabled: set LAUREL_ADMIN_TOKEN to enable it");
     }
+    let store = open_store(&args.store).await?;
     let app = laurel_server::Application::build(config, store.clone())
         .await
         .context("starting the server")?;
@@ -344,14 +336,7 @@ async fn user(action: UserAction) -> Result<(), Failure> {
             steam_id,
             achievements,
             store,
-        } => (
-            app,
-            steam_id,
-            store,
-            Some(ResetScope {
-                achievements: *achievements,
-            }),
-        ),
+        } => (app, steam_id, store, Some(ResetScope::full(*achievements))),
     };
     let (app, user) = (parse_app(app)?, parse_user(steam_id)?);
     let store = open_store(store_args).await?;

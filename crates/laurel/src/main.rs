@@ -63,22 +63,7 @@ pub struct StoreArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve {
-        /// Address to listen on (port 0 picks a free port; the bound address is printed).
-        #[arg(long, env = "LAUREL_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Development mode: load demo app 480 and issue a token for any user id without a key.
-        #[arg(long)]
-        dev: bool,
-        /// Request timeout in seconds.
-        #[arg(long, default_value_t = 30)]
-        request_timeout: u64,
-        /// Log format on stderr.
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-        log_format: LogFormat,
-    },
+    Serve(ServeArgs),
     /// Import or export an app's schema.
     Schema {
         #[command(subcommand)]
@@ -97,6 +82,29 @@ pub enum Command {
     /// Copy apps from one database to another (SQLite ⇄ PostgreSQL) and verify every user.
     #[command(long_about = migrate::LONG_ABOUT)]
     Migrate(migrate::MigrateArgs),
+}
+
+/// `laurel serve`: where to listen, what to serve, and its limits.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "LAUREL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Development mode: load demo app 480 and issue its tokens for any user id without
+    /// a key. Refused on a non-loopback address unless --dev-allow-remote.
+    #[arg(long)]
+    pub dev: bool,
+    /// Let --dev listen on an address other than loopback (anyone who reaches it gets tokens).
+    #[arg(long, requires = "dev")]
+    pub dev_allow_remote: bool,
+    /// Request timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -454,14 +454,7 @@ fn reset_drops_pending_stats_and_keeps_pending_unlocks() {
         NOW
     ));
     assert!(s.set_achievement("ACH_WIN_ONE_GAME", NOW));
-    s.commit_reset(
-        ResetScope {
-            achievements: false,
-        },
-        2,
-        "k2".into(),
-        "{}".into(),
-    );
+    s.commit_reset(ResetScope::own(false), 2, "k2".into(), "{}".into());
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     assert_eq!(s.stat_i32("NumWins", None), Some(0));
     assert!(s.achievement("ACH_WIN_ONE_GAME", None).unwrap().unlocked);
@@ -485,9 +478,8 @@ fn reset_drops_pending_stats_and_keeps_pending_unlocks() {
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     let (reset_progress, _) = laurel_core::reset(
         &after_store,
-        ResetScope {
-            achievements: false,
-        },
+        ResetScope::own(false),
+        &laurel_core::schema_doc::demo_schema(),
     );
     assert_eq!(
         s.answer_head(HeadAnswer::Reset(body(me(), &reset_progress))),

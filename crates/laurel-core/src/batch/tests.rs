@@ -24,7 +24,8 @@ fn schema_with_limits() -> Schema {
         {"name": "Kills", "type": "int", "min": 0, "max": 1000, "max_change": 100, "increment_only": true},
         {"name": "Ratio", "type": "float", "min": -1, "max": 1},
         {"name": "Cheat", "type": "int", "set_by": "server"},
-        {"name": "Speed", "type": "avgrate", "window": 100, "max": 50}
+        {"name": "Speed", "type": "avgrate", "window": 100, "max": 50},
+        {"name": "Pace", "type": "avgrate", "window": 3600, "aggregated": true}
       ],
       "achievements": [
         {"name": "A", "display_name": {"english": "A"}, "description": {"english": ""}},
@@ -293,31 +294,96 @@ fn reset_clears_stats_and_optionally_achievements() {
     )
     .unwrap()
     .progress;
-    let (r, relocked) = reset(
-        &p,
-        ResetScope {
-            achievements: false,
-        },
-    );
+    let (r, relocked) = reset(&p, ResetScope::full(false), &schema);
     assert!(r.stats.is_empty() && r.is_unlocked("ACH_WIN_ONE_GAME") && relocked.is_empty());
     assert_eq!(r.version, 2);
-    let (r, relocked) = reset(&p, ResetScope { achievements: true });
+    let (r, relocked) = reset(&p, ResetScope::full(true), &schema);
     assert!(r.achievements.is_empty());
     assert_eq!(relocked.len(), 1);
 }
 
+/// A user's own reset keeps what only the game's backend may write.
+#[test]
+fn a_reset_without_server_stats_keeps_them() {
+    let schema = schema_with_limits();
+    let p = apply_batch(
+        &schema,
+        &empty(),
+        &StoreBatch {
+            entries: vec![set("Kills", 5.0), set("Cheat", 7.0)],
+        },
+        WriteAuthority::Server,
+        NOW,
+    )
+    .unwrap()
+    .progress;
+    let users_reset = ResetScope::own(false);
+    let (r, _) = reset(&p, users_reset, &schema);
+    let cheat = schema.stat("Cheat").unwrap();
+    assert_eq!(r.stats.len(), 1, "{r:?}");
+    assert_eq!(r.stat(cheat).read(cheat), 7.0);
+    let (r, _) = reset(&p, ResetScope::full(false), &schema);
+    assert!(r.stats.is_empty());
+}
+
+/// Issue 12's attack: a huge count over a tiny session on an average rate
+/// with no `max` made a rate of 1e40, read back as `inf` (and summed into an
+/// aggregated total as NaN). The rate itself must be a finite f32.
+#[test]
+fn an_average_rate_beyond_f32_is_refused_as_not_finite() {
+    let attack = BatchEntry::UpdateAvgRate {
+        name: "Pace".into(),
+        count: 1e30,
+        session_seconds: 1e-10,
+    };
+    check(
+        &empty(),
+        vec![attack],
+        r#"store refused (InvalidParam (8)): entry 0 "Pace": value is not a finite number"#,
+    );
+    // The largest count over a long session is a fine rate.
+    let fine = BatchEntry::UpdateAvgRate {
+        name: "Pace".into(),
+        count: f32::MAX as f64,
+        session_seconds: 3600.0,
+    };
+    let schema = schema_with_limits();
+    let o = apply_batch(
+        &schema,
+        &empty(),
+        &StoreBatch {
+            entries: vec![fine],
+        },
+        WriteAuthority::User,
+        NOW,
+    )
+    .unwrap();
+    let pace = schema.stat("Pace").unwrap();
+    assert!(o.progress.stat(pace).read(pace).is_finite());
+}
+
 fn arb_entry() -> impl Strategy<Value = BatchEntry> {
-    let names = prop::sample::select(vec!["Kills", "Ratio", "Cheat", "Speed", "Nope"]);
+    let names = prop::sample::select(vec!["Kills", "Ratio", "Cheat", "Speed", "Pace", "Nope"]);
     let achs = prop::sample::select(vec!["A", "K100", "Nope"]);
     let value = prop_oneof![
         -5.0..1200.0f64,
         (-5i32..1200).prop_map(f64::from),
         Just(f64::NAN),
-        Just(f64::INFINITY)
+        Just(f64::INFINITY),
+        Just(1e30),
+        Just(-1e30),
+        Just(f32::MAX as f64),
+        Just(f64::MAX)
+    ];
+    let seconds = prop_oneof![
+        0.0..200.0f64,
+        Just(1e-10),
+        Just(f64::MIN_POSITIVE),
+        Just(1e-300)
     ];
     prop_oneof![
         (names.clone(), value.clone()).prop_map(|(n, v)| set(n, v)),
-        (names, value, 0.0..200.0f64).prop_map(|(n, c, s)| BatchEntry::UpdateAvgRate {
+        (names, value, seconds).prop_map(|(n, c, s)| BatchEntry::UpdateAvgRate {
             name: n.into(),
             count: c,
             session_seconds: s
@@ -396,6 +462,7 @@ proptest! {
                 for def in schema.stats() {
                     let v = o.progress.stat(def).read(def);
                     prop_assert!(v.is_finite());
+                    prop_assert!(o.progress.stat(def).is_finite_within_type(def), "{} {:?}", def.name, o.progress.stat(def));
                     prop_assert!(def.min.is_none_or(|m| v >= m), "{} {}", def.name, v);
                     prop_assert!(def.max.is_none_or(|m| v <= m), "{} {}", def.name, v);
                 }

@@ -330,6 +330,7 @@ fn schema() -> impl Strategy<Value = Schema> {
                         name: game.clone(),
                         public_progress: public,
                         allow_achievement_clear: clear,
+                        allow_user_reset: clear,
                     },
                     stats,
                     achievements,

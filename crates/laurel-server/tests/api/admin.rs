@@ -285,7 +285,8 @@ async fn foreign_schema_formats_by_query() {
             .await;
         assert_eq!(r.code(), (200, 1), "{format}: {}", r.json);
     }
-    let r = app.get("/api/v1/apps/490/schema", None).await;
+    let key = app.create_key(490).await;
+    let r = app.get("/api/v1/apps/490/schema", Some(&key)).await;
     assert!(
         r.json["schema"]["achievements"]
             .as_array()
@@ -333,6 +334,6 @@ async fn foreign_schema_formats_by_query() {
         "{}",
         r.json
     );
-    let r = app.get("/api/v1/apps/490/schema", None).await;
+    let r = app.get("/api/v1/apps/490/schema", Some(&key)).await;
     assert_eq!(r.json["version"], 2, "{}", r.json);
 }

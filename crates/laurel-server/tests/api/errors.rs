@@ -275,8 +275,10 @@ async fn bad_ids_in_the_path() {
 async fn unknown_apps_routes_and_methods() {
     let app = spawn().await;
     let key = app.create_key(480).await;
+    // Dev mode's anonymous reads are for the demo app only: nothing about
+    // another app, not even whether it exists, is told without a credential.
     let r = app.get("/api/v1/apps/999/schema", None).await;
-    assert_eq!(r.code(), (404, 9));
+    assert_eq!(r.code(), (401, 21));
     assert_eq!(
         app.get("/api/v1/admin/apps/999/keys", Some(ADMIN))
             .await

@@ -145,8 +145,13 @@ impl TestApp {
         self.send("POST", path, auth, &[], body.to_string()).await
     }
 
-    /// A user token from the dev-mode session route.
+    /// A user token: from the dev-mode session route for the demo app, and
+    /// through a new server key for any other app (dev mode serves only the demo app).
     pub async fn token(&self, app: u32, user: &str) -> String {
+        if app != laurel_server::DEMO_APP_ID {
+            let key = self.create_key(app).await;
+            return self.session(app, user, &key).await;
+        }
         let r = self
             .post(
                 "/api/v1/sessions",

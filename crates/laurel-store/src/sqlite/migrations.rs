@@ -7,7 +7,7 @@ use crate::StoreError;
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 // Float columns are declared without a type on purpose: a REAL column stores
 // integral values as integers and turns -0.0 into 0.0, and f32 stat values
@@ -196,6 +196,39 @@ INSERT INTO idempotency_keys (app_id, steam_id, idem_key, seq)
     SELECT app_id, steam_id, idem_key, seq FROM idempotency ORDER BY app_id, steam_id, idem_key;
 INSERT OR REPLACE INTO meta (key, value)
     VALUES ('idempotency_indexed_seq', (SELECT coalesce(max(seq), 0) FROM idempotency));
+"#;
+
+// Issue 12: older builds accepted an average rate whose quotient is beyond
+// f32 (a count of 1e30 over 1e-10 s reads back as `inf`), and added it to the
+// aggregated totals, which then stayed infinite (SQLite cannot store the NaN
+// a later change made, so every group counting that stat failed). The
+// repair: such values go back to the stat's default (their rows are
+// deleted), the totals that are not finite are counted again from the users'
+// rows (an average rate without play time counts as 0 there; the core never
+// writes one), and a day of history that is not finite is set to no change,
+// since history cannot be recounted. The bound is the smallest f64 that
+// rounds to an infinite f32. SQLite reads 1.7976931348623157e308 as the
+// largest finite f64, so `BETWEEN` it and its negation means "finite".
+const V5: &str = r#"
+DELETE FROM stats WHERE
+    (kind = 2 AND (
+        NOT (avg_count BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308)
+        OR NOT (avg_seconds BETWEEN 0.0 AND 1.7976931348623157e308)
+        OR (avg_seconds > 0 AND abs(avg_count / avg_seconds) >= 3.4028235677973366e38)))
+    OR (kind = 1 AND NOT (float_value BETWEEN -3.4028234663852886e38 AND 3.4028234663852886e38));
+
+UPDATE stat_totals SET
+    value_rows = (SELECT count(*) FROM stats s
+        WHERE s.app_id = stat_totals.app_id AND s.name = stat_totals.name AND s.kind = stat_totals.kind),
+    float_sum = (SELECT coalesce(sum(CASE
+            WHEN s.kind = 1 THEN s.float_value
+            WHEN s.avg_seconds > 0 THEN s.avg_count / s.avg_seconds
+            ELSE 0.0 END), 0.0) FROM stats s
+        WHERE s.app_id = stat_totals.app_id AND s.name = stat_totals.name AND s.kind = stat_totals.kind)
+WHERE NOT (float_sum BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308);
+
+UPDATE stat_history SET float_change = 0.0
+WHERE NOT (float_change BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308);
 "#;
 
 /// Brings the database to the newest layout in one transaction, so a failed

@@ -747,6 +747,12 @@ fn execute_store(
         Ok(outcome) => outcome,
         Err(refusal) => return Ok(StoreReply::Refused(refusal)),
     };
+    if env.global_figures {
+        *figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
+        // The group's counter rows are written once for all its stores: one
+        // store whose figures could not be written would fail them all.
+        figures.check_finite()?;
+    }
     let next = &outcome.progress;
     for name in &outcome.changed_stats {
         if let Some(value) = next.stats.get(name) {
@@ -758,9 +764,6 @@ fn execute_store(
         write_achievement(conn, app, user, name, next.achievements.get(name))?;
     }
     write_version(conn, app, user, next.version, current.version > 0)?;
-    if env.global_figures {
-        *figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
-    }
     idempotency::record(
         conn,
         &mut env.staged,
@@ -802,11 +805,15 @@ fn execute_reset(
     if stored.version == 0 {
         return Ok(UserProgress::default());
     }
-    let (next, relocked) = reset(&stored, scope);
+    let (next, relocked) = reset(&stored, scope, &schema);
     let key = (app_sql(app), user_sql(user));
     conn.prepare_cached("DELETE FROM stats WHERE app_id = ?1 AND steam_id = ?2")
         .and_then(|mut s| s.execute(key))
         .context("resetting stats")?;
+    // The stats the reset keeps (server-set ones, in a user's own reset).
+    for (name, value) in &next.stats {
+        write_stat(conn, app, user, name, value, false)?;
+    }
     if scope.achievements {
         conn.prepare_cached("DELETE FROM achievements WHERE app_id = ?1 AND steam_id = ?2")
             .and_then(|mut s| s.execute(key))
@@ -814,7 +821,14 @@ fn execute_reset(
     }
     if env.global_figures {
         let relocked: &[ApiName] = if scope.achievements { &relocked } else { &[] };
-        *figures = FigureChanges::of_reset(&schema, &stored, relocked, crate::figures::reset_day());
+        *figures = FigureChanges::of_reset(
+            &schema,
+            &stored,
+            &next,
+            relocked,
+            crate::figures::reset_day(),
+        );
+        figures.check_finite()?;
     }
     write_version(conn, app, user, next.version, true)?;
     Ok(visible(next, &schema))
@@ -858,6 +872,7 @@ fn execute_import(
     write_version(conn, app, user, progress.version, false)?;
     if env.global_figures {
         *figures = FigureChanges::of_import(&schema, progress);
+        figures.check_finite()?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod api;
 mod cli;
 mod cluster;
 mod durability;
+mod hostile;
 mod migrate;
 mod sdk;
 mod steam_client;

@@ -207,7 +207,7 @@ async fn play_game(store: Arc<dyn Store>, i: u64) {
     for (every, achievements) in [(13, false), (17, true)] {
         if i.is_multiple_of(every) {
             store
-                .reset(game, user, ResetScope { achievements })
+                .reset(game, user, ResetScope::full(achievements))
                 .await
                 .expect("reset");
         }

@@ -1,0 +1,343 @@
+//! Hostile clients (issue 12): each attack a player with a valid token could
+//! make, replayed against the real binary while other users keep working.
+//! Every test decides on what was answered and what is stored, never on how
+//! fast the machine is.
+
+use std::thread;
+
+use laurel_testkit::{ADMIN_TOKEN, Http, stat};
+use serde_json::{Value, json};
+
+use crate::{start, steam_id};
+
+/// The demo schema with its average rate aggregated, so that a rate also
+/// moves a global total (what turned one user's `inf` into other users' 500s).
+fn demo_with_aggregated_rate(http: &Http) {
+    let schema = laurel_core::schema_doc::demo_schema().to_doc();
+    let mut doc = serde_json::to_value(&schema).expect("schema as JSON");
+    for stat in doc["stats"].as_array_mut().expect("stats") {
+        if stat["name"] == "AverageSpeed" {
+            stat["aggregated"] = json!(true);
+        }
+    }
+    let (status, body) = http
+        .send(
+            "PUT",
+            "/api/v1/admin/apps/480/schema",
+            Some(ADMIN_TOKEN),
+            &[],
+            &doc.to_string(),
+        )
+        .expect("put schema");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Finding 1: a count of 1e30 over 1e-10 s made a rate of 1e40 (`inf` as
+/// f32) and a NaN total, and 59-72 % of other users' stores answered 500
+/// while that user kept sending. Now the attack is refused as not finite, and
+/// every other user's store is applied.
+#[test]
+fn a_non_finite_rate_is_refused_and_never_fails_other_users_stores() {
+    const USERS: u64 = 8;
+    const STORES_EACH: usize = 40;
+    const ATTACKS: usize = 200;
+    let env = start();
+    demo_with_aggregated_rate(&env.http);
+    let attacker = steam_id(999);
+    let attacker_token = env.http.dev_token(480, &attacker).expect("token");
+
+    let (attacks, others) = thread::scope(|s| {
+        let url = &env.server.url;
+        let attack = s.spawn(|| {
+            let http = Http::new(url);
+            (0..ATTACKS)
+                .map(|i| {
+                    http.store(
+                        480,
+                        &attacker,
+                        &attacker_token,
+                        &format!("attack-{i}"),
+                        &json!({"stats": [{"name": "AverageSpeed", "count": 1e30, "session_seconds": 1e-10}]}),
+                    )
+                    .expect("attack answered")
+                })
+                .collect::<Vec<(u16, Value)>>()
+        });
+        let users: Vec<_> = (1..=USERS)
+            .map(|u| {
+                s.spawn(move || {
+                    let http = Http::new(url);
+                    let user = steam_id(u);
+                    let token = http.dev_token(480, &user).expect("token");
+                    (1..=STORES_EACH)
+                        .map(|n| {
+                            http.store(
+                                480,
+                                &user,
+                                &token,
+                                &format!("store-{n}"),
+                                &json!({"stats": [
+                                    {"name": "NumGames", "value": n},
+                                    {"name": "AverageSpeed", "count": 10, "session_seconds": 5}
+                                ]}),
+                            )
+                            .expect("store answered")
+                        })
+                        .collect::<Vec<(u16, Value)>>()
+                })
+            })
+            .collect();
+        let attacks = attack.join().expect("attacker");
+        let others: Vec<Vec<(u16, Value)>> =
+            users.into_iter().map(|h| h.join().expect("user")).collect();
+        (attacks, others)
+    });
+
+    for (status, body) in &attacks {
+        assert_eq!((*status, body["result"].as_i64()), (400, Some(8)), "{body}");
+        assert_eq!(body["details"][0]["rule"], json!("not_finite"), "{body}");
+    }
+    for answers in &others {
+        for (status, body) in answers {
+            assert_eq!(*status, 200, "another user's store failed: {body}");
+        }
+    }
+    // The attacker stored nothing; the total is the 8 users' rates, exactly.
+    let (_, progress) = env
+        .http
+        .progress(480, &attacker, &attacker_token)
+        .expect("read");
+    assert_eq!(progress["version"], json!(0), "{progress}");
+    let (status, global) = env
+        .http
+        .get(
+            "/api/v1/apps/480/global/stats?name=AverageSpeed",
+            Some(&attacker_token),
+        )
+        .expect("global stats");
+    assert_eq!(status, 200, "{global}");
+    let total = global["stats"][0]["total"].as_f64();
+    assert_eq!(total, Some(2.0 * USERS as f64), "{global}");
+    let user = steam_id(1);
+    let token = env.http.dev_token(480, &user).expect("token");
+    let (_, progress) = env.http.progress(480, &user, &token).expect("read");
+    assert_eq!(stat(&progress, "NumGames"), Some(STORES_EACH as f64));
+}
+
+/// A game's own schema (app 481) with a server-set stat, an increment-only
+/// stat and one achievement, and the two reset settings as given.
+fn put_reset_schema(http: &Http, allow_user_reset: bool, allow_achievement_clear: bool) {
+    let schema = json!({
+        "app": {"name": "Resets", "allow_user_reset": allow_user_reset,
+                "allow_achievement_clear": allow_achievement_clear},
+        "stats": [
+            {"name": "Kills", "type": "int", "increment_only": true},
+            {"name": "Rank", "type": "int", "set_by": "server"}
+        ],
+        "achievements": [
+            {"name": "A", "display_name": {"english": "A"}, "description": {"english": "A"}}
+        ]
+    });
+    let (status, body) = http
+        .send(
+            "PUT",
+            "/api/v1/admin/apps/481/schema",
+            Some(ADMIN_TOKEN),
+            &[],
+            &schema.to_string(),
+        )
+        .expect("put schema");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Kills 5 (by the user), Rank 3 (by the server), A unlocked.
+fn played(http: &Http, user: &str, token: &str, key: &str, n: usize) {
+    let (status, body) = http
+        .store(
+            481,
+            user,
+            token,
+            &format!("play-{n}"),
+            &json!({
+                "stats": [{"name": "Kills", "value": 5}], "unlock": ["A"]
+            }),
+        )
+        .expect("store");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http
+        .store(
+            481,
+            user,
+            key,
+            &format!("rank-{n}"),
+            &json!({
+                "stats": [{"name": "Rank", "value": 3}]
+            }),
+        )
+        .expect("store");
+    assert_eq!(status, 200, "{body}");
+}
+
+fn reset(http: &Http, user: &str, credential: &str, body: &Value) -> (u16, Value) {
+    http.send(
+        "POST",
+        &format!("/api/v1/apps/481/users/{user}/reset"),
+        Some(credential),
+        &[],
+        &body.to_string(),
+    )
+    .expect("reset answered")
+}
+
+fn admin_reset(http: &Http, user: &str, body: &Value) -> (u16, Value) {
+    http.send(
+        "POST",
+        &format!("/api/v1/admin/apps/481/users/{user}/reset"),
+        Some(ADMIN_TOKEN),
+        &[],
+        &body.to_string(),
+    )
+    .expect("reset answered")
+}
+
+fn unlocked(progress: &Value, name: &str) -> bool {
+    laurel_testkit::achievement(progress, name).is_some_and(|a| a["unlocked"] == json!(true))
+}
+
+/// Finding 5: a user's token reset achievements on an app that forbids
+/// clearing them, and reset server-set and increment-only stats. Now a user
+/// may reset only where the app allows it, never the server's stats, and
+/// achievements only with `allow_achievement_clear`; server keys and the
+/// admin reset everything.
+#[test]
+fn a_users_reset_follows_the_apps_rules() {
+    let env = start();
+    let http = &env.http;
+    put_reset_schema(http, false, false);
+    let key = http.server_key(481, ADMIN_TOKEN).expect("key");
+    let user = steam_id(7);
+    let token = http.session(481, &user, &key).expect("token");
+    played(http, &user, &token, &key, 1);
+    let (_, before) = http.progress(481, &user, &token).expect("read");
+
+    // Off by default: refused whole, nothing changes.
+    for body in [json!({}), json!({"achievements": true})] {
+        let (status, answer) = reset(http, &user, &token, &body);
+        assert_eq!(
+            (status, answer["result"].as_i64()),
+            (403, Some(15)),
+            "{answer}"
+        );
+        assert_eq!(http.progress(481, &user, &token).expect("read").1, before);
+    }
+
+    // Allowed, but achievements may not be cleared: stats only, and the
+    // server's stat stays.
+    put_reset_schema(http, true, false);
+    let (status, answer) = reset(http, &user, &token, &json!({"achievements": true}));
+    assert_eq!(
+        (status, answer["result"].as_i64()),
+        (403, Some(15)),
+        "{answer}"
+    );
+    let (status, after) = reset(http, &user, &token, &json!({}));
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(stat(&after, "Kills"), Some(0.0), "{after}");
+    assert_eq!(stat(&after, "Rank"), Some(3.0), "{after}");
+    assert!(unlocked(&after, "A"), "{after}");
+
+    // Both allowed: achievements too, the server's stat still stays.
+    put_reset_schema(http, true, true);
+    played(http, &user, &token, &key, 2);
+    let (status, after) = reset(http, &user, &token, &json!({"achievements": true}));
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(stat(&after, "Kills"), Some(0.0), "{after}");
+    assert_eq!(stat(&after, "Rank"), Some(3.0), "{after}");
+    assert!(!unlocked(&after, "A"), "{after}");
+
+    // A user's token cannot reset another user.
+    let other = steam_id(8);
+    let (status, answer) = reset(http, &other, &token, &json!({}));
+    assert_eq!(
+        (status, answer["result"].as_i64()),
+        (403, Some(15)),
+        "{answer}"
+    );
+
+    // With everything forbidden to users, the server key and the admin still
+    // reset everything, the server's stat included.
+    put_reset_schema(http, false, false);
+    played(http, &user, &token, &key, 3);
+    let (status, after) = reset(http, &user, &key, &json!({"achievements": true}));
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(stat(&after, "Rank"), Some(0.0), "{after}");
+    assert!(!unlocked(&after, "A"), "{after}");
+    played(http, &user, &token, &key, 4);
+    let (status, after) = admin_reset(http, &user, &json!({"achievements": true}));
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(stat(&after, "Kills"), Some(0.0), "{after}");
+    assert_eq!(stat(&after, "Rank"), Some(0.0), "{after}");
+    assert!(!unlocked(&after, "A"), "{after}");
+}
+
+/// Finding 6: `--dev` minted tokens and allowed anonymous reads for every app
+/// in the database. Now only the demo app has them; every other app needs
+/// its server key.
+#[test]
+fn dev_mode_serves_only_the_demo_app() {
+    let env = start();
+    let http = &env.http;
+    put_reset_schema(http, false, false);
+    let user = steam_id(9);
+    let (status, body) = http
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"app_id": 481, "steam_id": user}),
+        )
+        .expect("session");
+    assert_eq!((status, body["result"].as_i64()), (401, Some(21)), "{body}");
+    for path in [
+        "/api/v1/apps/481/schema",
+        "/api/v1/apps/481/global/achievements",
+        "/api/v1/apps/481/global/stats",
+    ] {
+        let (status, body) = http.get(path, None).expect("read");
+        assert_eq!(
+            (status, body["result"].as_i64()),
+            (401, Some(21)),
+            "{path}: {body}"
+        );
+    }
+    // The demo app keeps dev mode's shortcuts.
+    assert!(http.dev_token(480, &user).is_ok());
+    let (status, body) = http.get("/api/v1/apps/480/schema", None).expect("read");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Finding 6: `--dev` started silently on any address, and the admin token
+/// `a` was accepted. Both are refused at start (exit 2) with the reason.
+#[test]
+fn unsafe_serve_settings_are_refused_at_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |listen: &str, extra: &[&str], admin: &str| {
+        std::process::Command::new(crate::bin())
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(extra)
+            .env("LAUREL_ADMIN_TOKEN", admin)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run")
+    };
+    let out = run("0.0.0.0:0", &["--dev"], ADMIN_TOKEN);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--dev-allow-remote"), "{stderr}");
+    let out = run("127.0.0.1:0", &[], "a");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at least 32"), "{stderr}");
+    // Nothing was created by a refused start.
+    assert!(!dir.path().join("data").exists());
+}
