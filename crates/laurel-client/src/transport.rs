@@ -15,6 +15,9 @@ use ureq::{Agent, Body};
 /// Largest response body read (a schema with many languages can be big).
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// How long an idle connection is kept for the next call.
+const MAX_IDLE_AGE: Duration = Duration::from_secs(5);
+
 /// Why a call did not give an answer to use.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Failure {
@@ -53,6 +56,10 @@ impl Transport {
         let agent = Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("laurel-client/", env!("CARGO_PKG_VERSION")))
+            // Below the server's header timeout (10 s by default), which also
+            // closes idle connections: reusing one the server is closing
+            // would fail a call for nothing.
+            .max_idle_age(MAX_IDLE_AGE)
             .build()
             .into();
         Transport { agent, base, app }

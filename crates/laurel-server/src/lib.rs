@@ -16,9 +16,11 @@ use tokio::net::TcpListener;
 
 pub mod auth;
 pub mod cache;
+pub mod connections;
 pub mod error;
 mod extract;
 mod handlers;
+pub mod log_limit;
 pub mod players;
 pub mod routes;
 pub mod state;
@@ -26,6 +28,10 @@ pub mod steam;
 
 pub use auth::{generate_server_key, hash_server_key};
 pub use cache::{KEY_CACHE_TTL, PROGRESS_CACHE_CAPACITY};
+pub use connections::{
+    ConnectionGate, ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+};
 pub use handlers::{MAX_KEY_LABEL_BYTES, OPENAPI_JSON};
 pub use players::{CURRENT_PLAYER_WINDOW, MAX_TRACKED_PLAYERS};
 pub use routes::{
@@ -54,6 +60,8 @@ pub struct ServerConfig {
     /// ([`laurel_store::Store::shared_database`]). Turn it off too when other
     /// processes write a SQLite database while the server runs.
     pub progress_cache: bool,
+    /// Header timeout and connection caps ([`connections`]).
+    pub connections: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -66,6 +74,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             progress_cache: true,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -109,8 +118,6 @@ pub enum ServerError {
     },
     #[error("store: {0}")]
     Store(#[from] StoreError),
-    #[error("server stopped with an I/O error: {0}")]
-    Serve(std::io::Error),
     #[error("{0}")]
     Internal(String),
 }
@@ -121,6 +128,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: axum::Router,
+    connections: Arc<ConnectionGate>,
 }
 
 impl Application {
@@ -154,6 +162,7 @@ impl Application {
             listener,
             local_addr,
             router: router(state),
+            connections: Arc::new(ConnectionGate::new(config.connections.clone())),
         })
     }
 
@@ -168,10 +177,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "laurel server listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServerError::Serve)?;
+        connections::serve(self.listener, self.router, self.connections, shutdown).await;
         tracing::info!("laurel server stopped");
         Ok(())
     }

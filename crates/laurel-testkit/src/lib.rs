@@ -42,7 +42,37 @@ impl ServerProcess {
         listen: &str,
         args: &[&str],
     ) -> Result<ServerProcess> {
-        let mut child = Command::new(bin)
+        Self::start_limited(bin, data_dir, listen, args, None)
+    }
+
+    /// As [`ServerProcess::start_with`], with the process's open-file limit
+    /// (soft and hard) set to `open_files` when given: `ulimit -n`.
+    pub fn start_limited(
+        bin: &Path,
+        data_dir: &Path,
+        listen: &str,
+        args: &[&str],
+        open_files: Option<u64>,
+    ) -> Result<ServerProcess> {
+        let mut command = Command::new(bin);
+        if let Some(n) = open_files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec only setrlimit runs, which is
+            // async-signal-safe and touches no memory of the parent.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(args)
@@ -140,6 +170,21 @@ impl ServerProcess {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("restart failed")))
     }
 
+    /// The server's resident memory in bytes (`VmRSS` of `/proc/PID/status`).
+    pub fn rss_bytes(&self) -> Result<u64> {
+        let pid = self.child.as_ref().context("not running")?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .context("no VmRSS line")?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()?;
+        Ok(kb * 1024)
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
@@ -162,6 +207,8 @@ impl Http {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
+            // The server closes connections idle for its header timeout (10 s).
+            .max_idle_age(Duration::from_secs(5))
             .build()
             .into();
         Http {

@@ -147,6 +147,11 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .ok()
         .filter(|t| !t.is_empty());
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout.max(1));
+    config.connections = laurel_server::ConnectionLimits {
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        max_connections: fd_limited(args.max_connections),
+        max_per_address: args.max_connections_per_address,
+    };
     // Before anything is opened or created: a refused configuration changes nothing.
     config.check().map_err(|e| fail(exit::USAGE, e))?;
     if config.admin_token.is_none() {
@@ -164,6 +169,51 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .context("serving")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// File descriptors kept for everything but client connections: the
+/// database files and connections, logs, the listener.
+const RESERVED_FDS: u64 = 64;
+
+/// Raises the soft limit on open files to the hard one, and lowers
+/// `max_connections` to what it allows: past it, accepting fails and the
+/// server could take no one, not even its health check.
+fn fd_limited(max_connections: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read or write the struct passed in.
+        let soft = unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return max_connections;
+            }
+            if limit.rlim_cur < limit.rlim_max {
+                let raised = libc::rlimit {
+                    rlim_cur: limit.rlim_max,
+                    rlim_max: limit.rlim_max,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                    limit.rlim_cur = limit.rlim_max;
+                }
+            }
+            limit.rlim_cur
+        };
+        let allowed =
+            usize::try_from(soft.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX);
+        if allowed < max_connections {
+            tracing::warn!(
+                max_connections,
+                allowed,
+                open_files = soft,
+                "the open-file limit allows fewer connections than --max-connections; using {allowed}"
+            );
+            return allowed;
+        }
+    }
+    max_connections
 }
 
 /// Resolves on SIGINT or SIGTERM.

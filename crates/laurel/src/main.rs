@@ -102,6 +102,21 @@ pub struct ServeArgs {
     /// Request timeout in seconds.
     #[arg(long, default_value_t = 30)]
     pub request_timeout: u64,
+    /// Seconds a connection may take to send a request's head, counted from
+    /// when it opened or its previous answer was sent (so also the idle
+    /// timeout of keep-alive connections).
+    #[arg(long, env = "LAUREL_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Most connections open at once (lowered to what the file-descriptor limit allows).
+    #[arg(long, env = "LAUREL_MAX_CONNECTIONS", default_value_t = laurel_server::DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address.
+    #[arg(long, env = "LAUREL_MAX_CONNECTIONS_PER_ADDRESS",
+          default_value_t = laurel_server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    pub max_connections_per_address: usize,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -4,6 +4,7 @@
 //! fast the machine is.
 
 use std::thread;
+use std::time::{Duration, Instant};
 
 use laurel_testkit::{ADMIN_TOKEN, Http, stat};
 use serde_json::{Value, json};
@@ -340,4 +341,134 @@ fn unsafe_serve_settings_are_refused_at_start() {
     assert!(stderr.contains("at least 32"), "{stderr}");
     // Nothing was created by a refused start.
     assert!(!dir.path().join("data").exists());
+}
+
+/// A request written by hand on a fresh connection from `source` (a loopback
+/// address), answered or not within `within`: the status line's code.
+fn healthz_from(source: &str, server: &str, within: Duration) -> Option<u16> {
+    use std::io::{Read, Write};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().ok()?;
+        socket.bind(format!("{source}:0").parse().ok()?).ok()?;
+        let addr = server.parse().ok()?;
+        tokio::time::timeout(within, socket.connect(addr))
+            .await
+            .ok()?
+            .ok()
+    })?;
+    let mut stream = stream.into_std().ok()?;
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(within)).ok()?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: laurel\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+/// Raises this test process's own open-file limit to its hard limit, so
+/// that it can hold the connections it opens.
+fn raise_own_open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read or write the struct passed in.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+    limit.rlim_cur
+}
+
+/// Finding 3: with no timer, no cap and no idle timeout, about 1,100
+/// half-sent requests took the server offline. Now, with 1,000 such
+/// connections from one address and the server's open-file limit at 256,
+/// another address is still served, the slow connections are closed by the
+/// header timeout, and the attacker's own address is served again once they go.
+#[test]
+fn a_thousand_half_sent_requests_do_not_take_the_server_offline() {
+    use std::io::{Read, Write};
+    const SLOW: usize = 1_000;
+    assert!(raise_own_open_file_limit() > SLOW as u64 + 64);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = laurel_testkit::ServerProcess::start_limited(
+        crate::bin(),
+        dir.path(),
+        "127.0.0.1:0",
+        &[
+            "--dev",
+            "--header-timeout",
+            "2",
+            "--max-connections-per-address",
+            "64",
+        ],
+        Some(256),
+    )
+    .expect("server starts");
+
+    // 1,000 connections from 127.0.0.1, each with half a request head.
+    let mut slow = Vec::with_capacity(SLOW);
+    for _ in 0..SLOW {
+        match std::net::TcpStream::connect(&server.addr) {
+            Ok(mut s) => {
+                let _ = s.write_all(b"POST /api/v1/sessions HTTP/1.1\r\nHost: laurel\r\n");
+                slow.push(s);
+            }
+            // The kernel's accept queue is full: that is the attack working
+            // as hard as it can, not a failure of the test.
+            Err(_) => continue,
+        }
+    }
+    assert!(
+        slow.len() >= SLOW / 2,
+        "only {} connections opened",
+        slow.len()
+    );
+
+    // Another client address is served while they are open.
+    let within = Duration::from_secs(5);
+    assert_eq!(
+        healthz_from("127.0.0.2", &server.addr, within),
+        Some(200),
+        "another address was not served while {} slow connections were open",
+        slow.len()
+    );
+
+    // The server closes the slow connections it took (header timeout): each
+    // of the first ones reads the end of the stream (or a reset), and no
+    // request head ever gets an answer.
+    for s in slow.iter_mut().take(8) {
+        s.set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => {}
+            Ok(n) => panic!(
+                "a half-sent request got an answer: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+        }
+    }
+    drop(slow);
+
+    // The attacker's address is served again once its connections are gone.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if healthz_from("127.0.0.1", &server.addr, within) == Some(200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "127.0.0.1 was never served again"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
 }
