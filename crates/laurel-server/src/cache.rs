@@ -20,8 +20,14 @@ use bytes::Bytes;
 use laurel_core::{AppId, SteamId};
 use laurel_store::KeyRecord;
 
-/// Most (app, user) snapshots kept in memory; about 1–2 KB each for a typical schema.
-pub const PROGRESS_CACHE_CAPACITY: usize = 100_000;
+/// Default bytes of progress snapshots kept in memory (`--cache-bytes`):
+/// about 30,000 users of a typical schema (1–2 KB each), or 250 users of a
+/// 3,000-achievement one. A count of entries was no bound (issue 12: 27,074
+/// reads of a large schema's users took 7 GB).
+pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// What one entry costs besides its JSON: the key, the snapshot's fields,
+/// the map's slot and the allocation's header, rounded up.
+pub const ENTRY_OVERHEAD_BYTES: usize = 128;
 /// Independent locks, so that concurrent requests for different users rarely wait on each other.
 const SHARDS: usize = 16;
 
@@ -47,7 +53,48 @@ impl Snapshot {
     }
 }
 
-type ShardMap = HashMap<(AppId, SteamId), Snapshot>;
+impl Snapshot {
+    /// What keeping it costs, in bytes.
+    fn cost(&self) -> usize {
+        self.json.len() + ENTRY_OVERHEAD_BYTES
+    }
+}
+
+#[derive(Default)]
+struct ShardMap {
+    entries: HashMap<(AppId, SteamId), Snapshot>,
+    bytes: usize,
+}
+
+impl ShardMap {
+    fn remove(&mut self, key: &(AppId, SteamId)) {
+        if let Some(old) = self.entries.remove(key) {
+            self.bytes -= old.cost();
+        }
+    }
+
+    /// Inserts `snapshot` in place of any entry of `key`, evicting others
+    /// until the shard is within `budget`; a snapshot larger than the whole
+    /// budget is not kept.
+    fn insert(&mut self, key: (AppId, SteamId), snapshot: Snapshot, budget: usize) {
+        self.remove(&key);
+        let cost = snapshot.cost();
+        if cost > budget {
+            return;
+        }
+        while self.bytes + cost > budget {
+            // Evict whichever entry the map yields first: arbitrary, O(1)
+            // amortized, and good enough for a cache whose misses cost one
+            // indexed read.
+            let Some(victim) = self.entries.keys().next().copied() else {
+                break;
+            };
+            self.remove(&victim);
+        }
+        self.bytes += cost;
+        self.entries.insert(key, snapshot);
+    }
+}
 
 /// Locks a mutex even if a panic elsewhere poisoned it: every map here is
 /// consistent after each single operation, so the data is still good.
@@ -55,17 +102,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Progress snapshots by (app, user), bounded in bytes.
 pub struct ProgressCache {
     shards: Box<[Mutex<ShardMap>]>,
+    /// Bytes each shard may hold.
     per_shard: usize,
     hasher: RandomState,
 }
 
 impl ProgressCache {
-    pub fn new(capacity: usize) -> ProgressCache {
-        let per_shard = capacity.div_ceil(SHARDS).max(1);
+    /// A cache of at most `bytes` bytes (counted as [`Snapshot`] JSON plus
+    /// [`ENTRY_OVERHEAD_BYTES`] per entry).
+    pub fn new(bytes: usize) -> ProgressCache {
+        let per_shard = bytes / SHARDS;
         ProgressCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(ShardMap::default()))
+                .collect(),
             per_shard,
             hasher: RandomState::new(),
         }
@@ -80,6 +133,7 @@ impl ProgressCache {
         let key = (app, user);
         let shard = lock(self.shard(&key));
         shard
+            .entries
             .get(&key)
             .filter(|s| s.schema_version == schema_version)
             .map(|s| s.json.clone())
@@ -91,36 +145,38 @@ impl ProgressCache {
     pub fn put(&self, app: AppId, user: SteamId, snapshot: Snapshot) {
         let key = (app, user);
         let mut shard = lock(self.shard(&key));
-        match shard.get(&key) {
-            Some(old) if snapshot.dominates(old) => {
-                shard.insert(key, snapshot);
-            }
-            Some(old) if old.dominates(&snapshot) => {}
-            Some(_) => {
+        match shard.entries.get(&key) {
+            Some(old) if old.dominates(&snapshot) && !snapshot.dominates(old) => {}
+            Some(old) if !snapshot.dominates(old) => {
                 shard.remove(&key);
             }
-            None => {
-                if shard.len() >= self.per_shard {
-                    // Evict whichever entry the map yields first: arbitrary, O(1) amortized,
-                    // and good enough for a cache whose misses cost one indexed read.
-                    if let Some(victim) = shard.keys().next().copied() {
-                        shard.remove(&victim);
-                    }
-                }
-                shard.insert(key, snapshot);
-            }
+            _ => shard.insert(key, snapshot, self.per_shard),
         }
     }
 
     /// Drops every snapshot of an app (its schema changed).
     pub fn invalidate_app(&self, app: AppId) {
         for shard in self.shards.iter() {
-            lock(shard).retain(|(a, _), _| *a != app);
+            let mut shard = lock(shard);
+            let gone: Vec<_> = shard
+                .entries
+                .keys()
+                .filter(|(a, _)| *a == app)
+                .copied()
+                .collect();
+            for key in gone {
+                shard.remove(&key);
+            }
         }
     }
 
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.shards.iter().map(|s| lock(s).entries.len()).sum()
+    }
+
+    /// Bytes held now (at most the budget given to [`ProgressCache::new`]).
+    pub fn bytes(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).bytes).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -179,7 +235,7 @@ mod tests {
 
     #[test]
     fn newer_snapshots_win_and_stale_reads_do_not_overwrite() {
-        let c = ProgressCache::new(100);
+        let c = ProgressCache::new(64 * 1024);
         let (app, user) = ids(1);
         c.put(app, user, snap(2, 1));
         c.put(app, user, snap(1, 1));
@@ -192,19 +248,43 @@ mod tests {
         assert!(c.is_empty());
     }
 
+    fn sized(version: u64, bytes: usize) -> Snapshot {
+        Snapshot {
+            version,
+            schema_version: 1,
+            json: Bytes::from(vec![b'x'; bytes]),
+        }
+    }
+
     #[test]
-    fn size_is_bounded() {
-        let c = ProgressCache::new(64);
+    fn bytes_are_bounded_whatever_the_entries_weigh() {
+        let budget = 1024 * 1024;
+        let c = ProgressCache::new(budget);
         for u in 1..=1_000 {
             let (app, user) = ids(u);
-            c.put(app, user, snap(1, 1));
+            c.put(app, user, sized(1, 10_000));
+            assert!(c.bytes() <= budget, "{} after {u}", c.bytes());
         }
-        assert!(c.len() <= 64, "{}", c.len());
+        assert!(c.len() >= 50, "the budget is used: {}", c.len());
+        // Growing entries in place stays within the budget too.
+        for u in 1..=1_000 {
+            let (app, user) = ids(u);
+            c.put(app, user, sized(2, 30_000));
+            assert!(c.bytes() <= budget, "{}", c.bytes());
+        }
+        // An entry larger than a shard's share is not kept at all.
+        let (app, user) = ids(5_000);
+        c.put(app, user, sized(1, budget));
+        assert_eq!(c.get(app, user, 1), None);
+        assert!(c.bytes() <= budget);
+        // What is dropped gives its bytes back.
+        c.invalidate_app(app);
+        assert_eq!((c.len(), c.bytes()), (0, 0));
     }
 
     #[test]
     fn invalidation_is_per_app() {
-        let c = ProgressCache::new(100);
+        let c = ProgressCache::new(64 * 1024);
         let (app, user) = ids(1);
         let other = AppId::new(481).unwrap();
         c.put(app, user, snap(1, 1));

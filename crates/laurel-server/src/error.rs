@@ -3,6 +3,7 @@
 //! from the EResult by [`status_for`], so a client can branch on either and
 //! get the same story.
 
+use crate::envelope::RequestId;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -37,6 +38,9 @@ pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
     subject: Option<(AppId, Option<SteamId>)>,
+    /// What went wrong inside, for the log only: the client is told the
+    /// request id instead (internal text can name hosts, files, SQL).
+    internal: Option<String>,
 }
 
 /// Attached to every error response so that the logging middleware can say
@@ -44,6 +48,7 @@ pub struct ApiError {
 #[derive(Debug, Clone)]
 pub struct RefusalNote {
     pub result: i32,
+    /// The message the client got, or for an internal failure its cause.
     pub reason: String,
     pub subject: Option<(AppId, Option<SteamId>)>,
 }
@@ -53,9 +58,24 @@ impl ApiError {
         ApiError::from_body(ErrorBody::new(result, message))
     }
 
-    /// A ready-made wire body (refusals with details); the status follows its result.
+    /// A failure inside the server: the client gets `summary` and the
+    /// request id; `detail` goes to the log line about the request.
+    pub fn internal(result: EResult, summary: &str, detail: impl Into<String>) -> ApiError {
+        let message = match RequestId::current() {
+            Some(id) => format!("{summary} (request {id}; the server's log has the details)"),
+            None => summary.to_owned(),
+        };
+        let mut error = ApiError::new(result, message);
+        error.internal = Some(detail.into());
+        error
+    }
+
+    /// A ready-made wire body (refusals with details); the status follows its
+    /// result, and at most [`laurel_wire::MAX_ERROR_DETAILS`] details are kept.
     pub fn from_body(body: ErrorBody) -> ApiError {
+        let body = body.capped();
         ApiError {
+            internal: None,
             status: status_for(EResult::from_code(body.result)),
             body,
             subject: None,
@@ -64,6 +84,7 @@ impl ApiError {
 
     pub fn with_details(mut self, details: Vec<ErrorDetail>) -> ApiError {
         self.body.details = details;
+        self.body = std::mem::replace(&mut self.body, ErrorBody::new(EResult::Fail, "")).capped();
         self
     }
 
@@ -119,8 +140,19 @@ impl ApiError {
         ApiError::new(EResult::FileNotFound, "no such route")
     }
 
+    /// 415: the body is not in a format the route reads.
+    pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
+        ApiError {
+            internal: None,
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            body: ErrorBody::new(EResult::InvalidParam, message),
+            subject: None,
+        }
+    }
+
     pub fn method_not_allowed() -> ApiError {
         ApiError {
+            internal: None,
             status: StatusCode::METHOD_NOT_ALLOWED,
             body: ErrorBody::new(
                 EResult::InvalidParam,
@@ -168,13 +200,17 @@ impl From<StoreError> for ApiError {
             StoreError::IdempotencyConflict { .. } => {
                 ApiError::new(EResult::DuplicateRequest, err.to_string())
             }
-            StoreError::Unavailable(_) => {
-                ApiError::new(EResult::ServiceUnavailable, err.to_string())
-            }
-            // Only `laurel migrate` imports; no route reaches these.
+            StoreError::Unavailable(_) => ApiError::internal(
+                EResult::ServiceUnavailable,
+                "storage is unavailable; try again later",
+                err.to_string(),
+            ),
+            // Only `laurel migrate` imports; no route reaches the last two.
             StoreError::Backend(_)
             | StoreError::AlreadyExists(_)
-            | StoreError::InvalidImport(_) => ApiError::new(EResult::Fail, err.to_string()),
+            | StoreError::InvalidImport(_) => {
+                ApiError::internal(EResult::Fail, "storage failed", err.to_string())
+            }
         }
     }
 }
@@ -183,7 +219,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let note = RefusalNote {
             result: self.body.result,
-            reason: self.body.error.clone(),
+            reason: self.internal.unwrap_or_else(|| self.body.error.clone()),
             subject: self.subject,
         };
         let mut response = json_bytes(self.status, &self.body);

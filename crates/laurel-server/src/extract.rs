@@ -140,7 +140,27 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
 /// The raw body, bounded by the route's `DefaultBodyLimit`. The content type
 /// is not checked: games send odd headers, and the bytes must be JSON anyway.
-pub struct RawBody(pub Bytes);
+pub struct RawBody(pub Bytes, JsonDeclared);
+
+/// Whether the request said its body is JSON (`Content-Type:
+/// application/json` or `application/…+json`, parameters allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonDeclared(bool);
+
+impl JsonDeclared {
+    fn of(headers: &axum::http::HeaderMap) -> JsonDeclared {
+        let declared = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .is_some_and(|mime| {
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        JsonDeclared(declared)
+    }
+}
 
 impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
@@ -150,9 +170,10 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             .extensions()
             .get::<MatchedPath>()
             .and_then(|p| body_limit_of(req.method().as_str(), p.as_str()));
+        let json = JsonDeclared::of(req.headers());
         Bytes::from_request(req, state)
             .await
-            .map(RawBody)
+            .map(|bytes| RawBody(bytes, json))
             .map_err(|rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::body_too_large(limit)
@@ -169,7 +190,16 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 impl RawBody {
     /// The body as `T`, which must be a JSON object: serde would also read a
     /// struct from an array (`[]` as an empty store), which no client means.
+    ///
+    /// The request must say it is JSON: a browser page of another site can
+    /// send `text/plain` or form bodies without asking first (CORS), but not
+    /// `application/json`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !self.1.0 {
+            return Err(ApiError::unsupported_media_type(
+                "this route reads a JSON body: send `Content-Type: application/json`",
+            ));
+        }
         let value = serde_json::from_slice(&self.0).map_err(|e| ApiError::malformed_json(&e))?;
         match self.0.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => Ok(value),

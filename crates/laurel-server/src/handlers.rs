@@ -60,7 +60,12 @@ pub(crate) fn progress_snapshot(
         Bytes::from(serde_json::to_vec(&body).map_err(|e| {
             ApiError::new(EResult::Fail, format!("could not serialize progress: {e}"))
         })?);
-    if let Some(cache) = state.progress_cache() {
+    // A user never written reads as the schema's defaults: keeping their
+    // answer would let anyone who may read others fill the cache with ids
+    // (issue 12), so it is built again on each read instead.
+    if let Some(cache) = state.progress_cache()
+        && progress.version > 0
+    {
         cache.put(
             app,
             user,
@@ -92,13 +97,19 @@ pub async fn health(State(state): State<AppState>) -> Response {
                 error: None,
             },
         ),
-        Err(e) => json_bytes(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &Health {
-                status: "unavailable",
-                error: Some(e.to_string()),
-            },
-        ),
+        // Anyone may ask /healthz: the cause (hosts, files) goes to the log.
+        Err(e) => {
+            if let Some(suppressed) = crate::log_limit::refusals() {
+                tracing::error!(error = %e, suppressed, "health check: the store is unavailable");
+            }
+            json_bytes(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &Health {
+                    status: "unavailable",
+                    error: Some("the store is unavailable; the server's log has the cause".into()),
+                },
+            )
+        }
     }
 }
 
@@ -112,10 +123,14 @@ pub async fn openapi() -> Response {
 pub async fn unknown_route(request: axum::extract::Request) -> Response {
     let path: String = request.uri().path().chars().take(80).collect();
     if let Some(steam_404) = crate::steam::not_found(request.uri().path()) {
-        tracing::warn!(method = %request.method(), path = ?path, status = 404, "request refused: no such Steam method");
+        if let Some(suppressed) = crate::log_limit::refusals() {
+            tracing::warn!(method = %request.method(), path = ?path, status = 404, suppressed, "request refused: no such Steam method");
+        }
         return steam_404.into_response();
     }
-    tracing::warn!(method = %request.method(), path = ?path, status = 404, result = EResult::FileNotFound.code(), "request refused: no such route");
+    if let Some(suppressed) = crate::log_limit::refusals() {
+        tracing::warn!(method = %request.method(), path = ?path, status = 404, result = EResult::FileNotFound.code(), suppressed, "request refused: no such route");
+    }
     ApiError::unknown_route().into_response()
 }
 

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 pub mod auth;
 pub mod cache;
 pub mod connections;
+pub mod envelope;
 pub mod error;
 mod extract;
 mod handlers;
@@ -27,7 +28,7 @@ pub mod state;
 pub mod steam;
 
 pub use auth::{generate_server_key, hash_server_key};
-pub use cache::{KEY_CACHE_TTL, PROGRESS_CACHE_CAPACITY};
+pub use cache::{DEFAULT_CACHE_BYTES, KEY_CACHE_TTL};
 pub use connections::{
     ConnectionGate, ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -60,6 +61,8 @@ pub struct ServerConfig {
     /// ([`laurel_store::Store::shared_database`]). Turn it off too when other
     /// processes write a SQLite database while the server runs.
     pub progress_cache: bool,
+    /// Bytes the progress snapshot cache may hold.
+    pub cache_bytes: usize,
     /// Header timeout and connection caps ([`connections`]).
     pub connections: ConnectionLimits,
 }
@@ -74,6 +77,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             progress_cache: true,
+            cache_bytes: DEFAULT_CACHE_BYTES,
             connections: ConnectionLimits::default(),
         }
     }

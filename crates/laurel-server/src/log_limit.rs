@@ -6,6 +6,21 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// Refusals an attack can repeat as fast as it sends (failed requests,
+/// unknown routes, health checks of a database that is down): at most this
+/// many lines a second, shared by all of them, each saying how many were
+/// left out since.
+pub const REFUSAL_LOG_LINES_PER_SECOND: u32 = 20;
+
+static REFUSALS: std::sync::LazyLock<LogLimit> = std::sync::LazyLock::new(|| {
+    LogLimit::new(REFUSAL_LOG_LINES_PER_SECOND, Duration::from_secs(1))
+});
+
+/// [`LogLimit::allow`] for the refusal log lines.
+pub fn refusals() -> Option<u64> {
+    REFUSALS.allow()
+}
+
 /// At most `lines` lines per `period`.
 #[derive(Debug)]
 pub struct LogLimit {

@@ -322,6 +322,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .fallback(handlers::unknown_route)
+        .layer(middleware::from_fn(crate::envelope::envelope))
         .with_state(state)
 }
 
@@ -331,6 +332,10 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let uri = request.uri().clone();
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
     let response = match tokio::time::timeout(state.request_timeout(), next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::timeout().into_response(),
@@ -343,6 +348,7 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
             template,
             uri.path(),
             status,
+            client,
             response.extensions().get::<RefusalNote>(),
         );
     }
@@ -374,8 +380,15 @@ fn log_refusal(
     template: &str,
     path: &str,
     status: StatusCode,
+    client: Option<std::net::IpAddr>,
     note: Option<&RefusalNote>,
 ) {
+    let Some(suppressed) = crate::log_limit::refusals() else {
+        return;
+    };
+    let client = client.map_or_else(|| "-".to_owned(), |c| c.to_string());
+    let request =
+        crate::envelope::RequestId::current().map_or_else(|| "-".to_owned(), |id| id.to_string());
     let (app, user) = match note.and_then(|n| n.subject) {
         Some((app, user)) => (
             app.to_string(),
@@ -389,9 +402,9 @@ fn log_refusal(
     let result = note.map_or(0, |n| n.result);
     let reason = note.map_or("", |n| n.reason.as_str());
     if status.is_server_error() {
-        tracing::error!(%method, route = template, %app, %user, status = status.as_u16(), result, reason, "request failed");
+        tracing::error!(%client, %request, %method, route = template, %app, %user, status = status.as_u16(), result, reason, suppressed, "request failed");
     } else {
-        tracing::warn!(%method, route = template, %app, %user, status = status.as_u16(), result, reason, "request refused");
+        tracing::warn!(%client, %request, %method, route = template, %app, %user, status = status.as_u16(), result, reason, suppressed, "request refused");
     }
 }
 

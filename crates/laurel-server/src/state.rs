@@ -9,7 +9,7 @@ use laurel_core::{AppId, Schema};
 use laurel_store::{Store, StoredSchema};
 
 use crate::auth::{AdminGate, TokenSigner};
-use crate::cache::{KeyCache, PROGRESS_CACHE_CAPACITY, ProgressCache};
+use crate::cache::{KeyCache, ProgressCache};
 use crate::players::PlayerActivity;
 use crate::{ServerConfig, ServerError};
 
@@ -93,7 +93,7 @@ impl AppState {
                 signer: TokenSigner::new(&secret),
                 admin: AdminGate::new(config.admin_token.as_deref()),
                 keys: KeyCache::default(),
-                progress: progress_cache.then(|| ProgressCache::new(PROGRESS_CACHE_CAPACITY)),
+                progress: progress_cache.then(|| ProgressCache::new(config.cache_bytes)),
                 schemas: config.progress_cache.then(|| RwLock::new(HashMap::new())),
                 players: PlayerActivity::default(),
                 percentages: Mutex::new(HashMap::new()),

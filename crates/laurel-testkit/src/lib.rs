@@ -247,10 +247,14 @@ impl Http {
         body: &str,
     ) -> Result<(u16, Value)> {
         let uri = format!("{}{path}", self.base);
-        let mut builder = ureq::http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("Content-Type", "application/json");
+        let mut builder = ureq::http::Request::builder().method(method).uri(uri);
+        // JSON unless the caller names another type.
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header("Content-Type", "application/json");
+        }
         if let Some(b) = bearer {
             builder = builder.header("Authorization", format!("Bearer {b}"));
         }

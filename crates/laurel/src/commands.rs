@@ -147,6 +147,7 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .ok()
         .filter(|t| !t.is_empty());
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout.max(1));
+    config.cache_bytes = args.cache_bytes;
     config.connections = laurel_server::ConnectionLimits {
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         max_connections: fd_limited(args.max_connections),

@@ -108,6 +108,9 @@ pub struct ServeArgs {
     #[arg(long, env = "LAUREL_HEADER_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
+    /// Bytes of users' progress kept in memory to answer reads (0: none).
+    #[arg(long, env = "LAUREL_CACHE_BYTES", default_value_t = laurel_server::DEFAULT_CACHE_BYTES)]
+    pub cache_bytes: usize,
     /// Most connections open at once (lowered to what the file-descriptor limit allows).
     #[arg(long, env = "LAUREL_MAX_CONNECTIONS", default_value_t = laurel_server::DEFAULT_MAX_CONNECTIONS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]

@@ -33,6 +33,9 @@ fn call(
     if let Some(auth) = auth {
         request = request.header("Authorization", format!("Bearer {auth}"));
     }
+    if body.is_some() {
+        request = request.header("Content-Type", "application/json");
+    }
     for (k, v) in headers {
         request = request.header(*k, *v);
     }

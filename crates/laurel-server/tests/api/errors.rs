@@ -219,22 +219,43 @@ async fn the_idempotency_key_is_required_and_bounded() {
 }
 
 #[tokio::test]
-async fn odd_content_types_are_tolerated() {
+async fn json_bodies_must_say_they_are_json() {
     let app = spawn().await;
     let t = app.token(480, A).await;
-    let r = app
-        .send(
-            "POST",
-            &format!("/api/v1/apps/480/users/{A}/progress"),
-            Some(&t),
-            &[
-                ("idempotency-key", "k"),
-                ("content-type", "text/plain; charset=latin1"),
-            ],
-            r#"{"unlock":["ACH_WIN_ONE_GAME"]}"#,
-        )
-        .await;
-    assert_eq!(r.code(), (200, 1), "{}", r.json);
+    let store = |content_type: &'static str, key: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            app.send(
+                "POST",
+                &format!("/api/v1/apps/480/users/{A}/progress"),
+                Some(t),
+                &[("idempotency-key", key), ("content-type", content_type)],
+                r#"{"unlock":["ACH_WIN_ONE_GAME"]}"#,
+            )
+            .await
+        }
+    };
+    // What a page of another site could send without asking (no CORS
+    // preflight): refused with 415, nothing stored.
+    for (content_type, key) in [
+        ("text/plain; charset=latin1", "k1"),
+        ("application/x-www-form-urlencoded", "k2"),
+        ("multipart/form-data; boundary=x", "k3"),
+        ("", "k4"),
+    ] {
+        let r = store(content_type, key).await;
+        assert_eq!(r.code(), (415, 8), "{content_type:?}: {}", r.json);
+        assert!(r.error().contains("application/json"), "{}", r.json);
+    }
+    assert_eq!(app.progress(480, A, &t).await.json["version"], 0);
+    for (content_type, key) in [
+        ("application/json", "k5"),
+        ("Application/JSON; charset=utf-8", "k6"),
+        ("application/vnd.laurel+json", "k7"),
+    ] {
+        let r = store(content_type, key).await;
+        assert_eq!(r.code(), (200, 1), "{content_type:?}: {}", r.json);
+    }
 }
 
 #[tokio::test]

@@ -109,6 +109,13 @@ impl TestApp {
         if let Some(auth) = auth {
             request = request.header("authorization", format!("Bearer {auth}"));
         }
+        // JSON unless the test says otherwise, as every client of the API sends.
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            request = request.header("content-type", "application/json");
+        }
         for (k, v) in headers {
             request = request.header(*k, *v);
         }

@@ -472,3 +472,180 @@ fn a_thousand_half_sent_requests_do_not_take_the_server_offline() {
         thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Finding 2: the snapshot cache was bounded by entries (100,000, about
+/// 257 KB each for a 3,000-achievement schema) and kept never-written users:
+/// one token of a `public_progress` app read 27,074 unknown ids and took the
+/// server from 52 MB to 7.0 GB. Now the cache is bounded in bytes
+/// (`--cache-bytes`, 16 MiB here), a never-written user costs it nothing,
+/// and the server stays under that budget plus a fixed allowance of 96 MiB
+/// over what it held before the reads (the allocator's free lists and the
+/// answers in flight), while 2,500 never-written users (about 640 MB of
+/// answers, all of which the old cache kept) and 400 written ones are read.
+#[test]
+fn reading_many_users_of_a_large_schema_stays_within_the_cache_budget() {
+    const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+    const ALLOWANCE: u64 = 96 * 1024 * 1024;
+    const NEVER_WRITTEN: u64 = 2_500;
+    const WRITTEN: u64 = 400;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = laurel_testkit::ServerProcess::start_with(
+        crate::bin(),
+        dir.path(),
+        "127.0.0.1:0",
+        &["--dev", "--cache-bytes", &CACHE_BYTES.to_string()],
+    )
+    .expect("server starts");
+    let http = Http::new(&server.url);
+    let achievements: Vec<Value> = (0..3_000)
+        .map(|i| {
+            json!({"name": format!("ACH_{i:04}"),
+                   "display_name": {"english": format!("Achievement number {i}")},
+                   "description": {"english": format!("Do the thing number {i} of this game.")}})
+        })
+        .collect();
+    let schema = json!({"app": {"name": "Big", "public_progress": true},
+                        "stats": [], "achievements": achievements});
+    let (status, body) = http
+        .send(
+            "PUT",
+            "/api/v1/admin/apps/481/schema",
+            Some(ADMIN_TOKEN),
+            &[],
+            &schema.to_string(),
+        )
+        .expect("put schema");
+    assert_eq!(status, 200, "{body}");
+    let key = http.server_key(481, ADMIN_TOKEN).expect("key");
+    let reader = steam_id(1);
+    let token = http.session(481, &reader, &key).expect("token");
+    // Warm up: the schema is loaded, the worker threads and buffers exist.
+    for n in 0..20 {
+        let (status, body) = http
+            .progress(481, &steam_id(100 + n), &token)
+            .expect("read");
+        assert_eq!(status, 200, "{body}");
+    }
+    let before = server.rss_bytes().expect("rss");
+
+    let threads = 4;
+    thread::scope(|s| {
+        for t in 0..threads {
+            let (url, token, key) = (&server.url, &token, &key);
+            s.spawn(move || {
+                let http = Http::new(url);
+                for n in (t..NEVER_WRITTEN).step_by(threads as usize) {
+                    let (status, body) = http
+                        .progress(481, &steam_id(10_000 + n), token)
+                        .expect("read");
+                    assert_eq!(status, 200, "{body}");
+                    assert_eq!(body["version"], json!(0));
+                }
+                for n in (t..WRITTEN).step_by(threads as usize) {
+                    let user = steam_id(100_000 + n);
+                    let (status, body) = http
+                        .store(481, &user, key, "w", &json!({"unlock": ["ACH_0001"]}))
+                        .expect("store");
+                    assert_eq!(status, 200, "{body}");
+                    let (status, body) = http.progress(481, &user, token).expect("read");
+                    assert_eq!(status, 200, "{body}");
+                }
+            });
+        }
+    });
+    let after = server.rss_bytes().expect("rss");
+    assert!(
+        after <= before + CACHE_BYTES + ALLOWANCE,
+        "resident memory went from {} MiB to {} MiB; the budget is {} MiB + {} MiB",
+        before >> 20,
+        after >> 20,
+        CACHE_BYTES >> 20,
+        ALLOWANCE >> 20
+    );
+    eprintln!(
+        "resident memory {} MiB before, {} MiB after {NEVER_WRITTEN} never-written and \
+         {WRITTEN} written users were read",
+        before >> 20,
+        after >> 20
+    );
+}
+
+/// Finding 10: answers say they are not to be sniffed or cached and carry a
+/// request id; JSON bodies must be declared as JSON (415 otherwise, nothing
+/// stored); an error lists at most 100 details however many a request
+/// earned (a 17 KB store drew 256 KB of them).
+#[test]
+fn answers_are_marked_bodies_declared_and_errors_bounded() {
+    let env = start();
+    let user = steam_id(11);
+    let token = env.http.dev_token(480, &user).expect("token");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let path = format!("{}/api/v1/apps/480/users/{user}/progress", env.server.url);
+    for response in [
+        agent.get(format!("{}/healthz", env.server.url)).call(),
+        agent.get(format!("{}/nope", env.server.url)).call(),
+        agent
+            .get(&path)
+            .header("Authorization", format!("Bearer {token}"))
+            .call(),
+    ] {
+        let response = response.expect("answered");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+        let id = header("x-request-id").expect("a request id");
+        assert!(
+            id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{id}"
+        );
+    }
+
+    // A store sent as a form or as text is refused with 415 and stores nothing.
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let (status, body) = env
+            .http
+            .send(
+                "POST",
+                &format!("/api/v1/apps/480/users/{user}/progress"),
+                Some(&token),
+                &[
+                    ("Idempotency-Key", content_type),
+                    ("Content-Type", content_type),
+                ],
+                r#"{"unlock":["ACH_WIN_ONE_GAME"]}"#,
+            )
+            .expect("answered");
+        assert_eq!((status, body["result"].as_i64()), (415, Some(8)), "{body}");
+    }
+    let (_, progress) = env.http.progress(480, &user, &token).expect("read");
+    assert_eq!(progress["version"], json!(0), "{progress}");
+
+    // 500 unknown stats: refused whole, the first 100 listed, the count said.
+    let stats: Vec<Value> = (0..500)
+        .map(|i| json!({"name": format!("Nope{i}"), "value": 1}))
+        .collect();
+    let (status, body) = env
+        .http
+        .store(480, &user, &token, "many", &json!({"stats": stats}))
+        .expect("answered");
+    assert_eq!((status, body["result"].as_i64()), (400, Some(8)));
+    assert_eq!(
+        body["details"].as_array().map(Vec::len),
+        Some(100),
+        "{body}"
+    );
+    let error = body["error"].as_str().expect("error text");
+    assert!(
+        error.contains("500 entries") && error.contains("first 100"),
+        "{error}"
+    );
+}
