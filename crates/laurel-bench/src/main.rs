@@ -480,6 +480,7 @@ impl Servers {
         cmd.arg("serve")
             .arg("--dev")
             .args(["--listen", "127.0.0.1:0"])
+            .args(LOAD_RATE_ARGS)
             .arg("--data-dir")
             .arg(work.join("laurel-data"))
             .env("LAUREL_ADMIN_TOKEN", ADMIN_TOKEN);
@@ -631,8 +632,50 @@ fn print_baseline(title: &str, b: &Outcome<baseline::BaselineResult>) {
     }
 }
 
-/// A token per user: `POST /api/v1/sessions` (dev mode issues one for any user).
+/// Rate limits far above the bench's load, so that the limiter runs on
+/// every request (its cost is measured) but refuses none: each bench client
+/// sends far more than a player would.
+pub const LOAD_RATE_ARGS: &[&str] = &[
+    "--user-rate",
+    "10000000",
+    "--user-burst",
+    "10000000",
+    "--key-rate",
+    "10000000",
+    "--key-burst",
+    "10000000",
+    "--address-rate",
+    "10000000",
+    "--address-burst",
+    "10000000",
+];
+
+/// A token per user: `POST /api/v1/sessions`, for free in dev mode's demo
+/// app, paid for with a new server key in any other app.
 async fn sessions(addr: SocketAddr, app: u32, users: &[u64]) -> Result<Vec<String>> {
+    let key = if app == DEMO_APP {
+        None
+    } else {
+        let v = expect_ok(
+            addr,
+            request(
+                addr,
+                Method::POST,
+                &format!("/api/v1/admin/apps/{app}/keys"),
+                Some(ADMIN_TOKEN),
+                &[],
+                Some(serde_json::json!({"label": "bench"}).to_string()),
+            ),
+            &format!("POST a server key of app {app}"),
+        )
+        .await?;
+        Some(
+            v["key"]
+                .as_str()
+                .ok_or_else(|| anyhow!("key response without a \"key\" string: {v}"))?
+                .to_owned(),
+        )
+    };
     let mut tokens = Vec::with_capacity(users.len());
     for user in users {
         let body = serde_json::json!({ "app_id": app, "steam_id": user.to_string() }).to_string();
@@ -642,7 +685,7 @@ async fn sessions(addr: SocketAddr, app: u32, users: &[u64]) -> Result<Vec<Strin
                 addr,
                 Method::POST,
                 "/api/v1/sessions",
-                None,
+                key.as_deref(),
                 &[],
                 Some(body),
             ),

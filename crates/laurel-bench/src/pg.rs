@@ -767,6 +767,7 @@ fn start_node(
     cmd.arg("serve")
         .arg("--dev")
         .args(["--listen", "127.0.0.1:0"])
+        .args(crate::LOAD_RATE_ARGS)
         .arg("--data-dir")
         .arg(&data_dir)
         .args(["--database", url])

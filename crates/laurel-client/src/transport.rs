@@ -15,6 +15,10 @@ use ureq::{Agent, Body};
 /// Largest response body read (a schema with many languages can be big).
 pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Longest `Retry-After` honoured: a server (or a proxy) asking for more
+/// is asked again after this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
 /// How long an idle connection is kept for the next call.
 const MAX_IDLE_AGE: Duration = Duration::from_secs(5);
 
@@ -22,8 +26,13 @@ const MAX_IDLE_AGE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Failure {
     /// No connection, a timeout, a 5xx or 429: try again later. `result` is
-    /// what to report if it never works (`NoConnection`, `RateLimitExceeded`).
-    Retry { result: EResult, reason: String },
+    /// what to report if it never works (`NoConnection`, `RateLimitExceeded`);
+    /// `after` is the server's `Retry-After`, when it sent one.
+    Retry {
+        result: EResult,
+        reason: String,
+        after: Option<Duration>,
+    },
     /// 401: the token was not accepted.
     Unauthorized { reason: String },
     /// The server answered with a final error.
@@ -35,6 +44,7 @@ impl Failure {
         Failure::Retry {
             result: EResult::NoConnection,
             reason: reason.into(),
+            after: None,
         }
     }
 }
@@ -245,6 +255,12 @@ fn classify<T: DeserializeOwned>(
         Err(e) => return Err(Failure::retry(e.to_string())),
     };
     let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.min(MAX_RETRY_AFTER.as_secs())));
     let text = resp
         .body_mut()
         .with_config()
@@ -267,12 +283,17 @@ fn classify<T: DeserializeOwned>(
         None => format!("{status}: {}", text.chars().take(200).collect::<String>()),
     };
     if status >= 500 {
-        return Err(Failure::retry(reason));
+        return Err(Failure::Retry {
+            result: EResult::NoConnection,
+            reason,
+            after: retry_after,
+        });
     }
     if status == 429 {
         return Err(Failure::Retry {
             result: EResult::RateLimitExceeded,
             reason,
+            after: retry_after,
         });
     }
     if status == 401 {

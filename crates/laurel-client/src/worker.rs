@@ -111,6 +111,8 @@ pub(crate) struct Worker {
     global_fetches: Vec<GlobalFetch>,
     store_next_try: Instant,
     store_backoff: Duration,
+    /// No call goes out before this (the server's `Retry-After`).
+    not_before: Instant,
     /// `Some(result)` while the head of the journal cannot be sent.
     offline: Option<EResult>,
     /// The credentials were rejected: stores wait in the journal for a later run.
@@ -136,6 +138,7 @@ impl Worker {
             global_fetches: Vec::new(),
             store_next_try: Instant::now(),
             store_backoff: FIRST_RETRY_BACKOFF,
+            not_before: Instant::now(),
             offline: None,
             paused: false,
         }
@@ -145,10 +148,25 @@ impl Worker {
         self.shared.shutdown.load(Ordering::Acquire)
     }
 
+    /// The server asked for nothing before `after` from now (429 or 503
+    /// with `Retry-After`): no call of any kind goes out until then. Stores
+    /// stay journaled meanwhile.
+    fn respect_retry_after(&mut self, after: Option<Duration>) {
+        if let Some(after) = after {
+            let until = Instant::now() + after;
+            self.not_before = self.not_before.max(until);
+            self.store_next_try = self.store_next_try.max(until);
+        }
+    }
+
     pub(crate) fn run(mut self) {
         while !self.stopping() {
             self.take_inbox();
             let now = Instant::now();
+            if now < self.not_before {
+                self.sleep();
+                continue;
+            }
             if !self.paused && now >= self.store_next_try && self.store_step() {
                 // Drain the journal before anything else.
                 continue;
@@ -209,6 +227,7 @@ impl Worker {
         {
             return;
         }
+        let next = next.map(|at| at.max(self.not_before));
         let wait = match next {
             Some(at) => at.saturating_duration_since(Instant::now()),
             // Nothing to do: sleep until woken (bounded, to re-check shutdown).
@@ -413,7 +432,16 @@ impl Worker {
     /// journaled and is retried with the same idempotency key.
     fn store_not_sent(&mut self, key: &str, failure: Failure) {
         let result = match failure {
-            Failure::Retry { result, reason } | Failure::Refused { result, reason } => {
+            Failure::Retry {
+                result,
+                reason,
+                after,
+            } => {
+                tracing::info!(key, reason, "store not sent; will retry");
+                self.respect_retry_after(after);
+                result
+            }
+            Failure::Refused { result, reason } => {
                 tracing::info!(key, reason, "store not sent; will retry");
                 result
             }
@@ -554,8 +582,13 @@ impl Worker {
 
     fn global_failure(&mut self, failure: Failure) -> Result<EResult, EResult> {
         match failure {
-            Failure::Retry { result, reason } => {
+            Failure::Retry {
+                result,
+                reason,
+                after,
+            } => {
                 tracing::debug!(reason, "global figures request failed; will retry");
+                self.respect_retry_after(after);
                 Err(result)
             }
             Failure::Unauthorized { reason } => {
@@ -587,8 +620,13 @@ impl Worker {
         });
         match body {
             Ok(body) => Ok(lock(&self.shared.state).install_progress(user, &body)),
-            Err(Failure::Retry { result, reason }) => {
+            Err(Failure::Retry {
+                result,
+                reason,
+                after,
+            }) => {
                 tracing::debug!(%user, reason, "progress request failed; will retry");
+                self.respect_retry_after(after);
                 Err(result)
             }
             Err(Failure::Unauthorized { reason }) => {

@@ -37,6 +37,11 @@ struct TestServer {
 
 impl TestServer {
     fn start(db: &Path) -> TestServer {
+        TestServer::start_with(db, |_| {})
+    }
+
+    /// As [`TestServer::start`], with the configuration changed by `tweak`.
+    fn start_with(db: &Path, tweak: impl FnOnce(&mut ServerConfig) + Send + 'static) -> TestServer {
         let db = db.to_owned();
         let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -50,6 +55,7 @@ impl TestServer {
                 let store = SqliteStore::open(&db, SqliteOptions::default()).expect("store");
                 let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
                 config.dev = true;
+                tweak(&mut config);
                 let app = Application::build(config, Arc::new(store))
                     .await
                     .expect("server");
@@ -656,4 +662,32 @@ fn without_a_server_global_requests_fail_with_no_connection() {
         }),
         "{events:?}"
     );
+}
+
+/// Issue 12: a server's 429 (EResult 84) with `Retry-After` is honoured: the
+/// stores stay journaled, the game hears `RateLimitExceeded`, and every store
+/// is applied once the budget has room again, in order, none lost or doubled.
+#[test]
+fn rate_limited_stores_wait_for_retry_after_and_are_all_applied() {
+    const STORES: i32 = 5;
+    let env = Env::new();
+    // One request a second for a user token, no burst beyond one.
+    let server = TestServer::start_with(&env.db(), |config| {
+        config.rate_limits.user = laurel_server::Rate::new(1, 1);
+    });
+    let client = ready(&env, &server.url, user_a());
+    for n in 1..=STORES {
+        assert!(client.set_stat_i32("NumGames", n));
+        assert!(client.store_stats());
+    }
+    let ok = save(user_a(), EResult::Ok);
+    let events = pump_until(&client, |seen| {
+        seen.iter().filter(|e| **e == ok).count() == STORES as usize
+    });
+    assert!(
+        events.contains(&save(user_a(), EResult::RateLimitExceeded)),
+        "the server never limited this client: {events:?}"
+    );
+    assert_eq!(env.journaled(user_a()), 0);
+    assert_eq!(client.stat_i32("NumGames", None), Some(STORES));
 }

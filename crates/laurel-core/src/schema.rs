@@ -110,6 +110,10 @@ pub struct AppSettings {
     /// `set_by: server` stats, and locks achievements only where
     /// `allow_achievement_clear` is on too. Server keys and the admin may always.
     pub allow_user_reset: bool,
+    /// This app's own rate limit for user tokens (requests per second, and
+    /// the burst); each `None` means the server's default.
+    pub user_requests_per_second: Option<u32>,
+    pub user_request_burst: Option<u32>,
 }
 
 /// One problem found in a schema, with where it is.

@@ -36,6 +36,14 @@ pub struct AppDoc {
     pub allow_achievement_clear: bool,
     #[serde(default)]
     pub allow_user_reset: bool,
+    /// Requests a user token may make per second, sustained (the server's
+    /// `--user-rate` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_requests_per_second: Option<u32>,
+    /// Requests a user token may make at once after being idle (the server's
+    /// `--user-burst` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_request_burst: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +230,17 @@ impl Schema {
                 ),
             );
         }
+        for (field, value) in [
+            ("user_requests_per_second", doc.app.user_requests_per_second),
+            ("user_request_burst", doc.app.user_request_burst),
+        ] {
+            if value == Some(0) {
+                p.push(
+                    format!("app.{field}"),
+                    "must be at least 1 (leave it out for the server's default)",
+                );
+            }
+        }
         if doc.stats.len() > MAX_STATS_PER_APP {
             p.push(
                 "stats",
@@ -395,6 +414,8 @@ impl Schema {
                 public_progress: doc.app.public_progress,
                 allow_achievement_clear: doc.app.allow_achievement_clear,
                 allow_user_reset: doc.app.allow_user_reset,
+                user_requests_per_second: doc.app.user_requests_per_second,
+                user_request_burst: doc.app.user_request_burst,
             },
             stats,
             achievements,
@@ -409,6 +430,8 @@ impl Schema {
                 public_progress: self.settings().public_progress,
                 allow_achievement_clear: self.settings().allow_achievement_clear,
                 allow_user_reset: self.settings().allow_user_reset,
+                user_requests_per_second: self.settings().user_requests_per_second,
+                user_request_burst: self.settings().user_request_burst,
             },
             stats: self
                 .stats()

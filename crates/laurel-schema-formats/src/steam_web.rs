@@ -348,6 +348,14 @@ pub(crate) fn drop_app_settings(doc: &SchemaDoc, format: &str, dropped: &mut Vec
             dropped.push(format!("app.{field}: {format} has no {field}"));
         }
     }
+    for (field, value) in [
+        ("user_requests_per_second", doc.app.user_requests_per_second),
+        ("user_request_burst", doc.app.user_request_burst),
+    ] {
+        if value.is_some() {
+            dropped.push(format!("app.{field}: {format} has no {field}"));
+        }
+    }
 }
 
 /// A JSON number: an integer when the value is one (and exactly representable).

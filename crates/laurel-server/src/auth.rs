@@ -136,12 +136,18 @@ pub(crate) async fn server_key(state: &AppState, secret: &str) -> Result<KeyReco
     if let Some(record) = state.key_cache().get(&hash, now) {
         return Ok(record);
     }
+    if state.key_cache().known_unknown(&hash, now) {
+        return Err(ApiError::not_logged_on("unknown or revoked server key"));
+    }
     match state.store().find_key(&hash).await? {
         Some(record) if !record.revoked => {
             state.key_cache().put(hash, record.clone(), now);
             Ok(record)
         }
-        _ => Err(ApiError::not_logged_on("unknown or revoked server key")),
+        _ => {
+            state.key_cache().put_unknown(hash, now);
+            Err(ApiError::not_logged_on("unknown or revoked server key"))
+        }
     }
 }
 

@@ -184,13 +184,38 @@ impl ProgressCache {
     }
 }
 
-/// Positive server-key lookups by secret hash, trusted for [`KEY_CACHE_TTL`].
+/// Server-key lookups by secret hash, trusted for [`KEY_CACHE_TTL`]: the
+/// keys found, and the hashes that matched no key (so that guessing keys
+/// costs the store nothing within that time; the failed-authentication
+/// backoff bounds the guesses themselves).
 #[derive(Default)]
 pub struct KeyCache {
     entries: Mutex<HashMap<String, (KeyRecord, Instant)>>,
+    unknown: Mutex<HashMap<String, Instant>>,
 }
 
 impl KeyCache {
+    /// Whether `secret_hash` matched no key less than [`KEY_CACHE_TTL`] ago.
+    pub fn known_unknown(&self, secret_hash: &str, now: Instant) -> bool {
+        let mut unknown = lock(&self.unknown);
+        match unknown.get(secret_hash) {
+            Some(at) if now.duration_since(*at) < KEY_CACHE_TTL => true,
+            Some(_) => {
+                unknown.remove(secret_hash);
+                false
+            }
+            None => false,
+        }
+    }
+
+    pub fn put_unknown(&self, secret_hash: String, now: Instant) {
+        let mut unknown = lock(&self.unknown);
+        if unknown.len() >= KEY_CACHE_CAPACITY {
+            unknown.clear();
+        }
+        unknown.insert(secret_hash, now);
+    }
+
     pub fn get(&self, secret_hash: &str, now: Instant) -> Option<KeyRecord> {
         let mut entries = lock(&self.entries);
         match entries.get(secret_hash) {

@@ -23,6 +23,7 @@ mod extract;
 mod handlers;
 pub mod log_limit;
 pub mod players;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod steam;
@@ -35,6 +36,7 @@ pub use connections::{
 };
 pub use handlers::{MAX_KEY_LABEL_BYTES, OPENAPI_JSON};
 pub use players::{CURRENT_PLAYER_WINDOW, MAX_TRACKED_PLAYERS};
+pub use rate_limit::{Rate, RateLimits};
 pub use routes::{
     MAX_BODY_BYTES, MAX_SCHEMA_BODY_BYTES, MAX_STEAM_FORM_BYTES, ROUTES, RouteSpec, router,
 };
@@ -65,6 +67,8 @@ pub struct ServerConfig {
     pub cache_bytes: usize,
     /// Header timeout and connection caps ([`connections`]).
     pub connections: ConnectionLimits,
+    /// Rate limits per credential and client address ([`rate_limit`]).
+    pub rate_limits: RateLimits,
 }
 
 impl ServerConfig {
@@ -79,6 +83,7 @@ impl ServerConfig {
             progress_cache: true,
             cache_bytes: DEFAULT_CACHE_BYTES,
             connections: ConnectionLimits::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }

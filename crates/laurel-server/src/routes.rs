@@ -322,6 +322,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .fallback(handlers::unknown_route)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::rate_gate,
+        ))
         .layer(middleware::from_fn(crate::envelope::envelope))
         .with_state(state)
 }
@@ -334,8 +338,8 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let uri = request.uri().clone();
     let client = request
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+        .get::<crate::rate_limit::ClientAddress>()
+        .map(|c| c.0);
     let response = match tokio::time::timeout(state.request_timeout(), next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::timeout().into_response(),

@@ -11,6 +11,7 @@ use laurel_store::{Store, StoredSchema};
 use crate::auth::{AdminGate, TokenSigner};
 use crate::cache::{KeyCache, ProgressCache};
 use crate::players::PlayerActivity;
+use crate::rate_limit::{Rate, RateGate};
 use crate::{ServerConfig, ServerError};
 
 /// How long a cached schema is used before the store is asked again, so that
@@ -45,6 +46,7 @@ struct Inner {
     schemas: Option<RwLock<HashMap<AppId, (StoredSchema, Instant)>>>,
     /// Who fetched or stored progress recently ("current players").
     players: PlayerActivity,
+    rate_gate: RateGate,
     /// Unlock percentages per app, computed from the store's counters, kept
     /// for [`GLOBAL_PERCENTAGES_TTL`]: the hot public read costs a map lookup.
     percentages: Mutex<HashMap<AppId, (Instant, Arc<GlobalPercentages>)>>,
@@ -96,6 +98,7 @@ impl AppState {
                 progress: progress_cache.then(|| ProgressCache::new(config.cache_bytes)),
                 schemas: config.progress_cache.then(|| RwLock::new(HashMap::new())),
                 players: PlayerActivity::default(),
+                rate_gate: RateGate::new(config.rate_limits.clone()),
                 percentages: Mutex::new(HashMap::new()),
             }),
         })
@@ -133,6 +136,28 @@ impl AppState {
     }
     pub fn players(&self) -> &PlayerActivity {
         &self.inner.players
+    }
+    pub fn rate_gate(&self) -> &RateGate {
+        &self.inner.rate_gate
+    }
+
+    /// The rate limit of `app`'s user tokens: the app's own where its schema
+    /// sets one, the server's otherwise (also when the app is unknown or its
+    /// schema cannot be read: the request then fails on its own).
+    pub async fn user_rate(&self, app: AppId) -> Rate {
+        let default = self.inner.rate_gate.limits().user;
+        match self.schema(app).await {
+            Ok(Some(stored)) => {
+                let settings = stored.schema.settings();
+                Rate {
+                    per_second: settings
+                        .user_requests_per_second
+                        .unwrap_or(default.per_second),
+                    burst: settings.user_request_burst.unwrap_or(default.burst),
+                }
+            }
+            _ => default,
+        }
     }
 
     /// The app's unlock percentages, from memory when computed less than

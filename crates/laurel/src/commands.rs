@@ -148,6 +148,16 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .filter(|t| !t.is_empty());
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout.max(1));
     config.cache_bytes = args.cache_bytes;
+    let rates = &args.rates;
+    config.rate_limits = laurel_server::RateLimits {
+        enabled: !rates.no_rate_limits,
+        user: laurel_server::Rate::new(rates.user_rate, rates.user_burst),
+        server_key: laurel_server::Rate::new(rates.key_rate, rates.key_burst),
+        address: laurel_server::Rate::new(rates.address_rate, rates.address_burst),
+        auth_failures_per_minute: rates.auth_failures_per_minute,
+        auth_failure_burst: rates.auth_failure_burst,
+        trusted_proxies: rates.trusted_proxies.clone(),
+    };
     config.connections = laurel_server::ConnectionLimits {
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
         max_connections: fd_limited(args.max_connections),

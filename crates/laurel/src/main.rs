@@ -123,6 +123,59 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub rates: RateArgs,
+}
+
+/// Rate limits (docs/security.md has the defaults' arithmetic). A request
+/// over its budget is answered 429 with EResult 84 and `Retry-After`.
+#[derive(clap::Args, Debug)]
+pub struct RateArgs {
+    /// Requests per second one user token may make, sustained (an app's
+    /// schema may set its own: app.user_requests_per_second).
+    #[arg(long, env = "LAUREL_USER_RATE", default_value_t = laurel_server::rate_limit::DEFAULT_USER_RATE.per_second,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub user_rate: u32,
+    /// Requests one user token may make at once after an idle period.
+    #[arg(long, env = "LAUREL_USER_BURST", default_value_t = laurel_server::rate_limit::DEFAULT_USER_RATE.burst,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub user_burst: u32,
+    /// Requests per second one server key may make, sustained.
+    #[arg(long, env = "LAUREL_KEY_RATE", default_value_t = laurel_server::rate_limit::DEFAULT_SERVER_KEY_RATE.per_second,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub key_rate: u32,
+    /// Requests one server key may make at once after an idle period.
+    #[arg(long, env = "LAUREL_KEY_BURST", default_value_t = laurel_server::rate_limit::DEFAULT_SERVER_KEY_RATE.burst,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub key_burst: u32,
+    /// Requests per second one client address may make without a credential.
+    #[arg(long, env = "LAUREL_ADDRESS_RATE", default_value_t = laurel_server::rate_limit::DEFAULT_ADDRESS_RATE.per_second,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub address_rate: u32,
+    /// Requests one client address may make at once without a credential.
+    #[arg(long, env = "LAUREL_ADDRESS_BURST", default_value_t = laurel_server::rate_limit::DEFAULT_ADDRESS_RATE.burst,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub address_burst: u32,
+    /// Failed authentications per minute one client address may make before
+    /// its requests with a credential are refused for a while.
+    #[arg(long, env = "LAUREL_AUTH_FAILURES_PER_MINUTE", default_value_t = laurel_server::rate_limit::DEFAULT_AUTH_FAILURES_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failures_per_minute: u32,
+    /// Failed authentications one client address may make at once.
+    #[arg(long, env = "LAUREL_AUTH_FAILURE_BURST", default_value_t = laurel_server::rate_limit::DEFAULT_AUTH_FAILURE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub auth_failure_burst: u32,
+    /// A network (CIDR) of reverse proxies whose X-Forwarded-For is believed;
+    /// repeat for several.
+    #[arg(
+        long = "trusted-proxy",
+        env = "LAUREL_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Turn rate limiting off (benchmarks of the server itself; never on the Internet).
+    #[arg(long)]
+    pub no_rate_limits: bool,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

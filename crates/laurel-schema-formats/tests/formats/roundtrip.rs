@@ -331,6 +331,8 @@ fn schema() -> impl Strategy<Value = Schema> {
                         public_progress: public,
                         allow_achievement_clear: clear,
                         allow_user_reset: clear,
+                        user_requests_per_second: None,
+                        user_request_burst: None,
                     },
                     stats,
                     achievements,

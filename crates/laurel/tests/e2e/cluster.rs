@@ -136,7 +136,17 @@ impl Cluster {
                             bin(),
                             dir.path(),
                             "127.0.0.1:0",
-                            &["--dev", "--database", database],
+                            // Load tests: each token sends far more than a
+                            // player would; the limiter still runs, past its default.
+                            &[
+                                "--dev",
+                                "--database",
+                                database,
+                                "--user-rate",
+                                "1000000",
+                                "--user-burst",
+                                "1000000",
+                            ],
                         )
                         .expect("a node starts on the shared database")
                     })

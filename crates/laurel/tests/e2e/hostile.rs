@@ -343,9 +343,16 @@ fn unsafe_serve_settings_are_refused_at_start() {
     assert!(!dir.path().join("data").exists());
 }
 
-/// A request written by hand on a fresh connection from `source` (a loopback
-/// address), answered or not within `within`: the status line's code.
-fn healthz_from(source: &str, server: &str, within: Duration) -> Option<u16> {
+/// A GET written by hand on a fresh connection from `source` (a loopback
+/// address), with an optional bearer, answered or not within `within`: the
+/// status line's code.
+fn get_from(
+    source: &str,
+    server: &str,
+    path: &str,
+    bearer: Option<&str>,
+    within: Duration,
+) -> Option<u16> {
     use std::io::{Read, Write};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -363,13 +370,21 @@ fn healthz_from(source: &str, server: &str, within: Duration) -> Option<u16> {
     let mut stream = stream.into_std().ok()?;
     stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(within)).ok()?;
+    let auth = bearer.map_or_else(String::new, |b| format!("Authorization: Bearer {b}\r\n"));
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: laurel\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: laurel\r\n{auth}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .ok()?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).ok()?;
     let text = String::from_utf8_lossy(&answer);
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+fn healthz_from(source: &str, server: &str, within: Duration) -> Option<u16> {
+    get_from(source, server, "/healthz", None, within)
 }
 
 /// Raises this test process's own open-file limit to its hard limit, so
@@ -493,7 +508,17 @@ fn reading_many_users_of_a_large_schema_stays_within_the_cache_budget() {
         crate::bin(),
         dir.path(),
         "127.0.0.1:0",
-        &["--dev", "--cache-bytes", &CACHE_BYTES.to_string()],
+        // One reader token reads thousands of users here: far past what a
+        // player's rate limit allows, which is not what this test is about.
+        &[
+            "--dev",
+            "--cache-bytes",
+            &CACHE_BYTES.to_string(),
+            "--user-rate",
+            "1000000",
+            "--user-burst",
+            "1000000",
+        ],
     )
     .expect("server starts");
     let http = Http::new(&server.url);
@@ -647,5 +672,139 @@ fn answers_are_marked_bodies_declared_and_errors_bounded() {
     assert!(
         error.contains("500 entries") && error.contains("first 100"),
         "{error}"
+    );
+}
+
+/// Finding 4: one user token applied ~14,400 stores/s, and the admin token
+/// could be guessed ~13,700 times a second. Now a token past its budget is
+/// answered 429 with EResult 84 and `Retry-After`, and nothing of what was
+/// refused is stored, while other users are served; an address that fails
+/// to authenticate past its budget is refused even with the right admin
+/// token, and other addresses are not.
+#[test]
+fn rate_limits_answer_429_and_failed_authentication_backs_off() {
+    const SENT: usize = 100;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = laurel_testkit::ServerProcess::start_with(
+        crate::bin(),
+        dir.path(),
+        "127.0.0.1:0",
+        &[
+            "--dev",
+            "--user-rate",
+            "5",
+            "--user-burst",
+            "20",
+            "--auth-failures-per-minute",
+            "1",
+            "--auth-failure-burst",
+            "5",
+        ],
+    )
+    .expect("server starts");
+    let http = Http::new(&server.url);
+    let (a, b) = (steam_id(21), steam_id(22));
+    let (ta, tb) = (
+        http.dev_token(480, &a).expect("token"),
+        http.dev_token(480, &b).expect("token"),
+    );
+    let answers: Vec<(u16, Value)> = (0..SENT)
+        .map(|n| {
+            http.store(
+                480,
+                &a,
+                &ta,
+                &format!("flood-{n}"),
+                &json!({"stats": [{"name": "NumGames", "value": n}]}),
+            )
+            .expect("answered")
+        })
+        .collect();
+    let applied = answers.iter().filter(|(s, _)| *s == 200).count();
+    let limited = answers
+        .iter()
+        .filter(|(s, body)| *s == 429 && body["result"] == json!(84))
+        .count();
+    assert_eq!(applied + limited, SENT, "{answers:?}");
+    assert!(applied >= 20, "the burst is served: {applied}");
+    assert!(limited > 0, "{SENT} stores at once were all served");
+    // Only what was answered 200 was applied.
+    let (_, progress) = http.progress(480, &b, &tb).expect("read");
+    assert_eq!(progress["version"], json!(0));
+    let (status, progress) = http.progress(480, &a, &tb).expect("read a as b");
+    assert_eq!(status, 200, "{progress}");
+    assert_eq!(progress["version"], json!(applied), "{progress}");
+    // Another user is not limited by A's flood.
+    for n in 0..5 {
+        let (status, body) = http
+            .store(
+                480,
+                &b,
+                &tb,
+                &format!("b-{n}"),
+                &json!({"unlock": ["ACH_WIN_ONE_GAME"]}),
+            )
+            .expect("answered");
+        assert_eq!(status, 200, "{body}");
+    }
+    // The refusal says when to come back.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut retry_after = None;
+    for _ in 0..SENT {
+        let response = agent
+            .get(format!("{}/api/v1/apps/480/users/{a}/progress", server.url))
+            .header("Authorization", format!("Bearer {ta}"))
+            .call()
+            .expect("answered");
+        if response.status() == 429 {
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            break;
+        }
+    }
+    assert!(retry_after.is_some_and(|s| s >= 1), "{retry_after:?}");
+
+    // Admin-token guesses: the burst of 5 failures and the one that finds
+    // the budget spent are answered 401, then the address is refused, even
+    // with the right token; another address is not.
+    let within = Duration::from_secs(5);
+    let guesses: Vec<Option<u16>> = (0..8)
+        .map(|n| {
+            get_from(
+                "127.0.0.3",
+                &server.addr,
+                "/api/v1/admin/apps",
+                Some(&format!("wrong-admin-token-{n:032}")),
+                within,
+            )
+        })
+        .collect();
+    assert_eq!(&guesses[..6], &[Some(401); 6], "{guesses:?}");
+    assert_eq!(&guesses[6..], &[Some(429); 2], "{guesses:?}");
+    assert_eq!(
+        get_from(
+            "127.0.0.3",
+            &server.addr,
+            "/api/v1/admin/apps",
+            Some(ADMIN_TOKEN),
+            within
+        ),
+        Some(429)
+    );
+    assert_eq!(
+        get_from(
+            "127.0.0.4",
+            &server.addr,
+            "/api/v1/admin/apps",
+            Some(ADMIN_TOKEN),
+            within
+        ),
+        Some(200)
     );
 }
