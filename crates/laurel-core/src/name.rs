@@ -14,6 +14,24 @@ pub enum NameError {
     TooLong { len: usize },
     #[error("name contains a control character at byte {at}")]
     ControlCharacter { at: usize },
+    #[error("name contains a Unicode noncharacter at byte {at}")]
+    Noncharacter { at: usize },
+}
+
+/// Unicode's noncharacters (U+FDD0..U+FDEF, and the last two code points of
+/// every plane, U+FFFE and U+FFFF among them): never text, and not allowed
+/// in XML, so never in a name or a text of a schema.
+pub fn is_noncharacter(c: char) -> bool {
+    let u = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&u) || (u & 0xFFFE) == 0xFFFE
+}
+
+/// Where `text` holds a character no schema text may hold (a control
+/// character other than tab, line feed and carriage return, or a
+/// noncharacter), if anywhere: the byte offset and the character.
+pub fn forbidden_in_text(text: &str) -> Option<(usize, char)> {
+    text.char_indices()
+        .find(|(_, c)| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_noncharacter(*c))
 }
 
 /// An API name: 1–128 bytes of UTF-8 without control characters.
@@ -34,6 +52,9 @@ impl ApiName {
         }
         if let Some((at, _)) = text.char_indices().find(|(_, c)| c.is_control()) {
             return Err(NameError::ControlCharacter { at });
+        }
+        if let Some((at, _)) = text.char_indices().find(|(_, c)| is_noncharacter(*c)) {
+            return Err(NameError::Noncharacter { at });
         }
         Ok(ApiName(Arc::from(text)))
     }
@@ -57,6 +78,31 @@ impl fmt::Display for ApiName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noncharacters_are_refused_in_names_and_texts() {
+        for c in [
+            '\u{FDD0}',
+            '\u{FDEF}',
+            '\u{FFFE}',
+            '\u{FFFF}',
+            '\u{1FFFE}',
+            '\u{10FFFF}',
+        ] {
+            assert!(is_noncharacter(c), "{c:?}");
+            let name = format!("A{c}");
+            assert_eq!(
+                ApiName::parse(&name),
+                Err(NameError::Noncharacter { at: 1 })
+            );
+            assert_eq!(forbidden_in_text(&name), Some((1, c)));
+        }
+        for c in ['\u{FDCF}', '\u{FDF0}', '\u{FFFD}', 'é', '统'] {
+            assert!(!is_noncharacter(c), "{c:?}");
+        }
+        assert_eq!(forbidden_in_text("two\nlines\tand\r\n"), None);
+        assert_eq!(forbidden_in_text("bell\u{7}"), Some((4, '\u{7}')));
+    }
 
     #[test]
     fn names() {

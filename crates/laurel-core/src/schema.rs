@@ -110,6 +110,11 @@ pub struct AppSettings {
     /// `set_by: server` stats, and locks achievements only where
     /// `allow_achievement_clear` is on too. Server keys and the admin may always.
     pub allow_user_reset: bool,
+    /// Whether Steam's global methods (`GetGlobalAchievementPercentagesForApp`,
+    /// `GetGlobalStatsForGame`, `GetNumberOfCurrentPlayers`) answer without
+    /// a key, as Steam's do for every game; off, they need a key or a user
+    /// token of the app.
+    pub public_globals: bool,
     /// This app's own rate limit for user tokens (requests per second, and
     /// the burst); each `None` means the server's default.
     pub user_requests_per_second: Option<u32>,

@@ -36,6 +36,8 @@ pub struct AppDoc {
     pub allow_achievement_clear: bool,
     #[serde(default)]
     pub allow_user_reset: bool,
+    #[serde(default)]
+    pub public_globals: bool,
     /// Requests a user token may make per second, sustained (the server's
     /// `--user-rate` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +170,16 @@ fn check_number(p: &mut Problems, at: &str, kind: StatKind, v: f64) -> bool {
 }
 
 fn check_text(p: &mut Problems, at: &str, text: &str) {
+    if let Some((byte, c)) = crate::name::forbidden_in_text(text) {
+        p.push(
+            at,
+            format!(
+                "text holds {c:?} (U+{:04X}) at byte {byte}: control characters other than \
+                 tab and line breaks, and Unicode noncharacters, are not text",
+                u32::from(c)
+            ),
+        );
+    }
     if text.len() > MAX_TEXT_BYTES {
         p.push(
             at,
@@ -221,6 +233,16 @@ impl Schema {
     /// Checks a whole document and builds the schema, or returns every problem found.
     pub fn from_doc(doc: &SchemaDoc) -> Result<Schema, Vec<SchemaProblem>> {
         let mut p = Problems(Vec::new());
+        if let Some((byte, c)) = crate::name::forbidden_in_text(&doc.app.name) {
+            p.push(
+                "app.name",
+                format!(
+                    "holds {c:?} (U+{:04X}) at byte {byte}: control characters other than tab \
+                     and line breaks, and Unicode noncharacters, are not text",
+                    u32::from(c)
+                ),
+            );
+        }
         if doc.app.name.len() > MAX_GAME_NAME_BYTES {
             p.push(
                 "app.name",
@@ -414,6 +436,7 @@ impl Schema {
                 public_progress: doc.app.public_progress,
                 allow_achievement_clear: doc.app.allow_achievement_clear,
                 allow_user_reset: doc.app.allow_user_reset,
+                public_globals: doc.app.public_globals,
                 user_requests_per_second: doc.app.user_requests_per_second,
                 user_request_burst: doc.app.user_request_burst,
             },
@@ -430,6 +453,7 @@ impl Schema {
                 public_progress: self.settings().public_progress,
                 allow_achievement_clear: self.settings().allow_achievement_clear,
                 allow_user_reset: self.settings().allow_user_reset,
+                public_globals: self.settings().public_globals,
                 user_requests_per_second: self.settings().user_requests_per_second,
                 user_request_burst: self.settings().user_request_burst,
             },
@@ -586,6 +610,23 @@ mod tests {
                 "achievements[0].display_name.english: text is {} bytes; the limit is {MAX_TEXT_BYTES}",
                 MAX_TEXT_BYTES + 1
             )]
+        );
+    }
+
+    #[test]
+    fn texts_refuse_control_characters_and_noncharacters() {
+        let got = problems(
+            r#"{"app":{"name":"Game\u0007"},
+                "achievements":[{"name":"A\uFFFE","display_name":{"english":"Two\nlines"},
+                                 "description":{"english":"Bad\u001b[31m"}}]}"#,
+        );
+        assert_eq!(
+            got,
+            [
+                "app.name: holds '\\u{7}' (U+0007) at byte 4: control characters other than tab and line breaks, and Unicode noncharacters, are not text",
+                "achievements[0].name: name contains a Unicode noncharacter at byte 1",
+                "achievements[0].description.english: text holds '\\u{1b}' (U+001B) at byte 3: control characters other than tab and line breaks, and Unicode noncharacters, are not text",
+            ]
         );
     }
 

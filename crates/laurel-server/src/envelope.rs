@@ -49,6 +49,10 @@ tokio::task_local! {
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+fn status_needs_close(status: axum::http::StatusCode) -> bool {
+    status == axum::http::StatusCode::PAYLOAD_TOO_LARGE
+}
+
 /// The outermost layer: numbers the request, runs it with its id in scope,
 /// and adds the common headers to its answer.
 pub async fn envelope(mut request: Request, next: Next) -> Response {
@@ -66,6 +70,13 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
+    // A body refused for its size was not read to its end: the connection
+    // cannot carry another request, and the client must not try one on it.
+    if status_needs_close(response.status()) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

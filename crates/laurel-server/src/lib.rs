@@ -43,7 +43,8 @@ pub use routes::{
 pub use state::{AppState, DEMO_APP_ID};
 
 /// How the server runs. Built by the CLI from flags and environment.
-#[derive(Debug, Clone)]
+/// `Debug` shows whether an admin token is set, never the token.
+#[derive(Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Creates the demo app and issues its user tokens without a server key.
@@ -69,6 +70,26 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Rate limits per credential and client address ([`rate_limit`]).
     pub rate_limits: RateLimits,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("dev", &self.dev)
+            .field("dev_allow_remote", &self.dev_allow_remote)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("request_timeout", &self.request_timeout)
+            .field("token_ttl", &self.token_ttl)
+            .field("progress_cache", &self.progress_cache)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("connections", &self.connections)
+            .field("rate_limits", &self.rate_limits)
+            .finish()
+    }
 }
 
 impl ServerConfig {
@@ -209,6 +230,14 @@ mod tests {
         c.dev_allow_remote = remote;
         c.admin_token = admin.map(str::to_owned);
         c
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_admin_token() {
+        let token = "a-secret-admin-token-of-forty-characters!";
+        let shown = format!("{:?}", config("127.0.0.1:0", false, false, Some(token)));
+        assert!(!shown.contains(token), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

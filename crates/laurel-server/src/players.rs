@@ -6,51 +6,87 @@
 //! each node counts the players it saw (see `docs/steam-web-api.md` for what
 //! a multi-node deployment needs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use laurel_core::{AppId, SteamId};
 
-/// How long after their last fetch or store a user still counts as playing.
+/// How long after their last fetch or store a user still counts as playing
+/// (counted in whole minutes: a user leaves between this and a minute more).
 pub const CURRENT_PLAYER_WINDOW: Duration = Duration::from_secs(10 * 60);
-/// Most users tracked at once, over all apps. Beyond it, users not seen
-/// within the window are dropped first; a still fuller map stops taking new
-/// users (they are not counted) rather than grow without bound.
+/// Most users tracked at once, over all apps. A full map takes no new users
+/// (they are not counted) until some leave, rather than grow without bound.
 pub const MAX_TRACKED_PLAYERS: usize = 1_000_000;
-/// A user seen again sooner than this is not written again (the hot read
-/// path then takes the lock only to look).
-const TOUCH_GRANULARITY: Duration = Duration::from_secs(5);
-/// Least time between two prunes of one app's map.
-const PRUNE_INTERVAL: Duration = Duration::from_secs(1);
+/// Users are kept in buckets of this long, by when they were last seen.
+const BUCKET: Duration = Duration::from_secs(60);
 
+/// One app's users by the minute they were last seen. Every operation is
+/// O(1) amortized: a touch moves one user between two buckets, and a bucket
+/// that leaves the window is dropped with its users, each of whom was put
+/// there by one touch (issue 12: a prune that scanned every user ran on
+/// requests, under the one lock).
 #[derive(Default)]
 struct AppPlayers {
-    last_seen: HashMap<SteamId, Instant>,
-    last_prune: Option<Instant>,
+    /// User → the minute (since the map's origin) they were last seen.
+    last_seen: HashMap<SteamId, u64>,
+    /// Oldest first: (minute, users last seen in it).
+    buckets: VecDeque<(u64, HashSet<SteamId>)>,
 }
 
 impl AppPlayers {
-    /// Drops users not seen within the window; at most once per [`PRUNE_INTERVAL`].
-    fn prune(&mut self, now: Instant, force: bool) -> usize {
-        let due = self
-            .last_prune
-            .is_none_or(|t| now.duration_since(t) >= PRUNE_INTERVAL);
-        if !(due || force) {
-            return 0;
+    /// Drops the buckets older than the window; returns how many users left.
+    fn expire(&mut self, minute: u64) -> usize {
+        let window = CURRENT_PLAYER_WINDOW.as_secs() / BUCKET.as_secs();
+        let mut gone = 0;
+        while let Some((m, _)) = self.buckets.front() {
+            if m + window >= minute {
+                break;
+            }
+            if let Some((_, users)) = self.buckets.pop_front() {
+                for user in users {
+                    self.last_seen.remove(&user);
+                    gone += 1;
+                }
+            }
         }
-        self.last_prune = Some(now);
-        let before = self.last_seen.len();
-        self.last_seen
-            .retain(|_, seen| now.duration_since(*seen) < CURRENT_PLAYER_WINDOW);
-        before - self.last_seen.len()
+        gone
+    }
+
+    /// Moves (or adds) `user` to `minute`'s bucket; whether it was new.
+    fn see(&mut self, user: SteamId, minute: u64) -> bool {
+        let previous = self.last_seen.insert(user, minute);
+        if previous == Some(minute) {
+            return false;
+        }
+        if let Some(old) = previous
+            && let Some((_, users)) = self.buckets.iter_mut().find(|(m, _)| *m == old)
+        {
+            users.remove(&user);
+        }
+        match self.buckets.back_mut() {
+            Some((m, users)) if *m == minute => {
+                users.insert(user);
+            }
+            _ => self.buckets.push_back((minute, HashSet::from([user]))),
+        }
+        previous.is_none()
     }
 }
 
-/// Last-seen times per app and user. Cheap: one short lock per touch or count.
-#[derive(Default)]
+/// Last-seen minutes per app and user. One short lock per touch or count.
 pub struct PlayerActivity {
+    origin: Instant,
     inner: Mutex<Inner>,
+}
+
+impl Default for PlayerActivity {
+    fn default() -> PlayerActivity {
+        PlayerActivity {
+            origin: Instant::now(),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -64,38 +100,36 @@ impl PlayerActivity {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records that `user` fetched or stored their progress in `app` at `now`.
-    pub fn touch(&self, app: AppId, user: SteamId, now: Instant) {
-        let mut inner = self.lock();
-        let Inner { apps, tracked } = &mut *inner;
-        if let Some(seen) = apps.get_mut(&app).and_then(|a| a.last_seen.get_mut(&user)) {
-            if now.duration_since(*seen) >= TOUCH_GRANULARITY {
-                *seen = now;
-            }
-            return;
-        }
-        if *tracked >= MAX_TRACKED_PLAYERS {
-            for players in apps.values_mut() {
-                *tracked -= players.prune(now, true);
-            }
-            apps.retain(|_, a| !a.last_seen.is_empty());
-            if *tracked >= MAX_TRACKED_PLAYERS {
-                return;
-            }
-        }
-        apps.entry(app).or_default().last_seen.insert(user, now);
-        *tracked += 1;
+    fn minute(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.origin).as_secs() / BUCKET.as_secs()
     }
 
-    /// Users of `app` seen within [`CURRENT_PLAYER_WINDOW`] of `now` (entries
-    /// may be up to one prune interval late to leave).
+    /// Records that `user` fetched or stored their progress in `app` at `now`.
+    pub fn touch(&self, app: AppId, user: SteamId, now: Instant) {
+        let minute = self.minute(now);
+        let mut inner = self.lock();
+        let Inner { apps, tracked } = &mut *inner;
+        let players = apps.entry(app).or_default();
+        *tracked -= players.expire(minute);
+        // A full map takes no new user; those it has still move.
+        if !players.last_seen.contains_key(&user) && *tracked >= MAX_TRACKED_PLAYERS {
+            return;
+        }
+        if players.see(user, minute) {
+            *tracked += 1;
+        }
+    }
+
+    /// Users of `app` seen within [`CURRENT_PLAYER_WINDOW`] of `now`
+    /// (rounded to whole minutes).
     pub fn current(&self, app: AppId, now: Instant) -> u64 {
+        let minute = self.minute(now);
         let mut inner = self.lock();
         let Inner { apps, tracked } = &mut *inner;
         let Some(players) = apps.get_mut(&app) else {
             return 0;
         };
-        *tracked -= players.prune(now, false);
+        *tracked -= players.expire(minute);
         players.last_seen.len() as u64
     }
 }
@@ -122,11 +156,36 @@ mod tests {
         assert_eq!(p.current(ids(9, 1).0, t0), 0);
         // Seen again near the end of the window: still playing after it.
         p.touch(a, u1, t0 + CURRENT_PLAYER_WINDOW - Duration::from_secs(1));
-        let later = t0 + CURRENT_PLAYER_WINDOW + Duration::from_secs(2);
+        let later = t0 + CURRENT_PLAYER_WINDOW + BUCKET * 2;
         assert_eq!(p.current(a, later), 1);
         assert_eq!(p.current(b, later), 0, "the window passed");
         let much_later = later + CURRENT_PLAYER_WINDOW;
         assert_eq!(p.current(a, much_later), 0);
+        assert_eq!(p.lock().tracked, 0);
+    }
+
+    #[test]
+    fn a_touch_moves_one_user_and_the_map_follows_users_not_touches() {
+        let p = PlayerActivity::default();
+        let t0 = p.origin;
+        let (a, _) = ids(480, 1);
+        // 1,000 users, each seen once a minute for 30 minutes.
+        for minute in 0..30u32 {
+            for u in 1..=1_000 {
+                p.touch(a, ids(480, u).1, t0 + BUCKET * minute);
+            }
+            let inner = p.lock();
+            let players = &inner.apps[&a];
+            assert_eq!(players.last_seen.len(), 1_000);
+            let in_buckets: usize = players.buckets.iter().map(|(_, u)| u.len()).sum();
+            assert_eq!(in_buckets, 1_000, "each user in one bucket");
+            assert!(players.buckets.len() <= 1 + 10, "{}", players.buckets.len());
+        }
+        assert_eq!(p.current(a, t0 + BUCKET * 29), 1_000);
+        assert_eq!(
+            p.current(a, t0 + BUCKET * 29 + CURRENT_PLAYER_WINDOW + BUCKET),
+            0
+        );
         assert_eq!(p.lock().tracked, 0);
     }
 }

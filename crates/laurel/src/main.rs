@@ -43,14 +43,17 @@ pub struct Cli {
 }
 
 /// Where the state lives; shared by every command that opens the store.
-#[derive(clap::Args, Debug, Clone)]
+/// `Debug` shows the database URL without its password.
+#[derive(clap::Args, Clone)]
 pub struct StoreArgs {
     /// Data directory for the embedded SQLite database.
     #[arg(long, env = "LAUREL_DATA_DIR", default_value = "./laurel-data")]
     pub data_dir: PathBuf,
     /// Database URL: `sqlite://PATH` (default: DATA_DIR/laurel.sqlite3), or
     /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` for nodes sharing PostgreSQL.
-    #[arg(long, env = "LAUREL_DATABASE")]
+    /// A URL with a password belongs in LAUREL_DATABASE, not on the command
+    /// line, where every user of the machine can read it (`ps`).
+    #[arg(long, env = "LAUREL_DATABASE", hide_env_values = true)]
     pub database: Option<String>,
     /// PostgreSQL only: connections in this node's pool, i.e. database calls
     /// in flight at once (1–256). Nodes × pool size must stay under the
@@ -58,6 +61,22 @@ pub struct StoreArgs {
     #[arg(long, env = "LAUREL_DB_POOL_SIZE", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub db_pool_size: u16,
+}
+
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database",
+                &self
+                    .database
+                    .as_deref()
+                    .map(laurel_store_postgres::redacted_url),
+            )
+            .field("db_pool_size", &self.db_pool_size)
+            .finish()
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -182,11 +182,17 @@ fn truncated_files_of_every_format() {
 
 #[test]
 fn odd_but_valid_text_is_kept_exactly() {
-    let text = "\"480\" { \"gamename\" \"Space\\\"war\\\\ \\n \u{0}é😀\" \"stats\" { } }";
+    let text = "\"480\" { \"gamename\" \"Space\\\"war\\\\ \\n \té😀\" \"stats\" { } }";
     let s =
         crate::support::import_texts(&[("in", Format::ValveKeyValues, text)], &Default::default())
             .unwrap();
-    assert_eq!(s.settings().name, "Space\"war\\ \n \u{0}é😀");
+    assert_eq!(s.settings().name, "Space\"war\\ \n \té😀");
+    // A NUL is not text (issue 12): refused with its place, whatever the format.
+    let text = "\"480\" { \"gamename\" \"Space\u{0}war\" \"stats\" { } }";
+    let problems =
+        crate::support::import_texts(&[("in", Format::ValveKeyValues, text)], &Default::default())
+            .unwrap_err();
+    assert!(problems[0].contains("U+0000"), "{problems:?}");
 }
 
 #[test]

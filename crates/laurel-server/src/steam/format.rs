@@ -177,8 +177,11 @@ fn xml_escape(out: &mut String, s: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // Control characters other than tab and newline are not XML text.
-            c if c.is_control() && c != '\t' && c != '\n' => out.push('\u{fffd}'),
+            // Control characters other than tab and newline, and Unicode's
+            // noncharacters (U+FFFE, U+FFFF among them), are not XML text.
+            c if (c.is_control() && c != '\t' && c != '\n') || laurel_core::is_noncharacter(c) => {
+                out.push('\u{fffd}')
+            }
             c => out.push(c),
         }
     }
@@ -186,39 +189,63 @@ fn xml_escape(out: &mut String, s: &str) {
 
 /// A key as an XML element name. Steam's keys are names already, except
 /// stat names used as keys (GetGlobalStatsForGame, GetUserStatsForGame v1),
-/// which may hold spaces: those characters become `_`.
+/// which may hold any character an API name may: other ASCII characters
+/// (spaces, as in `Games Played`) become `_`, and other characters
+/// `_xHHHH_` (their code point), so the name is valid XML whatever the
+/// schema holds. Two keys of one object that come out alike are told apart
+/// by [`unique_xml_names`].
 fn xml_name(key: &str) -> String {
-    let mut name: String = key
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if !name.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+    let mut name = String::with_capacity(key.len());
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+            name.push(c);
+        } else if c.is_ascii() {
+            name.push('_');
+        } else {
+            let _ = write!(name, "_x{:04X}_", u32::from(c));
+        }
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         name.insert(0, '_');
     }
     name
 }
 
+/// The element names of an object's keys, in order: [`xml_name`] of each,
+/// with `_2`, `_3`, … added to a name an earlier key already has, so that
+/// no two elements of one object share a name (`Games Played` and
+/// `Games_Played` would).
+fn unique_xml_names<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    keys.map(|key| {
+        let base = xml_name(key);
+        let mut name = base.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        name
+    })
+    .collect()
+}
+
 fn xml_element(out: &mut String, name: &str, node: &Node, depth: usize) {
     let indent = "\t".repeat(depth);
-    let name = xml_name(name);
     match node {
         Node::Obj(fields) => {
             let _ = writeln!(out, "{indent}<{name}>");
-            for (k, v) in fields {
+            let names = unique_xml_names(fields.iter().map(|(k, _)| k.as_str()));
+            for ((_, v), k) in fields.iter().zip(&names) {
                 xml_element(out, k, v, depth + 1);
             }
             let _ = writeln!(out, "{indent}</{name}>");
         }
         Node::Arr { item, items } => {
             let _ = writeln!(out, "{indent}<{name}>");
+            let item = xml_name(item);
             for v in items {
-                xml_element(out, item, v, depth + 1);
+                xml_element(out, &item, v, depth + 1);
             }
             let _ = writeln!(out, "{indent}</{name}>");
         }
@@ -497,6 +524,12 @@ mod tests {
     #[test]
     fn xml_names_from_stat_names() {
         assert_eq!(xml_name("Games Played"), "Games_Played");
+        assert_eq!(xml_name("Puntuación"), "Puntuaci_x00F3_n");
+        assert_eq!(xml_name("x²"), "x_x00B2_");
+        assert_eq!(
+            unique_xml_names(["Games Played", "Games_Played", "Games Played_2", "A"].into_iter()),
+            ["Games_Played", "Games_Played_2", "Games_Played_2_2", "A"]
+        );
         assert_eq!(xml_name("1st"), "_1st");
         assert_eq!(xml_name("global.map.emp_isle"), "global.map.emp_isle");
     }
@@ -507,5 +540,48 @@ mod tests {
         assert_eq!(Format::parse(Some("XML")), Some(Format::Xml));
         assert_eq!(Format::parse(Some("vdf")), Some(Format::Vdf));
         assert_eq!(Format::parse(Some("csv")), None);
+    }
+}
+
+#[cfg(test)]
+mod xml_properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever API names a schema holds (any text `ApiName::parse`
+        /// accepts), the XML answer keyed by them is well-formed and keeps
+        /// every key as its own element, with its value as text.
+        #[test]
+        fn xml_is_well_formed_for_every_accepted_name(
+            names in prop::collection::vec(any::<String>(), 1..12),
+            text in any::<String>(),
+        ) {
+            let names: Vec<String> = names
+                .into_iter()
+                .filter(|n| laurel_core::ApiName::parse(n).is_ok())
+                .collect();
+            let fields: Vec<(String, Node)> = names
+                .iter()
+                .map(|n| (n.clone(), Node::Str(text.clone())))
+                .collect();
+            let doc = Node::obj([("stats", Node::Obj(fields))]);
+            let xml = Format::Xml.render(&doc);
+            let parsed = roxmltree::Document::parse_with_options(
+                &xml,
+                roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+            );
+            let parsed = match parsed {
+                Ok(p) => p,
+                Err(e) => return Err(TestCaseError::fail(format!("{e}: {xml}"))),
+            };
+            let stats = parsed.root_element();
+            let children: Vec<_> = stats.children().filter(|n| n.is_element()).collect();
+            prop_assert_eq!(children.len(), names.len());
+            let distinct: std::collections::HashSet<_> =
+                children.iter().map(|n| n.tag_name().name()).collect();
+            prop_assert_eq!(distinct.len(), names.len());
+        }
     }
 }

@@ -53,6 +53,15 @@ fn ok(call: &SteamCall, root: &Node) -> SteamResult {
     Ok(call.format.respond(StatusCode::OK, root))
 }
 
+/// The global methods answer anyone for an app whose schema sets
+/// `public_globals` (as Steam's do); otherwise a key or user token of the app.
+fn require_unless_public(call: &SteamCall, stored: &StoredSchema) -> Result<(), HtmlError> {
+    if stored.schema.settings().public_globals {
+        return Ok(());
+    }
+    call.credential.require_app(stored.app)
+}
+
 async fn schema_of(state: &AppState, app: AppId) -> Result<Option<StoredSchema>, HtmlError> {
     state.schema(app).await.map_err(|e| store_failure(&e))
 }
@@ -350,6 +359,7 @@ async fn global_achievement_percentages(state: &AppState, call: &SteamCall) -> S
     let Some(stored) = schema_of(state, app).await? else {
         return empty();
     };
+    require_unless_public(call, &stored)?;
     if stored.schema.achievements().is_empty() {
         return empty();
     }
@@ -488,6 +498,7 @@ async fn global_stats_for_game(state: &AppState, call: &SteamCall) -> SteamResul
             format!("No app {app} on this server"),
         );
     };
+    require_unless_public(call, &stored)?;
     let mut seen = std::collections::HashSet::new();
     for name in &names {
         if !seen.insert(name.as_str()) {
@@ -558,7 +569,7 @@ async fn global_stats_for_game(state: &AppState, call: &SteamCall) -> SteamResul
 
 async fn number_of_current_players(state: &AppState, call: &SteamCall) -> SteamResult {
     let app = call.params.app_id("appid")?;
-    if schema_of(state, app).await?.is_none() {
+    let Some(stored) = schema_of(state, app).await? else {
         return Ok(call.format.respond(
             StatusCode::NOT_FOUND,
             &Node::obj([(
@@ -566,7 +577,8 @@ async fn number_of_current_players(state: &AppState, call: &SteamCall) -> SteamR
                 Node::obj([("result", Node::Int(RESULT_NO_MATCH))]),
             )]),
         ));
-    }
+    };
+    require_unless_public(call, &stored)?;
     let count = state.players().current(app, Instant::now());
     ok(
         call,

@@ -99,7 +99,7 @@ pub(crate) enum Credential {
 
 impl Credential {
     /// The credential must be of `app` (a server key of it or a user token of it).
-    fn require_app(&self, app: AppId) -> Result<(), HtmlError> {
+    pub(crate) fn require_app(&self, app: AppId) -> Result<(), HtmlError> {
         match self {
             Credential::None => Err(key_missing()),
             Credential::Server(k) if k.app == app => Ok(()),

@@ -108,7 +108,7 @@ fn schema() -> Value {
     let mut bound = ach(SHARED_ACH);
     bound["progress"] = json!({ "stat": SHARED, "min": 0, "max": SHARED_GOAL });
     achievements.push(bound);
-    json!({ "app": { "name": "Cluster test", "public_progress": true },
+    json!({ "app": { "name": "Cluster test", "public_progress": true, "public_globals": true },
             "stats": stats, "achievements": achievements })
 }
 

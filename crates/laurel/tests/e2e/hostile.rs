@@ -808,3 +808,41 @@ fn rate_limits_answer_429_and_failed_authentication_backs_off() {
         Some(200)
     );
 }
+
+/// Finding 10: Steam's global methods answered anyone about any app. Now an
+/// app's schema says whether they do (`public_globals`, as Steam's do for
+/// every game; on for the demo app); off, they need a key of the app.
+#[test]
+fn steams_global_methods_answer_without_a_key_only_where_the_app_says() {
+    let env = start();
+    let http = &env.http;
+    put_reset_schema(http, false, false);
+    let key = http.server_key(481, ADMIN_TOKEN).expect("key");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = |path: String| {
+        agent
+            .get(format!("{}{path}", env.server.url))
+            .call()
+            .expect("answered")
+            .status()
+            .as_u16()
+    };
+    for (app, public) in [(481, false), (480, true)] {
+        for method in [
+            format!("/ISteamUserStats/GetGlobalAchievementPercentagesForApp/v2/?gameid={app}"),
+            format!("/ISteamUserStats/GetNumberOfCurrentPlayers/v1/?appid={app}"),
+        ] {
+            let anonymous = status(method.clone());
+            let with_key = status(format!("{method}&key={key}"));
+            if public {
+                assert_eq!(anonymous, 200, "{method}");
+            } else {
+                assert_eq!(anonymous, 400, "{method}: Steam's 'key is missing'");
+                assert_eq!(with_key, 200, "{method}");
+            }
+        }
+    }
+}
