@@ -74,11 +74,14 @@ fn installed(program: &str) -> bool {
         .any(|version| version.path().join("bin").join(program).is_file())
 }
 
-/// The third-party Steam Web API client the e2e tests drive
-/// (`crates/laurel/tests/e2e/steam_client.py`), from PyPI, pinned with its
-/// dependencies, in a virtualenv under `target/`.
+/// Python tools the e2e tests drive, from PyPI, pinned with their
+/// dependencies, in a virtualenv under `target/`: the third-party Steam Web
+/// API client (`crates/laurel/tests/e2e/steam_client.py`), and schemathesis,
+/// which fuzzes the API from its OpenAPI document
+/// (`crates/laurel/tests/e2e/schemathesis.rs`).
 const PYTHON_VENV: &str = "target/pyenv";
 const PYTHON_PACKAGES: &[&str] = &[
+    // `steam` and its dependencies.
     "steam==1.4.4",
     "cachetools==8.0.1",
     "certifi==2026.10.18",
@@ -89,22 +92,68 @@ const PYTHON_PACKAGES: &[&str] = &[
     "six==1.17.0",
     "urllib3==2.8.0",
     "vdf==3.4",
+    // `schemathesis` and its dependencies (those above too: requests, idna, …).
+    "schemathesis==4.32.5",
+    "anyio==4.16.0",
+    "click==8.5.1",
+    "graphql-core==3.3.2",
+    "harfile==0.6.0",
+    "hypothesis==6.170.27",
+    "hypothesis-graphql==0.13.5",
+    "iniconfig==2.3.1",
+    "jsonschema_rs==0.60.3",
+    "markdown-it-py==4.3.0",
+    "MarkupSafe==3.0.4",
+    "mdurl==0.1.2",
+    "packaging==26.4",
+    "pluggy==1.7.0",
+    "Pygments==2.21.0",
+    "pyrate-limiter==4.6.0",
+    "pytest==9.2.0",
+    "PyYAML==6.0.4",
+    "rich==15.0.0",
+    "sortedcontainers==2.4.0",
+    "typing_extensions==4.16.0",
+    "Werkzeug==3.1.9",
 ];
 
-/// `python3 -m venv target/pyenv && target/pyenv/bin/pip install <pins>`, unless it is there.
-fn python_venv() -> Result<()> {
-    let python = format!("{PYTHON_VENV}/bin/python");
-    let ready = Command::new(&python)
+/// Whether the virtualenv has what the tests use: `steam.webapi` imports, and
+/// `schemathesis --version` runs and names the pinned version.
+fn python_venv_ready() -> bool {
+    let imports = Command::new(format!("{PYTHON_VENV}/bin/python"))
         .args(["-c", "import steam.webapi"])
         .status()
         .is_ok_and(|s| s.success());
-    if ready {
+    let pinned = PYTHON_PACKAGES
+        .iter()
+        .find_map(|p| p.strip_prefix("schemathesis=="))
+        .unwrap_or_default();
+    let schemathesis = Command::new(format!("{PYTHON_VENV}/bin/schemathesis"))
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .any(|word| word == pinned)
+        });
+    imports && schemathesis
+}
+
+/// `python3 -m venv target/pyenv && target/pyenv/bin/pip install <pins>`, unless it is there.
+fn python_venv() -> Result<()> {
+    if python_venv_ready() {
         return Ok(());
     }
+    let python = format!("{PYTHON_VENV}/bin/python");
     run("python3", &["-m", "venv", PYTHON_VENV])?;
     let mut args = vec!["-m", "pip", "install", "--quiet"];
     args.extend_from_slice(PYTHON_PACKAGES);
-    run(&python, &args)
+    run(&python, &args)?;
+    if !python_venv_ready() {
+        bail!("{PYTHON_VENV} is still not ready after installing {PYTHON_PACKAGES:?}");
+    }
+    Ok(())
 }
 
 fn deps() -> Result<()> {

@@ -49,6 +49,13 @@ tokio::task_local! {
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// A route template as a metrics label: `{app_id}` becomes `:app_id`, the
+/// spelling most tools expect (some Prometheus text parsers stumble on
+/// braces inside label values).
+fn route_label(template: &str) -> String {
+    template.replace('{', ":").replace('}', "")
+}
+
 fn status_needs_close(status: axum::http::StatusCode) -> bool {
     status == axum::http::StatusCode::PAYLOAD_TOO_LARGE
 }
@@ -57,8 +64,20 @@ fn status_needs_close(status: axum::http::StatusCode) -> bool {
 /// and adds the common headers to its answer.
 pub async fn envelope(mut request: Request, next: Next) -> Response {
     let id = RequestId::next();
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| route_label(p.as_str()));
+    let method = request.method().clone();
     request.extensions_mut().insert(id);
     let mut response = CURRENT.scope(id, next.run(request)).await;
+    crate::metrics::request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         headers.insert(REQUEST_ID_HEADER.clone(), value);

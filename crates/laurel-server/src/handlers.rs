@@ -113,6 +113,33 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `GET /metrics`: Prometheus' text format, for the admin token only (the
+/// figures say how busy the game is). Gauges are read now.
+pub async fn metrics(_: Admin, State(state): State<AppState>) -> Response {
+    let Some(handle) = crate::metrics::handle() else {
+        return ApiError::new(
+            EResult::ServiceUnavailable,
+            "metrics are off in this process (another recorder is installed)",
+        )
+        .into_response();
+    };
+    let cache_bytes = state.progress_cache().map_or(0, |c| c.bytes());
+    ::metrics::gauge!("laurel_progress_cache_bytes").set(cache_bytes as f64);
+    ::metrics::gauge!("laurel_open_connections").set(state.connections().open() as f64);
+    if let Some(pool) = state.store().pool_status() {
+        ::metrics::gauge!("laurel_db_pool_connections", "state" => "in_use")
+            .set(pool.in_use as f64);
+        ::metrics::gauge!("laurel_db_pool_connections", "state" => "idle").set(pool.idle as f64);
+        ::metrics::gauge!("laurel_db_pool_connections", "state" => "max").set(pool.max as f64);
+    }
+    let mut response = handle.render().into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
 /// The OpenAPI 3.1 description of [`crate::routes::ROUTES`].
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 

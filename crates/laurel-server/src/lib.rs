@@ -22,6 +22,7 @@ pub mod error;
 mod extract;
 mod handlers;
 pub mod log_limit;
+pub mod metrics;
 pub mod players;
 pub mod rate_limit;
 pub mod routes;
@@ -100,7 +101,7 @@ impl ServerConfig {
             dev_allow_remote: false,
             admin_token: None,
             request_timeout: Duration::from_secs(30),
-            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            token_ttl: DEFAULT_TOKEN_TTL,
             progress_cache: true,
             cache_bytes: DEFAULT_CACHE_BYTES,
             connections: ConnectionLimits::default(),
@@ -108,6 +109,11 @@ impl ServerConfig {
         }
     }
 }
+
+/// Lifetime of the user tokens a server mints unless told otherwise
+/// (`--token-ttl`): a day, so that a leaked token is worth little; the
+/// game's backend mints a new one for each play session.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Shortest admin token accepted: a token is a password that unlocks every
 /// app, and a short one falls to guessing.
@@ -191,8 +197,8 @@ impl Application {
         Ok(Application {
             listener,
             local_addr,
+            connections: Arc::clone(state.connections()),
             router: router(state),
-            connections: Arc::new(ConnectionGate::new(config.connections.clone())),
         })
     }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// unknown routes, health checks of a database that is down): at most this
 /// many lines a second, shared by all of them, each saying how many were
 /// left out since.
-pub const REFUSAL_LOG_LINES_PER_SECOND: u32 = 20;
+pub const REFUSAL_LOG_LINES_PER_SECOND: u32 = 5;
 
 static REFUSALS: std::sync::LazyLock<LogLimit> = std::sync::LazyLock::new(|| {
     LogLimit::new(REFUSAL_LOG_LINES_PER_SECOND, Duration::from_secs(1))

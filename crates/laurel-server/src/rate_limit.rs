@@ -331,6 +331,17 @@ fn credential_text(request: &Request) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The `kind` label of a refusal's reason.
+fn why_kind(why: &str) -> &'static str {
+    if why.contains("user token") {
+        "user"
+    } else if why.contains("server key") {
+        "server_key"
+    } else {
+        "address"
+    }
+}
+
 fn too_many(wait: Duration, why: &str) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let seconds = seconds.max(1);
@@ -372,6 +383,7 @@ pub async fn rate_gate(
         && let Some(wait) = gate.blocked_for(client, now)
     {
         gate.refusals.blocked.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::rate_limited("failed_authentication");
         return too_many(wait, "too many failed authentications from this address");
     }
     let verdict = match credential.as_deref() {
@@ -404,6 +416,7 @@ pub async fn rate_gate(
             .map_err(|w| (w, "this address sent too many requests")),
     };
     if let Err((wait, why)) = verdict {
+        crate::metrics::rate_limited(why_kind(why));
         return too_many(wait, why);
     }
     let response = next.run(request).await;

@@ -26,6 +26,7 @@ pub const MAX_STEAM_FORM_BYTES: usize = 512 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     Health,
+    Metrics,
     OpenApi,
     CreateSession,
     GetSchema,
@@ -107,6 +108,7 @@ const fn steam_route(
 
 pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/healthz", Endpoint::Health, 0),
+    route("GET", "/metrics", Endpoint::Metrics, 0),
     route("GET", "/api/v1/openapi.json", Endpoint::OpenApi, 0),
     route(
         "POST",
@@ -274,6 +276,7 @@ fn method_router(spec: &RouteSpec) -> MethodRouter<AppState> {
     use Endpoint::*;
     let mr = match spec.endpoint {
         Health => get(handlers::health),
+        Metrics => get(handlers::metrics),
         OpenApi => get(handlers::openapi),
         CreateSession => post(handlers::create_session),
         GetSchema => get(handlers::get_schema),

@@ -10,6 +10,7 @@ use laurel_store::{Store, StoredSchema};
 
 use crate::auth::{AdminGate, TokenSigner};
 use crate::cache::{KeyCache, ProgressCache};
+use crate::connections::ConnectionGate;
 use crate::players::PlayerActivity;
 use crate::rate_limit::{Rate, RateGate};
 use crate::{ServerConfig, ServerError};
@@ -47,6 +48,7 @@ struct Inner {
     /// Who fetched or stored progress recently ("current players").
     players: PlayerActivity,
     rate_gate: RateGate,
+    connections: Arc<ConnectionGate>,
     /// Unlock percentages per app, computed from the store's counters, kept
     /// for [`GLOBAL_PERCENTAGES_TTL`]: the hot public read costs a map lookup.
     percentages: Mutex<HashMap<AppId, (Instant, Arc<GlobalPercentages>)>>,
@@ -99,6 +101,7 @@ impl AppState {
                 schemas: config.progress_cache.then(|| RwLock::new(HashMap::new())),
                 players: PlayerActivity::default(),
                 rate_gate: RateGate::new(config.rate_limits.clone()),
+                connections: Arc::new(ConnectionGate::new(config.connections.clone())),
                 percentages: Mutex::new(HashMap::new()),
             }),
         })
@@ -139,6 +142,9 @@ impl AppState {
     }
     pub fn rate_gate(&self) -> &RateGate {
         &self.inner.rate_gate
+    }
+    pub fn connections(&self) -> &Arc<ConnectionGate> {
+        &self.inner.connections
     }
 
     /// The rate limit of `app`'s user tokens: the app's own where its schema

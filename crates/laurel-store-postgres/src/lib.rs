@@ -1056,6 +1056,15 @@ impl Store for PostgresStore {
     fn shared_database(&self) -> bool {
         true
     }
+
+    fn pool_status(&self) -> Option<laurel_store::PoolStatus> {
+        let status = self.inner.pool.status();
+        Some(laurel_store::PoolStatus {
+            in_use: status.size.saturating_sub(status.available),
+            idle: status.available,
+            max: status.max_size,
+        })
+    }
 }
 
 /// The kept figures of the aggregated stats `query` names, for an app with

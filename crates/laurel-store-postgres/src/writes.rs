@@ -84,8 +84,12 @@ pub(crate) async fn store(
     request: &StoreRequest,
 ) -> Result<StoreReply, Failure> {
     let client: &tokio_postgres::Client = client;
+    let started = std::time::Instant::now();
     let outcome = store_unfinished(client, cache, request).await;
     if let Ok((reply, Ended::Committed)) = outcome {
+        // One store per transaction here; no-ops without a metrics recorder.
+        metrics::histogram!("laurel_store_group_size").record(1.0);
+        metrics::histogram!("laurel_store_commit_seconds").record(started.elapsed().as_secs_f64());
         return Ok(reply);
     }
     // Anything else leaves a transaction open (a replay, a refusal), or

@@ -484,4 +484,18 @@ pub trait Store: Send + Sync + 'static {
     fn shared_database(&self) -> bool {
         false
     }
+
+    /// How the store's connection pool is used now, where it has one that
+    /// can run short (PostgreSQL); `None` otherwise. For `/metrics`.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+}
+
+/// Connections of a store's pool, by state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub in_use: usize,
+    pub idle: usize,
+    pub max: usize,
 }

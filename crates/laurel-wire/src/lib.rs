@@ -108,6 +108,7 @@ impl ErrorBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
+    #[serde(deserialize_with = "whole_number::u32")]
     pub app_id: u32,
     /// Decimal string: 64-bit ids do not survive a trip through a double.
     pub steam_id: String,
@@ -260,7 +261,9 @@ pub struct StatWrite {
 #[serde(deny_unknown_fields)]
 pub struct ProgressWrite {
     pub name: String,
+    #[serde(deserialize_with = "whole_number::u32")]
     pub current: u32,
+    #[serde(deserialize_with = "whole_number::u32")]
     pub max: u32,
 }
 
@@ -502,6 +505,92 @@ pub struct AppListResponse {
 /// The stat type names the wire uses, for messages.
 pub fn kind_name(kind: StatKind) -> &'static str {
     kind.as_str()
+}
+
+/// Integer fields of request bodies. JSON has one number type, and JSON
+/// Schema (so the OpenAPI document) counts `3.0` as the integer 3: some
+/// encoders write every number with a fraction (Python's `float`, Lua
+/// numbers through some libraries). So an integer field takes a whole
+/// number however it is spelled, and still refuses `3.5`, `-1` and values
+/// out of range.
+mod whole_number {
+    use std::fmt;
+
+    use serde::Deserializer;
+    use serde::de::{Error, Unexpected, Visitor};
+
+    struct U32;
+
+    impl Visitor<'_> for U32 {
+        type Value = u32;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer 0..=4294967295")
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<u32, E> {
+            u32::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<u32, E> {
+            if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+                // Whole and in range (NaN and infinities fail both tests), so exact.
+                Ok(v as u32)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        d.deserialize_u32(U32)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use crate::{ProgressWrite, SessionRequest};
+
+        fn session(app_id: &str) -> Result<SessionRequest, serde_json::Error> {
+            serde_json::from_str(&format!(r#"{{"app_id": {app_id}, "steam_id": "5"}}"#))
+        }
+
+        #[test]
+        fn whole_numbers_are_integers_however_spelled() {
+            for spelled in ["480", "480.0", "4.8e2", "480.000"] {
+                assert_eq!(session(spelled).unwrap().app_id, 480, "{spelled}");
+            }
+            assert_eq!(session("4294967295.0").unwrap().app_id, u32::MAX);
+            assert_eq!(session("0.0").unwrap().app_id, 0);
+            let p: ProgressWrite =
+                serde_json::from_str(r#"{"name": "A", "current": 3.0, "max": 10}"#).unwrap();
+            assert_eq!((p.current, p.max), (3, 10));
+        }
+
+        #[test]
+        fn fractions_negatives_and_overflow_are_refused() {
+            for spelled in [
+                "480.5",
+                "-1",
+                "-1.0",
+                "4294967296",
+                "4294967296.0",
+                "1e300",
+                r#""480""#,
+                "true",
+                "null",
+            ] {
+                let err = session(spelled).unwrap_err().to_string();
+                assert!(
+                    err.contains("invalid value") || err.contains("invalid type"),
+                    "{spelled}: {err}"
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -148,6 +148,7 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .filter(|t| !t.is_empty());
     config.request_timeout = std::time::Duration::from_secs(args.request_timeout.max(1));
     config.cache_bytes = args.cache_bytes;
+    config.token_ttl = std::time::Duration::from_secs(args.token_ttl);
     let rates = &args.rates;
     config.rate_limits = laurel_server::RateLimits {
         enabled: !rates.no_rate_limits,

@@ -127,6 +127,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LAUREL_HEADER_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
+    /// Lifetime of the user tokens this server mints, in seconds (a game's
+    /// backend asks for a new one when it runs out).
+    #[arg(long, env = "LAUREL_TOKEN_TTL", default_value_t = 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(60..=366 * 24 * 3600))]
+    pub token_ttl: u64,
     /// Bytes of users' progress kept in memory to answer reads (0: none).
     #[arg(long, env = "LAUREL_CACHE_BYTES", default_value_t = laurel_server::DEFAULT_CACHE_BYTES)]
     pub cache_bytes: usize,

@@ -133,6 +133,21 @@ impl TestApp {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("body");
+        // Every answer is JSON, but for Prometheus' text at /metrics (read
+        // here as a JSON string, so tests can look into it).
+        if path == "/metrics" && status == 200 {
+            assert!(
+                content_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("text/plain")),
+                "{content_type:?}"
+            );
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            return Reply {
+                status,
+                json: Value::String(text),
+            };
+        }
         assert_eq!(
             content_type.as_deref(),
             Some("application/json"),

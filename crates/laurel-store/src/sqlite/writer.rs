@@ -356,9 +356,14 @@ impl Writer {
         }
         let size = group.len();
         let mut pending = Vec::with_capacity(size);
+        let started = std::time::Instant::now();
         let result = self.execute_group(group, &mut pending);
         match result {
             Ok(()) => {
+                // No-ops unless the process installed a metrics recorder.
+                metrics::histogram!("laurel_store_group_size").record(size as f64);
+                metrics::histogram!("laurel_store_commit_seconds")
+                    .record(started.elapsed().as_secs_f64());
                 self.commits_since_checkpoint += 1;
                 tracing::trace!(size, "group committed");
                 let size = size as u64;

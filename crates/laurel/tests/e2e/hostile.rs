@@ -846,3 +846,99 @@ fn steams_global_methods_answer_without_a_key_only_where_the_app_says() {
         }
     }
 }
+
+/// `/metrics`: Prometheus' text format, behind the admin token; what it
+/// counts matches what was done: requests by route and status, stores
+/// committed, 429s by kind, the cache's bytes and the open connections.
+#[test]
+fn metrics_count_what_happened_in_prometheus_text() {
+    const STORES: u64 = 7;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = laurel_testkit::ServerProcess::start_with(
+        crate::bin(),
+        dir.path(),
+        "127.0.0.1:0",
+        &["--dev", "--user-burst", "12", "--user-rate", "1"],
+    )
+    .expect("server starts");
+    let http = Http::new(&server.url);
+    let user = steam_id(31);
+    let token = http.dev_token(480, &user).expect("token");
+    for n in 0..STORES {
+        let (status, body) = http
+            .store(
+                480,
+                &user,
+                &token,
+                &format!("m-{n}"),
+                &json!({"stats": [{"name": "NumGames", "value": n + 1}]}),
+            )
+            .expect("answered");
+        assert_eq!(status, 200, "{body}");
+    }
+    // Past the burst of 12 (7 stores + these reads): some are refused.
+    let limited = (0..20)
+        .filter(|_| http.progress(480, &user, &token).expect("answered").0 == 429)
+        .count() as f64;
+    assert!(limited > 0.0);
+
+    let (status, _) = http.get("/metrics", None).expect("answered");
+    assert_eq!(status, 401, "metrics need the admin token");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(format!("{}/metrics", server.url))
+        .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .call()
+        .expect("scraped");
+    assert_eq!(response.status(), 200);
+    let text = response.body_mut().read_to_string().expect("text");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .unwrap_or_else(|e| panic!("not Prometheus text ({e}): {text}"));
+    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => *v,
+                prometheus_parse::Value::Histogram(h) => h.last().map_or(0.0, |b| b.count),
+                prometheus_parse::Value::Summary(_) => f64::NAN,
+            })
+    };
+    let stores = value(
+        "laurel_http_requests_total",
+        &[
+            ("route", "/api/v1/apps/:app_id/users/:steam_id/progress"),
+            ("method", "POST"),
+            ("status", "200"),
+        ],
+    );
+    assert_eq!(stores, Some(STORES as f64), "{text}");
+    assert_eq!(
+        value("laurel_rate_limited_total", &[("kind", "user")]),
+        Some(limited),
+        "{text}"
+    );
+    assert_eq!(
+        value("laurel_store_group_size_sum", &[]),
+        Some(STORES as f64),
+        "every applied store was in one committed group: {text}"
+    );
+    assert!(
+        value("laurel_progress_cache_bytes", &[]).is_some_and(|b| b > 0.0),
+        "{text}"
+    );
+    assert!(
+        value("laurel_open_connections", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("laurel_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}

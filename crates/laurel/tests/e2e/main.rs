@@ -9,6 +9,7 @@ mod cluster;
 mod durability;
 mod hostile;
 mod migrate;
+mod schemathesis;
 mod sdk;
 mod steam_client;
 
