@@ -37,6 +37,18 @@ impl RequestId {
     }
 }
 
+impl RequestId {
+    /// The 16 hex digits, without an allocation (one per answer).
+    fn hex(self) -> [u8; 16] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 16];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = DIGITS[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        out
+    }
+}
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016x}", self.0)
@@ -48,13 +60,6 @@ tokio::task_local! {
 }
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-/// A route template as a metrics label: `{app_id}` becomes `:app_id`, the
-/// spelling most tools expect (some Prometheus text parsers stumble on
-/// braces inside label values).
-fn route_label(template: &str) -> String {
-    template.replace('{', ":").replace('}', "")
-}
 
 fn status_needs_close(status: axum::http::StatusCode) -> bool {
     status == axum::http::StatusCode::PAYLOAD_TOO_LARGE
@@ -68,18 +73,18 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| route_label(p.as_str()));
+        .cloned();
     let method = request.method().clone();
     request.extensions_mut().insert(id);
     let mut response = CURRENT.scope(id, next.run(request)).await;
     crate::metrics::request(
-        &route,
-        method.as_str(),
+        route.as_ref().map(axum::extract::MatchedPath::as_str),
+        &method,
         response.status().as_u16(),
         started.elapsed(),
     );
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+    if let Ok(value) = HeaderValue::from_bytes(&id.hex()) {
         headers.insert(REQUEST_ID_HEADER.clone(), value);
     }
     headers.insert(
@@ -110,5 +115,6 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.to_string().len(), 16);
         assert!(a.to_string().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a.hex().as_slice(), a.to_string().as_bytes());
     }
 }

@@ -7,8 +7,11 @@
 //! rate-limit refusals; and, read when scraped, the snapshot cache's bytes,
 //! open connections and the database pool's use.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
+
+use axum::http::Method;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -20,11 +23,36 @@ const LATENCY_BUCKETS: &[f64] = &[
 const GROUP_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+static UPKEEP: std::sync::Once = std::sync::Once::new();
 
-/// The process's recorder, installed on first use. One per process: every
-/// server of a process (tests run several) shares it. `None` when another
-/// recorder was installed first.
+/// How often recorded histogram samples are folded into their buckets. The
+/// exporter keeps every sample until then: without this, memory would grow
+/// with every request answered.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The process's recorder, installed on first use (with a thread that folds
+/// its samples every [`UPKEEP_INTERVAL`]). One per process: every server of
+/// a process (tests run several) shares it. `None` when another recorder
+/// was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
+    let handle = installed()?;
+    UPKEEP.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    handle.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "metrics: could not start the upkeep thread");
+        }
+    });
+    Some(handle)
+}
+
+fn installed() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
@@ -95,20 +123,64 @@ fn describe() {
     );
 }
 
-/// Records one answered request.
-pub fn request(route: &str, method: &str, status: u16, took: Duration) {
+/// The handles of one route's request metrics, by (method, status), so that
+/// an answered request costs two map lookups and two atomic updates rather
+/// than building and hashing its labels (the read path serves tens of
+/// thousands of requests a second).
+type RouteHandles = HashMap<(Method, u16), (metrics::Counter, metrics::Histogram)>;
+
+static REQUEST_HANDLES: LazyLock<RwLock<HashMap<String, RouteHandles>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// Most (route, method, status) series kept as handles; more are still
+/// recorded, the slower way.
+const MAX_REQUEST_SERIES: usize = 4_096;
+
+/// Records one answered request. `route` is the route template (`None`:
+/// no route matched), written as a label with `:name` for `{name}` (some
+/// Prometheus text parsers stumble on braces inside label values).
+pub fn request(route: Option<&str>, method: &Method, status: u16, took: Duration) {
     if handle().is_none() {
         return;
     }
-    let labels = [("route", route.to_owned()), ("method", method.to_owned())];
-    metrics::counter!(
+    let key = route.unwrap_or("unmatched");
+    let seconds = took.as_secs_f64();
+    {
+        let handles = REQUEST_HANDLES
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((counter, histogram)) = handles
+            .get(key)
+            .and_then(|by| by.get(&(method.clone(), status)))
+        {
+            counter.increment(1);
+            histogram.record(seconds);
+            return;
+        }
+    }
+    let label = key.replace('{', ":").replace('}', "");
+    let counter = metrics::counter!(
         "laurel_http_requests_total",
-        "route" => route.to_owned(),
-        "method" => method.to_owned(),
+        "route" => label.clone(),
+        "method" => method.as_str().to_owned(),
         "status" => status.to_string()
-    )
-    .increment(1);
-    metrics::histogram!("laurel_http_request_duration_seconds", &labels).record(took.as_secs_f64());
+    );
+    let histogram = metrics::histogram!(
+        "laurel_http_request_duration_seconds",
+        "route" => label,
+        "method" => method.as_str().to_owned()
+    );
+    counter.increment(1);
+    histogram.record(seconds);
+    let mut handles = REQUEST_HANDLES
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    if handles.values().map(HashMap::len).sum::<usize>() < MAX_REQUEST_SERIES {
+        handles
+            .entry(key.to_owned())
+            .or_default()
+            .insert((method.clone(), status), (counter, histogram));
+    }
 }
 
 /// Records one request refused by a rate limit.

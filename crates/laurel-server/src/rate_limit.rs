@@ -146,8 +146,10 @@ pub struct RateRefusals {
 pub struct RateGate {
     limits: RateLimits,
     clock: DefaultClock,
-    /// User-token buckets, one limiter per distinct quota (apps may set their own).
-    users: Mutex<HashMap<Rate, Arc<UserBuckets>>>,
+    /// User-token buckets under the default quota, and one limiter per
+    /// other quota an app sets (looked up only for those apps).
+    users: UserBuckets,
+    app_users: Mutex<HashMap<Rate, Arc<UserBuckets>>>,
     keys: Keyed<i64>,
     addresses: Keyed<AddressKey>,
     auth_failures: Keyed<AddressKey>,
@@ -167,7 +169,8 @@ impl RateGate {
         let burst = NonZeroU32::new(limits.auth_failure_burst.max(1)).unwrap_or(NonZeroU32::MIN);
         RateGate {
             clock: DefaultClock::default(),
-            users: Mutex::new(HashMap::new()),
+            users: RateLimiter::keyed(limits.user.quota()),
+            app_users: Mutex::new(HashMap::new()),
             keys: RateLimiter::keyed(limits.server_key.quota()),
             addresses: RateLimiter::keyed(limits.address.quota()),
             auth_failures: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
@@ -191,15 +194,22 @@ impl RateGate {
 
     /// Charges one request to a user token; `rate` is the app's own or the default.
     pub fn check_user(&self, rate: Rate, app: AppId, user: SteamId) -> Verdict {
-        let limiter = {
-            let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(
-                users
-                    .entry(rate)
-                    .or_insert_with(|| Arc::new(RateLimiter::keyed(rate.quota()))),
-            )
+        let verdict = if rate == self.limits.user {
+            self.verdict(&self.users, &(app, user))
+        } else {
+            let limiter = {
+                let mut users = self
+                    .app_users
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                Arc::clone(
+                    users
+                        .entry(rate)
+                        .or_insert_with(|| Arc::new(RateLimiter::keyed(rate.quota()))),
+                )
+            };
+            self.verdict(&limiter, &(app, user))
         };
-        let verdict = self.verdict(&limiter, &(app, user));
         if verdict.is_err() {
             self.refusals.user.fetch_add(1, Ordering::Relaxed);
         }
@@ -262,8 +272,9 @@ impl RateGate {
         self.keys.retain_recent();
         self.addresses.retain_recent();
         self.auth_failures.retain_recent();
+        self.users.retain_recent();
         let users: Vec<_> = self
-            .users
+            .app_users
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
@@ -308,27 +319,36 @@ impl RateGate {
     }
 }
 
+/// The claims of the user token in the request's `Authorization` header,
+/// which the rate gate verified (signature and expiry), so that the
+/// handler's credential check does not verify it twice. Never set for a
+/// token that came as a `key=` parameter (only Steam's routes take those).
+#[derive(Debug, Clone)]
+pub struct VerifiedToken(pub laurel_wire::TokenClaims);
+
 /// The client address of a request, as [`RateGate::client_address`] found
 /// it; in the request's extensions for the handlers and the log lines.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub IpAddr);
 
-/// The credential text of a request: its bearer, else a Steam-style `key=`.
-fn credential_text(request: &Request) -> Option<String> {
+/// The credential text of a request, and whether it came from the
+/// `Authorization` header: its bearer, else a Steam-style `key=`.
+fn credential_text(request: &Request) -> Option<(String, bool)> {
     if let Some(bearer) = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, credential)| credential.trim())
         .filter(|c| !c.is_empty())
     {
-        return Some(bearer.to_owned());
+        return Some((bearer.to_owned(), true));
     }
     let query = request.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, v)| k == "key" && !v.is_empty())
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| (v.into_owned(), false))
 }
 
 /// The `kind` label of a refusal's reason.
@@ -386,13 +406,20 @@ pub async fn rate_gate(
         crate::metrics::rate_limited("failed_authentication");
         return too_many(wait, "too many failed authentications from this address");
     }
-    let verdict = match credential.as_deref() {
+    let from_header = credential.as_ref().is_some_and(|(_, h)| *h);
+    let verdict = match credential.as_ref().map(|(c, _)| c.as_str()) {
         Some(c) if c.starts_with(TOKEN_PREFIX) => {
             match state.signer().verify(c, crate::unix_now()) {
                 Ok(claims) => {
                     let rate = state.user_rate(claims.app).await;
-                    gate.check_user(rate, claims.app, claims.user)
-                        .map_err(|w| (w, "this user token sent too many requests"))
+                    let verdict = gate
+                        .check_user(rate, claims.app, claims.user)
+                        .map_err(|w| (w, "this user token sent too many requests"));
+                    // The handler's credential check need not verify it again.
+                    if from_header {
+                        request.extensions_mut().insert(VerifiedToken(claims));
+                    }
+                    verdict
                 }
                 Err(_) => gate
                     .check_address(client)
