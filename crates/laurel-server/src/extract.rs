@@ -20,7 +20,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         // The rate gate verified this request's bearer user token already.
         if let Some(verified) = parts.extensions.get::<crate::rate_limit::VerifiedToken>() {
-            return Ok(Caller::User(verified.0.clone()));
+            return Ok(Caller::User(verified.0));
         }
         auth::caller(state, &parts.headers).await
     }
