@@ -706,24 +706,10 @@ async fn nodes_starting_together_migrate_once() {
 /// and stores counting it work again.
 #[tokio::test]
 async fn migration_2_repairs_non_finite_values() {
-    use laurel_store::{GlobalStatsQuery, StatTotal};
     let url = new_database().await;
     let store = open(&url).await;
     let app = app(9);
-    store
-        .put_schema(app, conformance::aggregated_schema())
-        .await
-        .expect("put");
-    store
-        .store(request(
-            app,
-            user(1),
-            "fine",
-            vec![conformance::avg("Speed", 30.0, 10.0)],
-            NOW,
-        ))
-        .await
-        .expect("store");
+    conformance::non_finite_repair_setup(&store, app).await;
     drop(store);
     // What the old build left, by hand, and the layout version before the repair.
     raw(&url)
@@ -741,54 +727,8 @@ async fn migration_2_repairs_non_finite_values() {
         )
         .await
         .expect("corrupt");
-
     let store = open(&url).await;
-    let speed = |stats: Vec<laurel_store::GlobalStat>| {
-        stats
-            .into_iter()
-            .find(|g| g.name == "Speed")
-            .expect("Speed is aggregated")
-    };
-    let day = laurel_store::utc_day(NOW);
-    let global = speed(
-        store
-            .global_stats(
-                app,
-                GlobalStatsQuery {
-                    names: vec![],
-                    history: Some((day, day)),
-                },
-            )
-            .await
-            .expect("global stats"),
-    );
-    assert_eq!(global.total, StatTotal::Float(3.0), "user 1's rate only");
-    assert!(
-        global
-            .history
-            .iter()
-            .all(|d| matches!(d.change, StatTotal::Float(f) if f.is_finite())),
-        "{global:?}"
-    );
-    let progress = store.progress(app, user(2)).await.expect("progress");
-    assert!(progress.stats.is_empty(), "{progress:?}");
-    store
-        .store(request(
-            app,
-            user(2),
-            "after",
-            vec![conformance::avg("Speed", 10.0, 10.0)],
-            NOW,
-        ))
-        .await
-        .expect("store after the repair");
-    let global = speed(
-        store
-            .global_stats(app, GlobalStatsQuery::default())
-            .await
-            .expect("global stats"),
-    );
-    assert_eq!(global.total, StatTotal::Float(4.0));
+    conformance::non_finite_repair_check(&store, app).await;
 }
 
 /// Steam ids above `i64::MAX` are stored bit-cast: negative in the database,

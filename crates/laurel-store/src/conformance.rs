@@ -1905,3 +1905,76 @@ macro_rules! conformance_suite {
         )*
     };
 }
+
+/// Issue 12's repair migrations, part 1: app `app` with the aggregated
+/// schema, and user 1 with a rate of 3/s on `Speed`. The caller then writes
+/// what an older build left (user 2 with a rate of 1e40, totals and history
+/// not finite) behind the store's back, and reopens it.
+pub async fn non_finite_repair_setup(store: &dyn Store, app: AppId) {
+    store
+        .put_schema(app, aggregated_schema())
+        .await
+        .expect("put");
+    store
+        .store(request(
+            app,
+            user(1),
+            "fine",
+            vec![avg("Speed", 30.0, 10.0)],
+            NOW,
+        ))
+        .await
+        .expect("store");
+}
+
+/// Part 2, on the reopened (migrated) store: user 2's value went back to its
+/// default, the total is user 1's rate only, the history is finite, and a
+/// store that moves the total works again and counts exactly.
+pub async fn non_finite_repair_check(store: &dyn Store, app: AppId) {
+    let speed = |stats: Vec<GlobalStat>| {
+        stats
+            .into_iter()
+            .find(|g| g.name == "Speed")
+            .expect("Speed is aggregated")
+    };
+    let day = crate::utc_day(NOW);
+    let global = speed(
+        store
+            .global_stats(
+                app,
+                GlobalStatsQuery {
+                    names: vec![],
+                    history: Some((day, day)),
+                },
+            )
+            .await
+            .expect("global stats"),
+    );
+    assert_eq!(global.total, StatTotal::Float(3.0), "user 1's rate only");
+    assert!(
+        global
+            .history
+            .iter()
+            .all(|d| matches!(d.change, StatTotal::Float(f) if f.is_finite())),
+        "{global:?}"
+    );
+    let progress = store.progress(app, user(2)).await.expect("progress");
+    assert!(progress.stats.is_empty(), "{progress:?}");
+    store
+        .store(request(
+            app,
+            user(2),
+            "after",
+            vec![avg("Speed", 10.0, 10.0)],
+            NOW,
+        ))
+        .await
+        .expect("store after the repair");
+    let global = speed(
+        store
+            .global_stats(app, GlobalStatsQuery::default())
+            .await
+            .expect("global stats"),
+    );
+    assert_eq!(global.total, StatTotal::Float(4.0));
+}

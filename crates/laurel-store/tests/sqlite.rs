@@ -648,25 +648,11 @@ async fn idempotency_records_survive_the_layout_4_migration() {
 /// total is counted again from the users, and stores counting it work again.
 #[tokio::test]
 async fn the_layout_5_migration_repairs_non_finite_values() {
-    use laurel_store::{GlobalStatsQuery, StatTotal};
     let dir = tempfile::tempdir().expect("temp dir");
     let path = db_path(&dir);
     let store = open(&path);
     let app = app(9);
-    store
-        .put_schema(app, conformance::aggregated_schema())
-        .await
-        .expect("put");
-    store
-        .store(request(
-            app,
-            user(1),
-            "fine",
-            vec![conformance::avg("Speed", 30.0, 10.0)],
-            NOW,
-        ))
-        .await
-        .expect("store");
+    conformance::non_finite_repair_setup(&store, app).await;
     store.close().await.expect("close");
 
     // What the old build wrote for the attack, by hand: the user's sums, the
@@ -687,53 +673,7 @@ async fn the_layout_5_migration_repairs_non_finite_values() {
     drop(raw);
 
     let store = open(&path);
-    let speed = |stats: Vec<laurel_store::GlobalStat>| {
-        stats
-            .into_iter()
-            .find(|g| g.name == "Speed")
-            .expect("Speed is aggregated")
-    };
-    let day = laurel_store::utc_day(NOW);
-    let global = speed(
-        store
-            .global_stats(
-                app,
-                GlobalStatsQuery {
-                    names: vec![],
-                    history: Some((day, day)),
-                },
-            )
-            .await
-            .expect("global stats"),
-    );
-    assert_eq!(global.total, StatTotal::Float(3.0), "user 1's rate only");
-    assert!(
-        global
-            .history
-            .iter()
-            .all(|d| matches!(d.change, StatTotal::Float(f) if f.is_finite())),
-        "{global:?}"
-    );
-    let progress = store.progress(app, user(2)).await.expect("progress");
-    assert!(progress.stats.is_empty(), "{progress:?}");
-    // Stores that move the total work again, and it stays exact.
-    store
-        .store(request(
-            app,
-            user(2),
-            "after",
-            vec![conformance::avg("Speed", 10.0, 10.0)],
-            NOW,
-        ))
-        .await
-        .expect("store after the repair");
-    let global = speed(
-        store
-            .global_stats(app, GlobalStatsQuery::default())
-            .await
-            .expect("global stats"),
-    );
-    assert_eq!(global.total, StatTotal::Float(4.0));
+    conformance::non_finite_repair_check(&store, app).await;
     store.close().await.expect("close");
 }
 

@@ -271,9 +271,14 @@ impl Http {
 
     /// A dev-mode user token for `steam_id` in `app`.
     pub fn dev_token(&self, app: u32, steam_id: &str) -> Result<String> {
+        self.new_session(app, steam_id, None)
+    }
+
+    /// `POST /api/v1/sessions`, paid for with `key` when given; the token.
+    fn new_session(&self, app: u32, steam_id: &str, key: Option<&str>) -> Result<String> {
         let (status, body) = self.post(
             "/api/v1/sessions",
-            None,
+            key,
             &serde_json::json!({"app_id": app, "steam_id": steam_id}),
         )?;
         if status != 200 {
@@ -283,6 +288,21 @@ impl Http {
             .as_str()
             .map(str::to_owned)
             .context("no token in session response")
+    }
+
+    /// Makes `schema` (a schema document) `app`'s schema, through the admin API.
+    pub fn put_schema(&self, app: u32, schema: &Value, admin: &str) -> Result<()> {
+        let (status, body) = self.send(
+            "PUT",
+            &format!("/api/v1/admin/apps/{app}/schema"),
+            Some(admin),
+            &[],
+            &schema.to_string(),
+        )?;
+        if status != 200 {
+            bail!("schema of app {app}: {status} {body}");
+        }
+        Ok(())
     }
 
     /// A new server key of `app`, through the admin API (`admin`: its token).
@@ -304,18 +324,7 @@ impl Http {
     /// A user token for `steam_id` in `app`, minted with a server key of the
     /// app (dev mode mints without one for the demo app only).
     pub fn session(&self, app: u32, steam_id: &str, key: &str) -> Result<String> {
-        let (status, body) = self.post(
-            "/api/v1/sessions",
-            Some(key),
-            &serde_json::json!({"app_id": app, "steam_id": steam_id}),
-        )?;
-        if status != 200 {
-            bail!("session: {status} {body}");
-        }
-        body["token"]
-            .as_str()
-            .map(str::to_owned)
-            .context("no token in session response")
+        self.new_session(app, steam_id, Some(key))
     }
 
     /// One store with an idempotency key; returns (status, body).

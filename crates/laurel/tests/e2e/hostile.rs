@@ -21,16 +21,7 @@ fn demo_with_aggregated_rate(http: &Http) {
             stat["aggregated"] = json!(true);
         }
     }
-    let (status, body) = http
-        .send(
-            "PUT",
-            "/api/v1/admin/apps/480/schema",
-            Some(ADMIN_TOKEN),
-            &[],
-            &doc.to_string(),
-        )
-        .expect("put schema");
-    assert_eq!(status, 200, "{body}");
+    http.put_schema(480, &doc, ADMIN_TOKEN).expect("put schema");
 }
 
 /// Finding 1: a count of 1e30 over 1e-10 s made a rate of 1e40 (`inf` as
@@ -139,16 +130,8 @@ fn put_reset_schema(http: &Http, allow_user_reset: bool, allow_achievement_clear
             {"name": "A", "display_name": {"english": "A"}, "description": {"english": "A"}}
         ]
     });
-    let (status, body) = http
-        .send(
-            "PUT",
-            "/api/v1/admin/apps/481/schema",
-            Some(ADMIN_TOKEN),
-            &[],
-            &schema.to_string(),
-        )
+    http.put_schema(481, &schema, ADMIN_TOKEN)
         .expect("put schema");
-    assert_eq!(status, 200, "{body}");
 }
 
 /// Kills 5 (by the user), Rank 3 (by the server), A unlocked.
@@ -531,16 +514,8 @@ fn reading_many_users_of_a_large_schema_stays_within_the_cache_budget() {
         .collect();
     let schema = json!({"app": {"name": "Big", "public_progress": true},
                         "stats": [], "achievements": achievements});
-    let (status, body) = http
-        .send(
-            "PUT",
-            "/api/v1/admin/apps/481/schema",
-            Some(ADMIN_TOKEN),
-            &[],
-            &schema.to_string(),
-        )
+    http.put_schema(481, &schema, ADMIN_TOKEN)
         .expect("put schema");
-    assert_eq!(status, 200, "{body}");
     let key = http.server_key(481, ADMIN_TOKEN).expect("key");
     let reader = steam_id(1);
     let token = http.session(481, &reader, &key).expect("token");
