@@ -11,6 +11,24 @@ use serde_json::{Value, json};
 
 use crate::{start, steam_id};
 
+/// A dev-mode server of its own on a fresh data dir, started with `args`.
+fn serve_with(args: &[&str]) -> (tempfile::TempDir, laurel_testkit::ServerProcess) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server =
+        laurel_testkit::ServerProcess::start_with(crate::bin(), dir.path(), "127.0.0.1:0", args)
+            .expect("server starts");
+    (dir, server)
+}
+
+/// An HTTP client that shows every status and the headers (the testkit's
+/// `Http` returns only the JSON body).
+fn plain_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// The demo schema with its average rate aggregated, so that a rate also
 /// moves a global total (what turned one user's `inf` into other users' 500s).
 fn demo_with_aggregated_rate(http: &Http) {
@@ -486,11 +504,7 @@ fn reading_many_users_of_a_large_schema_stays_within_the_cache_budget() {
     const ALLOWANCE: u64 = 96 * 1024 * 1024;
     const NEVER_WRITTEN: u64 = 2_500;
     const WRITTEN: u64 = 400;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = laurel_testkit::ServerProcess::start_with(
-        crate::bin(),
-        dir.path(),
-        "127.0.0.1:0",
+    let (_dir, server) = serve_with(
         // One reader token reads thousands of users here: far past what a
         // player's rate limit allows, which is not what this test is about.
         &[
@@ -502,8 +516,7 @@ fn reading_many_users_of_a_large_schema_stays_within_the_cache_budget() {
             "--user-burst",
             "1000000",
         ],
-    )
-    .expect("server starts");
+    );
     let http = Http::new(&server.url);
     let achievements: Vec<Value> = (0..3_000)
         .map(|i| {
@@ -579,10 +592,7 @@ fn answers_are_marked_bodies_declared_and_errors_bounded() {
     let env = start();
     let user = steam_id(11);
     let token = env.http.dev_token(480, &user).expect("token");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = plain_agent();
     let path = format!("{}/api/v1/apps/480/users/{user}/progress", env.server.url);
     for response in [
         agent.get(format!("{}/healthz", env.server.url)).call(),
@@ -659,24 +669,17 @@ fn answers_are_marked_bodies_declared_and_errors_bounded() {
 #[test]
 fn rate_limits_answer_429_and_failed_authentication_backs_off() {
     const SENT: usize = 100;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = laurel_testkit::ServerProcess::start_with(
-        crate::bin(),
-        dir.path(),
-        "127.0.0.1:0",
-        &[
-            "--dev",
-            "--user-rate",
-            "5",
-            "--user-burst",
-            "20",
-            "--auth-failures-per-minute",
-            "1",
-            "--auth-failure-burst",
-            "5",
-        ],
-    )
-    .expect("server starts");
+    let (_dir, server) = serve_with(&[
+        "--dev",
+        "--user-rate",
+        "5",
+        "--user-burst",
+        "20",
+        "--auth-failures-per-minute",
+        "1",
+        "--auth-failure-burst",
+        "5",
+    ]);
     let http = Http::new(&server.url);
     let (a, b) = (steam_id(21), steam_id(22));
     let (ta, tb) = (
@@ -723,10 +726,7 @@ fn rate_limits_answer_429_and_failed_authentication_backs_off() {
         assert_eq!(status, 200, "{body}");
     }
     // The refusal says when to come back.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = plain_agent();
     let mut retry_after = None;
     for _ in 0..SENT {
         let response = agent
@@ -793,10 +793,7 @@ fn steams_global_methods_answer_without_a_key_only_where_the_app_says() {
     let http = &env.http;
     put_reset_schema(http, false, false);
     let key = http.server_key(481, ADMIN_TOKEN).expect("key");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = plain_agent();
     let status = |path: String| {
         agent
             .get(format!("{}{path}", env.server.url))
@@ -828,14 +825,7 @@ fn steams_global_methods_answer_without_a_key_only_where_the_app_says() {
 #[test]
 fn metrics_count_what_happened_in_prometheus_text() {
     const STORES: u64 = 7;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = laurel_testkit::ServerProcess::start_with(
-        crate::bin(),
-        dir.path(),
-        "127.0.0.1:0",
-        &["--dev", "--user-burst", "12", "--user-rate", "1"],
-    )
-    .expect("server starts");
+    let (_dir, server) = serve_with(&["--dev", "--user-burst", "12", "--user-rate", "1"]);
     let http = Http::new(&server.url);
     let user = steam_id(31);
     let token = http.dev_token(480, &user).expect("token");
@@ -859,10 +849,7 @@ fn metrics_count_what_happened_in_prometheus_text() {
 
     let (status, _) = http.get("/metrics", None).expect("answered");
     assert_eq!(status, 401, "metrics need the admin token");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = plain_agent();
     let mut response = agent
         .get(format!("{}/metrics", server.url))
         .header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
