@@ -326,6 +326,12 @@ impl RateGate {
 #[derive(Debug, Clone)]
 pub struct VerifiedToken(pub laurel_wire::TokenClaims);
 
+/// Marks an answer to a credential that is not one where the status alone
+/// does not say so (Steam's routes answer a bad key with 403, as Steam does):
+/// it charges the address's failure budget like a 401.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthenticationFailed;
+
 /// The client address of a request, as [`RateGate::client_address`] found
 /// it; in the request's extensions for the handlers and the log lines.
 #[derive(Debug, Clone, Copy)]
@@ -447,7 +453,12 @@ pub async fn rate_gate(
         return too_many(wait, why);
     }
     let response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
+    if response.status() == StatusCode::UNAUTHORIZED
+        || response
+            .extensions()
+            .get::<AuthenticationFailed>()
+            .is_some()
+    {
         gate.authentication_failed(client, Instant::now());
     }
     response

@@ -256,7 +256,26 @@ async fn serve(
     let format = Format::parse(params.get("format")).ok_or_else(|| {
         HtmlError::BadRequest("Parameter 'format' must be json, xml or vdf".into())
     })?;
-    let credential = credential(state, &params, &parts.headers).await?;
+    let credential = match credential(state, &params, &parts.headers).await {
+        Ok(credential) => credential,
+        // A key or token that is not one: Steam answers 403 (or 401 for an
+        // expired token), and the address's failure budget is charged as
+        // for any failed authentication.
+        Err(e @ (HtmlError::Forbidden | HtmlError::Unauthorized)) => {
+            let reason = format!("{e:?}");
+            let mut response = e.into_response();
+            response
+                .extensions_mut()
+                .insert(crate::rate_limit::AuthenticationFailed);
+            response.extensions_mut().insert(RefusalNote {
+                result: 0,
+                reason,
+                subject: None,
+            });
+            return Ok(response);
+        }
+        Err(e) => return Err(e),
+    };
     let call = SteamCall {
         params,
         format,

@@ -782,6 +782,21 @@ fn rate_limits_answer_429_and_failed_authentication_backs_off() {
         ),
         Some(200)
     );
+    // Server-key guesses through Steam's routes (`key=`, answered 403 as on
+    // Steam) spend the same budget.
+    let guesses: Vec<Option<u16>> = (0..8)
+        .map(|n| {
+            get_from(
+                "127.0.0.5",
+                &server.addr,
+                &format!("/ISteamUserStats/GetSchemaForGame/v2/?appid=480&key=lk_{n:064}"),
+                None,
+                within,
+            )
+        })
+        .collect();
+    assert_eq!(&guesses[..6], &[Some(403); 6], "{guesses:?}");
+    assert_eq!(&guesses[6..], &[Some(429); 2], "{guesses:?}");
 }
 
 /// Finding 10: Steam's global methods answered anyone about any app. Now an
