@@ -150,6 +150,10 @@ pub struct RateGate {
     /// other quota an app sets (looked up only for those apps).
     users: UserBuckets,
     app_users: Mutex<HashMap<Rate, Arc<UserBuckets>>>,
+    /// The apps whose schemas set their own user quota, as the server last
+    /// read their schemas ([`RateGate::note_app_rate`]): a map lookup per
+    /// request instead of a schema lookup.
+    app_rates: std::sync::RwLock<HashMap<AppId, Rate>>,
     keys: Keyed<i64>,
     addresses: Keyed<AddressKey>,
     auth_failures: Keyed<AddressKey>,
@@ -171,6 +175,7 @@ impl RateGate {
             clock: DefaultClock::default(),
             users: RateLimiter::keyed(limits.user.quota()),
             app_users: Mutex::new(HashMap::new()),
+            app_rates: std::sync::RwLock::new(HashMap::new()),
             keys: RateLimiter::keyed(limits.server_key.quota()),
             addresses: RateLimiter::keyed(limits.address.quota()),
             auth_failures: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
@@ -190,6 +195,35 @@ impl RateGate {
         limiter
             .check_key(key)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Records the user quota `app`'s schema sets (each part `None`: the
+    /// server's default), whenever the server reads or replaces that schema.
+    pub fn note_app_rate(&self, app: AppId, per_second: Option<u32>, burst: Option<u32>) {
+        let default = self.limits.user;
+        let rate = Rate {
+            per_second: per_second.unwrap_or(default.per_second),
+            burst: burst.unwrap_or(default.burst),
+        };
+        let mut rates = self
+            .app_rates
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if rate == default {
+            rates.remove(&app);
+        } else {
+            rates.insert(app, rate);
+        }
+    }
+
+    /// The user quota of `app` as last noted (the default for other apps).
+    pub fn noted_app_rate(&self, app: AppId) -> Rate {
+        self.app_rates
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&app)
+            .copied()
+            .unwrap_or(self.limits.user)
     }
 
     /// Charges one request to a user token; `rate` is the app's own or the default.
@@ -338,8 +372,8 @@ pub struct AuthenticationFailed;
 pub struct ClientAddress(pub IpAddr);
 
 /// The credential text of a request, and whether it came from the
-/// `Authorization` header: its bearer, else a Steam-style `key=`.
-fn credential_text(request: &Request) -> Option<(String, bool)> {
+/// `Authorization` header: its bearer (borrowed), else a Steam-style `key=`.
+fn credential_text(request: &Request) -> Option<(std::borrow::Cow<'_, str>, bool)> {
     if let Some(bearer) = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -349,12 +383,12 @@ fn credential_text(request: &Request) -> Option<(String, bool)> {
         .map(|(_, credential)| credential.trim())
         .filter(|c| !c.is_empty())
     {
-        return Some((bearer.to_owned(), true));
+        return Some((std::borrow::Cow::Borrowed(bearer), true));
     }
     let query = request.uri().query()?;
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, v)| k == "key" && !v.is_empty())
-        .map(|(_, v)| (v.into_owned(), false))
+        .map(|(_, v)| (v, false))
 }
 
 /// The `kind` label of a refusal's reason.
@@ -413,19 +447,18 @@ pub async fn rate_gate(
         return too_many(wait, "too many failed authentications from this address");
     }
     let from_header = credential.as_ref().is_some_and(|(_, h)| *h);
-    let verdict = match credential.as_ref().map(|(c, _)| c.as_str()) {
+    let mut verified = None;
+    let verdict = match credential.as_ref().map(|(c, _)| c.as_ref()) {
         Some(c) if c.starts_with(TOKEN_PREFIX) => {
             match state.signer().verify(c, crate::unix_now()) {
                 Ok(claims) => {
-                    let rate = state.user_rate(claims.app).await;
-                    let verdict = gate
-                        .check_user(rate, claims.app, claims.user)
-                        .map_err(|w| (w, "this user token sent too many requests"));
                     // The handler's credential check need not verify it again.
                     if from_header {
-                        request.extensions_mut().insert(VerifiedToken(claims));
+                        verified = Some(claims);
                     }
-                    verdict
+                    let rate = state.user_rate(claims.app).await;
+                    gate.check_user(rate, claims.app, claims.user)
+                        .map_err(|w| (w, "this user token sent too many requests"))
                 }
                 Err(_) => gate
                     .check_address(client)
@@ -448,9 +481,13 @@ pub async fn rate_gate(
             .check_address(client)
             .map_err(|w| (w, "this address sent too many requests")),
     };
+    drop(credential);
     if let Err((wait, why)) = verdict {
         crate::metrics::rate_limited(why_kind(why));
         return too_many(wait, why);
+    }
+    if let Some(claims) = verified {
+        request.extensions_mut().insert(VerifiedToken(claims));
     }
     let response = next.run(request).await;
     if response.status() == StatusCode::UNAUTHORIZED

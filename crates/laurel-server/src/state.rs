@@ -151,6 +151,11 @@ impl AppState {
     /// sets one, the server's otherwise (also when the app is unknown or its
     /// schema cannot be read: the request then fails on its own).
     pub async fn user_rate(&self, app: AppId) -> Rate {
+        // With the schema cache on, the rates were noted when the schemas
+        // were read: no lookup per request.
+        if self.inner.schemas.is_some() {
+            return self.inner.rate_gate.noted_app_rate(app);
+        }
         let default = self.inner.rate_gate.limits().user;
         match self.schema(app).await {
             Ok(Some(stored)) => {
@@ -267,6 +272,12 @@ impl AppState {
         match schemas.get(&s.app) {
             Some((old, _)) if old.version > s.version => {}
             _ => {
+                let settings = s.schema.settings();
+                self.inner.rate_gate.note_app_rate(
+                    s.app,
+                    settings.user_requests_per_second,
+                    settings.user_request_burst,
+                );
                 schemas.insert(s.app, (s, Instant::now()));
             }
         }

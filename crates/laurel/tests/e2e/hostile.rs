@@ -919,3 +919,36 @@ fn metrics_count_what_happened_in_prometheus_text() {
         "{text}"
     );
 }
+
+/// Finding 4: an app's schema may set its own user quota
+/// (`user_requests_per_second`, `user_request_burst`), which wins over the
+/// server's; other apps keep the server's.
+#[test]
+fn an_apps_own_user_quota_wins_over_the_servers() {
+    let env = start();
+    let http = &env.http;
+    let schema = json!({
+        "app": {"name": "Strict", "user_requests_per_second": 1, "user_request_burst": 3},
+        "stats": [{"name": "Kills", "type": "int"}],
+        "achievements": []
+    });
+    http.put_schema(481, &schema, ADMIN_TOKEN)
+        .expect("put schema");
+    let key = http.server_key(481, ADMIN_TOKEN).expect("key");
+    let user = steam_id(41);
+    let strict = http.session(481, &user, &key).expect("token");
+    let relaxed = http.dev_token(480, &user).expect("token");
+    let statuses = |app: u32, token: &str| -> Vec<u16> {
+        (0..10)
+            .map(|_| http.progress(app, &user, token).expect("answered").0)
+            .collect()
+    };
+    let on_481 = statuses(481, &strict);
+    assert_eq!(&on_481[..3], &[200; 3], "{on_481:?}");
+    assert!(on_481[3..].contains(&429), "{on_481:?}");
+    assert_eq!(
+        statuses(480, &relaxed),
+        [200; 10],
+        "the server's default (burst 300)"
+    );
+}
