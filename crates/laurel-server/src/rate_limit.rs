@@ -134,15 +134,6 @@ impl AddressKey {
     }
 }
 
-/// Requests refused so far, by why (for `/metrics` and tests).
-#[derive(Debug, Default)]
-pub struct RateRefusals {
-    pub user: AtomicU64,
-    pub server_key: AtomicU64,
-    pub address: AtomicU64,
-    pub blocked: AtomicU64,
-}
-
 pub struct RateGate {
     limits: RateLimits,
     clock: DefaultClock,
@@ -160,7 +151,6 @@ pub struct RateGate {
     /// Addresses that spent their failure budget, until when.
     blocked: Mutex<HashMap<AddressKey, Instant>>,
     checks: AtomicU64,
-    pub refusals: RateRefusals,
 }
 
 /// What one check decided: go on, or wait this long.
@@ -181,7 +171,6 @@ impl RateGate {
             auth_failures: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
             blocked: Mutex::new(HashMap::new()),
             checks: AtomicU64::new(0),
-            refusals: RateRefusals::default(),
             limits,
         }
     }
@@ -245,7 +234,7 @@ impl RateGate {
             self.verdict(&limiter, &(app, user))
         };
         if verdict.is_err() {
-            self.refusals.user.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::rate_limited("user");
         }
         verdict
     }
@@ -253,7 +242,7 @@ impl RateGate {
     pub fn check_server_key(&self, id: i64) -> Verdict {
         let verdict = self.verdict(&self.keys, &id);
         if verdict.is_err() {
-            self.refusals.server_key.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::rate_limited("server_key");
         }
         verdict
     }
@@ -261,7 +250,7 @@ impl RateGate {
     pub fn check_address(&self, ip: IpAddr) -> Verdict {
         let verdict = self.verdict(&self.addresses, &AddressKey::of(ip));
         if verdict.is_err() {
-            self.refusals.address.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::rate_limited("address");
         }
         verdict
     }
@@ -391,17 +380,6 @@ fn credential_text(request: &Request) -> Option<(std::borrow::Cow<'_, str>, bool
         .map(|(_, v)| (v, false))
 }
 
-/// The `kind` label of a refusal's reason.
-fn why_kind(why: &str) -> &'static str {
-    if why.contains("user token") {
-        "user"
-    } else if why.contains("server key") {
-        "server_key"
-    } else {
-        "address"
-    }
-}
-
 fn too_many(wait: Duration, why: &str) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let seconds = seconds.max(1);
@@ -442,7 +420,6 @@ pub async fn rate_gate(
     if credential.is_some()
         && let Some(wait) = gate.blocked_for(client, now)
     {
-        gate.refusals.blocked.fetch_add(1, Ordering::Relaxed);
         crate::metrics::rate_limited("failed_authentication");
         return too_many(wait, "too many failed authentications from this address");
     }
@@ -483,7 +460,6 @@ pub async fn rate_gate(
     };
     drop(credential);
     if let Err((wait, why)) = verdict {
-        crate::metrics::rate_limited(why_kind(why));
         return too_many(wait, why);
     }
     if let Some(claims) = verified {
@@ -531,7 +507,6 @@ mod tests {
         // Another user, and the same user under another app's quota, have their own.
         assert!(g.check_user(rate, app, SteamId::new(8).unwrap()).is_ok());
         assert!(g.check_user(Rate::new(5, 5), app, user).is_ok());
-        assert_eq!(g.refusals.user.load(Ordering::Relaxed), 1);
     }
 
     #[test]
