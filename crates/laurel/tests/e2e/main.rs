@@ -35,6 +35,14 @@ pub fn start() -> Env {
     Env { dir, server, http }
 }
 
+/// A program of the Python virtualenv `cargo xtask deps` creates under the
+/// workspace's `target/pyenv` (the Steam Web API client, schemathesis).
+pub fn pyenv_bin(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/pyenv/bin")
+        .join(name)
+}
+
 /// Distinct, valid Steam ids for tests.
 pub fn steam_id(n: u64) -> String {
     (76561197960265728u64 + n).to_string()

@@ -48,9 +48,7 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401",
 
 /// The executable `cargo xtask deps` installs (PYTHON_PACKAGES in xtask).
 fn schemathesis() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join("target/pyenv/bin/schemathesis")
+    crate::pyenv_bin("schemathesis")
 }
 
 /// One `schemathesis run` with `args` after the common ones; panics with its

@@ -18,21 +18,11 @@ fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("LAUREL_PYTHON") {
         return PathBuf::from(p);
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.join("target/pyenv/bin/python")
+    crate::pyenv_bin("python")
 }
 
 fn server_key(env: &crate::Env) -> String {
-    let (status, r) = env
-        .http
-        .post(
-            "/api/v1/admin/apps/480/keys",
-            Some(ADMIN_TOKEN),
-            &json!({"label": "steam web api client"}),
-        )
-        .expect("create key");
-    assert_eq!(status, 200, "{r}");
-    r["key"].as_str().expect("key").to_owned()
+    env.http.server_key(480, ADMIN_TOKEN).expect("create key")
 }
 
 #[test]
