@@ -157,10 +157,14 @@ impl JsonDeclared {
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .map(|mime| mime.trim().to_ascii_lowercase())
+            .map(str::trim)
             .is_some_and(|mime| {
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+                let lower = |range: Option<&str>, text: &str| {
+                    range.is_some_and(|r| r.eq_ignore_ascii_case(text))
+                };
+                mime.eq_ignore_ascii_case("application/json")
+                    || (lower(mime.get(..12), "application/")
+                        && lower(mime.get(mime.len().saturating_sub(5)..), "+json"))
             });
         JsonDeclared(declared)
     }
