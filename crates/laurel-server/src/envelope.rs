@@ -5,8 +5,12 @@
 //! a shared cache).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
+use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
@@ -61,13 +65,55 @@ tokio::task_local! {
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-fn status_needs_close(status: axum::http::StatusCode) -> bool {
-    status == axum::http::StatusCode::PAYLOAD_TOO_LARGE
+/// A request body that notes when it was read to its end.
+struct Tracked {
+    inner: Body,
+    ended: Arc<AtomicBool>,
+}
+
+impl HttpBody for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let frame = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(frame, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.ended.store(true, Ordering::Relaxed);
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Wraps a body that has something left to read, so that the answer can
+/// tell whether it was read; `None` when there is nothing to read.
+fn track(request: Request) -> (Request, Option<Arc<AtomicBool>>) {
+    if request.body().is_end_stream() {
+        return (request, None);
+    }
+    let ended = Arc::new(AtomicBool::new(false));
+    let (parts, inner) = request.into_parts();
+    let body = Body::new(Tracked {
+        inner,
+        ended: Arc::clone(&ended),
+    });
+    (Request::from_parts(parts, body), Some(ended))
 }
 
 /// The outermost layer: numbers the request, runs it with its id in scope,
 /// and adds the common headers to its answer.
-pub async fn envelope(mut request: Request, next: Next) -> Response {
+pub async fn envelope(request: Request, next: Next) -> Response {
+    let (mut request, body_ended) = track(request);
     let id = RequestId::next();
     let started = std::time::Instant::now();
     let route = request
@@ -94,9 +140,11 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    // A body refused for its size was not read to its end: the connection
-    // cannot carry another request, and the client must not try one on it.
-    if status_needs_close(response.status()) {
+    // A body that was not read to its end (refused for its size, or before
+    // it was needed: a bad credential, a spent quota) leaves the connection
+    // unable to carry another request: hyper closes it once the answer is
+    // written, and the client must be told not to send one more on it.
+    if body_ended.is_some_and(|ended| !ended.load(Ordering::Relaxed)) {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

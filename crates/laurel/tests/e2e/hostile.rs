@@ -952,3 +952,72 @@ fn an_apps_own_user_quota_wins_over_the_servers() {
         "the server's default (burst 300)"
     );
 }
+
+/// Writes `requests` (raw HTTP/1.1) on one fresh connection and reads
+/// until the server closes it or `within` passes: everything answered
+/// (lower-cased) and whether the server closed the connection.
+fn exchange(server: &str, requests: &[String], within: Duration) -> (String, bool) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server).expect("connect");
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    for request in requests {
+        stream.write_all(request.as_bytes()).expect("sent");
+    }
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let closed = loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(_) => break false,
+        }
+    };
+    (
+        String::from_utf8_lossy(&answer).to_ascii_lowercase(),
+        closed,
+    )
+}
+
+/// A store's head, and its body when `with_body`; `close` asks the server to
+/// close the connection after answering it.
+fn store_request(token: &str, key: &str, with_body: bool, close: bool) -> String {
+    let body = r#"{"stats":[{"name":"NumGames","value":1}]}"#;
+    let user = steam_id(31);
+    let connection = if close { "Connection: close\r\n" } else { "" };
+    format!(
+        "POST /api/v1/apps/480/users/{user}/progress HTTP/1.1\r\nHost: laurel\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Idempotency-Key: {key}\r\n{connection}Content-Length: {}\r\n\r\n{}",
+        body.len(),
+        if with_body { body } else { "" }
+    )
+}
+
+/// A refusal made before the body was needed (a bad credential here, a
+/// spent quota in the flood above) leaves the body unread, and hyper then
+/// closes the connection: the answer says `Connection: close`, so that a
+/// client does not send its next request on a connection about to close
+/// (what a pooled client saw as "peer disconnected" mid-flood).
+#[test]
+fn an_answer_given_before_the_body_was_read_closes_the_connection() {
+    let (_dir, server) = serve_with(&["--dev"]);
+    let within = Duration::from_secs(30);
+    let withheld = store_request("lt1.not-a-token", "withheld", false, false);
+    let (answer, closed) = exchange(&server.addr, &[withheld], within);
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    let head = answer.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+    assert!(closed, "the server closes the connection: {answer}");
+
+    // Stores read whole keep their connection: three on one, the last asking
+    // for the close, are all answered, and only the last says close.
+    let http = Http::new(&server.url);
+    let token = http.dev_token(480, &steam_id(31)).expect("token");
+    let requests: Vec<String> = (0..3)
+        .map(|n| store_request(&token, &format!("kept-{n}"), true, n == 2))
+        .collect();
+    let (answer, closed) = exchange(&server.addr, &requests, within);
+    assert!(closed, "{answer}");
+    assert_eq!(answer.matches("http/1.1 200").count(), 3, "{answer}");
+    assert_eq!(answer.matches("connection: close").count(), 1, "{answer}");
+}
