@@ -14,7 +14,7 @@ pub const DEFAULT_LANGUAGE: &str = "english";
 /// Who the game plays as.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
-    /// A user token (`lt1.<app>.<steamid>.<expires>.<mac>`) issued by the
+    /// A user token (`lt2.<app>.<steamid>.<issued_ms>.<expires>.<key>.<mac>`) issued by the
     /// game's backend. The user id is read from it at once, without the network.
     Token(String),
     /// Development only: the client asks the server (in `--dev` mode) for a
@@ -165,9 +165,9 @@ mod tests {
     #[test]
     fn token_is_not_printed() {
         let mac = "ab".repeat(32);
-        let c = Credentials::Token(format!("lt1.480.7.1800000000.{mac}"));
+        let c = Credentials::Token(format!("lt2.480.7.1.1800000000.0.{mac}"));
         let shown = format!("{c:?}");
         assert!(!shown.contains(&mac), "{shown}");
-        assert!(shown.contains("lt1.480.7.1800000000"), "{shown}");
+        assert!(shown.contains("lt2.480.7.1.1800000000.0"), "{shown}");
     }
 }

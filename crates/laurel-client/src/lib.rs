@@ -139,7 +139,7 @@ impl Client {
             Credentials::Token(token) => {
                 let Some((claims, _)) = TokenClaims::parse_unverified(token) else {
                     return Err(ClientError::InvalidToken {
-                        reason: "not a Laurel user token (lt1.<app>.<steamid>.<expires>.<mac>)"
+                        reason: "not a Laurel user token (lt2.<app>.<steamid>.<issued_ms>.<expires>.<key>.<mac>)"
                             .into(),
                     });
                 };

@@ -74,7 +74,7 @@ fn init_refuses_bad_configuration() {
         ),
         (
             ClientConfig {
-                credentials: Credentials::Token(format!("lt1.481.5.1800000000.{mac}")),
+                credentials: Credentials::Token(format!("lt2.481.5.1.1800000000.0.{mac}")),
                 ..base()
             },
             "app 481, not app 480",
@@ -112,7 +112,7 @@ fn init_refuses_bad_configuration() {
 #[test]
 fn a_token_gives_the_user_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let token = format!("lt1.480.{}.4000000000.{}", me(), "a".repeat(64));
+    let token = format!("lt2.480.{}.1.4000000000.0.{}", me(), "a".repeat(64));
     let client = Client::init(ClientConfig {
         credentials: Credentials::Token(token),
         ..offline_config(&dir)

@@ -545,7 +545,7 @@ fn a_rejected_token_logs_the_user_off() {
     let env = Env::new();
     let server = TestServer::start(&env.db());
     // Well-formed, but not signed by this server.
-    let forged = format!("lt1.480.{}.4000000000.{}", user_a(), "0".repeat(64));
+    let forged = format!("lt2.480.{}.1.4000000000.0.{}", user_a(), "0".repeat(64));
     let client = Client::init(
         ClientConfig::new(&server.url, app(), Credentials::Token(forged))
             .with_journal_path(env.journal(user_a())),

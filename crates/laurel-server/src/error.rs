@@ -205,6 +205,8 @@ impl From<StoreError> for ApiError {
                 "storage is unavailable; try again later",
                 err.to_string(),
             ),
+            StoreError::NotFound(m) => ApiError::new(EResult::FileNotFound, m),
+            StoreError::Conflict(m) => ApiError::new(EResult::InvalidState, m),
             // Only `laurel migrate` imports; no route reaches the last two.
             StoreError::Backend(_)
             | StoreError::AlreadyExists(_)

@@ -19,7 +19,7 @@ use laurel_wire::{
     GlobalAchievementsResponse, GlobalStatBody, GlobalStatDay, GlobalStatsResponse, KeyBody,
     KeyCreateRequest, KeyCreateResponse, KeyListResponse, KeyRevokeResponse,
     MAX_GLOBAL_STAT_HISTORY_DAYS, ProgressBody, ResetRequest, SchemaPutResponse, SchemaResponse,
-    SessionRequest, SessionResponse, StatNumber, StoreRequestBody, TokenClaims,
+    SessionRequest, SessionResponse, StatNumber, StoreRequestBody,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -28,8 +28,10 @@ use crate::auth::{Caller, generate_server_key, hash_server_key};
 use crate::cache::Snapshot;
 use crate::error::{ApiError, json_bytes, json_raw};
 use crate::extract::{Admin, AppPath, IdempotencyKey, KeyPath, RawBody, UserPath};
+use crate::lifecycle::{Origin, actor};
 use crate::state::AppState;
 use crate::unix_now;
+use laurel_store::audit::{AuditDraft, action};
 
 /// Longest label of a server key, in bytes.
 pub const MAX_KEY_LABEL_BYTES: usize = 256;
@@ -40,7 +42,10 @@ fn ok_json<T: Serialize>(value: &T) -> ApiResult {
     Ok(json_bytes(StatusCode::OK, value))
 }
 
-async fn existing_schema(state: &AppState, app: AppId) -> Result<StoredSchema, ApiError> {
+pub(crate) async fn existing_schema(
+    state: &AppState,
+    app: AppId,
+) -> Result<StoredSchema, ApiError> {
     state
         .schema(app)
         .await?
@@ -181,10 +186,12 @@ pub async fn create_session(
         .map_err(|e| ApiError::invalid(format!("bad steam_id: {e}")).about(app, None))?;
     let about = |e: ApiError| e.about(app, Some(user));
     // Dev mode issues tokens for the demo app to anyone and ignores whatever
-    // credential a client sends; every other app needs its server key.
+    // credential a client sends (they are minted by "key 0"); every other
+    // app needs its server key, which the token names.
+    let mut key_id = 0;
     if !state.dev_app(app) {
         match caller.map_err(about)? {
-            Caller::Server(key) if key.app == app => {}
+            Caller::Server(key) if key.app == app => key_id = key.id,
             Caller::Server(key) => {
                 return Err(about(ApiError::access_denied(format!(
                     "server key is for app {}, not app {app}",
@@ -205,14 +212,12 @@ pub async fn create_session(
     }
     existing_schema(&state, app).await.map_err(about)?;
     let ttl = i64::try_from(state.token_ttl().as_secs()).unwrap_or(i64::MAX);
-    let claims = TokenClaims {
-        app,
-        user,
-        expires_at: unix_now().saturating_add(ttl),
-    };
+    let (token, claims) = state
+        .tokens()
+        .mint(app, user, key_id, ttl, laurel_store::unix_now_ms());
     ok_json(&SessionResponse {
         result: EResult::Ok.code(),
-        token: state.signer().sign(&claims),
+        token,
         app_id: app.get(),
         steam_id: user.to_string(),
         expires_at: claims.expires_at,
@@ -376,6 +381,7 @@ async fn reset_and_answer(
     user: SteamId,
     raw: &RawBody,
     authority: ResetAuthority,
+    audit: AuditDraft,
 ) -> ApiResult {
     let request: ResetRequest = raw.json_or_else(ResetRequest::default)?;
     let schema = existing_schema(state, app).await?;
@@ -398,7 +404,7 @@ async fn reset_and_answer(
             ResetScope::own(request.achievements)
         }
     };
-    let progress = state.store().reset(app, user, scope).await?;
+    let progress = state.store().reset(app, user, scope, audit).await?;
     let json = progress_snapshot(state, app, user, &schema, &progress)?;
     Ok(json_raw(StatusCode::OK, json))
 }
@@ -406,6 +412,7 @@ async fn reset_and_answer(
 pub async fn reset_progress(
     State(state): State<AppState>,
     caller: Caller,
+    Origin(address): Origin,
     UserPath(app, user): UserPath,
     raw: RawBody,
 ) -> ApiResult {
@@ -414,7 +421,8 @@ pub async fn reset_progress(
         Caller::Server(_) => ResetAuthority::Full,
         _ => ResetAuthority::User,
     };
-    reset_and_answer(&state, app, user, &raw, authority).await
+    let audit = AuditDraft::new(actor(Some(&caller)), address, action::RESET);
+    reset_and_answer(&state, app, user, &raw, authority, audit).await
 }
 
 pub async fn global_achievements(
@@ -582,6 +590,7 @@ pub async fn admin_list_apps(_: Admin, State(state): State<AppState>) -> ApiResu
 pub async fn admin_put_schema(
     _: Admin,
     State(state): State<AppState>,
+    Origin(address): Origin,
     AppPath(app): AppPath,
     query: axum::extract::RawQuery,
     raw: RawBody,
@@ -625,6 +634,13 @@ pub async fn admin_put_schema(
     })?;
     let version = state.put_schema(app, schema).await?;
     tracing::info!(app = app.get(), version, %format, "schema replaced");
+    record(
+        &state,
+        AuditDraft::new(actor(None), address, action::SCHEMA_PUT)
+            .about(app, None)
+            .with_detail(serde_json::json!({"version": version, "format": format.to_string()})),
+    )
+    .await?;
     ok_json(&SchemaPutResponse {
         result: EResult::Ok.code(),
         app_id: app.get(),
@@ -658,6 +674,7 @@ pub async fn admin_list_keys(
 pub async fn admin_create_key(
     _: Admin,
     State(state): State<AppState>,
+    Origin(address): Origin,
     AppPath(app): AppPath,
     raw: RawBody,
 ) -> ApiResult {
@@ -681,6 +698,13 @@ pub async fn admin_create_key(
         .create_key(app, &request.label, &hash_server_key(&secret), unix_now())
         .await?;
     tracing::info!(app = app.get(), key_id = record.id, "server key created");
+    self::record(
+        &state,
+        AuditDraft::new(actor(None), address, action::KEY_CREATE)
+            .about(app, None)
+            .with_detail(serde_json::json!({"key_id": record.id, "label": record.label})),
+    )
+    .await?;
     ok_json(&KeyCreateResponse {
         result: EResult::Ok.code(),
         key: secret,
@@ -691,6 +715,7 @@ pub async fn admin_create_key(
 pub async fn admin_revoke_key(
     _: Admin,
     State(state): State<AppState>,
+    Origin(address): Origin,
     KeyPath(app, id): KeyPath,
 ) -> ApiResult {
     if !state.store().revoke_key(app, id).await? {
@@ -700,7 +725,16 @@ pub async fn admin_revoke_key(
         ));
     }
     state.key_cache().forget(app, id);
+    // The tokens it minted are refused from now on.
+    state.tokens().note_key_revoked(id);
     tracing::info!(app = app.get(), key_id = id, "server key revoked");
+    record(
+        &state,
+        AuditDraft::new(actor(None), address, action::KEY_REVOKE)
+            .about(app, None)
+            .with_detail(serde_json::json!({"key_id": id})),
+    )
+    .await?;
     ok_json(&KeyRevokeResponse {
         result: EResult::Ok.code(),
         app_id: app.get(),
@@ -712,10 +746,20 @@ pub async fn admin_revoke_key(
 pub async fn admin_reset_progress(
     _: Admin,
     State(state): State<AppState>,
+    Origin(address): Origin,
     UserPath(app, user): UserPath,
     raw: RawBody,
 ) -> ApiResult {
-    reset_and_answer(&state, app, user, &raw, ResetAuthority::Full).await
+    let audit = AuditDraft::new(actor(None), address, action::RESET);
+    reset_and_answer(&state, app, user, &raw, ResetAuthority::Full, audit).await
+}
+
+/// Records an admin action that has been carried out. Unlike a reset's or
+/// a revocation's, the record is written after the action, in its own
+/// transaction: a crash between the two loses the record, not the action.
+async fn record(state: &AppState, draft: AuditDraft) -> Result<(), ApiError> {
+    state.store().record_audit(draft).await?;
+    Ok(())
 }
 
 #[cfg(test)]

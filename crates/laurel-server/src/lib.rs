@@ -21,6 +21,7 @@ pub mod envelope;
 pub mod error;
 mod extract;
 mod handlers;
+pub mod lifecycle;
 pub mod log_limit;
 pub mod metrics;
 pub mod players;
@@ -28,6 +29,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod steam;
+pub mod tokens;
 
 pub use auth::{generate_server_key, hash_server_key};
 pub use cache::{DEFAULT_CACHE_BYTES, KEY_CACHE_TTL};
@@ -165,6 +167,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: axum::Router,
     connections: Arc<ConnectionGate>,
+    state: AppState,
 }
 
 impl Application {
@@ -198,7 +201,8 @@ impl Application {
             listener,
             local_addr,
             connections: Arc::clone(state.connections()),
-            router: router(state),
+            router: router(state.clone()),
+            state,
         })
     }
 
@@ -213,7 +217,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, "laurel server listening");
+        let refresh = tokio::spawn(lifecycle::refresh_tokens(self.state));
         connections::serve(self.listener, self.router, self.connections, shutdown).await;
+        refresh.abort();
         tracing::info!("laurel server stopped");
         Ok(())
     }

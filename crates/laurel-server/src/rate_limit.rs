@@ -427,7 +427,7 @@ pub async fn rate_gate(
     let mut verified = None;
     let verdict = match credential.as_ref().map(|(c, _)| c.as_ref()) {
         Some(c) if c.starts_with(TOKEN_PREFIX) => {
-            match state.signer().verify(c, crate::unix_now()) {
+            match state.tokens().verify(c, crate::unix_now()) {
                 Ok(claims) => {
                     // The handler's credential check need not verify it again.
                     if from_header {

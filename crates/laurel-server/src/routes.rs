@@ -41,6 +41,9 @@ pub enum Endpoint {
     AdminCreateKey,
     AdminRevokeKey,
     AdminResetProgress,
+    AdminRevokeTokens,
+    AdminAuditLog,
+    AdminUndo,
     // Steam Web API (`steam` module).
     SteamGlobalAchievementPercentages,
     SteamGlobalStatsForGame,
@@ -183,6 +186,19 @@ pub const ROUTES: &[RouteSpec] = &[
         Endpoint::AdminResetProgress,
         MAX_BODY_BYTES,
     ),
+    route(
+        "POST",
+        "/api/v1/admin/apps/{app_id}/revocations",
+        Endpoint::AdminRevokeTokens,
+        MAX_BODY_BYTES,
+    ),
+    route("GET", "/api/v1/admin/audit", Endpoint::AdminAuditLog, 0),
+    route(
+        "POST",
+        "/api/v1/admin/audit/{audit_id}/undo",
+        Endpoint::AdminUndo,
+        0,
+    ),
     steam_route(
         "GET",
         "/ISteamUserStats/GetGlobalAchievementPercentagesForApp/v1/",
@@ -291,6 +307,9 @@ fn method_router(spec: &RouteSpec) -> MethodRouter<AppState> {
         AdminCreateKey => post(handlers::admin_create_key),
         AdminRevokeKey => delete(handlers::admin_revoke_key),
         AdminResetProgress => post(handlers::admin_reset_progress),
+        AdminRevokeTokens => post(crate::lifecycle::admin_revoke_tokens),
+        AdminAuditLog => get(crate::lifecycle::admin_audit_log),
+        AdminUndo => post(crate::lifecycle::admin_undo),
         SteamGlobalAchievementPercentages
         | SteamGlobalStatsForGame
         | SteamNumberOfCurrentPlayers

@@ -8,11 +8,12 @@ use laurel_core::schema_doc::demo_schema;
 use laurel_core::{AppId, Schema};
 use laurel_store::{Store, StoredSchema};
 
-use crate::auth::{AdminGate, TokenSigner};
+use crate::auth::AdminGate;
 use crate::cache::{KeyCache, ProgressCache};
 use crate::connections::ConnectionGate;
 use crate::players::PlayerActivity;
 use crate::rate_limit::{Rate, RateGate};
+use crate::tokens::TokenAuthority;
 use crate::{ServerConfig, ServerError};
 
 /// How long a cached schema is used before the store is asked again, so that
@@ -34,7 +35,7 @@ struct Inner {
     dev: bool,
     request_timeout: Duration,
     token_ttl: Duration,
-    signer: TokenSigner,
+    tokens: TokenAuthority,
     admin: AdminGate,
     keys: KeyCache,
     /// `None` when the snapshot cache is off (multi-node deployments).
@@ -74,7 +75,8 @@ impl AppState {
         config: &ServerConfig,
         store: Arc<dyn Store>,
     ) -> Result<AppState, ServerError> {
-        let secret = store.signing_secret().await?;
+        let secrets = store.signing_secrets().await?;
+        let revocations = store.token_revocations().await?;
         if config.dev {
             let app = AppId::new(DEMO_APP_ID).map_err(|e| ServerError::Internal(e.to_string()))?;
             if store.schema(app).await?.is_none() {
@@ -94,7 +96,7 @@ impl AppState {
                 dev: config.dev,
                 request_timeout: config.request_timeout,
                 token_ttl: config.token_ttl,
-                signer: TokenSigner::new(&secret),
+                tokens: TokenAuthority::new(&secrets, revocations),
                 admin: AdminGate::new(config.admin_token.as_deref()),
                 keys: KeyCache::default(),
                 progress: progress_cache.then(|| ProgressCache::new(config.cache_bytes)),
@@ -125,8 +127,8 @@ impl AppState {
     pub fn token_ttl(&self) -> Duration {
         self.inner.token_ttl
     }
-    pub fn signer(&self) -> &TokenSigner {
-        &self.inner.signer
+    pub fn tokens(&self) -> &TokenAuthority {
+        &self.inner.tokens
     }
     pub fn admin(&self) -> &AdminGate {
         &self.inner.admin

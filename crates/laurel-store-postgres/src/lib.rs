@@ -110,6 +110,7 @@
 //! TLS is not supported yet (`NoTls`): the connection must be on a trusted
 //! network or a local socket.
 
+mod audit;
 mod connection;
 mod figures;
 mod migrations;
@@ -119,7 +120,7 @@ mod writes;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -132,6 +133,9 @@ use laurel_store::{
     IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, MAX_HISTORY_DAYS, MAX_USERS_PAGE, StatTotal, Store,
     StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, stored_id_ranges_after,
     users_page,
+};
+use laurel_store::{
+    AuditDraft, AuditQuery, AuditRecord, SigningSecrets, TokenRevocation, TokenRevocations,
 };
 use tokio::time::error::Elapsed;
 use tokio_postgres::{IsolationLevel, NoTls};
@@ -294,7 +298,6 @@ struct Inner {
     schemas: SchemaCache,
     operation_timeout: Duration,
     schema_timeout: Duration,
-    signing_secret: OnceLock<Vec<u8>>,
     purge: PurgeState,
 }
 
@@ -553,7 +556,6 @@ impl PostgresStore {
             schemas: SchemaCache::default(),
             operation_timeout: timeout(options.operation_timeout),
             schema_timeout: timeout(options.schema_timeout),
-            signing_secret: OnceLock::new(),
             purge: PurgeState {
                 interval: options.idempotency_purge_interval,
                 clock: AtomicI64::new(i64::MIN),
@@ -716,10 +718,11 @@ impl Store for PostgresStore {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        draft: AuditDraft,
     ) -> Result<UserProgress, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
-            writes::reset_user(client, &inner.schemas, app, user, scope).await
+            audit::reset_user(client, &inner.schemas, app, user, scope, &draft).await
         })
     }
 
@@ -931,18 +934,74 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
+    async fn signing_secrets(&self) -> Result<SigningSecrets, StoreError> {
         let inner = &*self.inner;
-        if let Some(secret) = inner.signing_secret.get() {
-            return Ok(secret.clone());
+        let found = with_client!(inner, inner.operation_timeout, |client| {
+            audit::secrets(&*client).await
+        })?;
+        if let Some(secrets) = found {
+            return Ok(secrets);
         }
         let mut candidate = vec![0u8; SIGNING_SECRET_BYTES];
         getrandom::fill(&mut candidate).map_err(|e| {
             StoreError::Backend(format!("no randomness for the signing secret: {e}"))
         })?;
         // Every node offers its own; the first insert wins and all read it.
-        let secret = self.offer_signing_secret(&candidate).await?;
-        Ok(inner.signing_secret.get_or_init(|| secret).clone())
+        let current = self.offer_signing_secret(&candidate).await?;
+        Ok(SigningSecrets {
+            current,
+            previous: None,
+        })
+    }
+
+    async fn rotate_signing_secret(&self, grace_until: i64) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        let mut fresh = vec![0u8; SIGNING_SECRET_BYTES];
+        getrandom::fill(&mut fresh).map_err(|e| {
+            StoreError::Backend(format!("no randomness for the signing secret: {e}"))
+        })?;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::rotate(client, &fresh, grace_until).await
+        })
+    }
+
+    async fn revoke_tokens(
+        &self,
+        revocation: TokenRevocation,
+        draft: AuditDraft,
+    ) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::revoke_tokens(client, revocation, &draft).await
+        })
+    }
+
+    async fn token_revocations(&self) -> Result<TokenRevocations, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::revocations(&*client).await
+        })
+    }
+
+    async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::insert(&*client, &draft).await
+        })
+    }
+
+    async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::list(&*client, query).await
+        })
+    }
+
+    async fn undo_reset(&self, id: i64, draft: AuditDraft) -> Result<UserProgress, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::undo_reset(client, &inner.schemas, id, &draft).await
+        })
     }
 
     async fn users(

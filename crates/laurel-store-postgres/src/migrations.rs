@@ -13,7 +13,7 @@ use crate::connection::{Context, Failure, execute, query};
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Key of the advisory lock migrations run under (the one-argument bigint
 /// form, a lock space separate from the two-argument per-app locks).
@@ -179,6 +179,32 @@ GROUP BY b.app_id, b.name, b.kind;
 
 UPDATE stat_history SET float_change = 0
 WHERE NOT (abs(float_change) < 'Infinity'::float8);
+"#;
+
+// Token revocations (steam_id 0: every user of the app) and the audit log
+// (`IF NOT EXISTS`: tests replay migrations on a database rolled back by hand).
+// The previous signing secret of a rotation lives in `meta` beside the
+// current one (`previous_signing_secret`, `previous_signing_secret_until`).
+const V3: &str = r#"
+CREATE TABLE IF NOT EXISTS token_revocations (
+    app_id        BIGINT NOT NULL,
+    steam_id      BIGINT NOT NULL,
+    not_before_ms BIGINT NOT NULL,
+    PRIMARY KEY (app_id, steam_id)
+);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+    id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at_ms     BIGINT NOT NULL,
+    actor     TEXT NOT NULL,
+    address   TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    app_id    BIGINT,
+    steam_id  BIGINT,
+    detail    TEXT NOT NULL,
+    undone_by BIGINT
+);
+CREATE INDEX IF NOT EXISTS audit_log_by_app ON audit_log (app_id, id);
 "#;
 
 /// Brings the database to the newest layout. Refuses a database written by

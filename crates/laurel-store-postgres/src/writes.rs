@@ -9,9 +9,7 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Client, ClientWrapper, GenericClient};
-use laurel_core::{
-    AppId, ResetScope, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch, reset,
-};
+use laurel_core::{AppId, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch};
 use laurel_store::{
     KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
@@ -23,8 +21,8 @@ use crate::rows::{
     LOCKING_USER, SELECT_ACHIEVEMENTS, SELECT_SCHEMA, SELECT_STATS, SELECT_VERSION, SchemaCache,
     StatRow, UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION, app_lock, app_sql, cached_schema,
     corrupt, count, current_schema, existing_schema, idempotency_from_row, insert_idempotency,
-    kind_code, load_progress, lock_app, lock_user, progress_from_rows, read_as, required,
-    schema_from_row, user_sql, visible, write_achievements, write_stats, write_version,
+    kind_code, lock_app, progress_from_rows, read_as, required, schema_from_row, user_sql, visible,
+    write_achievements, write_stats,
 };
 use crate::script::{Answer, Prepared, Script};
 
@@ -59,12 +57,12 @@ const INSERT_USER: Prepared = Prepared {
     sql: "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, $3) \
           ON CONFLICT (app_id, steam_id) DO NOTHING",
 };
-const DELETE_STATS: Prepared = Prepared {
+pub(crate) const DELETE_STATS: Prepared = Prepared {
     name: "laurel_delete_stats",
     params: "int8, int8",
     sql: "DELETE FROM stats WHERE app_id = $1 AND steam_id = $2",
 };
-const DELETE_ACHIEVEMENTS: Prepared = Prepared {
+pub(crate) const DELETE_ACHIEVEMENTS: Prepared = Prepared {
     name: "laurel_delete_achievements",
     params: "int8, int8",
     sql: "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2",
@@ -245,62 +243,6 @@ fn write_outcome(
         .collect();
     write_stats(script, app, user, &stats)?;
     write_achievements(script, app, user, &achievements)
-}
-
-/// A user never written (version 0) has nothing to reset: the answer is the
-/// empty progress at version 0 and nothing is written, so a reset cannot
-/// create a user (nor count one in the app's users).
-pub(crate) async fn reset_user(
-    client: &mut ClientWrapper,
-    cache: &SchemaCache,
-    app: AppId,
-    user: SteamId,
-    scope: ResetScope,
-) -> Result<UserProgress, Failure> {
-    let tx = client.transaction().await.context("beginning a reset")?;
-    lock_app(&tx, app, false).await?;
-    let schema = existing_schema(&tx, cache, app).await?.schema;
-    let Some(version) = lock_user(&tx, app, user).await? else {
-        tx.rollback().await.context("ending a reset of nobody")?;
-        return Ok(UserProgress::default());
-    };
-    // The stored rows, not the visible ones: rows of achievements the schema
-    // dropped are deleted too, and their counters must follow.
-    let stored = load_progress(&tx, app, user, version).await?;
-    let (next, relocked) = reset(&stored, scope, &schema);
-    let relocked = if scope.achievements {
-        relocked
-    } else {
-        Vec::new()
-    };
-    let key: [&dyn crate::script::Literal; 2] = [&app_sql(app), &user_sql(user)];
-    let mut writes = Script::new("resetting a user");
-    writes.execute(&DELETE_STATS, &key)?;
-    // The stats the reset keeps (server-set ones, in a user's own reset).
-    let kept: Vec<_> = next.stats.iter().collect();
-    write_stats(&mut writes, app, user, &kept)?;
-    if scope.achievements {
-        writes.execute(&DELETE_ACHIEVEMENTS, &key)?;
-    }
-    let version_at = write_version(&mut writes, app, user, next.version)?;
-    let moved = FigureChanges::of_reset(
-        &schema,
-        &stored,
-        &next,
-        &relocked,
-        laurel_store::figures::reset_day(),
-    );
-    moved.check_finite().map_err(Failure::Store)?;
-    figures::write(&moved, &mut writes, app, shard_of(user_sql(user)))?;
-    let answers = writes.run(&*tx).await?;
-    let updated = answers[version_at].affected;
-    if updated != 1 {
-        return Err(corrupt(format_args!(
-            "user {user} of app {app}: {updated} rows for one locked user"
-        )));
-    }
-    tx.commit().await.context("committing a reset")?;
-    Ok(visible(next, &schema))
 }
 
 /// Writes a user's progress as given (`Store::import_user`), for a user

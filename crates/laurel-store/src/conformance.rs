@@ -20,6 +20,14 @@ use laurel_core::{
 };
 use proptest::prelude::*;
 
+use crate::TokenRevocation;
+use crate::audit::{AuditDraft, action};
+
+/// The audit entry of a test's reset.
+pub fn test_audit() -> AuditDraft {
+    AuditDraft::new("test", "local", action::RESET)
+}
+
 use crate::{
     DailyChange, GlobalAchievements, GlobalStat, GlobalStatsQuery, StatTotal, Store, StoreError,
     StoreReply, StoreRequest, StoredKey, utc_day,
@@ -256,7 +264,13 @@ pub async fn unknown_app_is_refused(store: &dyn Store) {
             .unwrap_err(),
     );
     let scope = ResetScope::full(true);
-    unknown("reset", store.reset(app, user, scope).await.unwrap_err());
+    unknown(
+        "reset",
+        store
+            .reset(app, user, scope, test_audit())
+            .await
+            .unwrap_err(),
+    );
     unknown("global", store.global_achievements(app).await.unwrap_err());
     unknown(
         "global stats",
@@ -566,7 +580,10 @@ pub async fn reset_clears_stats_and_keeps_counters(store: &dyn Store) {
     applied(store, request(app, bystander, "b1", vec![unlock("A")], NOW)).await;
 
     let stats_only = ResetScope::full(false);
-    let after = store.reset(app, player, stats_only).await.expect("reset");
+    let after = store
+        .reset(app, player, stats_only, test_audit())
+        .await
+        .expect("reset");
     assert_eq!(after.version, 2);
     assert!(after.stats.is_empty());
     assert!(after.is_unlocked("A") && after.is_unlocked("B"));
@@ -584,7 +601,10 @@ pub async fn reset_clears_stats_and_keeps_counters(store: &dyn Store) {
     );
 
     let everything = ResetScope::full(true);
-    let after = store.reset(app, player, everything).await.expect("reset");
+    let after = store
+        .reset(app, player, everything, test_audit())
+        .await
+        .expect("reset");
     assert_eq!(after.version, 3);
     assert!(after.stats.is_empty() && after.achievements.is_empty());
     let read = store.progress(app, player).await.expect("progress");
@@ -628,7 +648,7 @@ pub async fn reset_of_never_written_user_writes_nothing(store: &dyn Store) {
     let player = user(9);
     for achievements in [false, true] {
         let after = store
-            .reset(app, player, ResetScope::full(achievements))
+            .reset(app, player, ResetScope::full(achievements), test_audit())
             .await
             .expect("reset");
         assert_eq!(after, UserProgress::default());
@@ -692,8 +712,14 @@ pub async fn global_counters_match_a_recount(store: &dyn Store) {
         store.store(step).await.expect("store");
     }
     let scope = ResetScope::full(true);
-    store.reset(app, user(4), scope).await.expect("reset");
-    store.reset(app, user(6), scope).await.expect("reset");
+    store
+        .reset(app, user(4), scope, test_audit())
+        .await
+        .expect("reset");
+    store
+        .reset(app, user(6), scope, test_audit())
+        .await
+        .expect("reset");
 
     let schema = test_schema();
     let mut users = 0;
@@ -946,7 +972,7 @@ where
     applied(&*store, request(app, player, "k1", entries, NOW)).await;
     applied(&*store, request(app, other, "k1", vec![unlock("B")], NOW)).await;
     store
-        .reset(app, other, ResetScope::full(true))
+        .reset(app, other, ResetScope::full(true), test_audit())
         .await
         .expect("reset");
     let key = store
@@ -1232,10 +1258,16 @@ pub async fn aggregated_totals_match_a_recount(store: &dyn Store) {
     );
 
     let scope = ResetScope::full(false);
-    store.reset(app, user(1), scope).await.expect("reset");
-    store.reset(app, user(4), scope).await.expect("reset");
     store
-        .reset(app, user(5), scope)
+        .reset(app, user(1), scope, test_audit())
+        .await
+        .expect("reset");
+    store
+        .reset(app, user(4), scope, test_audit())
+        .await
+        .expect("reset");
+    store
+        .reset(app, user(5), scope, test_audit())
         .await
         .expect("reset of nobody");
     let after = totals(store, app).await;
@@ -1450,8 +1482,14 @@ pub async fn users_are_listed_in_steam_id_order(store: &dyn Store) {
     .await;
     // Reset after a store: still a user. Reset of nobody, refused first store: none.
     let scope = ResetScope::full(true);
-    store.reset(app7, user(2), scope).await.expect("reset");
-    store.reset(app7, user(9), scope).await.expect("reset");
+    store
+        .reset(app7, user(2), scope, test_audit())
+        .await
+        .expect("reset");
+    store
+        .reset(app7, user(9), scope, test_audit())
+        .await
+        .expect("reset");
     let refused = request(app7, user(10), "k", vec![set("Nope", 1.0)], NOW);
     assert!(matches!(
         store.store(refused).await.expect("store"),
@@ -1606,7 +1644,10 @@ pub async fn import_user_copies_progress_exactly(store: &dyn Store) {
         applied(store, step).await;
     }
     let scope = ResetScope::full(false);
-    store.reset(source, half, scope).await.expect("reset");
+    store
+        .reset(source, half, scope, test_audit())
+        .await
+        .expect("reset");
 
     let users = store.users(source, None, 100).await.expect("users");
     assert_eq!(users, [one, steam, half, top]);
@@ -1880,6 +1921,8 @@ macro_rules! conformance_suite {
             import_user_copies_progress_exactly,
             import_key_keeps_what_it_holds,
             import_signing_secret_sets_only_a_missing_one,
+            a_reset_is_recorded_and_its_undo_restores_exactly,
+            revocations_and_secret_rotation_are_shared,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1904,6 +1947,244 @@ macro_rules! conformance_suite {
             }
         )*
     };
+}
+
+async fn unlocks(store: &dyn Store, app: AppId) -> (u64, BTreeMap<String, u64>) {
+    let g = store.global_achievements(app).await.expect("global");
+    (g.users, g.unlocked)
+}
+
+/// Issue 12's audit log: a reset is recorded with the stored progress
+/// before it, in the same transaction; its undo puts back exactly that
+/// progress (as a new version) and the global figures it moved, once; an
+/// undo that would lose later progress is refused and changes nothing.
+pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store) {
+    let app = app(77);
+    store
+        .put_schema(app, aggregated_schema())
+        .await
+        .expect("put");
+    let (p, q) = (user(1), user(2));
+    for (who, kills, speed) in [(p, 40.0, 7.0), (q, 5.0, 1.0)] {
+        store
+            .store(request(
+                app,
+                who,
+                "first",
+                vec![
+                    set("Kills", kills),
+                    set("Distance", 0.1),
+                    avg("Speed", speed, 3.0),
+                    set("Plain", 3.0),
+                    unlock("A"),
+                ],
+                NOW,
+            ))
+            .await
+            .expect("store");
+    }
+    let before_totals = totals(store, app).await;
+    let before_unlocks = unlocks(store, app).await;
+    let before = store.progress(app, p).await.expect("read");
+    let after = store
+        .reset(app, p, ResetScope::full(true), test_audit())
+        .await
+        .expect("reset");
+    assert_eq!(after.version, before.version + 1);
+    assert_ne!(totals(store, app).await, before_totals);
+    assert_eq!(unlocks(store, app).await.1.get("A"), Some(&1));
+
+    let log = store
+        .audit_log(crate::AuditQuery {
+            app: Some(app),
+            before: None,
+            limit: 10,
+        })
+        .await
+        .expect("audit");
+    assert_eq!(log.len(), 1, "{log:?}");
+    let record = &log[0];
+    assert_eq!(
+        (
+            record.action.as_str(),
+            record.app,
+            record.user,
+            record.actor.as_str()
+        ),
+        (crate::audit::action::RESET, Some(app), Some(p), "test")
+    );
+    let (recorded, after_version) = crate::audit::reset_before(&record.detail).expect("detail");
+    assert_eq!(after_version, after.version);
+    assert_eq!(recorded.version, before.version);
+
+    let restored = store
+        .undo_reset(
+            record.id,
+            AuditDraft::new("admin", "127.0.0.1", action::UNDO_RESET),
+        )
+        .await
+        .expect("undo");
+    assert_eq!(restored.version, after.version + 1);
+    assert_eq!(restored.achievements, before.achievements);
+    for (name, value) in &before.stats {
+        let back = restored.stats[name];
+        match (value, back) {
+            (StatValue::Float(a), StatValue::Float(b)) => assert_eq!(a.to_bits(), b.to_bits()),
+            (
+                StatValue::AvgRate {
+                    count: c,
+                    seconds: s,
+                },
+                StatValue::AvgRate { count, seconds },
+            ) => {
+                assert_eq!(
+                    (c.to_bits(), s.to_bits()),
+                    (count.to_bits(), seconds.to_bits())
+                )
+            }
+            (a, b) => assert_eq!(*a, b, "{name}"),
+        }
+    }
+    assert_eq!(store.progress(app, p).await.expect("read"), restored);
+    assert_eq!(totals(store, app).await, before_totals, "figures put back");
+    assert_eq!(unlocks(store, app).await, before_unlocks);
+
+    // Once only.
+    match store.undo_reset(record.id, test_audit()).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("already undone"), "{m}"),
+        other => panic!("a second undo: {other:?}"),
+    }
+    let log = store
+        .audit_log(crate::AuditQuery {
+            app: Some(app),
+            before: None,
+            limit: 10,
+        })
+        .await
+        .expect("audit");
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].action, action::UNDO_RESET);
+    assert_eq!(log[1].undone_by, Some(log[0].id));
+    // Paging: before the newest, the reset alone.
+    let page = store
+        .audit_log(crate::AuditQuery {
+            app: None,
+            before: Some(log[0].id),
+            limit: 1,
+        })
+        .await
+        .expect("page");
+    assert_eq!(
+        page.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![log[1].id]
+    );
+
+    // A reset followed by play cannot be undone: that play would be lost.
+    store
+        .reset(app, q, ResetScope::full(false), test_audit())
+        .await
+        .expect("reset");
+    store
+        .store(request(app, q, "later", vec![set("Kills", 12.0)], NOW))
+        .await
+        .expect("store");
+    let q_now = store.progress(app, q).await.expect("read");
+    let figures_now = totals(store, app).await;
+    let reset_q = store
+        .audit_log(crate::AuditQuery {
+            app: Some(app),
+            before: None,
+            limit: 1,
+        })
+        .await
+        .expect("audit")[0]
+        .id;
+    match store.undo_reset(reset_q, test_audit()).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("written after"), "{m}"),
+        other => panic!("undo after play: {other:?}"),
+    }
+    assert_eq!(store.progress(app, q).await.expect("read"), q_now);
+    assert_eq!(totals(store, app).await, figures_now);
+    match store.undo_reset(9_999_999, test_audit()).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("undo of nothing: {other:?}"),
+    }
+    let not_a_reset = store
+        .record_audit(AuditDraft::new("admin", "local", action::KEY_CREATE).about(app, None))
+        .await
+        .expect("record");
+    match store.undo_reset(not_a_reset, test_audit()).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("not a reset"), "{m}"),
+        other => panic!("undo of a key creation: {other:?}"),
+    }
+}
+
+/// Revocations keep the latest "not before" per app and user, revoked keys
+/// are listed, and a rotation keeps the old secret as the previous one.
+pub async fn revocations_and_secret_rotation_are_shared(store: &dyn Store) {
+    let app = app(78);
+    store.put_schema(app, test_schema()).await.expect("put");
+    let revoke = |user, at| TokenRevocation {
+        app,
+        user,
+        not_before_ms: at,
+    };
+    for r in [
+        revoke(Some(user(1)), 2_000),
+        revoke(Some(user(1)), 1_000),
+        revoke(None, 500),
+    ] {
+        store
+            .revoke_tokens(r, AuditDraft::new("admin", "local", action::TOKENS_REVOKE))
+            .await
+            .expect("revoke");
+    }
+    let mut listed = store.token_revocations().await.expect("list");
+    listed.revocations.sort_by_key(|r| r.not_before_ms);
+    assert_eq!(
+        listed.revocations,
+        vec![revoke(None, 500), revoke(Some(user(1)), 2_000)]
+    );
+    let key = store
+        .create_key(app, "k", &"c".repeat(64), NOW)
+        .await
+        .expect("key");
+    assert!(
+        !store
+            .token_revocations()
+            .await
+            .expect("list")
+            .revoked_keys
+            .contains(&key.id)
+    );
+    assert!(store.revoke_key(app, key.id).await.expect("revoke"));
+    assert!(
+        store
+            .token_revocations()
+            .await
+            .expect("list")
+            .revoked_keys
+            .contains(&key.id)
+    );
+
+    let first = store.signing_secrets().await.expect("secrets");
+    store.rotate_signing_secret(NOW + 60).await.expect("rotate");
+    let rotated = store.signing_secrets().await.expect("secrets");
+    assert_ne!(rotated.current, first.current);
+    assert_eq!(rotated.previous, Some((first.current.clone(), NOW + 60)));
+    assert_eq!(
+        store.signing_secret().await.expect("secret"),
+        rotated.current
+    );
+    let audited = store
+        .audit_log(crate::AuditQuery {
+            app: Some(app),
+            before: None,
+            limit: 10,
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audited.len(), 3, "each revocation is recorded");
 }
 
 /// Issue 12's repair migrations, part 1: app `app` with the aggregated

@@ -185,6 +185,44 @@ impl FigureChanges {
         changes
     }
 
+    /// What undoing a reset changes: the reset's changes, reversed. `before`
+    /// is the stored progress the reset removed, `current` the progress it
+    /// left (the user was not written since); the history moves on `day`,
+    /// the day of the undo.
+    pub fn of_undo(
+        schema: &Schema,
+        before: &UserProgress,
+        current: &UserProgress,
+        achievements: bool,
+        day: i64,
+    ) -> FigureChanges {
+        let relocked: Vec<laurel_core::ApiName> = if achievements {
+            before
+                .achievements
+                .iter()
+                .filter(|(_, a)| a.unlocked)
+                .map(|(n, _)| n.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut changes = FigureChanges::of_reset(schema, before, current, &relocked, day);
+        changes.users = -changes.users;
+        for n in changes.unlocks.values_mut() {
+            *n = -*n;
+        }
+        for t in changes.totals.values_mut() {
+            t.value_rows = -t.value_rows;
+            t.int_sum = t.int_sum.saturating_neg();
+            t.float_sum = -t.float_sum;
+        }
+        for h in changes.history.values_mut() {
+            h.int_change = h.int_change.saturating_neg();
+            h.float_change = -h.float_change;
+        }
+        changes
+    }
+
     /// What importing a user's progress changes (`Store::import_user`):
     /// one more user, their unlocks, and their values of aggregated stats in
     /// the sums; no history (the progress does not say on which days its

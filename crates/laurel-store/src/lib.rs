@@ -31,6 +31,7 @@ use laurel_core::{
     UserProgress, WriteAuthority,
 };
 
+pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod figures;
@@ -48,6 +49,13 @@ pub const SECONDS_PER_DAY: i64 = 86_400;
 pub const MAX_USERS_PAGE: usize = 10_000;
 
 /// The UTC day (days since 1970-01-01) of a Unix time.
+/// Now, in UTC Unix milliseconds (audit records, token revocations).
+pub fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 pub fn utc_day(time: UnixTime) -> i64 {
     time.div_euclid(SECONDS_PER_DAY)
 }
@@ -86,6 +94,11 @@ mod tests {
     }
 }
 
+pub use audit::{
+    AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, SigningSecrets, TokenRevocation,
+    TokenRevocations,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no app {0} on this server")]
@@ -104,6 +117,14 @@ pub enum StoreError {
     /// does not define, a user at version 0, an empty secret); nothing was written.
     #[error("invalid import: {0}")]
     InvalidImport(String),
+    /// What was asked for is not there (an audit record).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request cannot be carried out in the state the data is in (an
+    /// undo of a reset already undone, or after later progress); nothing
+    /// was written.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Parsed schemas by app, for a store's readers and writers: parsing a
@@ -396,12 +417,42 @@ pub trait Store: Send + Sync + 'static {
     /// A user's progress; version 0 and empty maps for a user never written.
     async fn progress(&self, app: AppId, user: SteamId) -> Result<UserProgress, StoreError>;
     async fn store(&self, request: StoreRequest) -> Result<StoreReply, StoreError>;
+    /// Resets a user's progress and records the reset, with the stored
+    /// progress from before it, in the audit log in the same transaction.
     async fn reset(
         &self,
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        audit: AuditDraft,
     ) -> Result<UserProgress, StoreError>;
+    /// Puts back the progress a reset removed (from the reset's audit record
+    /// `id`) and the global figures it moved, and records the undo; answers
+    /// the restored progress as visible. Refused when the record is not a
+    /// reset, is already undone, or the user was written since the reset
+    /// (the undo would lose that later progress): [`StoreError::Conflict`];
+    /// no such record: [`StoreError::NotFound`].
+    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<UserProgress, StoreError>;
+    /// Records an action in the audit log; answers its id.
+    async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError>;
+    /// A page of the audit log, newest first.
+    async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Refuses the tokens the revocation names (a later "not before" wins
+    /// over an earlier one), and records it in the audit log (naming its app
+    /// and user), in one transaction.
+    async fn revoke_tokens(
+        &self,
+        revocation: TokenRevocation,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError>;
+    /// Every revocation and revoked key, for the nodes' in-memory lists.
+    async fn token_revocations(&self) -> Result<TokenRevocations, StoreError>;
+    /// The signing secrets (creating the current one on first use).
+    async fn signing_secrets(&self) -> Result<SigningSecrets, StoreError>;
+    /// Makes a fresh secret current; the one it replaces verifies until
+    /// `grace_until` (Unix seconds). A previous secret still in its grace
+    /// period is dropped.
+    async fn rotate_signing_secret(&self, grace_until: i64) -> Result<(), StoreError>;
     async fn global_achievements(&self, app: AppId) -> Result<GlobalAchievements, StoreError>;
     /// Totals (and, if asked, daily history) of the app's aggregated stats, in
     /// schema order. Reads kept counters only: its cost does not grow with users.
@@ -423,8 +474,11 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_key(&self, app: AppId, id: i64) -> Result<bool, StoreError>;
     /// The live (not revoked) key with this secret hash.
     async fn find_key(&self, secret_hash: &str) -> Result<Option<KeyRecord>, StoreError>;
-    /// The server's token-signing secret, created on first use and shared by every node.
-    async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
+    /// The server's current token-signing secret, created on first use and
+    /// shared by every node.
+    async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
+        self.signing_secrets().await.map(|s| s.current)
+    }
     /// Cheap check that the database answers.
     async fn health(&self) -> Result<(), StoreError>;
 

@@ -112,11 +112,11 @@ mod read_pool;
 mod rows;
 mod writer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -135,6 +135,10 @@ use crate::{
     AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, MAX_GROUP_COMMIT,
     MAX_USERS_PAGE, Store, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema,
     stored_id_ranges_after, users_page,
+};
+use crate::{
+    AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, SigningSecrets, TokenRevocation,
+    TokenRevocations,
 };
 
 /// The database layout version this build writes (`PRAGMA user_version`).
@@ -240,7 +244,6 @@ pub struct SqliteStore {
     schemas: Arc<SchemaCache>,
     counters: Arc<WriterCounters>,
     closed: AtomicBool,
-    signing_secret: OnceLock<Vec<u8>>,
 }
 
 fn closed_error() -> StoreError {
@@ -362,7 +365,6 @@ impl SqliteStore {
             schemas,
             counters,
             closed: AtomicBool::new(false),
-            signing_secret: OnceLock::new(),
         })
     }
 
@@ -472,6 +474,17 @@ impl Drop for SqliteStore {
             tracing::error!("the SQLite writer thread panicked");
         }
     }
+}
+
+/// The secrets from `meta`'s rows; `None` when there is no current one yet.
+fn signing_secrets_from(rows: &mut HashMap<String, Vec<u8>>) -> Option<SigningSecrets> {
+    let current = rows.remove("signing_secret")?;
+    let until = rows
+        .remove("previous_signing_secret_until")
+        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+        .map(i64::from_be_bytes);
+    let previous = rows.remove("previous_signing_secret").zip(until);
+    Some(SigningSecrets { current, previous })
 }
 
 fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, i64, bool)> {
@@ -591,12 +604,14 @@ impl Store for SqliteStore {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        audit: AuditDraft,
     ) -> Result<UserProgress, StoreError> {
         self.write(|reply| {
             Command::Group(GroupItem::Reset {
                 app,
                 user,
                 scope,
+                audit: Box::new(audit),
                 reply,
             })
         })
@@ -718,32 +733,150 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
+    async fn signing_secrets(&self) -> Result<SigningSecrets, StoreError> {
         self.check_open()?;
-        if let Some(secret) = self.signing_secret.get() {
-            return Ok(secret.clone());
-        }
         let found = self
             .reads
             .run(|c| {
-                c.query_row(
-                    "SELECT value FROM meta WHERE key = 'signing_secret'",
-                    [],
-                    |r| r.get::<_, Vec<u8>>(0),
-                )
-                .optional()
-                .context("reading the signing secret")
+                let mut secrets = c
+                    .prepare_cached(
+                        "SELECT key, value FROM meta WHERE key IN ('signing_secret', \
+                         'previous_signing_secret', 'previous_signing_secret_until')",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map([], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                        })?
+                        .collect::<rusqlite::Result<HashMap<_, _>>>()
+                    })
+                    .context("reading the signing secrets")?;
+                Ok(signing_secrets_from(&mut secrets))
             })
             .await?;
-        let secret = match found {
-            Some(secret) => secret,
-            // The writer creates it unless another caller got there first.
-            None => {
-                self.write(|reply| Command::Single(SingleCommand::SigningSecret { reply }))
-                    .await?
-            }
-        };
-        Ok(self.signing_secret.get_or_init(|| secret).clone())
+        if let Some(secrets) = found {
+            return Ok(secrets);
+        }
+        // The writer creates it unless another caller got there first.
+        let current = self
+            .write(|reply| Command::Single(SingleCommand::SigningSecret { reply }))
+            .await?;
+        Ok(SigningSecrets {
+            current,
+            previous: None,
+        })
+    }
+
+    async fn rotate_signing_secret(&self, grace_until: i64) -> Result<(), StoreError> {
+        self.write(|reply| {
+            Command::Single(SingleCommand::RotateSigningSecret { grace_until, reply })
+        })
+        .await
+    }
+
+    async fn revoke_tokens(
+        &self,
+        revocation: TokenRevocation,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| {
+            Command::Single(SingleCommand::RevokeTokens {
+                revocation,
+                audit: Box::new(audit),
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn token_revocations(&self) -> Result<TokenRevocations, StoreError> {
+        self.check_open()?;
+        self.reads
+            .run(|c| {
+                let rows = c
+                    .prepare_cached("SELECT app_id, steam_id, not_before_ms FROM token_revocations")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, i64>(1)?,
+                                r.get::<_, i64>(2)?,
+                            ))
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .context("reading token revocations")?;
+                let revoked_keys = c
+                    .prepare_cached("SELECT id FROM keys WHERE revoked = 1")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| r.get::<_, i64>(0))?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .context("reading revoked keys")?;
+                let revocations = rows
+                    .into_iter()
+                    .map(|(app, user, not_before_ms)| {
+                        Ok(TokenRevocation {
+                            app: app_from_sql(app)?,
+                            user: (user != 0)
+                                .then(|| SteamId::new(user as u64))
+                                .transpose()
+                                .map_err(|_| {
+                                    StoreError::Backend(format!("revocation of steam id {user}"))
+                                })?,
+                            not_before_ms,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok(TokenRevocations {
+                    revocations,
+                    revoked_keys,
+                })
+            })
+            .await
+    }
+
+    async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError> {
+        self.write(|reply| {
+            Command::Single(SingleCommand::RecordAudit {
+                draft: Box::new(draft),
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        self.check_open()?;
+        let limit = query.limit.min(MAX_AUDIT_PAGE) as i64;
+        let before = query.before.unwrap_or(i64::MAX);
+        let app = query.app.map(app_sql);
+        self.reads
+            .run(move |c| {
+                let rows = c
+                    .prepare_cached(&format!(
+                        "{} WHERE id < ?1 AND (?2 IS NULL OR app_id = ?2) \
+                         ORDER BY id DESC LIMIT ?3",
+                        rows::AUDIT_SELECT
+                    ))
+                    .and_then(|mut s| {
+                        s.query_map((before, app, limit), rows::audit_row)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    })
+                    .context("listing the audit log")?;
+                rows.into_iter().map(rows::audit_record).collect()
+            })
+            .await
+    }
+
+    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<UserProgress, StoreError> {
+        self.write(|reply| {
+            Command::Group(GroupItem::UndoReset {
+                id,
+                audit: Box::new(audit),
+                reply,
+            })
+        })
+        .await
     }
 
     async fn users(

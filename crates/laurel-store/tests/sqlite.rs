@@ -667,7 +667,7 @@ async fn the_layout_5_migration_repairs_non_finite_values() {
              WHERE app_id = 9 AND name = 'Speed';
          UPDATE stat_history SET float_change = 9e999 WHERE app_id = 9 AND name = 'Speed';
          PRAGMA user_version = {};",
-        LAYOUT_VERSION - 1
+        4
     ))
     .expect("corrupt");
     drop(raw);

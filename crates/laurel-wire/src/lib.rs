@@ -477,6 +477,63 @@ pub struct KeyListResponse {
 
 /// The answer to revoking a server key: it stops working at once on the node
 /// that revoked it, and within the key cache's lifetime on the others.
+/// `POST /api/v1/admin/apps/{app_id}/revocations`: refuse the user tokens
+/// of one user (`steam_id`) or of every user of the app (no `steam_id`)
+/// issued until now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevokeRequest {
+    #[serde(default)]
+    pub steam_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRevokeResponse {
+    pub result: i32,
+    pub app_id: u32,
+    /// `null`: every user of the app.
+    pub steam_id: Option<String>,
+    /// Tokens issued at or before this time (Unix milliseconds) are refused.
+    pub not_before_ms: i64,
+}
+
+/// One record of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecordBody {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// `admin`, `key:<id>`, `user:<steam id>` or `cli`.
+    pub actor: String,
+    /// The client address, or `local` for the command line.
+    pub address: String,
+    pub action: String,
+    pub app_id: Option<u32>,
+    pub steam_id: Option<String>,
+    /// For a reset: its scope and the stored progress before it.
+    pub detail: serde_json::Value,
+    pub undone_by: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditListResponse {
+    pub result: i32,
+    /// Newest first; pass the last id as `before` for the next page.
+    pub records: Vec<AuditRecordBody>,
+}
+
+/// `POST /api/v1/admin/audit/{id}/undo`: the restored progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoResponse {
+    pub result: i32,
+    pub undone: i64,
+    pub progress: ProgressBody,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevokeResponse {

@@ -9,13 +9,14 @@ use laurel_core::{AppId, ResetScope, Schema, SteamId};
 use laurel_schema_formats::{
     ExportOptions, Format, ImportOptions, MAX_INPUT_BYTES, SourceFile, detect, export, import,
 };
-use laurel_store::Store;
+use laurel_store::audit::{AuditDraft, AuditQuery, action};
 use laurel_store::sqlite::{SqliteOptions, SqliteStore};
+use laurel_store::{Store, StoreError, TokenRevocation};
 use laurel_store_postgres::{PostgresOptions, PostgresStore, redacted_url};
 
 use crate::{
-    Cli, Command, Failure, KeyAction, LogFormat, SchemaAction, ServeArgs, StoreArgs, UserAction,
-    exit, fail,
+    AuditAction, AuditArgs, Cli, Command, Failure, KeyAction, LogFormat, SchemaAction,
+    SecretAction, ServeArgs, StoreArgs, TokenAction, UserAction, exit, fail,
 };
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
@@ -33,6 +34,9 @@ async fn run_async(cli: Cli) -> Result<(), Failure> {
         Command::User { action } => user(action).await,
         Command::Key { action } => key(action).await,
         Command::Migrate(args) => crate::migrate::run(args).await,
+        Command::Tokens { action } => tokens(action).await,
+        Command::Secret { action } => secret(action).await,
+        Command::Audit(args) => audit(args).await,
     }
 }
 
@@ -408,7 +412,11 @@ async fn user(action: UserAction) -> Result<(), Failure> {
         .ok_or_else(|| fail(exit::NOT_FOUND, anyhow!("no app {app}")))?;
     let progress = match reset {
         None => store.progress(app, user).await?,
-        Some(scope) => store.reset(app, user, scope).await?,
+        Some(scope) => {
+            store
+                .reset(app, user, scope, cli_audit(action::RESET))
+                .await?
+        }
     };
     let body =
         laurel_wire::ProgressBody::build(app, user, stored.version, &stored.schema, &progress);
@@ -428,6 +436,13 @@ async fn key(action: KeyAction) -> Result<(), Failure> {
                 .map_err(|e| anyhow!("no randomness for a key: {e}"))?;
             let hash = laurel_server::auth::hash_server_key(&secret);
             let record = store.create_key(app, &label, &hash, now()).await?;
+            store
+                .record_audit(
+                    cli_audit(action::KEY_CREATE)
+                        .about(app, None)
+                        .with_detail(serde_json::json!({"key_id": record.id, "label": label})),
+                )
+                .await?;
             println!("{secret}");
             eprintln!(
                 "key {} for app {app} created; the secret above is shown once",
@@ -453,6 +468,13 @@ async fn key(action: KeyAction) -> Result<(), Failure> {
             let app = parse_app(&app)?;
             let store = open_store(&store).await?;
             if store.revoke_key(app, id).await? {
+                store
+                    .record_audit(
+                        cli_audit(action::KEY_REVOKE)
+                            .about(app, None)
+                            .with_detail(serde_json::json!({"key_id": id})),
+                    )
+                    .await?;
                 println!("key {id} of app {app} revoked");
                 Ok(())
             } else {
@@ -460,6 +482,99 @@ async fn key(action: KeyAction) -> Result<(), Failure> {
             }
         }
     }
+}
+
+/// An audit entry of the command line: actor `cli`, address `local`.
+fn cli_audit(what: &'static str) -> AuditDraft {
+    AuditDraft::new("cli", "local", what)
+}
+
+async fn tokens(action: TokenAction) -> Result<(), Failure> {
+    let TokenAction::Revoke {
+        app,
+        steam_id,
+        store,
+    } = action;
+    let app = parse_app(&app)?;
+    let user = steam_id.as_deref().map(parse_user).transpose()?;
+    let store = open_store(&store).await?;
+    if store.schema(app).await?.is_none() {
+        return Err(fail(exit::NOT_FOUND, anyhow!("no app {app}")));
+    }
+    let revocation = TokenRevocation {
+        app,
+        user,
+        not_before_ms: laurel_store::unix_now_ms(),
+    };
+    store
+        .revoke_tokens(
+            revocation,
+            cli_audit(action::TOKENS_REVOKE).about(app, user),
+        )
+        .await?;
+    match user {
+        Some(user) => println!("tokens of user {user} in app {app} issued until now are revoked"),
+        None => println!("tokens of every user of app {app} issued until now are revoked"),
+    }
+    Ok(())
+}
+
+async fn secret(action: SecretAction) -> Result<(), Failure> {
+    let SecretAction::Rotate { grace, store } = action;
+    let store = open_store(&store).await?;
+    let grace = i64::try_from(grace).unwrap_or(i64::MAX);
+    let until = now().saturating_add(grace);
+    store.rotate_signing_secret(until).await?;
+    store
+        .record_audit(
+            cli_audit(action::SECRET_ROTATE).with_detail(serde_json::json!({"grace_until": until})),
+        )
+        .await?;
+    println!(
+        "signing secret rotated; tokens signed with the previous one are accepted for {grace} s more"
+    );
+    Ok(())
+}
+
+async fn audit(args: AuditArgs) -> Result<(), Failure> {
+    if let Some(AuditAction::Undo { id, store }) = args.action {
+        let store = open_store(&store).await?;
+        let progress = match store.undo_reset(id, cli_audit(action::UNDO_RESET)).await {
+            Ok(progress) => progress,
+            Err(StoreError::NotFound(m)) => return Err(fail(exit::NOT_FOUND, anyhow!(m))),
+            Err(StoreError::Conflict(m)) => return Err(fail(exit::INVALID_INPUT, anyhow!(m))),
+            Err(e) => return Err(e.into()),
+        };
+        println!(
+            "reset {id} undone: the user is at version {} again with what it removed",
+            progress.version
+        );
+        return Ok(());
+    }
+    let app = args.app.as_deref().map(parse_app).transpose()?;
+    let store = open_store(&args.store).await?;
+    let records = store
+        .audit_log(AuditQuery {
+            app,
+            before: args.before,
+            limit: usize::from(args.limit),
+        })
+        .await?;
+    for r in records {
+        let line = serde_json::json!({
+            "id": r.id,
+            "at_ms": r.at_ms,
+            "actor": r.actor,
+            "address": r.address,
+            "action": r.action,
+            "app_id": r.app.map(laurel_core::AppId::get),
+            "steam_id": r.user.map(|u| u.to_string()),
+            "detail": r.detail,
+            "undone_by": r.undone_by,
+        });
+        println!("{line}");
+    }
+    Ok(())
 }
 
 fn now() -> i64 {

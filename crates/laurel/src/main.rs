@@ -101,6 +101,71 @@ pub enum Command {
     /// Copy apps from one database to another (SQLite ⇄ PostgreSQL) and verify every user.
     #[command(long_about = migrate::LONG_ABOUT)]
     Migrate(migrate::MigrateArgs),
+    /// Revoke user tokens (running servers refuse them within 5 seconds).
+    Tokens {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Rotate the token-signing secret.
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+    },
+    /// List the audit log (newest first, one JSON record per line), or undo a reset.
+    Audit(AuditArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenAction {
+    /// Refuse the tokens issued until now: one user's, or with no STEAM_ID every user's of APP.
+    Revoke {
+        app: String,
+        steam_id: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretAction {
+    /// Make a fresh secret sign new tokens; tokens signed with the old one
+    /// are accepted for the grace period, then refused.
+    Rotate {
+        /// Seconds the old secret still verifies (default: a day, the default token lifetime).
+        #[arg(long, default_value_t = 86_400)]
+        grace: u64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub action: Option<AuditAction>,
+    /// Only this app's records.
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only records older than this id (the next page).
+    #[arg(long)]
+    pub before: Option<i64>,
+    /// At most this many records (1–1000).
+    #[arg(long, default_value_t = 100,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditAction {
+    /// Undo the reset of audit record ID: put back the progress and the
+    /// global figures it removed (refused if the user has stored since).
+    Undo {
+        id: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 /// `laurel serve`: where to listen, what to serve, and its limits.

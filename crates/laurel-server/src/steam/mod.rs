@@ -154,12 +154,10 @@ async fn credential(
     }
     if text.starts_with(TOKEN_PREFIX) {
         let now = crate::unix_now();
-        return match state.signer().verify(&text, now) {
+        return match state.tokens().verify(&text, now) {
             Ok(claims) => Ok(Credential::User(claims)),
-            // Signed by this server but out of date: Steam's 401.
-            Err(_) if state.signer().verify(&text, i64::MIN).is_ok() => {
-                Err(HtmlError::Unauthorized)
-            }
+            // Signed by this server but expired or revoked: Steam's 401.
+            Err(refusal) if refusal.was_signed_here() => Err(HtmlError::Unauthorized),
             Err(_) => Err(HtmlError::Forbidden),
         };
     }

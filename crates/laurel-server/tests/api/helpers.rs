@@ -13,8 +13,9 @@ use laurel_core::{AppId, ResetScope, Schema, SteamId};
 use laurel_server::{AppState, ServerConfig, router};
 use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{
-    AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, Store, StoreError,
-    StoreReply, StoreRequest, StoredKey, StoredSchema,
+    AppSummary, AuditDraft, AuditQuery, AuditRecord, GlobalAchievements, GlobalStat,
+    GlobalStatsQuery, KeyRecord, SigningSecrets, Store, StoreError, StoreReply, StoreRequest,
+    StoredKey, StoredSchema, TokenRevocation, TokenRevocations,
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -345,8 +346,31 @@ impl Store for FaultyStore {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        audit: AuditDraft,
     ) -> Result<UserProgress, StoreError> {
-        self.inner.reset(app, user, scope).await
+        self.inner.reset(app, user, scope, audit).await
+    }
+    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<UserProgress, StoreError> {
+        self.inner.undo_reset(id, audit).await
+    }
+    async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError> {
+        self.inner.record_audit(draft).await
+    }
+    async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        self.inner.audit_log(query).await
+    }
+    async fn revoke_tokens(
+        &self,
+        revocation: TokenRevocation,
+        audit: AuditDraft,
+    ) -> Result<(), StoreError> {
+        self.inner.revoke_tokens(revocation, audit).await
+    }
+    async fn token_revocations(&self) -> Result<TokenRevocations, StoreError> {
+        self.inner.token_revocations().await
+    }
+    async fn rotate_signing_secret(&self, grace_until: i64) -> Result<(), StoreError> {
+        self.inner.rotate_signing_secret(grace_until).await
     }
     async fn global_achievements(&self, app: AppId) -> Result<GlobalAchievements, StoreError> {
         self.inner.global_achievements(app).await
@@ -376,8 +400,8 @@ impl Store for FaultyStore {
     async fn find_key(&self, secret_hash: &str) -> Result<Option<KeyRecord>, StoreError> {
         self.inner.find_key(secret_hash).await
     }
-    async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
-        self.inner.signing_secret().await
+    async fn signing_secrets(&self) -> Result<SigningSecrets, StoreError> {
+        self.inner.signing_secrets().await
     }
     async fn users(
         &self,

@@ -1,5 +1,4 @@
 use laurel_core::{AppId, SteamId};
-use laurel_wire::TokenClaims;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -16,7 +15,7 @@ async fn dev_mode_issues_tokens_without_credentials() {
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let token = r.json["token"].as_str().unwrap();
-    assert!(token.starts_with(&format!("lt1.480.{A}.")), "{token}");
+    assert!(token.starts_with(&format!("lt2.480.{A}.")), "{token}");
     insta::assert_json_snapshot!(redacted(r.json));
 }
 
@@ -97,17 +96,17 @@ async fn session_bodies_are_checked() {
 #[tokio::test]
 async fn expired_forged_and_foreign_tokens_are_refused() {
     let app = spawn().await;
-    let claims = |expires_at| TokenClaims {
-        app: AppId::new(480).unwrap(),
-        user: A.parse::<SteamId>().unwrap(),
-        expires_at,
-    };
-    let expired = app.state.signer().sign(&claims(1_000));
+    let now_ms = laurel_store::unix_now_ms();
+    let a: SteamId = A.parse().unwrap();
+    let (expired, _) = app
+        .state
+        .tokens()
+        .mint(AppId::new(480).unwrap(), a, 0, -100, now_ms);
     let r = app.progress(480, A, &expired).await;
     assert_eq!(r.code(), (401, 21));
     assert!(r.error().contains("expired"), "{}", r.error());
 
-    let forged = format!("lt1.480.{A}.9999999999.{}", "0".repeat(64));
+    let forged = format!("lt2.480.{A}.1.9999999999.0.{}", "0".repeat(64));
     assert_eq!(app.progress(480, A, &forged).await.code(), (401, 21));
     // A valid token with its claims edited.
     let good = app.token(480, A).await;
@@ -129,9 +128,9 @@ async fn expired_forged_and_foreign_tokens_are_refused() {
     assert_eq!(app.put_schema(481, PRIVATE_SCHEMA).await.status, 200);
     assert_eq!(app.progress(481, A, &good).await.code(), (403, 15));
     // A token of an app that does not exist: signed, but the app is unknown.
-    let ghost = app.state.signer().sign(&TokenClaims {
-        app: AppId::new(999).unwrap(),
-        ..claims(9_999_999_999)
-    });
+    let (ghost, _) = app
+        .state
+        .tokens()
+        .mint(AppId::new(999).unwrap(), a, 0, 3600, now_ms);
     assert_eq!(app.progress(999, A, &ghost).await.code(), (404, 9));
 }

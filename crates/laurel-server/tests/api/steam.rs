@@ -428,7 +428,7 @@ async fn player_achievements_refusals() {
         (
             format!(
                 "{base}?key={}&steamid={A}&appid=480",
-                enc(&t_a.replace("lt1.480", "lt1.7"))
+                enc(&t_a.replace("lt2.480", "lt2.7"))
             ),
             403,
             "Forbidden",

@@ -7,7 +7,7 @@ use crate::StoreError;
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 // Float columns are declared without a type on purpose: a REAL column stores
 // integral values as integers and turns -0.0 into 0.0, and f32 stat values
@@ -229,6 +229,32 @@ WHERE NOT (float_sum BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308)
 
 UPDATE stat_history SET float_change = 0.0
 WHERE NOT (float_change BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308);
+"#;
+
+// Token revocations (steam_id 0: every user of the app) and the audit log
+// (`IF NOT EXISTS`: tests replay migrations on a database rolled back by hand).
+// The previous signing secret of a rotation lives in `meta` beside the
+// current one (`previous_signing_secret`, `previous_signing_secret_until`).
+const V6: &str = r#"
+CREATE TABLE IF NOT EXISTS token_revocations (
+    app_id        INTEGER NOT NULL,
+    steam_id      INTEGER NOT NULL,
+    not_before_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_id, steam_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS audit_log (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms     INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    address   TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    app_id    INTEGER,
+    steam_id  INTEGER,
+    detail    TEXT NOT NULL,
+    undone_by INTEGER
+);
+CREATE INDEX IF NOT EXISTS audit_log_by_app ON audit_log (app_id, id);
 "#;
 
 /// Brings the database to the newest layout in one transaction, so a failed

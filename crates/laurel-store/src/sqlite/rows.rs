@@ -55,6 +55,8 @@ pub(crate) fn same_error(e: &StoreError) -> StoreError {
         StoreError::Backend(m) => StoreError::Backend(m.clone()),
         StoreError::AlreadyExists(m) => StoreError::AlreadyExists(m.clone()),
         StoreError::InvalidImport(m) => StoreError::InvalidImport(m.clone()),
+        StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
     }
 }
 
@@ -596,4 +598,53 @@ pub(crate) fn load_global_stats(
         });
     }
     Ok(out)
+}
+
+/// The columns of an audit record, in the order [`audit_row`] reads them.
+pub(crate) const AUDIT_SELECT: &str = "SELECT id, at_ms, actor, address, action, app_id, \
+     steam_id, detail, undone_by FROM audit_log";
+
+pub(crate) type AuditRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+    Option<i64>,
+);
+
+pub(crate) fn audit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+pub(crate) fn audit_record(
+    (id, at_ms, actor, address, action, app, user, detail, undone_by): AuditRow,
+) -> Result<crate::AuditRecord, StoreError> {
+    Ok(crate::AuditRecord {
+        id,
+        at_ms,
+        actor,
+        address,
+        action,
+        app: app.map(app_from_sql).transpose()?,
+        user: user
+            .map(|u| SteamId::new(u as u64).map_err(|_| corrupt(format_args!("steam id {u}"))))
+            .transpose()?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| corrupt(format_args!("audit detail of {id}: {e}")))?,
+        undone_by,
+    })
 }

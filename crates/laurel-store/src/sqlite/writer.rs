@@ -22,6 +22,7 @@ use super::rows::{
     reconcile_stat_totals, same_error, schema_version, user_sql, visible, write_achievement,
     write_stat, write_version,
 };
+use crate::audit::{self, AuditDraft, TokenRevocation};
 use crate::{
     IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey,
     StoredSchema, check_import,
@@ -77,6 +78,19 @@ pub(crate) enum SingleCommand {
         secret: Vec<u8>,
         reply: Reply<bool>,
     },
+    RotateSigningSecret {
+        grace_until: i64,
+        reply: Reply<()>,
+    },
+    RevokeTokens {
+        revocation: TokenRevocation,
+        audit: Box<AuditDraft>,
+        reply: Reply<()>,
+    },
+    RecordAudit {
+        draft: Box<AuditDraft>,
+        reply: Reply<i64>,
+    },
 }
 
 /// The writes that share a group commit: the frequent ones.
@@ -89,6 +103,13 @@ pub(crate) enum GroupItem {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        audit: Box<AuditDraft>,
+        reply: Reply<UserProgress>,
+    },
+    /// Puts back what a reset removed, from its audit record.
+    UndoReset {
+        id: i64,
+        audit: Box<AuditDraft>,
         reply: Reply<UserProgress>,
     },
     /// A user's progress copied from another store (`Store::import_user`):
@@ -106,7 +127,9 @@ impl GroupItem {
     fn failed(self, e: &StoreError) -> Answer {
         match self {
             GroupItem::Store { reply, .. } => answer(reply, Err(same_error(e))),
-            GroupItem::Reset { reply, .. } => answer(reply, Err(same_error(e))),
+            GroupItem::Reset { reply, .. } | GroupItem::UndoReset { reply, .. } => {
+                answer(reply, Err(same_error(e)))
+            }
             GroupItem::Import { reply, .. } => answer(reply, Err(same_error(e))),
         }
     }
@@ -446,14 +469,31 @@ impl Writer {
                     app,
                     user,
                     scope,
+                    audit,
                     reply,
                 } => {
                     let result = in_savepoint(&tx, |c| {
-                        execute_reset(c, &mut env, app, user, scope, &mut moved)
+                        execute_reset(c, &mut env, app, user, scope, *audit, &mut moved)
                     });
                     if matches!(result, Ok(Ok(_))) {
                         figures.add(app, moved);
                     }
+                    let (result, failed) = split(result);
+                    pending.push(answer(reply, result));
+                    fatal = fatal.or(failed);
+                }
+                GroupItem::UndoReset { id, audit, reply } => {
+                    let result = in_savepoint(&tx, |c| {
+                        execute_undo_reset(c, &mut env, id, *audit, &mut moved)
+                    });
+                    let result = match result {
+                        Ok(Ok((app, progress))) => {
+                            figures.add(app, moved);
+                            Ok(Ok(progress))
+                        }
+                        Ok(Err(e)) => Ok(Err(e)),
+                        Err(e) => Err(e),
+                    };
                     let (result, failed) = split(result);
                     pending.push(answer(reply, result));
                     fatal = fatal.or(failed);
@@ -539,6 +579,30 @@ impl Writer {
             }
             SingleCommand::ImportKey { key, reply } => {
                 let result = in_transaction(conn, "importing a key", |tx| import_key(tx, &key));
+                answer(reply, result)
+            }
+            SingleCommand::RotateSigningSecret { grace_until, reply } => {
+                let result = in_transaction(conn, "rotating the signing secret", |tx| {
+                    rotate_signing_secret(tx, grace_until)
+                });
+                answer(reply, result)
+            }
+            SingleCommand::RevokeTokens {
+                revocation,
+                audit,
+                reply,
+            } => {
+                let result = in_transaction(conn, "revoking tokens", |tx| {
+                    revoke_tokens(tx, revocation)?;
+                    let audit = audit.about(revocation.app, revocation.user);
+                    insert_audit(tx, &audit).map(|_| ())
+                });
+                answer(reply, result)
+            }
+            SingleCommand::RecordAudit { draft, reply } => {
+                let result = in_transaction(conn, "recording an audit entry", |tx| {
+                    insert_audit(tx, &draft)
+                });
                 answer(reply, result)
             }
             SingleCommand::ImportSigningSecret { secret, reply } => {
@@ -799,6 +863,7 @@ fn execute_reset(
     app: AppId,
     user: SteamId,
     scope: ResetScope,
+    audit: AuditDraft,
     figures: &mut FigureChanges,
 ) -> Result<UserProgress, StoreError> {
     // Resets are rare: the next store of this user reads its rows again.
@@ -807,10 +872,17 @@ fn execute_reset(
     // The stored rows, not the visible ones: rows of achievements the schema
     // dropped are deleted too, and their counters must follow.
     let stored = load_progress(conn, app, user)?;
+    let (next, relocked) = reset(&stored, scope, &schema);
+    let after_version = if stored.version == 0 { 0 } else { next.version };
+    insert_audit(
+        conn,
+        &audit
+            .about(app, Some(user))
+            .with_detail(audit::reset_detail(scope, &stored, after_version)),
+    )?;
     if stored.version == 0 {
         return Ok(UserProgress::default());
     }
-    let (next, relocked) = reset(&stored, scope, &schema);
     let key = (app_sql(app), user_sql(user));
     conn.prepare_cached("DELETE FROM stats WHERE app_id = ?1 AND steam_id = ?2")
         .and_then(|mut s| s.execute(key))
@@ -837,6 +909,66 @@ fn execute_reset(
     }
     write_version(conn, app, user, next.version, true)?;
     Ok(visible(next, &schema))
+}
+
+/// Puts back the stored progress a reset removed (its audit record `id`),
+/// as a new version, and reverses the figures it moved; records the undo and
+/// marks the reset undone. Answers the app and the visible progress.
+fn execute_undo_reset(
+    conn: &Connection,
+    env: &mut GroupEnv<'_>,
+    id: i64,
+    audit: AuditDraft,
+    figures: &mut FigureChanges,
+) -> Result<(AppId, UserProgress), StoreError> {
+    let record = read_audit(conn, id)?;
+    let (app, user) = audit::undoable(&record)?;
+    env.progress.users.remove(&(app, user));
+    let schema = env.schema(conn, app)?;
+    let (before, after_version) = audit::reset_before(&record.detail)?;
+    let current = load_progress(conn, app, user)?;
+    audit::check_undo(&record, &current, after_version)?;
+    let key = (app_sql(app), user_sql(user));
+    conn.prepare_cached("DELETE FROM stats WHERE app_id = ?1 AND steam_id = ?2")
+        .and_then(|mut s| s.execute(key))
+        .and_then(|_| {
+            conn.prepare_cached("DELETE FROM achievements WHERE app_id = ?1 AND steam_id = ?2")
+                .and_then(|mut s| s.execute(key))
+        })
+        .context("clearing the progress a reset left")?;
+    for (name, value) in &before.stats {
+        write_stat(conn, app, user, name, value, false)?;
+    }
+    for (name, state) in &before.achievements {
+        write_achievement(conn, app, user, name, Some(state))?;
+    }
+    let restored = UserProgress {
+        version: current.version + 1,
+        ..before
+    };
+    if env.global_figures {
+        let achievements = record.detail["achievements"].as_bool().unwrap_or(false);
+        *figures = FigureChanges::of_undo(
+            &schema,
+            &restored,
+            &current,
+            achievements,
+            crate::figures::reset_day(),
+        );
+        figures.check_finite()?;
+    }
+    write_version(conn, app, user, restored.version, true)?;
+    let undo_id = insert_audit(
+        conn,
+        &audit.about(app, Some(user)).with_detail(serde_json::json!({
+            "undid": id,
+            "version": restored.version,
+        })),
+    )?;
+    conn.prepare_cached("UPDATE audit_log SET undone_by = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute((id, undo_id)))
+        .context("marking a reset undone")?;
+    Ok((app, visible(restored, &schema)))
 }
 
 /// Writes a user's progress as given (`Store::import_user`), for a user
@@ -1000,6 +1132,69 @@ fn import_signing_secret(conn: &Connection, secret: &[u8]) -> Result<bool, Store
     )
     .context("writing the signing secret")?;
     Ok(true)
+}
+
+/// Appends a record to the audit log; its id.
+pub(crate) fn insert_audit(conn: &Connection, draft: &AuditDraft) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit_log (at_ms, actor, address, action, app_id, steam_id, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            crate::unix_now_ms(),
+            &draft.actor,
+            &draft.address,
+            draft.action,
+            draft.app.map(app_sql),
+            draft.user.map(user_sql),
+            draft.detail.to_string(),
+        ))
+    })
+    .context("recording an audit entry")?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn read_audit(conn: &Connection, id: i64) -> Result<audit::AuditRecord, StoreError> {
+    let row = conn
+        .prepare_cached(&format!("{} WHERE id = ?1", super::rows::AUDIT_SELECT))
+        .and_then(|mut s| s.query_row([id], super::rows::audit_row).optional())
+        .context("reading an audit record")?
+        .ok_or_else(|| StoreError::NotFound(format!("no audit record {id}")))?;
+    super::rows::audit_record(row)
+}
+
+fn revoke_tokens(conn: &Connection, r: TokenRevocation) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO token_revocations (app_id, steam_id, not_before_ms) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (app_id, steam_id) \
+         DO UPDATE SET not_before_ms = max(not_before_ms, excluded.not_before_ms)",
+    )
+    .and_then(|mut s| s.execute((app_sql(r.app), r.user.map_or(0, user_sql), r.not_before_ms)))
+    .context("revoking tokens")?;
+    Ok(())
+}
+
+fn rotate_signing_secret(conn: &Transaction<'_>, grace_until: i64) -> Result<(), StoreError> {
+    let current = signing_secret(conn)?;
+    let mut fresh = vec![0u8; SIGNING_SECRET_BYTES];
+    getrandom::fill(&mut fresh)
+        .map_err(|e| StoreError::Backend(format!("no randomness for the signing secret: {e}")))?;
+    let mut put = conn
+        .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+        .context("rotating the signing secret")?;
+    for (key, value) in [
+        ("previous_signing_secret", current),
+        (
+            "previous_signing_secret_until",
+            grace_until.to_be_bytes().to_vec(),
+        ),
+        ("signing_secret", fresh),
+    ] {
+        put.execute((key, value))
+            .context("rotating the signing secret")?;
+    }
+    Ok(())
 }
 
 fn signing_secret(conn: &Transaction<'_>) -> Result<Vec<u8>, StoreError> {

@@ -302,7 +302,7 @@ fn bad_input_gets_a_precise_error_and_changes_nothing() {
     );
     assert!(s == 401 || s == 403 || s == 404, "{s} {r}");
     // Forged and missing tokens.
-    let forged = format!("lt1.480.{a}.9999999999.{}", "0".repeat(64));
+    let forged = format!("lt2.480.{a}.1.9999999999.0.{}", "0".repeat(64));
     let (s, r, _) = error_of(env.http.progress(480, &a, &forged).expect("get"));
     assert_eq!((s, r), (401, 21));
     let (s, r, _) = error_of(env.http.get(&path, None).expect("get"));

@@ -1002,7 +1002,7 @@ fn store_request(token: &str, key: &str, with_body: bool, close: bool) -> String
 fn an_answer_given_before_the_body_was_read_closes_the_connection() {
     let (_dir, server) = serve_with(&["--dev"]);
     let within = Duration::from_secs(30);
-    let withheld = store_request("lt1.not-a-token", "withheld", false, false);
+    let withheld = store_request("lt2.not-a-token", "withheld", false, false);
     let (answer, closed) = exchange(&server.addr, &[withheld], within);
     assert!(answer.starts_with("http/1.1 401"), "{answer}");
     let head = answer.split("\r\n\r\n").next().unwrap_or_default();

@@ -207,7 +207,12 @@ async fn play_game(store: Arc<dyn Store>, i: u64) {
     for (every, achievements) in [(13, false), (17, true)] {
         if i.is_multiple_of(every) {
             store
-                .reset(game, user, ResetScope::full(achievements))
+                .reset(
+                    game,
+                    user,
+                    ResetScope::full(achievements),
+                    laurel_store::conformance::test_audit(),
+                )
                 .await
                 .expect("reset");
         }
