@@ -106,10 +106,12 @@ impl TokenAuthority {
         authority
     }
 
-    /// Reloads the secrets and revocations from the store.
+    /// Reloads the secrets and revocations from the store. Revocations are
+    /// read first: whatever was committed before a revocation this read
+    /// sees (a rotation, say) is then seen by the secrets' read too.
     pub async fn refresh(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let secrets = store.signing_secrets().await?;
         let revocations = store.token_revocations().await?;
+        let secrets = store.signing_secrets().await?;
         *self.signers.write().unwrap_or_else(|e| e.into_inner()) = Signers::new(&secrets);
         self.replace_revocations(revocations);
         Ok(())

@@ -8,6 +8,7 @@ mod cli;
 mod cluster;
 mod durability;
 mod hostile;
+mod lifecycle;
 mod migrate;
 mod schemathesis;
 mod sdk;

@@ -211,7 +211,7 @@ async fn play_game(store: Arc<dyn Store>, i: u64) {
                     game,
                     user,
                     ResetScope::full(achievements),
-                    laurel_store::conformance::test_audit(),
+                    laurel_store::AuditDraft::new("test", "local", laurel_store::audit::action::RESET),
                 )
                 .await
                 .expect("reset");
