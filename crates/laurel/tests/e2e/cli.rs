@@ -39,6 +39,10 @@ fn help_on_every_command() {
         vec!["key", "create", "--help"],
         vec!["key", "list", "--help"],
         vec!["key", "revoke", "--help"],
+        vec!["tokens", "revoke", "--help"],
+        vec!["secret", "rotate", "--help"],
+        vec!["audit", "--help"],
+        vec!["audit", "undo", "--help"],
     ] {
         let out = Command::new(bin()).args(&args).output().expect("run");
         assert!(out.status.success(), "{args:?}");
