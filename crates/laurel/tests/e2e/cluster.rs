@@ -1378,3 +1378,108 @@ fn postgres_stopped_and_restarted_mid_load() {
         started.elapsed()
     );
 }
+
+/// Issue 12, finding 9 across nodes: a user's revocation and a key's
+/// revocation made through node A hold on node B within B's refresh
+/// interval (waited for with a deadline), other tokens keep working there,
+/// and a reset made on B is undone through A.
+#[test]
+fn revocations_made_on_one_node_hold_on_the_other() {
+    const PROPAGATION: Duration = Duration::from_secs(30);
+    let database = PostgresServer::shared().database();
+    let cluster = Cluster::start(&database, 2);
+    let (a, b) = (
+        Http::new(&cluster.nodes[0].url),
+        Http::new(&cluster.nodes[1].url),
+    );
+    let read = |http: &Http, user: usize, token: &str| {
+        http.progress(APP, &user_id(user), token)
+            .expect("answered")
+            .0
+    };
+    let until_refused = |user: usize, token: &str| {
+        let deadline = Instant::now() + PROPAGATION;
+        while Instant::now() < deadline {
+            if read(&b, user, token) == 401 {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        false
+    };
+    let tokens = &cluster.tokens;
+    for (user, token) in tokens.iter().enumerate() {
+        assert_eq!(read(&b, user, token), 200);
+    }
+    let (status, body) = b
+        .store(
+            APP,
+            &user_id(2),
+            &tokens[2],
+            "before-reset",
+            &json!({"stats": [{"name": SHARED, "value": 3}]}),
+        )
+        .expect("store");
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = a
+        .post(
+            &format!("/api/v1/admin/apps/{APP}/revocations"),
+            Some(ADMIN_TOKEN),
+            &json!({"steam_id": user_id(0)}),
+        )
+        .expect("revoke");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        until_refused(0, &tokens[0]),
+        "node B kept accepting a revoked user's token"
+    );
+    assert_eq!(read(&b, 1, &tokens[1]), 200, "other users' tokens stand");
+
+    let keys = a
+        .get(&format!("/api/v1/admin/apps/{APP}/keys"), Some(ADMIN_TOKEN))
+        .expect("keys")
+        .1;
+    let key_id = keys["keys"][0]["id"].as_i64().expect("key id");
+    let (status, _) = a
+        .send(
+            "DELETE",
+            &format!("/api/v1/admin/apps/{APP}/keys/{key_id}"),
+            Some(ADMIN_TOKEN),
+            &[],
+            "",
+        )
+        .expect("revoke key");
+    assert_eq!(status, 200);
+    assert!(
+        until_refused(1, &tokens[1]),
+        "node B kept accepting a revoked key's token"
+    );
+
+    // A reset on B, undone through A.
+    let (status, _) = b
+        .post(
+            &format!("/api/v1/admin/apps/{APP}/users/{}/reset", user_id(2)),
+            Some(ADMIN_TOKEN),
+            &json!({}),
+        )
+        .expect("reset");
+    assert_eq!(status, 200);
+    let records = a
+        .get(
+            &format!("/api/v1/admin/audit?app_id={APP}&limit=1"),
+            Some(ADMIN_TOKEN),
+        )
+        .expect("audit")
+        .1;
+    assert_eq!(records["records"][0]["action"], json!("reset"), "{records}");
+    let id = records["records"][0]["id"].as_i64().expect("id");
+    let (status, body) = a
+        .post(
+            &format!("/api/v1/admin/audit/{id}/undo"),
+            Some(ADMIN_TOKEN),
+            &json!(null),
+        )
+        .expect("undo");
+    assert_eq!(status, 200, "{body}");
+}

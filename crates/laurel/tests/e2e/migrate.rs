@@ -211,7 +211,11 @@ async fn play_game(store: Arc<dyn Store>, i: u64) {
                     game,
                     user,
                     ResetScope::full(achievements),
-                    laurel_store::AuditDraft::new("test", "local", laurel_store::audit::action::RESET),
+                    laurel_store::AuditDraft::new(
+                        "test",
+                        "local",
+                        laurel_store::audit::action::RESET,
+                    ),
                 )
                 .await
                 .expect("reset");
