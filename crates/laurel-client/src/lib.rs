@@ -108,6 +108,31 @@ pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
 
 /// A connection to a Laurel server for one app and one user. `Send + Sync`;
 /// every method returns without waiting for the network.
+/// The claims of a token for `app`, read without the key (the server
+/// decides whether it is valid).
+fn token_claims(token: &str, app: AppId) -> Result<TokenClaims, ClientError> {
+    let Some((claims, _)) = TokenClaims::parse_unverified(token) else {
+        return Err(ClientError::InvalidToken {
+            reason:
+                "not a Laurel user token (lt2.<app>.<steamid>.<issued_ms>.<expires>.<key>.<mac>)"
+                    .into(),
+        });
+    };
+    if claims.app != app {
+        return Err(ClientError::InvalidToken {
+            reason: format!("the token is for app {}, not app {app}", claims.app),
+        });
+    }
+    if claims.expires_at <= state::now() {
+        // The server decides; a wrong clock here must not lock the game out.
+        tracing::warn!(
+            expires_at = claims.expires_at,
+            "the token looks expired; the server will probably reject it"
+        );
+    }
+    Ok(claims)
+}
+
 pub struct Client {
     shared: Arc<Shared>,
     app: AppId,
@@ -136,27 +161,7 @@ impl Client {
         }
         let app = config.app_id;
         let user = match &config.credentials {
-            Credentials::Token(token) => {
-                let Some((claims, _)) = TokenClaims::parse_unverified(token) else {
-                    return Err(ClientError::InvalidToken {
-                        reason: "not a Laurel user token (lt2.<app>.<steamid>.<issued_ms>.<expires>.<key>.<mac>)"
-                            .into(),
-                    });
-                };
-                if claims.app != app {
-                    return Err(ClientError::InvalidToken {
-                        reason: format!("the token is for app {}, not app {app}", claims.app),
-                    });
-                }
-                if claims.expires_at <= state::now() {
-                    // The server decides; a wrong clock here must not lock the game out.
-                    tracing::warn!(
-                        expires_at = claims.expires_at,
-                        "the token looks expired; the server will probably reject it"
-                    );
-                }
-                claims.user
-            }
+            Credentials::Token(token) => token_claims(token, app)?.user,
             Credentials::DevUser(user) => *user,
         };
 
@@ -183,7 +188,10 @@ impl Client {
             .in_flight
             .extend(entries.into_iter().map(InFlight::from_journal));
 
-        let mut inbox = Inbox::default();
+        let mut inbox = Inbox {
+            dev_user: matches!(config.credentials, Credentials::DevUser(_)),
+            ..Inbox::default()
+        };
         inbox.fetches.push_back((user, Instant::now()));
         let shared = Arc::new(Shared {
             user,
@@ -515,6 +523,33 @@ impl Client {
             .ok()?;
         self.journaled.fetch_add(1, Ordering::AcqRel);
         Some((seq, key, text))
+    }
+
+    /// Replaces the user token, e.g. with one the game's backend minted
+    /// when the old one expired or was revoked: the worker uses it from its
+    /// next call on, and stores paused by a refused token are sent again.
+    /// The token must be for this client's app and user; a dev-mode client
+    /// mints its own and takes none.
+    pub fn set_token(&self, token: &str) -> Result<(), ClientError> {
+        let claims = token_claims(token, self.app)?;
+        if claims.user != self.user {
+            return Err(ClientError::InvalidToken {
+                reason: format!(
+                    "the token is for user {}, not this client's user {}",
+                    claims.user, self.user
+                ),
+            });
+        }
+        let mut inbox = lock(&self.shared.inbox);
+        if inbox.dev_user {
+            return Err(ClientError::InvalidToken {
+                reason: "a dev-mode client (Credentials::DevUser) mints its own tokens".into(),
+            });
+        }
+        inbox.new_token = Some(token.to_owned());
+        drop(inbox);
+        self.shared.notify();
+        Ok(())
     }
 
     fn wake_worker(&self) {

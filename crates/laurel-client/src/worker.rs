@@ -50,6 +50,10 @@ pub(crate) struct Inbox {
     pub journal_changed: bool,
     /// The worker has returned.
     pub finished: bool,
+    /// A token the game set (`Client::set_token`), for the worker to take.
+    pub new_token: Option<String>,
+    /// The client mints its own tokens (dev mode) and takes none.
+    pub dev_user: bool,
 }
 
 /// Everything the game's thread and the worker share.
@@ -205,6 +209,17 @@ impl Worker {
             });
         }
         inbox.journal_changed = false;
+        let new_token = inbox.new_token.take();
+        // The state's lock is never taken under the inbox's.
+        drop(inbox);
+        if let Some(token) = new_token {
+            // A refused token paused the stores; a new one sends them again.
+            self.token = Some(token);
+            self.paused = false;
+            self.store_next_try = Instant::now();
+            self.store_backoff = FIRST_RETRY_BACKOFF;
+            lock(&self.shared.state).logged_on = true;
+        }
     }
 
     /// Sleeps until the next attempt is due or the game's thread has news.

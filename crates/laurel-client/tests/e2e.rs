@@ -9,7 +9,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use laurel_client::journal::Journal;
-use laurel_client::{AppId, Client, ClientConfig, Credentials, EResult, Event, StatKind, SteamId};
+use laurel_client::{
+    AppId, Client, ClientConfig, ClientError, Credentials, EResult, Event, StatKind, SteamId,
+};
 use laurel_server::{Application, ServerConfig};
 use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_testkit::Http;
@@ -690,4 +692,67 @@ fn rate_limited_stores_wait_for_retry_after_and_are_all_applied() {
     );
     assert_eq!(env.journaled(user_a()), 0);
     assert_eq!(client.stat_i32("NumGames", None), Some(STORES));
+}
+
+/// Issue 12, finding 9 on the game's side: a revoked token pauses the
+/// stores (kept in the journal, the user logged off); the token the game's
+/// backend mints next is taken with `set_token`, and the paused store is
+/// applied. A token of another user or app is refused at once.
+#[test]
+fn a_new_token_after_a_revocation_resumes_the_journaled_stores() {
+    let env = Env::new();
+    let server = TestServer::start_with(&env.db(), |config| {
+        config.admin_token = Some(laurel_testkit::ADMIN_TOKEN.to_owned());
+    });
+    let client = Client::init(
+        ClientConfig::new(
+            &server.url,
+            app(),
+            Credentials::Token(token(&server.url, user_a())),
+        )
+        .with_journal_path(env.journal(user_a())),
+    )
+    .unwrap();
+    assert_eq!(
+        pump_until(&client, has_update),
+        [update(user_a(), EResult::Ok)]
+    );
+
+    let (status, body) = Http::new(&server.url)
+        .post(
+            "/api/v1/admin/apps/480/revocations",
+            Some(laurel_testkit::ADMIN_TOKEN),
+            &json!({"steam_id": user_a().to_string()}),
+        )
+        .expect("revoke");
+    assert_eq!(status, 200, "{body}");
+    assert!(client.set_stat_i32("NumGames", 3));
+    assert!(client.store_stats());
+    let events = pump_until(&client, |e| {
+        e.iter()
+            .any(|e| matches!(e, Event::UserProgressSave { .. }))
+    });
+    assert_eq!(events, [save(user_a(), EResult::NotLoggedOn)]);
+    assert!(!client.is_logged_on());
+    assert_eq!(env.journaled(user_a()), 1, "the store is kept");
+    assert_eq!(server_progress(&server.url, user_a())["version"], 0);
+
+    let other_user = token(&server.url, user_b());
+    assert!(matches!(
+        client.set_token(&other_user),
+        Err(ClientError::InvalidToken { .. })
+    ));
+    assert!(matches!(
+        client.set_token("lt2.garbage"),
+        Err(ClientError::InvalidToken { .. })
+    ));
+    client
+        .set_token(&token(&server.url, user_a()))
+        .expect("a new token");
+    let events = pump_until(&client, has_update);
+    assert!(events.contains(&save(user_a(), EResult::Ok)), "{events:?}");
+    assert!(client.is_logged_on());
+    assert_eq!(env.journaled(user_a()), 0);
+    let on_server = server_progress(&server.url, user_a());
+    assert_eq!(stat_of(&on_server, "NumGames"), json!(3));
 }
