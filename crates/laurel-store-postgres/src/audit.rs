@@ -1,7 +1,5 @@
 //! The audit log, token revocations and signing-secret rotation.
 
-use std::collections::HashMap;
-
 use deadpool_postgres::{ClientWrapper, GenericClient};
 use laurel_core::{AppId, ResetScope, SteamId, UserProgress, reset};
 use laurel_store::audit::{self, AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
@@ -309,21 +307,18 @@ pub(crate) async fn secrets<C: GenericClient>(
         &[],
     )
     .await?;
-    let mut found = HashMap::new();
-    for row in &rows {
-        let key: String = row.try_get(0).context("reading the signing secrets")?;
-        let value: Vec<u8> = row.try_get(1).context("reading the signing secrets")?;
-        found.insert(key, value);
-    }
-    let Some(current) = found.remove("signing_secret") else {
-        return Ok(None);
-    };
-    let until = found
-        .remove("previous_signing_secret_until")
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map(i64::from_be_bytes);
-    let previous = found.remove("previous_signing_secret").zip(until);
-    Ok(Some(SigningSecrets { current, previous }))
+    let found = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<_, String>(0)
+                    .context("reading the signing secrets")?,
+                row.try_get::<_, Vec<u8>>(1)
+                    .context("reading the signing secrets")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok(SigningSecrets::from_meta(found))
 }
 
 /// Moves the current secret to `previous` (verifying until `grace_until`)

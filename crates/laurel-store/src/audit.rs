@@ -98,6 +98,27 @@ pub struct SigningSecrets {
     pub previous: Option<(Vec<u8>, i64)>,
 }
 
+/// Keys of the signing secrets in a store's `meta` table.
+pub const META_SECRET: &str = "signing_secret";
+pub const META_PREVIOUS_SECRET: &str = "previous_signing_secret";
+/// Big-endian i64 Unix seconds.
+pub const META_PREVIOUS_UNTIL: &str = "previous_signing_secret_until";
+
+impl SigningSecrets {
+    /// The secrets from `meta`'s rows (key, value); `None` when there is no
+    /// current one yet.
+    pub fn from_meta(rows: impl IntoIterator<Item = (String, Vec<u8>)>) -> Option<SigningSecrets> {
+        let mut rows: std::collections::HashMap<String, Vec<u8>> = rows.into_iter().collect();
+        let current = rows.remove(META_SECRET)?;
+        let until = rows
+            .remove(META_PREVIOUS_UNTIL)
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(i64::from_be_bytes);
+        let previous = rows.remove(META_PREVIOUS_SECRET).zip(until);
+        Some(SigningSecrets { current, previous })
+    }
+}
+
 impl std::fmt::Debug for SigningSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningSecrets")

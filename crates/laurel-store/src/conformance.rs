@@ -1949,6 +1949,18 @@ macro_rules! conformance_suite {
     };
 }
 
+/// The app's newest `limit` audit records.
+async fn newest(store: &dyn Store, app: AppId, limit: usize) -> Vec<crate::AuditRecord> {
+    store
+        .audit_log(crate::AuditQuery {
+            app: Some(app),
+            before: None,
+            limit,
+        })
+        .await
+        .expect("audit")
+}
+
 async fn unlocks(store: &dyn Store, app: AppId) -> (u64, BTreeMap<String, u64>) {
     let g = store.global_achievements(app).await.expect("global");
     (g.users, g.unlocked)
@@ -1994,14 +2006,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
     assert_ne!(totals(store, app).await, before_totals);
     assert_eq!(unlocks(store, app).await.1.get("A"), Some(&1));
 
-    let log = store
-        .audit_log(crate::AuditQuery {
-            app: Some(app),
-            before: None,
-            limit: 10,
-        })
-        .await
-        .expect("audit");
+    let log = newest(store, app, 10).await;
     assert_eq!(log.len(), 1, "{log:?}");
     let record = &log[0];
     assert_eq!(
@@ -2054,14 +2059,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
         Err(StoreError::Conflict(m)) => assert!(m.contains("already undone"), "{m}"),
         other => panic!("a second undo: {other:?}"),
     }
-    let log = store
-        .audit_log(crate::AuditQuery {
-            app: Some(app),
-            before: None,
-            limit: 10,
-        })
-        .await
-        .expect("audit");
+    let log = newest(store, app, 10).await;
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].action, action::UNDO_RESET);
     assert_eq!(log[1].undone_by, Some(log[0].id));
@@ -2090,15 +2088,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
         .expect("store");
     let q_now = store.progress(app, q).await.expect("read");
     let figures_now = totals(store, app).await;
-    let reset_q = store
-        .audit_log(crate::AuditQuery {
-            app: Some(app),
-            before: None,
-            limit: 1,
-        })
-        .await
-        .expect("audit")[0]
-        .id;
+    let reset_q = newest(store, app, 1).await[0].id;
     match store.undo_reset(reset_q, test_audit()).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("written after"), "{m}"),
         other => panic!("undo after play: {other:?}"),
@@ -2176,14 +2166,7 @@ pub async fn revocations_and_secret_rotation_are_shared(store: &dyn Store) {
         store.signing_secret().await.expect("secret"),
         rotated.current
     );
-    let audited = store
-        .audit_log(crate::AuditQuery {
-            app: Some(app),
-            before: None,
-            limit: 10,
-        })
-        .await
-        .expect("audit");
+    let audited = newest(store, app, 10).await;
     assert_eq!(audited.len(), 3, "each revocation is recorded");
 }
 

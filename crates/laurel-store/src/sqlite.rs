@@ -112,7 +112,7 @@ mod read_pool;
 mod rows;
 mod writer;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -476,17 +476,6 @@ impl Drop for SqliteStore {
     }
 }
 
-/// The secrets from `meta`'s rows; `None` when there is no current one yet.
-fn signing_secrets_from(rows: &mut HashMap<String, Vec<u8>>) -> Option<SigningSecrets> {
-    let current = rows.remove("signing_secret")?;
-    let until = rows
-        .remove("previous_signing_secret_until")
-        .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-        .map(i64::from_be_bytes);
-    let previous = rows.remove("previous_signing_secret").zip(until);
-    Some(SigningSecrets { current, previous })
-}
-
 fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, i64, bool)> {
     Ok((
         row.get(0)?,
@@ -738,7 +727,7 @@ impl Store for SqliteStore {
         let found = self
             .reads
             .run(|c| {
-                let mut secrets = c
+                let secrets = c
                     .prepare_cached(
                         "SELECT key, value FROM meta WHERE key IN ('signing_secret', \
                          'previous_signing_secret', 'previous_signing_secret_until')",
@@ -747,10 +736,10 @@ impl Store for SqliteStore {
                         s.query_map([], |r| {
                             Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
                         })?
-                        .collect::<rusqlite::Result<HashMap<_, _>>>()
+                        .collect::<rusqlite::Result<Vec<_>>>()
                     })
                     .context("reading the signing secrets")?;
-                Ok(signing_secrets_from(&mut secrets))
+                Ok(SigningSecrets::from_meta(secrets))
             })
             .await?;
         if let Some(secrets) = found {

@@ -321,6 +321,24 @@ impl Http {
             .context("no key in the answer")
     }
 
+    /// The ids of `app`'s server keys, oldest first, through the admin API.
+    pub fn key_ids(&self, app: u32, admin: &str) -> Result<Vec<i64>> {
+        let (status, body) = self.get(&format!("/api/v1/admin/apps/{app}/keys"), Some(admin))?;
+        if status != 200 {
+            bail!("keys: {status} {body}");
+        }
+        Ok(body["keys"]
+            .as_array()
+            .map(|keys| keys.iter().filter_map(|k| k["id"].as_i64()).collect())
+            .unwrap_or_default())
+    }
+
+    /// Revokes server key `id` of `app` through the admin API; the status.
+    pub fn revoke_key(&self, app: u32, id: i64, admin: &str) -> Result<u16> {
+        let path = format!("/api/v1/admin/apps/{app}/keys/{id}");
+        Ok(self.send("DELETE", &path, Some(admin), &[], "")?.0)
+    }
+
     /// A user token for `steam_id` in `app`, minted with a server key of the
     /// app (dev mode mints without one for the demo app only).
     pub fn session(&self, app: u32, steam_id: &str, key: &str) -> Result<String> {

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use crate::{bin, steam_id};
 
-fn laurel(data_dir: &Path, args: &[&str]) -> Output {
+/// `laurel ARGS --data-dir DATA_DIR`, run to its end.
+pub(crate) fn laurel(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
         .arg("--data-dir")

@@ -1436,21 +1436,11 @@ fn revocations_made_on_one_node_hold_on_the_other() {
     );
     assert_eq!(read(&b, 1, &tokens[1]), 200, "other users' tokens stand");
 
-    let keys = a
-        .get(&format!("/api/v1/admin/apps/{APP}/keys"), Some(ADMIN_TOKEN))
-        .expect("keys")
-        .1;
-    let key_id = keys["keys"][0]["id"].as_i64().expect("key id");
-    let (status, _) = a
-        .send(
-            "DELETE",
-            &format!("/api/v1/admin/apps/{APP}/keys/{key_id}"),
-            Some(ADMIN_TOKEN),
-            &[],
-            "",
-        )
-        .expect("revoke key");
-    assert_eq!(status, 200);
+    let key_id = a.key_ids(APP, ADMIN_TOKEN).expect("keys")[0];
+    assert_eq!(
+        a.revoke_key(APP, key_id, ADMIN_TOKEN).expect("revoke key"),
+        200
+    );
     assert!(
         until_refused(1, &tokens[1]),
         "node B kept accepting a revoked key's token"

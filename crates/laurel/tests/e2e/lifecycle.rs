@@ -4,26 +4,18 @@
 //! with a grace period, resets recorded and undone exactly.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use laurel_testkit::{ADMIN_TOKEN, Http, ServerProcess};
 use serde_json::{Value, json};
 
+use crate::cli::laurel;
 use crate::{bin, steam_id};
 
 /// How long a change made by another process may take to reach a running
 /// server: its refresh interval (5 s), with room for a slow machine.
 const PROPAGATION: Duration = Duration::from_secs(30);
-
-fn laurel(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .expect("run laurel")
-}
 
 fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -118,21 +110,12 @@ fn revoked_users_apps_and_keys_lose_their_tokens_and_new_sessions_work() {
     assert_eq!(read(&http, 700, &a, &ta2).0, 200);
 
     // One key: what it minted goes with it.
-    let keys = http
-        .get("/api/v1/admin/apps/700/keys", Some(ADMIN_TOKEN))
-        .expect("keys")
-        .1;
-    let k1_id = keys["keys"][0]["id"].as_i64().expect("key id");
-    let (status, _) = http
-        .send(
-            "DELETE",
-            &format!("/api/v1/admin/apps/700/keys/{k1_id}"),
-            Some(ADMIN_TOKEN),
-            &[],
-            "",
-        )
-        .expect("revoke key");
-    assert_eq!(status, 200);
+    let k1_id = http.key_ids(700, ADMIN_TOKEN).expect("keys")[0];
+    assert_eq!(
+        http.revoke_key(700, k1_id, ADMIN_TOKEN)
+            .expect("revoke key"),
+        200
+    );
     for (user, token) in [(&a, &ta2), (&b, &tb)] {
         let (status, error) = read(&http, 700, user, token);
         assert_eq!(status, 401, "{error}");
