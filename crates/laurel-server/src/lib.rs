@@ -28,6 +28,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod steam;
+pub mod tls;
 
 pub use auth::{generate_server_key, hash_server_key};
 pub use cache::{DEFAULT_CACHE_BYTES, KEY_CACHE_TTL};
@@ -42,6 +43,7 @@ pub use routes::{
     MAX_BODY_BYTES, MAX_SCHEMA_BODY_BYTES, MAX_STEAM_FORM_BYTES, ROUTES, RouteSpec, router,
 };
 pub use state::{AppState, DEMO_APP_ID};
+pub use tls::{ServerTls, TlsError, TlsFiles};
 
 /// How the server runs. Built by the CLI from flags and environment.
 /// `Debug` shows whether an admin token is set, never the token.
@@ -71,6 +73,8 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Rate limits per credential and client address ([`rate_limit`]).
     pub rate_limits: RateLimits,
+    /// Serve HTTPS with this certificate ([`tls`]); plain HTTP when `None`.
+    pub tls: Option<Arc<ServerTls>>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -89,6 +93,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("cache_bytes", &self.cache_bytes)
             .field("connections", &self.connections)
             .field("rate_limits", &self.rate_limits)
+            .field("tls", &self.tls.as_ref().map(|tls| tls.files()))
             .finish()
     }
 }
@@ -106,6 +111,7 @@ impl ServerConfig {
             cache_bytes: DEFAULT_CACHE_BYTES,
             connections: ConnectionLimits::default(),
             rate_limits: RateLimits::default(),
+            tls: None,
         }
     }
 }
@@ -165,6 +171,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: axum::Router,
     connections: Arc<ConnectionGate>,
+    tls: Option<Arc<ServerTls>>,
 }
 
 impl Application {
@@ -182,6 +189,7 @@ impl Application {
                  {DEMO_APP_ID}; never run --dev in production"
             );
         }
+        let tls = config.tls.clone();
         let state = AppState::new(&config, store).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -199,11 +207,18 @@ impl Application {
             local_addr,
             connections: Arc::clone(state.connections()),
             router: router(state),
+            tls,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address as a URL: `https://…` with TLS, else `http://…`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets the
@@ -212,8 +227,15 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        tracing::info!(addr = %self.local_addr, "laurel server listening");
-        connections::serve(self.listener, self.router, self.connections, shutdown).await;
+        tracing::info!(addr = %self.local_addr, tls = self.tls.is_some(), "laurel server listening");
+        connections::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            self.tls,
+            shutdown,
+        )
+        .await;
         tracing::info!("laurel server stopped");
         Ok(())
     }
