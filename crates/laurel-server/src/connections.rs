@@ -15,7 +15,11 @@
 //!   connection over a cap is closed as soon as it is accepted, so one
 //!   address cannot take the connections every other player needs;
 //! - running out of file descriptors pauses accepting briefly instead of
-//!   spinning, and is logged at most once a second.
+//!   spinning, and is logged at most once a second;
+//! - with TLS ([`crate::tls`]), the handshake runs after the caps admitted
+//!   the connection, on the connection's own task, and must finish within
+//!   the header timeout: a client that starts a handshake and never ends it
+//!   holds its place no longer than one that never sends a request head.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -32,6 +36,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::log_limit::LogLimit;
+use crate::tls::{RELOAD_CHECK_INTERVAL, ServerTls};
 
 /// Default [`ConnectionLimits::header_timeout`].
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -141,17 +146,23 @@ impl Drop for Admission {
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
 /// accepting, closes idle connections and waits for the requests in flight
 /// (each bounded by the request timeout). Every request carries the peer's
-/// address as `ConnectInfo<SocketAddr>`.
+/// address as `ConnectInfo<SocketAddr>`. With `tls`, every connection is a
+/// TLS one, and the certificate files are watched for a change.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     gate: Arc<ConnectionGate>,
+    tls: Option<Arc<ServerTls>>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(gate.limits.header_timeout)
         .keep_alive(true);
+    let http = Arc::new(http);
+    let handshake_timeout = gate.limits.header_timeout;
+    let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+    let reloader = tls.map(|tls| tokio::spawn(tls.watch(RELOAD_CHECK_INTERVAL)));
     let graceful = GracefulShutdown::new();
     let refused_log = LogLimit::per_second();
     let accept_log = LogLimit::per_second();
@@ -189,15 +200,44 @@ pub(crate) async fn serve(
             let router = router.clone();
             async move { router.oneshot(request).await }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let Some(acceptor) = &acceptor else {
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                let _admission = admission;
+                if let Err(e) = connection.await {
+                    tracing::debug!(client = %peer.ip(), error = %e, "connection ended with an error");
+                }
+            });
+            continue;
+        };
+        let handshake = acceptor.accept(stream);
+        // Held from here: a shutdown waits for handshakes under way too
+        // (each bounded by the timeout) and then ends their connections.
+        let watcher = graceful.watcher();
+        let http = Arc::clone(&http);
         tokio::spawn(async move {
             let _admission = admission;
+            let stream = match tokio::time::timeout(handshake_timeout, handshake).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(client = %peer.ip(), "TLS handshake not finished within the header timeout");
+                    return;
+                }
+            };
+            let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
             if let Err(e) = connection.await {
                 tracing::debug!(client = %peer.ip(), error = %e, "connection ended with an error");
             }
         });
     }
     drop(listener);
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     graceful.shutdown().await;
 }
 

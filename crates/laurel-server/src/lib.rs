@@ -29,6 +29,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod state;
 pub mod steam;
+pub mod tls;
 pub mod tokens;
 
 pub use auth::{generate_server_key, hash_server_key};
@@ -44,6 +45,7 @@ pub use routes::{
     MAX_BODY_BYTES, MAX_SCHEMA_BODY_BYTES, MAX_STEAM_FORM_BYTES, ROUTES, RouteSpec, router,
 };
 pub use state::{AppState, DEMO_APP_ID};
+pub use tls::{ServerTls, TlsError, TlsFiles};
 
 /// How the server runs. Built by the CLI from flags and environment.
 /// `Debug` shows whether an admin token is set, never the token.
@@ -73,6 +75,8 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Rate limits per credential and client address ([`rate_limit`]).
     pub rate_limits: RateLimits,
+    /// Serve HTTPS with this certificate ([`tls`]); plain HTTP when `None`.
+    pub tls: Option<Arc<ServerTls>>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -91,6 +95,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("cache_bytes", &self.cache_bytes)
             .field("connections", &self.connections)
             .field("rate_limits", &self.rate_limits)
+            .field("tls", &self.tls.as_ref().map(|tls| tls.files()))
             .finish()
     }
 }
@@ -108,6 +113,7 @@ impl ServerConfig {
             cache_bytes: DEFAULT_CACHE_BYTES,
             connections: ConnectionLimits::default(),
             rate_limits: RateLimits::default(),
+            tls: None,
         }
     }
 }
@@ -168,6 +174,7 @@ pub struct Application {
     router: axum::Router,
     connections: Arc<ConnectionGate>,
     state: AppState,
+    tls: Option<Arc<ServerTls>>,
 }
 
 impl Application {
@@ -185,6 +192,7 @@ impl Application {
                  {DEMO_APP_ID}; never run --dev in production"
             );
         }
+        let tls = config.tls.clone();
         let state = AppState::new(&config, store).await?;
         let listener =
             TcpListener::bind(config.listen)
@@ -203,11 +211,18 @@ impl Application {
             connections: Arc::clone(state.connections()),
             router: router(state.clone()),
             state,
+            tls,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address as a URL: `https://…` with TLS, else `http://…`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets the
@@ -216,9 +231,16 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        tracing::info!(addr = %self.local_addr, "laurel server listening");
+        tracing::info!(addr = %self.local_addr, tls = self.tls.is_some(), "laurel server listening");
         let refresh = tokio::spawn(lifecycle::refresh_tokens(self.state));
-        connections::serve(self.listener, self.router, self.connections, shutdown).await;
+        connections::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            self.tls,
+            shutdown,
+        )
+        .await;
         refresh.abort();
         tracing::info!("laurel server stopped");
         Ok(())

@@ -107,8 +107,12 @@
 //! answered `Unavailable` may or may not have, and its retry with the same
 //! idempotency key gets the first answer if it had.
 //!
-//! TLS is not supported yet (`NoTls`): the connection must be on a trusted
-//! network or a local socket.
+//! # TLS
+//!
+//! The connection is encrypted as the URL's `sslmode` asks, with libpq's
+//! meaning of `disable`, `prefer` (the default), `require`, `verify-ca` and
+//! `verify-full`, and `sslrootcert` naming the CA certificates (a PEM file,
+//! or `system`). [`tls`] has the table of what each mode checks.
 
 mod audit;
 mod connection;
@@ -116,6 +120,7 @@ mod figures;
 mod migrations;
 mod rows;
 mod script;
+pub mod tls;
 mod writes;
 
 use std::str::FromStr;
@@ -138,7 +143,8 @@ use laurel_store::{
     AuditDraft, AuditQuery, AuditRecord, SigningSecrets, TokenRevocation, TokenRevocations,
 };
 use tokio::time::error::Elapsed;
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::IsolationLevel;
+use tokio_postgres::config::Host;
 
 use self::connection::{
     Context, Failure, Lease, MAX_ATTEMPTS, Reuse, Verdict, all3, backoff, both, execute, judge,
@@ -500,8 +506,23 @@ impl PostgresStore {
     /// hold a password).
     pub async fn open(options: PostgresOptions) -> Result<PostgresStore, StoreError> {
         let timeout = |d: Duration| d.max(MIN_TIMEOUT);
-        let mut config = tokio_postgres::Config::from_str(&options.url)
+        let (url, tls) = tls::split_tls_params(&options.url)
+            .map_err(|e| StoreError::Backend(format!("the database URL: {e}")))?;
+        let mut config = tokio_postgres::Config::from_str(&url)
             .map_err(|e| StoreError::Backend(format!("the database URL does not parse: {e}")))?;
+        let sockets_only = config
+            .get_hosts()
+            .iter()
+            .all(|host| !matches!(host, Host::Tcp(_)))
+            && config.get_hostaddrs().is_empty();
+        // libpq: sslmode does not apply to a Unix-domain socket.
+        config.ssl_mode(if sockets_only {
+            tokio_postgres::config::SslMode::Disable
+        } else {
+            tls.mode.driver_mode()
+        });
+        let connector = tls::connector(&tls)
+            .map_err(|e| StoreError::Backend(format!("the database URL: {e}")))?;
         config.connect_timeout(timeout(options.connect_timeout));
         config.keepalives_idle(Duration::from_secs(30));
         if config.get_application_name().is_none() {
@@ -521,7 +542,7 @@ impl PostgresStore {
 
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connector,
             ManagerConfig {
                 // A closed connection is found without a round trip; one
                 // that failed otherwise never comes back (see `Lease`).

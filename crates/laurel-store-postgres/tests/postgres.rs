@@ -655,12 +655,92 @@ async fn a_bad_url_or_missing_database_is_a_backend_error() {
         .await,
         "malformed URL",
     );
+    backend(
+        PostgresStore::open(PostgresOptions::new(
+            "postgres://laurel:secret-password@127.0.0.1:5432/db?sslmode=verify-full",
+        ))
+        .await,
+        "verify-full without sslrootcert",
+    );
     let url = new_database().await;
     let missing = format!("{}_missing", url);
     backend(
         PostgresStore::open(PostgresOptions::new(missing)).await,
         "missing database",
     );
+}
+
+// ---- TLS ----
+
+/// `sslmode` and `sslrootcert` as libpq reads them, against a PostgreSQL
+/// that accepts TCP only with TLS (so a store that opens there is
+/// encrypted) and its certificate for `localhost`; and `require` against
+/// one without TLS.
+#[tokio::test]
+async fn sslmode_and_sslrootcert_are_honoured_as_libpq_does() {
+    use laurel_testkit::tls::TestCa;
+    let dir = tempfile::tempdir().expect("dir");
+    let ours = TestCa::new("PostgreSQL test CA").expect("CA");
+    let ours_file = ours.write_cert(dir.path(), "ours.crt").expect("write");
+    let stranger = TestCa::new("Another CA").expect("CA");
+    let stranger_file = stranger
+        .write_cert(dir.path(), "stranger.crt")
+        .expect("write");
+    let certificate = ours.issue(&["localhost"]).expect("certificate");
+    let (pg, db) = tokio::task::spawn_blocking(move || {
+        let pg = PostgresServer::start_tls(&certificate);
+        let db = pg.create_database().expect("database");
+        (pg, db)
+    })
+    .await
+    .expect("a TLS cluster");
+    let ours = format!("sslrootcert={}", ours_file.display());
+    let stranger = format!("sslrootcert={}", stranger_file.display());
+    let cases: [(&str, String, bool); 12] = [
+        // Refused by the server's pg_hba.conf: no encryption.
+        ("localhost", "sslmode=disable".into(), false),
+        // Encrypted, the certificate not checked.
+        ("localhost", String::new(), true),
+        ("localhost", "sslmode=prefer".into(), true),
+        ("localhost", "sslmode=require".into(), true),
+        ("127.0.0.1", "sslmode=require".into(), true),
+        // With a root file, prefer and require check the chain (libpq).
+        ("localhost", format!("sslmode=require&{stranger}"), false),
+        ("localhost", format!("sslmode=prefer&{stranger}"), false),
+        // verify-ca: the chain, not the name.
+        ("127.0.0.1", format!("sslmode=verify-ca&{ours}"), true),
+        ("localhost", format!("sslmode=verify-ca&{stranger}"), false),
+        // verify-full: the chain and the name.
+        ("localhost", format!("sslmode=verify-full&{ours}"), true),
+        ("127.0.0.1", format!("sslmode=verify-full&{ours}"), false),
+        (
+            "localhost",
+            format!("sslmode=verify-full&{stranger}"),
+            false,
+        ),
+    ];
+    for (host, params, opens) in cases {
+        let url = format!("postgres://laurel@{host}:{}/{db}?{params}", pg.port());
+        match PostgresStore::open(PostgresOptions::new(url.as_str())).await {
+            Ok(store) => {
+                assert!(opens, "{url}: opened");
+                store.health().await.expect("a call over TLS");
+                store.close();
+            }
+            Err(e) => {
+                eprintln!("{url}: refused: {e}");
+                assert!(!opens, "{url}: {e}");
+            }
+        }
+    }
+    // A server without TLS: `require` does not fall back to plain text.
+    let plain = new_database().await;
+    let url = format!("{plain}?sslmode=require");
+    match PostgresStore::open(PostgresOptions::new(url.as_str())).await {
+        Ok(_) => panic!("{url}: opened without TLS"),
+        Err(e) => assert!(e.to_string().contains("TLS"), "{url}: {e}"),
+    }
+    drop(pg);
 }
 
 // ---- migrations ----

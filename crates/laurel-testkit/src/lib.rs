@@ -1,8 +1,10 @@
 //! Test harness: run the real `laurel` binary on a free loopback port with a
-//! fresh data dir, and talk to it over HTTP; start a throwaway PostgreSQL
-//! ([`postgres`]). Every wait here is bounded.
+//! fresh data dir, and talk to it over HTTP or HTTPS; start a throwaway
+//! PostgreSQL ([`postgres`]); make certificates ([`tls`]). Every wait here
+//! is bounded.
 
 pub mod postgres;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -24,7 +26,7 @@ pub struct ServerProcess {
     child: Option<Child>,
     bin: PathBuf,
     data_dir: PathBuf,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://…` when it serves TLS)
     pub url: String,
     pub addr: String,
     extra_args: Vec<String>,
@@ -91,7 +93,7 @@ impl ServerProcess {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
-        // The server prints `laurel listening on http://ADDR` once bound; read it off a thread
+        // The server prints `laurel listening on http(s)://ADDR` once bound; read it off a thread
         // so that the wait is bounded even if the server never prints.
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -110,7 +112,10 @@ impl ServerProcess {
                 bail!("laurel did not start within {START_TIMEOUT:?} (exit: {status:?})");
             }
         };
-        let addr = url.trim_start_matches("http://").to_owned();
+        let addr = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, addr)| addr)
+            .to_owned();
         Ok(ServerProcess {
             child: Some(child),
             bin: bin.to_owned(),
@@ -185,6 +190,16 @@ impl ServerProcess {
         Ok(kb * 1024)
     }
 
+    /// Sends `signal` (e.g. `libc::SIGHUP`) to the server.
+    pub fn signal(&self, signal: libc::c_int) -> Result<()> {
+        let pid = self.child.as_ref().context("not running")?.id();
+        // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+        if unsafe { libc::kill(pid as i32, signal) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("kill");
+        }
+        Ok(())
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
     }
@@ -204,11 +219,27 @@ pub struct Http {
 
 impl Http {
     pub fn new(base: &str) -> Http {
+        Http::with_tls(base, ureq::tls::TlsConfig::default())
+    }
+
+    /// A client that trusts only the CA certificate `ca_pem` (PEM) for
+    /// `https://` URLs.
+    pub fn trusting(base: &str, ca_pem: &str) -> Result<Http> {
+        let ca =
+            ureq::tls::Certificate::from_pem(ca_pem.as_bytes()).context("the CA certificate")?;
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&[ca]))
+            .build();
+        Ok(Http::with_tls(base, tls))
+    }
+
+    fn with_tls(base: &str, tls: ureq::tls::TlsConfig) -> Http {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
             // The server closes connections idle for its header timeout (10 s).
             .max_idle_age(Duration::from_secs(5))
+            .tls_config(tls)
             .build()
             .into();
         Http {

@@ -20,6 +20,10 @@
 //! A test process killed before it could stop its cluster leaves it
 //! running; the next cluster started on the machine stops and deletes every
 //! cluster whose owning process is gone.
+//!
+//! [`PostgresServer::start_tls`] starts one that speaks TLS (`ssl=on` with
+//! a certificate the test made, [`crate::tls`]) and refuses TCP connections
+//! without it, so a test can tell that a client really encrypts.
 
 use std::ffi::CString;
 use std::fmt::Write as _;
@@ -57,6 +61,8 @@ pub struct PostgresServer {
     startup: Duration,
     /// Serializes `stop`/`start_again`/drop.
     control: Mutex<()>,
+    /// Started with `ssl=on` and TCP connections without TLS refused.
+    tls: bool,
 }
 
 /// The unprivileged account clusters run as when the tests run as root.
@@ -93,7 +99,24 @@ impl PostgresServer {
         })
     }
 
+    /// A cluster of its own that speaks TLS with `certificate` (its
+    /// `server.crt` and `server.key`, the key 0600 and owned by the server's
+    /// account, as PostgreSQL demands), and whose `pg_hba.conf` accepts TCP
+    /// connections only with TLS (`hostssl`; `hostnossl … reject`). The
+    /// Unix socket stays open without TLS, for the tools. Panics when it
+    /// cannot start.
+    pub fn start_tls(certificate: &crate::tls::Issued) -> PostgresServer {
+        match PostgresServer::try_start_with(Some(certificate)) {
+            Ok(server) => server,
+            Err(e) => panic!("starting a test PostgreSQL with TLS: {e:#}"),
+        }
+    }
+
     pub fn try_start() -> Result<PostgresServer> {
+        PostgresServer::try_start_with(None)
+    }
+
+    fn try_start_with(tls: Option<&crate::tls::Issued>) -> Result<PostgresServer> {
         let started = Instant::now();
         let bin = find_bin_dir()?;
         let owner = if is_root() {
@@ -139,7 +162,11 @@ impl PostgresServer {
             databases: AtomicU32::new(0),
             startup: Duration::ZERO,
             control: Mutex::new(()),
+            tls: tls.is_some(),
         };
+        if let Some(certificate) = tls {
+            server.install_tls(certificate)?;
+        }
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -167,16 +194,51 @@ impl PostgresServer {
     }
 
     pub fn try_database(&self) -> Result<String> {
+        Ok(self.url(&self.create_database()?))
+    }
+
+    /// Creates a fresh, empty database; returns its name.
+    pub fn create_database(&self) -> Result<String> {
         let name = format!("db{}", self.databases.fetch_add(1, Ordering::Relaxed));
         let port = self.port.to_string();
         let out = Command::new(self.bin.join("createdb"))
-            .args(["-h", "127.0.0.1", "-p", &port, "-U", SUPERUSER, &name])
+            .arg("-h")
+            .arg(self.tool_host())
+            .args(["-p", &port, "-U", SUPERUSER, &name])
             .current_dir(&self.root)
             .stdin(Stdio::null())
             .output()
             .context("running createdb")?;
         check(&out, &format!("creating database {name}"))?;
-        Ok(self.url(&name))
+        Ok(name)
+    }
+
+    /// Runs `sql` in database `name` with `psql` as the superuser; returns
+    /// its rows, one a line, fields separated by `|`.
+    pub fn psql(&self, name: &str, sql: &str) -> Result<String> {
+        let port = self.port.to_string();
+        let out = Command::new(self.bin.join("psql"))
+            .arg("-h")
+            .arg(self.tool_host())
+            .args(["-p", &port, "-U", SUPERUSER, "-d", name])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .current_dir(&self.root)
+            .stdin(Stdio::null())
+            .output()
+            .context("running psql")?;
+        check(&out, &format!("psql {sql:?}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Where the tools connect: loopback TCP, or the Unix socket of a TLS
+    /// cluster (whose TCP side wants TLS, which the tools would negotiate
+    /// by their own rules).
+    fn tool_host(&self) -> std::ffi::OsString {
+        if self.tls {
+            self.root.clone().into_os_string()
+        } else {
+            "127.0.0.1".into()
+        }
     }
 
     /// The URL of database `name` on this cluster.
@@ -281,6 +343,36 @@ impl PostgresServer {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Writes the certificate and key into the data directory and lets
+    /// TCP connections in only with TLS.
+    fn install_tls(&self, certificate: &crate::tls::Issued) -> Result<()> {
+        let data = self.root.join("data");
+        let cert = data.join("server.crt");
+        let key = data.join("server.key");
+        std::fs::write(&cert, &certificate.cert_pem)
+            .with_context(|| format!("writing {}", cert.display()))?;
+        std::fs::write(&key, &certificate.key_pem)
+            .with_context(|| format!("writing {}", key.display()))?;
+        // PostgreSQL refuses a key anyone but its owner, the server's
+        // account, may read.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        let hba = data.join("pg_hba.conf");
+        std::fs::write(
+            &hba,
+            "# Written by laurel-testkit: TCP only with TLS.\n\
+             local     all all              trust\n\
+             hostssl   all all 127.0.0.1/32 trust\n\
+             hostssl   all all ::1/128      trust\n\
+             hostnossl all all 0.0.0.0/0    reject\n\
+             hostnossl all all ::/0         reject\n",
+        )
+        .with_context(|| format!("writing {}", hba.display()))?;
+        for path in [&cert, &key, &hba] {
+            give_to(path, self.owner)?;
+        }
+        Ok(())
+    }
+
     fn pg_ctl_start(&self) -> Result<()> {
         let mut settings = String::new();
         let _ = write!(
@@ -290,6 +382,9 @@ impl PostgresServer {
             self.port,
             self.root.display()
         );
+        if self.tls {
+            settings.push_str(" -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key");
+        }
         let log = self.root.join("postgres.log");
         let log = log.to_string_lossy();
         self.pg_ctl(&["-l", &log, "-o", &settings, "start"])

@@ -170,6 +170,17 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
     };
     // Before anything is opened or created: a refused configuration changes nothing.
     config.check().map_err(|e| fail(exit::USAGE, e))?;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let files = laurel_server::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        let tls = laurel_server::ServerTls::load(files)
+            .map_err(|e| fail(exit::USAGE, anyhow!("refusing to start: {e}")))?;
+        let tls = Arc::new(tls);
+        reload_on_hangup(&tls)?;
+        config.tls = Some(tls);
+    }
     if config.admin_token.is_none() {
         tracing::info!("admin API disabled: set LAUREL_ADMIN_TOKEN to enable it");
     }
@@ -178,12 +189,45 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .await
         .context("starting the server")?;
     // Tests and scripts read this line to learn the bound port.
-    println!("laurel listening on http://{}", app.local_addr());
+    println!("laurel listening on {}", app.url());
     std::io::stdout().flush().ok();
     app.run_until_stopped(shutdown_signal())
         .await
         .context("serving")?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reads the TLS certificate and key again on each SIGHUP (whether or not
+/// they look changed). Installed before the server listens, so a SIGHUP
+/// never ends a TLS server.
+fn reload_on_hangup(tls: &Arc<laurel_server::ServerTls>) -> Result<(), Failure> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+        let tls = Arc::clone(tls);
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let reloading = Arc::clone(&tls);
+                match tokio::task::spawn_blocking(move || reloading.reload(true)).await {
+                    Ok(Ok(_)) => tracing::info!(
+                        cert = %tls.files().cert.display(),
+                        "SIGHUP: TLS certificate reloaded"
+                    ),
+                    Ok(Err(e)) => tracing::warn!(
+                        error = %e,
+                        "SIGHUP: TLS certificate not reloaded; the previous one stays in use"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SIGHUP: reloading the TLS certificate failed")
+                    }
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
     Ok(())
 }
 

@@ -209,6 +209,25 @@ pub struct ServeArgs {
           default_value_t = laurel_server::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
     pub max_connections_per_address: usize,
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate
+    /// first, then any intermediates); needs --tls-key. Both files are read
+    /// again without a restart when they change (checked every 5 s) and on
+    /// SIGHUP.
+    #[arg(
+        long,
+        env = "LAUREL_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert's certificate (PEM: PKCS#8, RSA or EC).
+    #[arg(
+        long,
+        env = "LAUREL_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -1,7 +1,8 @@
 //! End-to-end tests: the real `laurel` binary on a free loopback port with a
 //! fresh SQLite file, driven over HTTP, through the CLI, and through the SDK;
 //! and `laurel migrate` between SQLite and PostgreSQL; and several nodes on
-//! one PostgreSQL database (`cluster`).
+//! one PostgreSQL database (`cluster`); and TLS, to clients and to
+//! PostgreSQL (`tls`).
 
 mod api;
 mod cli;
@@ -13,6 +14,7 @@ mod migrate;
 mod schemathesis;
 mod sdk;
 mod steam_client;
+mod tls;
 
 use std::path::Path;
 
