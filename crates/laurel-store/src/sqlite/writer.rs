@@ -207,7 +207,11 @@ const PROGRESS_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// About what a progress takes in the cache: its map nodes, names and values.
 fn progress_bytes(progress: &UserProgress) -> usize {
     const PER_ENTRY: usize = 96;
-    let stats: usize = progress.stats.keys().map(|n| n.as_str().len() + PER_ENTRY).sum();
+    let stats: usize = progress
+        .stats
+        .keys()
+        .map(|n| n.as_str().len() + PER_ENTRY)
+        .sum();
     let achievements: usize = progress
         .achievements
         .keys()
@@ -1261,7 +1265,11 @@ mod tests {
         let mut cache = ProgressCache::default();
         for n in 1..=500u64 {
             cache.put(app, SteamId::new(n).unwrap(), big.clone());
-            assert!(cache.bytes <= PROGRESS_CACHE_BYTES, "{} after {n}", cache.bytes);
+            assert!(
+                cache.bytes <= PROGRESS_CACHE_BYTES,
+                "{} after {n}",
+                cache.bytes
+            );
             assert_eq!(cache.bytes, cache.users.len() * each);
         }
         assert!(cache.users.len() < 500 && !cache.users.is_empty());
