@@ -1021,3 +1021,65 @@ fn an_answer_given_before_the_body_was_read_closes_the_connection() {
     assert_eq!(answer.matches("http/1.1 200").count(), 3, "{answer}");
     assert_eq!(answer.matches("connection: close").count(), 1, "{answer}");
 }
+
+/// Finding 3, the header timeout kept by one watchdog per connection: a
+/// head sent a byte at a time (each byte well within the timeout) is cut off
+/// once the timeout has passed since the connection opened, and a
+/// keep-alive connection left idle after an answer is closed too.
+#[test]
+fn a_trickled_head_and_an_idle_keep_alive_connection_are_closed() {
+    use std::io::{Read, Write};
+    let (_dir, server) = serve_with(&["--dev", "--header-timeout", "2"]);
+    // One byte every 200 ms: 400 bytes would take 80 s.
+    let mut slow = std::net::TcpStream::connect(&server.addr).expect("connect");
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: laurel\r\nX-Pad: {}\r\n\r\n",
+        "a".repeat(360)
+    );
+    let started = Instant::now();
+    let mut cut_off = false;
+    for byte in head.as_bytes() {
+        if slow.write_all(&[*byte]).is_err() {
+            cut_off = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(200));
+        // A closed connection shows as end of stream on a non-blocking peek.
+        slow.set_nonblocking(true).expect("nonblocking");
+        let mut buf = [0u8; 1];
+        let closed = matches!(slow.peek(&mut buf), Ok(0));
+        slow.set_nonblocking(false).expect("blocking");
+        if closed {
+            cut_off = true;
+            break;
+        }
+    }
+    assert!(
+        cut_off,
+        "a head trickled in for {:?} was never cut off",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "cut off before the timeout"
+    );
+
+    // A whole request is answered, and the idle connection is then closed.
+    let mut idle = std::net::TcpStream::connect(&server.addr).expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: laurel\r\n\r\n")
+        .expect("sent");
+    idle.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let closed = loop {
+        match idle.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            Err(_) => break false,
+        }
+    };
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(closed, "an idle keep-alive connection stayed open for 30 s");
+}
