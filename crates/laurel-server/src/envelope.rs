@@ -110,9 +110,14 @@ fn track(request: Request) -> (Request, Option<Arc<AtomicBool>>) {
     (Request::from_parts(parts, body), Some(ended))
 }
 
-/// The outermost layer: numbers the request, runs it with its id in scope,
-/// and adds the common headers to its answer.
-pub async fn envelope(request: Request, next: Next) -> Response {
+/// The outermost layer: numbers the request, runs it with its id in scope
+/// through the rate gate ([`crate::rate_limit::rate_gate`]), and adds the
+/// common headers to its answer.
+pub async fn envelope(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut request, body_ended) = track(request);
     let id = RequestId::next();
     let started = std::time::Instant::now();
@@ -122,7 +127,9 @@ pub async fn envelope(request: Request, next: Next) -> Response {
         .cloned();
     let method = request.method().clone();
     request.extensions_mut().insert(id);
-    let mut response = CURRENT.scope(id, next.run(request)).await;
+    let mut response = CURRENT
+        .scope(id, crate::rate_limit::rate_gate(&state, request, next))
+        .await;
     crate::metrics::request(
         route.as_ref().map(axum::extract::MatchedPath::as_str),
         &method,

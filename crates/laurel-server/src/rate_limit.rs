@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -394,13 +394,11 @@ fn too_many(wait: Duration, why: &str) -> Response {
     response
 }
 
-/// The middleware: finds the client address and the credential, charges the
-/// request, and after it, counts a 401 against the address.
-pub async fn rate_gate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The gate, run by the envelope (one middleware layer for both: each
+/// `from_fn` layer boxes and clones the service under it on every request):
+/// finds the client address and the credential, charges the request, and
+/// after it, counts a 401 against the address.
+pub async fn rate_gate(state: &AppState, mut request: Request, next: Next) -> Response {
     let gate = state.rate_gate();
     let peer = request
         .extensions()

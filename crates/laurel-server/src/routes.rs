@@ -346,9 +346,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(handlers::unknown_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::rate_limit::rate_gate,
+            crate::envelope::envelope,
         ))
-        .layer(middleware::from_fn(crate::envelope::envelope))
         .with_state(state)
 }
 
