@@ -109,12 +109,8 @@ pub(crate) async fn reset_user(
     lock_app(&tx, app, false).await?;
     let schema = existing_schema(&tx, cache, app).await?.schema;
     let Some(version) = lock_user(&tx, app, user).await? else {
-        let draft = draft
-            .clone()
-            .about(app, Some(user))
-            .with_detail(audit::reset_detail(scope, &UserProgress::default(), 0));
-        insert(&tx, &draft).await?;
-        tx.commit().await.context("recording a reset of nobody")?;
+        // Nothing to reset, nothing to record (`audit::removes_something`).
+        tx.rollback().await.context("ending a reset of nobody")?;
         return Ok(UserProgress::default());
     };
     // The stored rows, not the visible ones: rows of achievements the schema
@@ -152,11 +148,13 @@ pub(crate) async fn reset_user(
             "user {user} of app {app}: {updated} rows for one locked user"
         )));
     }
-    let draft = draft
-        .clone()
-        .about(app, Some(user))
-        .with_detail(audit::reset_detail(scope, &stored, next.version));
-    insert(&tx, &draft).await?;
+    if audit::removes_something(&stored, &next) {
+        let draft = draft
+            .clone()
+            .about(app, Some(user))
+            .with_detail(audit::reset_detail(scope, &stored, next.version));
+        insert(&tx, &draft).await?;
+    }
     tx.commit().await.context("committing a reset")?;
     Ok(visible(next, &schema))
 }

@@ -155,6 +155,13 @@ pub fn reset_detail(scope: ResetScope, before: &UserProgress, after_version: u64
     })
 }
 
+/// Whether a reset from `stored` to `next` removes anything: only such a
+/// reset is recorded, so a player who resets again and again (where the
+/// app lets them) grows the log no faster than they store.
+pub fn removes_something(stored: &UserProgress, next: &UserProgress) -> bool {
+    stored.version > 0 && (stored.stats != next.stats || stored.achievements != next.achievements)
+}
+
 /// The progress before a reset and the version the reset left, from its record.
 pub fn reset_before(detail: &Value) -> Result<(UserProgress, u64), StoreError> {
     let bad = |what: &str| StoreError::Backend(format!("audit record of a reset: {what}"));

@@ -2077,6 +2077,25 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
         vec![log[1].id]
     );
 
+    // A reset that removes nothing (the user was just reset) and a reset of
+    // a user never written are not recorded: resetting again and again
+    // cannot grow the log.
+    for who in [p, p, user(99)] {
+        store
+            .reset(app, who, ResetScope::full(true), test_audit())
+            .await
+            .expect("reset");
+    }
+    assert_eq!(
+        newest(store, app, 10).await.len(),
+        3,
+        "only the first of the three resets removed something"
+    );
+    store
+        .store(request(app, p, "again", vec![set("Kills", 41.0)], NOW))
+        .await
+        .expect("store");
+
     // A reset followed by play cannot be undone: that play would be lost.
     store
         .reset(app, q, ResetScope::full(false), test_audit())

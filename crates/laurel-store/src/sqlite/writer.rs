@@ -899,13 +899,14 @@ fn execute_reset(
     // dropped are deleted too, and their counters must follow.
     let stored = load_progress(conn, app, user)?;
     let (next, relocked) = reset(&stored, scope, &schema);
-    let after_version = if stored.version == 0 { 0 } else { next.version };
-    insert_audit(
-        conn,
-        &audit
-            .about(app, Some(user))
-            .with_detail(audit::reset_detail(scope, &stored, after_version)),
-    )?;
+    if audit::removes_something(&stored, &next) {
+        insert_audit(
+            conn,
+            &audit
+                .about(app, Some(user))
+                .with_detail(audit::reset_detail(scope, &stored, next.version)),
+        )?;
+    }
     if stored.version == 0 {
         return Ok(UserProgress::default());
     }
