@@ -480,14 +480,16 @@ async fn key(action: KeyAction) -> Result<(), Failure> {
                 .map_err(|e| anyhow!("no randomness for a key: {e}"))?;
             let hash = laurel_server::auth::hash_server_key(&secret);
             let record = store.create_key(app, &label, &hash, now()).await?;
-            store
-                .record_audit(
-                    cli_audit(action::KEY_CREATE)
-                        .about(app, None)
-                        .with_detail(serde_json::json!({"key_id": record.id, "label": label})),
-                )
-                .await?;
+            // The secret first: it is shown once, and must not be lost to a
+            // failing audit record.
             println!("{secret}");
+            record_or_warn(
+                store.as_ref(),
+                cli_audit(action::KEY_CREATE)
+                    .about(app, None)
+                    .with_detail(serde_json::json!({"key_id": record.id, "label": label})),
+            )
+            .await;
             eprintln!(
                 "key {} for app {app} created; the secret above is shown once",
                 record.id
@@ -512,19 +514,27 @@ async fn key(action: KeyAction) -> Result<(), Failure> {
             let app = parse_app(&app)?;
             let store = open_store(&store).await?;
             if store.revoke_key(app, id).await? {
-                store
-                    .record_audit(
-                        cli_audit(action::KEY_REVOKE)
-                            .about(app, None)
-                            .with_detail(serde_json::json!({"key_id": id})),
-                    )
-                    .await?;
+                record_or_warn(
+                    store.as_ref(),
+                    cli_audit(action::KEY_REVOKE)
+                        .about(app, None)
+                        .with_detail(serde_json::json!({"key_id": id})),
+                )
+                .await;
                 println!("key {id} of app {app} revoked");
                 Ok(())
             } else {
                 Err(fail(exit::NOT_FOUND, anyhow!("app {app} has no key {id}")))
             }
         }
+    }
+}
+
+/// Records a completed action; a record that cannot be written is a
+/// warning, not a failure (the action stands).
+async fn record_or_warn(store: &dyn Store, draft: AuditDraft) {
+    if let Err(e) = store.record_audit(draft).await {
+        eprintln!("laurel: warning: the audit record of this action was not written: {e}");
     }
 }
 
@@ -569,11 +579,11 @@ async fn secret(action: SecretAction) -> Result<(), Failure> {
     let grace = i64::try_from(grace).unwrap_or(i64::MAX);
     let until = now().saturating_add(grace);
     store.rotate_signing_secret(until).await?;
-    store
-        .record_audit(
-            cli_audit(action::SECRET_ROTATE).with_detail(serde_json::json!({"grace_until": until})),
-        )
-        .await?;
+    record_or_warn(
+        store.as_ref(),
+        cli_audit(action::SECRET_ROTATE).with_detail(serde_json::json!({"grace_until": until})),
+    )
+    .await;
     println!(
         "signing secret rotated; tokens signed with the previous one are accepted for {grace} s more"
     );

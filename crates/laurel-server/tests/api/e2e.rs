@@ -56,6 +56,7 @@ async fn serves_over_loopback_and_shuts_down_gracefully() {
         inner: open_store(&dir),
         progress_delay: Duration::from_millis(400),
         healthy: true,
+        audit_fails: false,
     });
     let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
     config.dev = true;

@@ -327,6 +327,7 @@ async fn slow_requests_time_out_with_504() {
         inner: open_store(&dir),
         progress_delay: Duration::from_millis(500),
         healthy: true,
+        audit_fails: false,
     });
     let app = spawn_on(dir, store, |c| {
         c.request_timeout = Duration::from_millis(50)
@@ -349,9 +350,34 @@ async fn health_reports_the_store() {
         inner: open_store(&dir),
         progress_delay: Duration::ZERO,
         healthy: false,
+        audit_fails: false,
     });
     let app = spawn_on(dir, store, |_| {}).await;
     let r = app.get("/healthz", None).await;
     assert_eq!(r.status, 503);
     insta::assert_json_snapshot!(r.json);
+}
+
+/// An admin action whose audit record cannot be written still answers what
+/// it did: a new key's secret is shown once and must not be lost to the log.
+#[tokio::test]
+async fn a_failing_audit_record_does_not_lose_a_new_keys_secret() {
+    let dir = TempDir::new().unwrap();
+    let store = Arc::new(FaultyStore {
+        inner: open_store(&dir),
+        progress_delay: Duration::ZERO,
+        healthy: true,
+        audit_fails: true,
+    });
+    let app = spawn_on(dir, store, |_| {}).await;
+    let key = app.create_key(480).await;
+    assert!(key.starts_with("lk_"), "{key}");
+    let r = app.get("/api/v1/admin/apps/480/keys", Some(ADMIN)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["keys"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.json
+    );
 }

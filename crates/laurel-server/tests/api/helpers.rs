@@ -321,6 +321,8 @@ pub struct FaultyStore {
     pub inner: Arc<dyn Store>,
     pub progress_delay: Duration,
     pub healthy: bool,
+    /// `record_audit` fails (the audit log's disk is full, say).
+    pub audit_fails: bool,
 }
 
 #[async_trait]
@@ -354,6 +356,9 @@ impl Store for FaultyStore {
         self.inner.undo_reset(id, audit).await
     }
     async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError> {
+        if self.audit_fails {
+            return Err(StoreError::Unavailable("audit log full".into()));
+        }
         self.inner.record_audit(draft).await
     }
     async fn audit_log(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
