@@ -305,11 +305,10 @@ pub fn connector(params: &TlsParams) -> Result<MakeRustlsConnect, TlsSettingsErr
                 .build()
                 .map_err(|e| TlsSettingsError::Rustls(e.to_string()))?
         }
-        (_, Some(roots)) => Arc::new(SignedByRoots {
-            roots: Arc::new(roots),
+        (_, roots) => Arc::new(ChainCheck {
+            roots: roots.map(Arc::new),
             algorithms,
         }),
-        (_, None) => Arc::new(NotChecked { algorithms }),
     };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -368,59 +367,20 @@ fn system_roots() -> Result<RootCertStore, TlsSettingsError> {
     Ok(roots)
 }
 
-/// `prefer`/`require` without `sslrootcert`: encrypted, the certificate not
-/// checked (libpq's behaviour: these modes protect against listeners, not
-/// against someone in the middle). The handshake's signatures are still
-/// checked.
+/// The certificate check of every mode but `verify-full` (which is
+/// rustls's own `WebPkiServerVerifier`). With `roots` (`verify-ca`, and
+/// `prefer`/`require` with `sslrootcert`), the chain must lead to one of
+/// them; the name in the certificate is not looked at. Without
+/// (`prefer`/`require` alone), the certificate is not checked: libpq's
+/// behaviour, these modes protect against listeners, not against someone in
+/// the middle. The handshake's signatures are checked either way.
 #[derive(Debug)]
-struct NotChecked {
+struct ChainCheck {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-/// `verify-ca` (and `prefer`/`require` with `sslrootcert`): the chain must
-/// lead to one of the roots; the name in the certificate is not looked at.
-#[derive(Debug)]
-struct SignedByRoots {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for NotChecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-impl ServerCertVerifier for SignedByRoots {
+impl ServerCertVerifier for ChainCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -429,14 +389,16 @@ impl ServerCertVerifier for SignedByRoots {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let certificate = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &certificate,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let certificate = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &certificate,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
