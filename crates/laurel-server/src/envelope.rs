@@ -118,7 +118,7 @@ pub async fn envelope(
     request: Request,
     next: Next,
 ) -> Response {
-    let (mut request, body_ended) = track(request);
+    let (request, body_ended) = track(request);
     let id = RequestId::next();
     let started = std::time::Instant::now();
     let route = request
@@ -126,7 +126,6 @@ pub async fn envelope(
         .get::<axum::extract::MatchedPath>()
         .cloned();
     let method = request.method().clone();
-    request.extensions_mut().insert(id);
     let mut response = CURRENT
         .scope(id, crate::rate_limit::rate_gate(&state, request, next))
         .await;
