@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use laurel_core::{AppId, EResult, SteamId};
-use laurel_store::audit::{AuditDraft, AuditQuery, AuditRecord, action};
+use laurel_store::audit::{AuditDraft, AuditQuery, AuditRecord, Undone, action};
 use laurel_store::{MAX_AUDIT_PAGE, TokenRevocation, unix_now_ms};
 use laurel_wire::{AuditListResponse, AuditRecordBody, TokenRevokeRequest, TokenRevokeResponse};
 
@@ -202,26 +202,11 @@ pub async fn admin_undo(
     AuditPath(id): AuditPath,
 ) -> Result<Response, ApiError> {
     let draft = AuditDraft::new("admin", address, action::UNDO_RESET);
-    let progress = state.store().undo_reset(id, draft).await?;
-    // The reset's record names the app and user.
-    let record = state
-        .store()
-        .audit_log(AuditQuery {
-            app: None,
-            before: Some(id + 1),
-            limit: 1,
-        })
-        .await?;
-    let (app, user) = match record.first().map(|r| (r.app, r.user)) {
-        Some((Some(app), Some(user))) => (app, user),
-        _ => {
-            return Err(ApiError::internal(
-                EResult::Fail,
-                "storage failed",
-                "the reset's audit record has no app and user",
-            ));
-        }
-    };
+    let Undone {
+        app,
+        user,
+        progress,
+    } = state.store().undo_reset(id, draft).await?;
     let schema = crate::handlers::existing_schema(&state, app).await?;
     let json = progress_snapshot(&state, app, user, &schema, &progress)?;
     let mut out = format!(

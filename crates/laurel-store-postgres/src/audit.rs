@@ -2,7 +2,7 @@
 
 use deadpool_postgres::{ClientWrapper, GenericClient};
 use laurel_core::{AppId, ResetScope, SteamId, UserProgress, reset};
-use laurel_store::audit::{self, AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE};
+use laurel_store::audit::{self, AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, Undone};
 use laurel_store::{SigningSecrets, StoreError, TokenRevocation, TokenRevocations, unix_now_ms};
 use tokio_postgres::Row;
 
@@ -166,7 +166,7 @@ pub(crate) async fn undo_reset(
     cache: &crate::rows::SchemaCache,
     id: i64,
     draft: &AuditDraft,
-) -> Result<UserProgress, Failure> {
+) -> Result<Undone, Failure> {
     let tx = client.transaction().await.context("beginning an undo")?;
     // The record's row lock keeps two undos of one reset apart.
     let row = query_opt(
@@ -227,7 +227,11 @@ pub(crate) async fn undo_reset(
     )
     .await?;
     tx.commit().await.context("committing an undo")?;
-    Ok(visible(restored, &schema))
+    Ok(Undone {
+        app,
+        user,
+        progress: visible(restored, &schema),
+    })
 }
 
 pub(crate) async fn revoke_tokens(

@@ -1018,7 +1018,11 @@ impl Store for PostgresStore {
         })
     }
 
-    async fn undo_reset(&self, id: i64, draft: AuditDraft) -> Result<UserProgress, StoreError> {
+    async fn undo_reset(
+        &self,
+        id: i64,
+        draft: AuditDraft,
+    ) -> Result<laurel_store::Undone, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
             audit::undo_reset(client, &inner.schemas, id, &draft).await

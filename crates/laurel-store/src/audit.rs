@@ -77,6 +77,15 @@ pub struct AuditRecord {
     pub undone_by: Option<i64>,
 }
 
+/// What an undo put back: the app and user of the reset, and the user's
+/// progress as now visible.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undone {
+    pub app: AppId,
+    pub user: SteamId,
+    pub progress: UserProgress,
+}
+
 /// Which records to list: newest first, those with an id below `before`
 /// (all when `None`), of one app when `app` is set, at most `limit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2022,13 +2022,15 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
     assert_eq!(after_version, after.version);
     assert_eq!(recorded.version, before.version);
 
-    let restored = store
+    let undone = store
         .undo_reset(
             record.id,
             AuditDraft::new("admin", "127.0.0.1", action::UNDO_RESET),
         )
         .await
         .expect("undo");
+    assert_eq!((undone.app, undone.user), (app, p));
+    let restored = undone.progress;
     assert_eq!(restored.version, after.version + 1);
     assert_eq!(restored.achievements, before.achievements);
     for (name, value) in &before.stats {

@@ -96,7 +96,7 @@ mod tests {
 
 pub use audit::{
     AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, SigningSecrets, TokenRevocation,
-    TokenRevocations,
+    TokenRevocations, Undone,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -428,11 +428,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<UserProgress, StoreError>;
     /// Puts back the progress a reset removed (from the reset's audit record
     /// `id`) and the global figures it moved, and records the undo; answers
-    /// the restored progress as visible. Refused when the record is not a
+    /// the reset's app and user with the restored progress as visible. Refused when the record is not a
     /// reset, is already undone, or the user was written since the reset
     /// (the undo would lose that later progress): [`StoreError::Conflict`];
     /// no such record: [`StoreError::NotFound`].
-    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<UserProgress, StoreError>;
+    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<Undone, StoreError>;
     /// Records an action in the audit log; answers its id.
     async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError>;
     /// A page of the audit log, newest first.

@@ -138,7 +138,7 @@ use crate::{
 };
 use crate::{
     AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, SigningSecrets, TokenRevocation,
-    TokenRevocations,
+    TokenRevocations, Undone,
 };
 
 /// The database layout version this build writes (`PRAGMA user_version`).
@@ -857,7 +857,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<UserProgress, StoreError> {
+    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<Undone, StoreError> {
         self.write(|reply| {
             Command::Group(GroupItem::UndoReset {
                 id,

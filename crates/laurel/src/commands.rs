@@ -593,15 +593,15 @@ async fn secret(action: SecretAction) -> Result<(), Failure> {
 async fn audit(args: AuditArgs) -> Result<(), Failure> {
     if let Some(AuditAction::Undo { id, store }) = args.action {
         let store = open_store(&store).await?;
-        let progress = match store.undo_reset(id, cli_audit(action::UNDO_RESET)).await {
-            Ok(progress) => progress,
+        let undone = match store.undo_reset(id, cli_audit(action::UNDO_RESET)).await {
+            Ok(undone) => undone,
             Err(StoreError::NotFound(m)) => return Err(fail(exit::NOT_FOUND, anyhow!(m))),
             Err(StoreError::Conflict(m)) => return Err(fail(exit::INVALID_INPUT, anyhow!(m))),
             Err(e) => return Err(e.into()),
         };
         println!(
             "reset {id} undone: the user is at version {} again with what it removed",
-            progress.version
+            undone.progress.version
         );
         return Ok(());
     }

@@ -352,7 +352,11 @@ impl Store for FaultyStore {
     ) -> Result<UserProgress, StoreError> {
         self.inner.reset(app, user, scope, audit).await
     }
-    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<UserProgress, StoreError> {
+    async fn undo_reset(
+        &self,
+        id: i64,
+        audit: AuditDraft,
+    ) -> Result<laurel_store::Undone, StoreError> {
         self.inner.undo_reset(id, audit).await
     }
     async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError> {

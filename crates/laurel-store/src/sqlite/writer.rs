@@ -110,7 +110,7 @@ pub(crate) enum GroupItem {
     UndoReset {
         id: i64,
         audit: Box<AuditDraft>,
-        reply: Reply<UserProgress>,
+        reply: Reply<audit::Undone>,
     },
     /// A user's progress copied from another store (`Store::import_user`):
     /// imports share group commits too, so a migration's many users do not
@@ -127,9 +127,8 @@ impl GroupItem {
     fn failed(self, e: &StoreError) -> Answer {
         match self {
             GroupItem::Store { reply, .. } => answer(reply, Err(same_error(e))),
-            GroupItem::Reset { reply, .. } | GroupItem::UndoReset { reply, .. } => {
-                answer(reply, Err(same_error(e)))
-            }
+            GroupItem::Reset { reply, .. } => answer(reply, Err(same_error(e))),
+            GroupItem::UndoReset { reply, .. } => answer(reply, Err(same_error(e))),
             GroupItem::Import { reply, .. } => answer(reply, Err(same_error(e))),
         }
     }
@@ -513,9 +512,9 @@ impl Writer {
                         execute_undo_reset(c, &mut env, id, *audit, &mut moved)
                     });
                     let result = match result {
-                        Ok(Ok((app, progress))) => {
-                            figures.add(app, moved);
-                            Ok(Ok(progress))
+                        Ok(Ok(undone)) => {
+                            figures.add(undone.app, moved);
+                            Ok(Ok(undone))
                         }
                         Ok(Err(e)) => Ok(Err(e)),
                         Err(e) => Err(e),
@@ -940,14 +939,14 @@ fn execute_reset(
 
 /// Puts back the stored progress a reset removed (its audit record `id`),
 /// as a new version, and reverses the figures it moved; records the undo and
-/// marks the reset undone. Answers the app and the visible progress.
+/// marks the reset undone.
 fn execute_undo_reset(
     conn: &Connection,
     env: &mut GroupEnv<'_>,
     id: i64,
     audit: AuditDraft,
     figures: &mut FigureChanges,
-) -> Result<(AppId, UserProgress), StoreError> {
+) -> Result<audit::Undone, StoreError> {
     let record = read_audit(conn, id)?;
     let (app, user) = audit::undoable(&record)?;
     env.progress.users.remove(&(app, user));
@@ -995,7 +994,11 @@ fn execute_undo_reset(
     conn.prepare_cached("UPDATE audit_log SET undone_by = ?2 WHERE id = ?1")
         .and_then(|mut s| s.execute((id, undo_id)))
         .context("marking a reset undone")?;
-    Ok((app, visible(restored, &schema)))
+    Ok(audit::Undone {
+        app,
+        user,
+        progress: visible(restored, &schema),
+    })
 }
 
 /// Writes a user's progress as given (`Store::import_user`), for a user
