@@ -4,17 +4,23 @@
 //! (answers hold one user's progress or a credential and must not be kept by
 //! a shared cache).
 
+use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
+
+use crate::error::{ApiError, RefusalNote};
+use crate::state::AppState;
 
 /// The id of one request: 16 hex digits, unique within a process run and
 /// unlikely to repeat across runs (the counter starts at a random value).
@@ -110,27 +116,108 @@ fn track(request: Request) -> (Request, Option<Arc<AtomicBool>>) {
     (Request::from_parts(parts, body), Some(ended))
 }
 
-/// The outermost layer: numbers the request, runs it with its id in scope
-/// through the rate gate ([`crate::rate_limit::rate_gate`]), and adds the
-/// common headers to its answer.
-pub async fn envelope(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (request, body_ended) = track(request);
+/// The layer every route (and the fallback) runs in: it numbers the
+/// request, runs it with its id in scope through the rate gate
+/// ([`crate::rate_limit::admit`]) and the request timeout, logs a refusal,
+/// counts the answer in the metrics, and adds the common headers.
+///
+/// One hand-written service rather than `from_fn` layers: each of those
+/// boxes a clone of the service under it on every request, and the read
+/// path's cost is mostly these per-request layers (docs/benchmarks.md).
+#[derive(Clone)]
+pub struct EnvelopeLayer {
+    state: AppState,
+}
+
+impl EnvelopeLayer {
+    pub fn new(state: AppState) -> EnvelopeLayer {
+        EnvelopeLayer { state }
+    }
+}
+
+impl<S> Layer<S> for EnvelopeLayer {
+    type Service = Envelope<S>;
+
+    fn layer(&self, inner: S) -> Envelope<S> {
+        Envelope {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// See [`EnvelopeLayer`].
+#[derive(Clone)]
+pub struct Envelope<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> Service<Request> for Envelope<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service made ready is the one that is called; its clone waits
+        // for the next request.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(answer(self.state.clone(), inner, request))
+    }
+}
+
+async fn answer<S>(state: AppState, mut inner: S, request: Request) -> Result<Response, Infallible>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let (mut request, body_ended) = track(request);
     let id = RequestId::next();
-    let started = std::time::Instant::now();
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let template = route.as_ref().map(MatchedPath::as_str);
     let method = request.method().clone();
+    let uri = request.uri().clone();
     let mut response = CURRENT
-        .scope(id, crate::rate_limit::rate_gate(&state, request, next))
+        .scope(id, async {
+            let client = match crate::rate_limit::admit(&state, &mut request).await {
+                Ok(client) => client,
+                Err(refused) => return refused,
+            };
+            let response =
+                match tokio::time::timeout(state.request_timeout(), inner.call(request)).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    Err(_) => ApiError::timeout().into_response(),
+                };
+            if let Some(client) = client {
+                crate::rate_limit::answered(&state, client, &response);
+            }
+            let status = response.status();
+            if status.is_client_error() || status.is_server_error() {
+                log_refusal(
+                    id,
+                    &method,
+                    template.unwrap_or(""),
+                    uri.path(),
+                    status,
+                    client,
+                    response.extensions().get::<RefusalNote>(),
+                );
+            }
+            response
+        })
         .await;
     crate::metrics::request(
-        route.as_ref().map(axum::extract::MatchedPath::as_str),
+        template,
         &method,
         response.status().as_u16(),
         started.elapsed(),
@@ -155,7 +242,61 @@ pub async fn envelope(
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    response
+    Ok(response)
+}
+
+/// The value of `{name}` in `path`, matched segment by segment against `template`.
+fn path_value<'a>(template: &str, path: &'a str, name: &str) -> Option<&'a str> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(t, _)| t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) == Some(name))
+        .map(|(_, v)| v)
+}
+
+/// Hostile text is cut short and escaped before it reaches a log line.
+fn shown(text: Option<&str>) -> String {
+    match text {
+        Some(t) => {
+            let cut: String = t.chars().take(40).collect();
+            format!("{cut:?}")
+        }
+        None => "-".to_owned(),
+    }
+}
+
+/// One log line per refused or failed request (as many as the refusal
+/// log's rate allows), naming the request, the client and the reason.
+fn log_refusal(
+    request: RequestId,
+    method: &Method,
+    template: &str,
+    path: &str,
+    status: StatusCode,
+    client: Option<std::net::IpAddr>,
+    note: Option<&RefusalNote>,
+) {
+    let Some(suppressed) = crate::log_limit::refusals() else {
+        return;
+    };
+    let client = client.map_or_else(|| "-".to_owned(), |c| c.to_string());
+    let (app, user) = match note.and_then(|n| n.subject) {
+        Some((app, user)) => (
+            app.to_string(),
+            user.map_or("-".to_owned(), |u| u.to_string()),
+        ),
+        None => (
+            shown(path_value(template, path, "app_id")),
+            shown(path_value(template, path, "steam_id")),
+        ),
+    };
+    let result = note.map_or(0, |n| n.result);
+    let reason = note.map_or("", |n| n.reason.as_str());
+    if status.is_server_error() {
+        tracing::error!(%client, %request, %method, route = template, %app, %user, status = status.as_u16(), result, reason, suppressed, "request failed");
+    } else {
+        tracing::warn!(%client, %request, %method, route = template, %app, %user, status = status.as_u16(), result, reason, suppressed, "request refused");
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +311,14 @@ mod tests {
         assert_eq!(a.to_string().len(), 16);
         assert!(a.to_string().bytes().all(|c| c.is_ascii_hexdigit()));
         assert_eq!(a.hex().as_slice(), a.to_string().as_bytes());
+    }
+
+    #[test]
+    fn path_values_follow_the_template() {
+        let t = "/api/v1/apps/{app_id}/users/{steam_id}/progress";
+        let p = "/api/v1/apps/480/users/abc/progress";
+        assert_eq!(path_value(t, p, "app_id"), Some("480"));
+        assert_eq!(path_value(t, p, "steam_id"), Some("abc"));
+        assert_eq!(path_value(t, p, "key_id"), None);
     }
 }

@@ -19,8 +19,12 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         // The rate gate verified this request's bearer user token already.
-        if let Some(verified) = parts.extensions.get::<crate::rate_limit::VerifiedToken>() {
-            return Ok(Caller::User(verified.0));
+        if let Some(claims) = parts
+            .extensions
+            .get::<crate::rate_limit::Admitted>()
+            .and_then(|a| a.token)
+        {
+            return Ok(Caller::User(claims));
         }
         auth::caller(state, &parts.headers).await
     }

@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, json_bytes, json_raw};
 use crate::extract::{Admin, AppPath, RawBody};
 use crate::handlers::progress_snapshot;
-use crate::rate_limit::ClientAddress;
+use crate::rate_limit::Admitted;
 use crate::state::AppState;
 
 /// The client address of a request, as audit records name it.
@@ -26,12 +26,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Origin, ApiError> {
-        Ok(Origin(
-            parts
-                .extensions
-                .get::<ClientAddress>()
-                .map_or_else(|| "unknown".to_owned(), |a| a.0.to_string()),
-        ))
+        Ok(Origin(parts.extensions.get::<Admitted>().map_or_else(
+            || "unknown".to_owned(),
+            |a| a.client.to_string(),
+        )))
     }
 }
 

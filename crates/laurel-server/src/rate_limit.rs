@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
@@ -342,23 +341,25 @@ impl RateGate {
     }
 }
 
-/// The claims of the user token in the request's `Authorization` header,
-/// which the rate gate verified (signature and expiry), so that the
-/// handler's credential check does not verify it twice. Never set for a
-/// token that came as a `key=` parameter (only Steam's routes take those).
-#[derive(Debug, Clone)]
-pub struct VerifiedToken(pub laurel_wire::TokenClaims);
-
 /// Marks an answer to a credential that is not one where the status alone
 /// does not say so (Steam's routes answer a bad key with 403, as Steam does):
 /// it charges the address's failure budget like a 401.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthenticationFailed;
 
-/// The client address of a request, as [`RateGate::client_address`] found
-/// it; in the request's extensions for the handlers and the log lines.
+/// What the gate learned of a request it let through, in the request's
+/// extensions for the handlers and the log lines (one entry: each insert
+/// allocates).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub IpAddr);
+pub struct Admitted {
+    /// The client address, as [`RateGate::client_address`] found it.
+    pub client: IpAddr,
+    /// The claims of the user token in the `Authorization` header, which
+    /// the gate verified (signature, expiry, revocation), so that the
+    /// handler's credential check does not verify it twice. Never set for a
+    /// token that came as a `key=` parameter (only Steam's routes take those).
+    pub token: Option<laurel_wire::TokenClaims>,
+}
 
 /// The credential text of a request, and whether it came from the
 /// `Authorization` header: its bearer (borrowed), else a Steam-style `key=`.
@@ -394,42 +395,47 @@ fn too_many(wait: Duration, why: &str) -> Response {
     response
 }
 
-/// The gate, run by the envelope (one middleware layer for both: each
-/// `from_fn` layer boxes and clones the service under it on every request):
-/// finds the client address and the credential, charges the request, and
-/// after it, counts a 401 against the address.
-pub async fn rate_gate(state: &AppState, mut request: Request, next: Next) -> Response {
+/// The gate, run by the envelope ([`crate::envelope`]) before the request:
+/// finds the client address and the credential, and charges the request.
+/// `Ok(Some(client))` lets it through with [`Admitted`] in its extensions;
+/// `Ok(None)` for in-process calls (tests through `oneshot`), which have no
+/// peer; `Err` is the answer that refuses it.
+pub async fn admit(state: &AppState, request: &mut Request) -> Result<Option<IpAddr>, Response> {
     let gate = state.rate_gate();
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let Some(peer) = peer else {
-        // In-process calls (tests through `oneshot`) have no peer.
-        return next.run(request).await;
+        return Ok(None);
     };
     let client = gate.client_address(peer, request.headers().get("x-forwarded-for"));
-    request.extensions_mut().insert(ClientAddress(client));
     if !gate.limits().enabled {
-        return next.run(request).await;
+        request.extensions_mut().insert(Admitted {
+            client,
+            token: None,
+        });
+        return Ok(Some(client));
     }
     let now = Instant::now();
-    let credential = credential_text(&request);
+    let credential = credential_text(request);
     if credential.is_some()
         && let Some(wait) = gate.blocked_for(client, now)
     {
         crate::metrics::rate_limited("failed_authentication");
-        return too_many(wait, "too many failed authentications from this address");
+        return Err(too_many(
+            wait,
+            "too many failed authentications from this address",
+        ));
     }
     let from_header = credential.as_ref().is_some_and(|(_, h)| *h);
-    let mut verified = None;
+    let mut token = None;
     let verdict = match credential.as_ref().map(|(c, _)| c.as_ref()) {
         Some(c) if c.starts_with(TOKEN_PREFIX) => {
             match state.tokens().verify(c, crate::unix_now()) {
                 Ok(claims) => {
-                    // The handler's credential check need not verify it again.
                     if from_header {
-                        verified = Some(claims);
+                        token = Some(claims);
                     }
                     let rate = state.user_rate(claims.app).await;
                     gate.check_user(rate, claims.app, claims.user)
@@ -458,21 +464,25 @@ pub async fn rate_gate(state: &AppState, mut request: Request, next: Next) -> Re
     };
     drop(credential);
     if let Err((wait, why)) = verdict {
-        return too_many(wait, why);
+        return Err(too_many(wait, why));
     }
-    if let Some(claims) = verified {
-        request.extensions_mut().insert(VerifiedToken(claims));
-    }
-    let response = next.run(request).await;
+    request.extensions_mut().insert(Admitted { client, token });
+    Ok(Some(client))
+}
+
+/// The gate's part after the answer: a failed authentication is charged
+/// against the client address's failure budget.
+pub fn answered(state: &AppState, client: IpAddr, response: &Response) {
     if response.status() == StatusCode::UNAUTHORIZED
         || response
             .extensions()
             .get::<AuthenticationFailed>()
             .is_some()
     {
-        gate.authentication_failed(client, Instant::now());
+        state
+            .rate_gate()
+            .authentication_failed(client, Instant::now());
     }
-    response
 }
 
 #[cfg(test)]

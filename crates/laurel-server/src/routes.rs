@@ -4,13 +4,9 @@
 //! so neither description can drift from what is served.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::routing::{MethodRouter, any, delete, get, post, put};
 
-use crate::error::{ApiError, RefusalNote};
 use crate::handlers;
 use crate::state::AppState;
 use crate::steam::{self, SteamMethodDoc, methods as sm};
@@ -342,109 +338,14 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
         .fallback(handlers::unknown_route)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::envelope::envelope,
-        ))
+        .layer(crate::envelope::EnvelopeLayer::new(state.clone()))
         .with_state(state)
-}
-
-/// Bounds every routed request by the request timeout and logs every refusal.
-/// It runs after routing, so it knows the route template and the path's ids.
-async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let client = request
-        .extensions()
-        .get::<crate::rate_limit::ClientAddress>()
-        .map(|c| c.0);
-    let response = match tokio::time::timeout(state.request_timeout(), next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::timeout().into_response(),
-    };
-    let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
-        let template = route.as_ref().map_or("", MatchedPath::as_str);
-        log_refusal(
-            &method,
-            template,
-            uri.path(),
-            status,
-            client,
-            response.extensions().get::<RefusalNote>(),
-        );
-    }
-    response
-}
-
-/// The value of `{name}` in `path`, matched segment by segment against `template`.
-fn path_value<'a>(template: &str, path: &'a str, name: &str) -> Option<&'a str> {
-    template
-        .split('/')
-        .zip(path.split('/'))
-        .find(|(t, _)| t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) == Some(name))
-        .map(|(_, v)| v)
-}
-
-/// Hostile text is cut short and escaped before it reaches a log line.
-fn shown(text: Option<&str>) -> String {
-    match text {
-        Some(t) => {
-            let cut: String = t.chars().take(40).collect();
-            format!("{cut:?}")
-        }
-        None => "-".to_owned(),
-    }
-}
-
-fn log_refusal(
-    method: &Method,
-    template: &str,
-    path: &str,
-    status: StatusCode,
-    client: Option<std::net::IpAddr>,
-    note: Option<&RefusalNote>,
-) {
-    let Some(suppressed) = crate::log_limit::refusals() else {
-        return;
-    };
-    let client = client.map_or_else(|| "-".to_owned(), |c| c.to_string());
-    let request =
-        crate::envelope::RequestId::current().map_or_else(|| "-".to_owned(), |id| id.to_string());
-    let (app, user) = match note.and_then(|n| n.subject) {
-        Some((app, user)) => (
-            app.to_string(),
-            user.map_or("-".to_owned(), |u| u.to_string()),
-        ),
-        None => (
-            shown(path_value(template, path, "app_id")),
-            shown(path_value(template, path, "steam_id")),
-        ),
-    };
-    let result = note.map_or(0, |n| n.result);
-    let reason = note.map_or("", |n| n.reason.as_str());
-    if status.is_server_error() {
-        tracing::error!(%client, %request, %method, route = template, %app, %user, status = status.as_u16(), result, reason, suppressed, "request failed");
-    } else {
-        tracing::warn!(%client, %request, %method, route = template, %app, %user, status = status.as_u16(), result, reason, suppressed, "request refused");
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_values_follow_the_template() {
-        let t = "/api/v1/apps/{app_id}/users/{steam_id}/progress";
-        let p = "/api/v1/apps/480/users/abc/progress";
-        assert_eq!(path_value(t, p, "app_id"), Some("480"));
-        assert_eq!(path_value(t, p, "steam_id"), Some("abc"));
-        assert_eq!(path_value(t, p, "key_id"), None);
-    }
 
     #[test]
     fn routes_are_unique() {
