@@ -73,6 +73,17 @@ pub enum WriteAuthority {
     Server,
 }
 
+/// Whether the schema's value constraints (`min`, `max`, `max_change`,
+/// `increment_only`) are checked. The server always enforces them; the SDK
+/// defers them to the server, as Steam's client does: a `SetStat` of a known
+/// stat with the right type and a finite value is taken, and the store is
+/// what the server refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraints {
+    Enforced,
+    Deferred,
+}
+
 /// Why one entry was refused.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
@@ -115,6 +126,17 @@ impl Problem {
             Problem::InvalidProgress => "invalid_progress",
             Problem::DuplicateEntry => "duplicate_entry",
         }
+    }
+
+    /// A value constraint of the schema (what [`Constraints::Deferred`] skips).
+    pub fn is_constraint(&self) -> bool {
+        matches!(
+            self,
+            Problem::BelowMin { .. }
+                | Problem::AboveMax { .. }
+                | Problem::ChangeTooLarge { .. }
+                | Problem::DecreaseOfIncrementOnly { .. }
+        )
     }
 
     pub fn result(&self) -> EResult {
@@ -233,6 +255,25 @@ pub fn apply_batch(
     authority: WriteAuthority,
     now: UnixTime,
 ) -> Result<StoreOutcome, Refusal> {
+    apply_batch_with(
+        schema,
+        current,
+        batch,
+        authority,
+        now,
+        Constraints::Enforced,
+    )
+}
+
+/// [`apply_batch`], with the value constraints enforced or deferred.
+pub fn apply_batch_with(
+    schema: &Schema,
+    current: &UserProgress,
+    batch: &StoreBatch,
+    authority: WriteAuthority,
+    now: UnixTime,
+    constraints: Constraints,
+) -> Result<StoreOutcome, Refusal> {
     if batch.entries.len() > MAX_BATCH_ENTRIES {
         return Err(Refusal::from_problems(vec![EntryProblem {
             index: MAX_BATCH_ENTRIES,
@@ -262,7 +303,15 @@ pub fn apply_batch(
         let result = if !fresh {
             Err(Problem::DuplicateEntry)
         } else {
-            apply_entry(schema, current, &mut next, entry, authority, now)
+            apply_entry(
+                schema,
+                current,
+                &mut next,
+                entry,
+                authority,
+                now,
+                constraints,
+            )
         };
         match result {
             Err(problem) => problems.push(EntryProblem {
@@ -336,7 +385,9 @@ fn apply_entry(
     entry: &BatchEntry,
     authority: WriteAuthority,
     now: UnixTime,
+    constraints: Constraints,
 ) -> Result<Applied, Problem> {
+    let enforced = constraints == Constraints::Enforced;
     match entry {
         BatchEntry::SetStat { name, value }
         | BatchEntry::UpdateAvgRate {
@@ -383,7 +434,7 @@ fn apply_entry(
                     if !session_seconds.is_finite() || *session_seconds <= 0.0 {
                         return Err(Problem::InvalidSessionLength);
                     }
-                    if def.increment_only && *count < 0.0 {
+                    if enforced && def.increment_only && *count < 0.0 {
                         return Err(Problem::DecreaseOfIncrementOnly {
                             from: old.read(def),
                             to: old.read(def) + count,
@@ -412,19 +463,22 @@ fn apply_entry(
             }
             let (from, to) = (old.read(def), new.read(def));
             if let Some(min) = def.min
+                && enforced
                 && to < min
             {
                 return Err(Problem::BelowMin { value: to, min });
             }
             if let Some(max) = def.max
+                && enforced
                 && to > max
             {
                 return Err(Problem::AboveMax { value: to, max });
             }
-            if def.increment_only && def.kind != StatKind::AvgRate && to < from {
+            if enforced && def.increment_only && def.kind != StatKind::AvgRate && to < from {
                 return Err(Problem::DecreaseOfIncrementOnly { from, to });
             }
             if let Some(max_change) = def.max_change
+                && enforced
                 && (to - from).abs() > max_change
             {
                 return Err(Problem::ChangeTooLarge {

@@ -17,8 +17,8 @@ pub mod schema;
 pub mod schema_doc;
 
 pub use batch::{
-    BatchEntry, EntryProblem, Problem, Refusal, StoreBatch, StoreOutcome, WriteAuthority,
-    apply_batch,
+    BatchEntry, Constraints, EntryProblem, Problem, Refusal, StoreBatch, StoreOutcome,
+    WriteAuthority, apply_batch, apply_batch_with,
 };
 pub use eresult::EResult;
 pub use ids::{AppId, IdError, SteamId};

@@ -470,4 +470,90 @@ proptest! {
             }
         }
     }
+
+    /// Deferring the constraints changes only which batches pass: one the
+    /// server accepts has the same outcome either way, and one refused with
+    /// constraints deferred is refused enforced too, for the same entries
+    /// (the SDK refuses at once exactly what the server would refuse for
+    /// another reason than a constraint).
+    #[test]
+    fn deferred_constraints_only_widen_what_passes(batches in arb_batches()) {
+        let schema = schema_with_limits();
+        let mut p = empty();
+        for entries in batches {
+            let batch = StoreBatch { entries };
+            let enforced = apply_batch(&schema, &p, &batch, WriteAuthority::User, NOW);
+            let deferred = apply_batch_with(&schema, &p, &batch, WriteAuthority::User, NOW, Constraints::Deferred);
+            match (&enforced, &deferred) {
+                (Ok(e), Ok(d)) => prop_assert_eq!(e, d),
+                (Err(e), Ok(_)) => prop_assert!(e.problems.iter().all(|x| x.problem.is_constraint()), "{e}"),
+                (Err(e), Err(d)) => {
+                    let other: Vec<_> = e.problems.iter().filter(|x| !x.problem.is_constraint()).collect();
+                    prop_assert_eq!(other, d.problems.iter().collect::<Vec<_>>());
+                }
+                (Ok(_), Err(d)) => prop_assert!(false, "deferred refused what enforced took: {d}"),
+            }
+            if let Ok(o) = enforced {
+                p = o.progress;
+            }
+        }
+    }
+}
+
+#[test]
+fn deferred_constraints_take_a_value_the_server_refuses() {
+    let schema = schema_with_limits();
+    let start = apply_batch(
+        &schema,
+        &empty(),
+        &StoreBatch {
+            entries: vec![set("Kills", 50.0)],
+        },
+        WriteAuthority::User,
+        NOW,
+    )
+    .unwrap()
+    .progress;
+    let breaking = StoreBatch {
+        entries: vec![set("Kills", -5.0)],
+    };
+    let refusal = apply_batch(&schema, &start, &breaking, WriteAuthority::User, NOW).unwrap_err();
+    assert_eq!(refusal.result, EResult::InvalidParam);
+    assert!(
+        refusal.problems.iter().all(|p| p.problem.is_constraint()),
+        "{refusal}"
+    );
+    let taken = apply_batch_with(
+        &schema,
+        &start,
+        &breaking,
+        WriteAuthority::User,
+        NOW,
+        Constraints::Deferred,
+    )
+    .expect("deferred");
+    let kills = schema.stat("Kills").unwrap();
+    assert_eq!(taken.progress.stat(kills).read(kills), -5.0);
+    // A wrong type, an unknown name and a server-only stat are still refused.
+    for entry in [
+        set("Nope", 1.0),
+        set("Kills", 1.5),
+        set("Cheat", 1.0),
+        set("Ratio", f64::NAN),
+    ] {
+        let batch = StoreBatch {
+            entries: vec![entry],
+        };
+        assert!(
+            apply_batch_with(
+                &schema,
+                &start,
+                &batch,
+                WriteAuthority::User,
+                NOW,
+                Constraints::Deferred
+            )
+            .is_err()
+        );
+    }
 }
