@@ -9,6 +9,28 @@ use laurel_core::{EResult, SteamId};
 /// ones (logged) rather than growing without bound.
 pub const MAX_QUEUED_EVENTS: usize = 10_000;
 
+/// Why the server refused one entry of a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveDetail {
+    /// The stat or achievement (empty when the server named none).
+    pub name: String,
+    /// The rule it broke: `below_min`, `above_max`, `change_too_large`,
+    /// `decrease_of_increment_only`, `unknown_stat`, … (the server's codes).
+    pub rule: String,
+    /// The server's sentence.
+    pub message: String,
+}
+
+impl SaveDetail {
+    pub(crate) fn from_wire(detail: &laurel_wire::ErrorDetail) -> SaveDetail {
+        SaveDetail {
+            name: detail.name.clone().unwrap_or_default(),
+            rule: detail.rule.clone().unwrap_or_default(),
+            message: detail.message.clone(),
+        }
+    }
+}
+
 /// One event, named like Solar2D's (`event.name` is [`Event::name`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -26,6 +48,10 @@ pub enum Event {
         is_error: bool,
         result_code: EResult,
         user_steam_id: SteamId,
+        /// For a store the server refused, its reason for each entry it
+        /// refused (Laurel's addition: Steam reports only the result); empty
+        /// otherwise.
+        details: Vec<SaveDetail>,
     },
     /// An achievement unlock or progress indication was stored. The progress
     /// fields are set only for a progress indication.
@@ -76,10 +102,15 @@ impl Event {
     }
 
     pub(crate) fn save(user: SteamId, result: EResult) -> Event {
+        Event::refused(user, result, Vec::new())
+    }
+
+    pub(crate) fn refused(user: SteamId, result: EResult, details: Vec<SaveDetail>) -> Event {
         Event::UserProgressSave {
             is_error: result != EResult::Ok,
             result_code: result,
             user_steam_id: user,
+            details,
         }
     }
 }

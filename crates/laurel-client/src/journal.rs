@@ -3,6 +3,11 @@
 //! (accepted, replayed or refused). A crash of the game loses nothing that
 //! [`crate::Client::store_stats`] acknowledged with `true`.
 //!
+//! The same file keeps the last answers the SDK needs to start offline
+//! ([`Cached`]): the app's schema and the user's last progress as the server
+//! sent them. They are a cache: losing them costs a slower start, never a
+//! write.
+//!
 //! The file is SQLite in WAL mode with `synchronous=FULL`: an append returns
 //! after the WAL is fsynced. One file may hold entries of several apps and
 //! users; a client sees only its own (app, user).
@@ -41,6 +46,24 @@ impl EntryKind {
             "store" => Some(EntryKind::Store),
             "reset" => Some(EntryKind::Reset),
             _ => None,
+        }
+    }
+}
+
+/// A server answer kept in the journal's file for an offline start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cached {
+    /// The app's schema (`SchemaResponse`).
+    Schema,
+    /// The user's progress as the server last sent it (`ProgressBody`).
+    Progress,
+}
+
+impl Cached {
+    fn as_str(self) -> &'static str {
+        match self {
+            Cached::Schema => "schema",
+            Cached::Progress => "progress",
         }
     }
 }
@@ -89,7 +112,14 @@ impl Journal {
                 body TEXT NOT NULL,
                 created INTEGER NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS journal_by_user ON journal (app_id, steam_id, seq);",
+            CREATE INDEX IF NOT EXISTS journal_by_user ON journal (app_id, steam_id, seq);
+            CREATE TABLE IF NOT EXISTS cache (
+                app_id INTEGER NOT NULL,
+                steam_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                body TEXT NOT NULL,
+                PRIMARY KEY (app_id, steam_id, kind)
+            );",
         )?;
         Ok(Journal { conn, app, user })
     }
@@ -185,6 +215,27 @@ impl Journal {
                 |r| r.get(0),
             )
             .optional()
+    }
+
+    /// The last answer of `kind` kept for this (app, user), if any.
+    pub fn cached(&self, kind: Cached) -> Result<Option<String>, rusqlite::Error> {
+        self.conn
+            .query_row(
+                "SELECT body FROM cache WHERE app_id = ?1 AND steam_id = ?2 AND kind = ?3",
+                params![self.app.get(), self.user.to_string(), kind.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+    }
+
+    /// Keeps `body` as the last answer of `kind`, in place of the one before.
+    pub fn keep(&mut self, kind: Cached, body: &str) -> Result<(), rusqlite::Error> {
+        self.conn.execute(
+            "INSERT INTO cache (app_id, steam_id, kind, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (app_id, steam_id, kind) DO UPDATE SET body = excluded.body",
+            params![self.app.get(), self.user.to_string(), kind.as_str(), body],
+        )?;
+        Ok(())
     }
 }
 

@@ -88,7 +88,7 @@ use laurel_wire::{ResetRequest, TokenClaims};
 pub use config::{
     ClientConfig, ClientError, Credentials, DEFAULT_LANGUAGE, DEFAULT_REQUEST_TIMEOUT,
 };
-pub use event::{Event, MAX_QUEUED_EVENTS};
+pub use event::{Event, MAX_QUEUED_EVENTS, SaveDetail};
 pub use journal::MAX_JOURNAL_ENTRIES;
 pub use laurel_core::{AppId, EResult, StatKind, SteamId};
 pub use state::{AchievementIcons, AchievementInfo, MAX_CACHED_USERS};
@@ -187,6 +187,7 @@ impl Client {
         state
             .in_flight
             .extend(entries.into_iter().map(InFlight::from_journal));
+        restore_cached(&journal, &mut state);
 
         let mut inbox = Inbox {
             dev_user: matches!(config.credentials, Credentials::DevUser(_)),
@@ -409,8 +410,13 @@ impl Client {
         full
     }
 
-    fn write(&self, entry: BatchEntry) -> bool {
-        !self.journal_full() && lock(&self.shared.state).write(entry, state::now())
+    /// A stat write, when `name` is of `kind` (or no schema is known yet).
+    fn write_stat(&self, name: &str, kind: StatKind, entry: BatchEntry) -> bool {
+        if self.journal_full() {
+            return false;
+        }
+        let mut state = lock(&self.shared.state);
+        state.may_write_as(name, kind) && state.write(entry, state::now())
     }
 
     /// Unlocks an achievement. `true` also if it is already unlocked (then nothing changes).
@@ -420,9 +426,13 @@ impl Client {
 
     /// Locks an achievement again (only where the app allows user clears).
     pub fn clear_achievement(&self, name: &str) -> bool {
-        self.write(BatchEntry::ClearAchievement {
-            name: name.to_owned(),
-        })
+        !self.journal_full()
+            && lock(&self.shared.state).write(
+                BatchEntry::ClearAchievement {
+                    name: name.to_owned(),
+                },
+                state::now(),
+            )
     }
 
     /// Shows progress of an achievement; it unlocks when `current >= max`.
@@ -434,41 +444,50 @@ impl Client {
 
     /// Sets an `int` stat (`false` for a stat of another type).
     pub fn set_stat_i32(&self, name: &str, value: i32) -> bool {
-        self.stat_kind(name) == Some(StatKind::Int)
-            && self.write(BatchEntry::SetStat {
+        self.write_stat(
+            name,
+            StatKind::Int,
+            BatchEntry::SetStat {
                 name: name.to_owned(),
                 value: f64::from(value),
-            })
+            },
+        )
     }
 
     /// Sets a `float` stat (`false` for a stat of another type or a non-finite value).
     pub fn set_stat_f32(&self, name: &str, value: f32) -> bool {
-        self.stat_kind(name) == Some(StatKind::Float)
-            && self.write(BatchEntry::SetStat {
+        self.write_stat(
+            name,
+            StatKind::Float,
+            BatchEntry::SetStat {
                 name: name.to_owned(),
                 value: f64::from(value),
-            })
+            },
+        )
     }
 
     /// Adds a session to an `avgrate` stat: `count` over `session_seconds` (> 0).
     pub fn update_avg_rate_stat(&self, name: &str, count: f32, session_seconds: f64) -> bool {
-        self.stat_kind(name) == Some(StatKind::AvgRate)
-            && self.write(BatchEntry::UpdateAvgRate {
+        self.write_stat(
+            name,
+            StatKind::AvgRate,
+            BatchEntry::UpdateAvgRate {
                 name: name.to_owned(),
                 count: f64::from(count),
                 session_seconds,
-            })
+            },
+        )
     }
 
-    /// Sends every pending write as one store (journaled durably first).
-    /// `false` before the current user's progress has arrived, or if the
-    /// journal cannot take it (full or failing; the writes stay pending).
+    /// Sends every pending write as one store (journaled durably first), also
+    /// before the first answer of the server and while it cannot be reached.
+    /// `false` once the credentials were refused, or if the journal cannot
+    /// take it (full or failing; the writes stay pending).
     pub fn store_stats(&self) -> bool {
-        let mut state = lock(&self.shared.state);
-        if !state.current_loaded() {
-            tracing::debug!("store_stats refused: progress not loaded yet");
+        if !self.is_logged_on() {
             return false;
         }
+        let mut state = lock(&self.shared.state);
         if !state.has_pending() {
             state.commit_nothing();
         } else {
@@ -489,11 +508,10 @@ impl Client {
     /// (and achievement writes, if those are reset too) are dropped. Answered with `UserProgressSave` +
     /// `UserProgressUpdate`.
     pub fn reset_all_stats(&self, achievements_too: bool) -> bool {
-        let mut state = lock(&self.shared.state);
-        if !state.current_loaded() {
-            tracing::debug!("reset refused: progress not loaded yet");
+        if !self.is_logged_on() {
             return false;
         }
+        let mut state = lock(&self.shared.state);
         let request = ResetRequest {
             achievements: achievements_too,
         };
@@ -602,6 +620,37 @@ impl Drop for Client {
                 tracing::warn!("laurel-client worker is still in a network call; detached");
             }
         }
+    }
+}
+
+/// Installs the schema and the user's progress that an earlier run kept in
+/// the journal's file, so that reads answer from the first frame, also
+/// offline; the journaled stores are applied over them as the server will.
+/// Anything unreadable is skipped (the server's answers replace it).
+fn restore_cached(journal: &Journal, state: &mut State) {
+    let read = |kind| match journal.cached(kind) {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!(?kind, error = %e, "the kept server answer cannot be read");
+            None
+        }
+    };
+    let Some(text) = read(journal::Cached::Schema) else {
+        return;
+    };
+    let schema = serde_json::from_str::<laurel_wire::SchemaResponse>(&text)
+        .ok()
+        .and_then(|r| Some((r.version, laurel_core::Schema::from_doc(&r.schema).ok()?)));
+    let Some((version, schema)) = schema else {
+        tracing::warn!("the kept schema is unreadable; waiting for the server's");
+        return;
+    };
+    state.install_schema(version, schema);
+    if let Some(body) = read(journal::Cached::Progress)
+        .and_then(|text| serde_json::from_str::<laurel_wire::ProgressBody>(&text).ok())
+    {
+        let user = state.user();
+        state.install_progress(user, &body);
     }
 }
 

@@ -16,12 +16,12 @@
 use std::collections::{HashMap, VecDeque};
 
 use laurel_core::{
-    AchievementState, AppId, BatchEntry, EResult, ResetScope, Schema, StatKind, StatValue, SteamId,
-    StoreBatch, UnixTime, UserProgress, WriteAuthority, apply_batch, reset,
+    AchievementState, AppId, BatchEntry, Constraints, EResult, ResetScope, Schema, StatKind, StatValue, SteamId,
+    StoreBatch, UnixTime, UserProgress, WriteAuthority, apply_batch_with, reset,
 };
 use laurel_wire::{ProgressBody, ProgressWrite, StatWrite, StoreRequestBody, StoreResponse};
 
-use crate::event::Event;
+use crate::event::{Event, SaveDetail};
 use crate::journal::EntryKind;
 
 /// Most other users whose progress is kept. Fetching one more drops the one
@@ -112,8 +112,9 @@ pub(crate) enum HeadAnswer {
     AcceptedUnread,
     /// An [`Op::Nothing`] reached the head: nothing to send, success.
     Empty,
-    /// Refused with this result (400/8, 403/15, 409/29, …): nothing applied.
-    Refused(EResult),
+    /// Refused with this result (400/8, 403/15, 409/29, …) and the server's
+    /// per-entry reasons: nothing applied.
+    Refused(EResult, Vec<SaveDetail>),
 }
 
 #[derive(Debug)]
@@ -307,6 +308,10 @@ impl State {
         self.app
     }
 
+    pub(crate) fn user(&self) -> SteamId {
+        self.user
+    }
+
     pub(crate) fn schema_version(&self) -> Option<u64> {
         self.schema.as_ref().map(|s| s.version)
     }
@@ -411,41 +416,51 @@ impl State {
         Some(self.schema.as_ref()?.schema.stat(name)?.kind)
     }
 
+    /// Whether a write of `kind` may go to stat `name`: its type in the
+    /// schema, or any type while no schema is known (checked when it comes).
+    pub(crate) fn may_write_as(&self, name: &str, kind: StatKind) -> bool {
+        self.schema.is_none() || self.stat_kind(name) == Some(kind)
+    }
+
     // ----- writes of the current user -----
 
-    /// Validates a write twice, as the server will see it and as the player
-    /// sees it: everything pending (with `entry`, last write wins) against
-    /// the base, and `entry` alone against the local view (so that, e.g., an
-    /// increment-only stat cannot go down between two stores either). Applies
-    /// it to the local view only if both pass.
+    /// Takes a write of the current user, as Steam's client does: the
+    /// schema's value constraints (`min`, `max`, `max_change`,
+    /// `increment_only`) are left to the server, which refuses the whole
+    /// store ([`Constraints::Deferred`]); an unknown name, a wrong type, a
+    /// value that is not finite, a server-only stat or a clear the app does
+    /// not allow is refused here at once. The entry is checked alone against
+    /// the local view and with everything pending (last write wins) against
+    /// the base; the local view changes only if both pass.
+    ///
+    /// With no schema known yet (a first launch with no network), a
+    /// well-formed write is taken unchecked; the schema's checks run when it
+    /// arrives (a pending write that fails them is dropped), and the server
+    /// judges what was stored before that.
     pub(crate) fn write(&mut self, entry: BatchEntry, now: UnixTime) -> bool {
         let Some(loaded) = &self.schema else {
-            tracing::debug!(
-                name = entry.name(),
-                "write refused: progress not loaded yet"
-            );
-            return false;
+            if let Err(why) = well_formed(&entry) {
+                tracing::debug!(name = entry.name(), why, "write refused");
+                return false;
+            }
+            self.pending = with_entry(&self.pending, entry);
+            return true;
         };
-        if self.server.is_none() {
-            tracing::debug!(
-                name = entry.name(),
-                "write refused: progress not loaded yet"
-            );
-            return false;
-        }
         let schema = &loaded.schema;
         let alone = StoreBatch {
             entries: vec![entry.clone()],
         };
-        if let Err(refusal) = apply_batch(schema, &self.local, &alone, WriteAuthority::User, now) {
+        if let Err(refusal) = apply_deferred(schema, &self.local, &alone, now) {
             tracing::debug!(%refusal, "write refused by the schema");
             return false;
         }
         let candidate = with_entry(&self.pending, entry);
-        match apply_batch(schema, &self.base, &candidate, WriteAuthority::User, now) {
+        match apply_deferred(schema, &self.base, &candidate, now) {
             Ok(outcome) => {
                 self.pending = candidate;
-                self.local = outcome.progress;
+                if self.server.is_some() {
+                    self.local = outcome.progress;
+                }
                 true
             }
             Err(refusal) => {
@@ -616,10 +631,10 @@ impl State {
         let user = self.user;
         let mut events = Vec::new();
         match answer {
-            HeadAnswer::Refused(result) => {
+            HeadAnswer::Refused(result, details) => {
                 // The worker re-fetches the progress; its answer is the
                 // `UserProgressUpdate` that follows.
-                events.push(Event::save(user, result));
+                events.push(Event::refused(user, result, details));
                 self.rebase();
             }
             HeadAnswer::Stored(response) => {
@@ -672,7 +687,7 @@ impl State {
         }
         // Each round removes at least one entry, so this ends.
         loop {
-            match apply_batch(schema, &base, &self.pending, WriteAuthority::User, now) {
+            match apply_deferred(schema, &base, &self.pending, now) {
                 Ok(outcome) => {
                     self.local = outcome.progress;
                     break;
@@ -697,11 +712,51 @@ impl State {
     }
 }
 
-/// `progress` with an in-flight request applied as the server would (an
-/// op the server would refuse leaves it unchanged).
+/// A user's batch, with the value constraints left to the server.
+fn apply_deferred(
+    schema: &Schema,
+    progress: &UserProgress,
+    batch: &StoreBatch,
+    now: UnixTime,
+) -> Result<laurel_core::StoreOutcome, laurel_core::Refusal> {
+    apply_batch_with(
+        schema,
+        progress,
+        batch,
+        WriteAuthority::User,
+        now,
+        Constraints::Deferred,
+    )
+}
+
+/// What a write must be to be taken before any schema is known: what the
+/// server would refuse whatever its schema says.
+fn well_formed(entry: &BatchEntry) -> Result<(), &'static str> {
+    let name = entry.name();
+    if name.is_empty() || name.len() > laurel_core::limits::MAX_NAME_BYTES {
+        return Err("not a stat or achievement name");
+    }
+    match entry {
+        BatchEntry::SetStat { value, .. } if !value.is_finite() => Err("value is not finite"),
+        BatchEntry::UpdateAvgRate {
+            count,
+            session_seconds,
+            ..
+        } if !count.is_finite() || !session_seconds.is_finite() || *session_seconds <= 0.0 => {
+            Err("count or session length is not valid")
+        }
+        BatchEntry::IndicateProgress { max: 0, .. } => Err("progress max is 0"),
+        _ => Ok(()),
+    }
+}
+
+/// `progress` with an in-flight request applied as the game sees it until
+/// the server answers: value constraints are the server's to judge (a
+/// refused store is taken out when its refusal arrives); a store the
+/// server would refuse for another reason leaves it unchanged.
 fn apply_op(schema: &Schema, progress: &UserProgress, op: &Op, now: UnixTime) -> UserProgress {
     match op {
-        Op::Store(batch) => apply_batch(schema, progress, batch, WriteAuthority::User, now)
+        Op::Store(batch) => apply_deferred(schema, progress, batch, now)
             .map_or_else(|_| progress.clone(), |o| o.progress),
         Op::Reset(scope) => reset(progress, *scope, schema).0,
         Op::Nothing | Op::Opaque => progress.clone(),

@@ -36,7 +36,12 @@ pub(crate) enum Failure {
     /// 401: the token was not accepted.
     Unauthorized { reason: String },
     /// The server answered with a final error.
-    Refused { result: EResult, reason: String },
+    Refused {
+        result: EResult,
+        reason: String,
+        /// The server's per-entry reasons, when it gave them.
+        details: Vec<laurel_wire::ErrorDetail>,
+    },
 }
 
 impl Failure {
@@ -89,6 +94,7 @@ impl Transport {
             steam_id: user.to_string(),
         };
         let text = serde_json::to_string(&body).map_err(|e| Failure::Refused {
+            details: Vec::new(),
             result: EResult::Fail,
             reason: e.to_string(),
         })?;
@@ -103,6 +109,7 @@ impl Transport {
         match classify::<SessionResponse>(resp)? {
             Reply::Ok(s) => Ok(s.token),
             Reply::Unreadable(reason) => Err(Failure::Refused {
+                details: Vec::new(),
                 result: EResult::Fail,
                 reason,
             }),
@@ -225,6 +232,7 @@ fn read_or_fail<T>(reply: Reply<T>) -> Result<T, Failure> {
     match reply {
         Reply::Ok(v) => Ok(v),
         Reply::Unreadable(reason) => Err(Failure::Refused {
+            details: Vec::new(),
             result: EResult::Fail,
             reason,
         }),
@@ -303,5 +311,10 @@ fn classify<T: DeserializeOwned>(
         Some(b) if b.result != EResult::Ok.code() => EResult::from_code(b.result),
         _ => result_of_status(status),
     };
-    Err(Failure::Refused { result, reason })
+    let details = error.map(|b| b.details).unwrap_or_default();
+    Err(Failure::Refused {
+        result,
+        reason,
+        details,
+    })
 }

@@ -17,9 +17,9 @@ use laurel_core::{EResult, Schema, SteamId};
 use laurel_wire::TokenClaims;
 
 use crate::config::Credentials;
-use crate::event::{Event, EventQueue};
+use crate::event::{Event, EventQueue, SaveDetail};
 use crate::global::{GlobalCache, GlobalRequest};
-use crate::journal::{EntryKind, Journal};
+use crate::journal::{Cached, EntryKind, Journal};
 use crate::state::{HeadAnswer, Op, State};
 use crate::transport::{Failure, Reply, Transport};
 
@@ -281,6 +281,7 @@ impl Worker {
                 Ok(token)
             }
             _ => Err(Failure::Refused {
+                details: Vec::new(),
                 result: EResult::Fail,
                 reason: "the server issued a token for another app or user".into(),
             }),
@@ -302,9 +303,11 @@ impl Worker {
         match Schema::from_doc(&resp.schema) {
             Ok(schema) => {
                 lock(&self.shared.state).install_schema(resp.version, schema);
+                self.keep(Cached::Schema, &resp);
                 Ok(())
             }
             Err(problems) => Err(Failure::Refused {
+                details: Vec::new(),
                 result: EResult::Fail,
                 reason: format!(
                     "the server's schema is invalid: {}",
@@ -315,6 +318,21 @@ impl Worker {
                         .join("; ")
                 ),
             }),
+        }
+    }
+
+    /// Keeps a server answer in the journal's file for an offline start. A
+    /// failure costs only that start, so it is logged and nothing more.
+    fn keep(&self, kind: Cached, answer: &impl serde::Serialize) {
+        let kept = serde_json::to_string(answer)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                lock(&self.shared.journal)
+                    .keep(kind, &text)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(error) = kept {
+            tracing::warn!(?kind, error, "could not keep the server's answer for an offline start");
         }
     }
 
@@ -380,9 +398,13 @@ impl Worker {
         };
         let answer = match sent {
             Ok(answer) => answer,
-            Err(Failure::Refused { result, reason }) => {
+            Err(Failure::Refused {
+                result,
+                reason,
+                details,
+            }) => {
                 tracing::warn!(key = head.key, %result, reason, "store refused by the server; removed from the journal");
-                HeadAnswer::Refused(result)
+                HeadAnswer::Refused(result, details.iter().map(SaveDetail::from_wire).collect())
             }
             Err(failure) => {
                 self.store_not_sent(&head.key, failure);
@@ -417,7 +439,12 @@ impl Worker {
         {
             tracing::warn!(error = ?e, "could not load the new schema version");
         }
-        if matches!(answer, HeadAnswer::Refused(_)) {
+        match &answer {
+            HeadAnswer::Stored(r) => self.keep(Cached::Progress, &r.progress),
+            HeadAnswer::Reset(b) => self.keep(Cached::Progress, b),
+            _ => {}
+        }
+        if matches!(answer, HeadAnswer::Refused(..)) {
             // The refusal may come from a state the cache does not know yet.
             self.shared.fetches_queued.fetch_add(1, Ordering::AcqRel);
             let now = Instant::now();
@@ -456,7 +483,7 @@ impl Worker {
                 self.respect_retry_after(after);
                 result
             }
-            Failure::Refused { result, reason } => {
+            Failure::Refused { result, reason, .. } => {
                 tracing::info!(key, reason, "store not sent; will retry");
                 result
             }
@@ -613,7 +640,7 @@ impl Worker {
                     Ok(EResult::NotLoggedOn)
                 }
             }
-            Failure::Refused { result, reason } => {
+            Failure::Refused { result, reason, .. } => {
                 tracing::warn!(%result, reason, "global figures request refused");
                 Ok(result)
             }
@@ -634,7 +661,12 @@ impl Worker {
             Ok(body)
         });
         match body {
-            Ok(body) => Ok(lock(&self.shared.state).install_progress(user, &body)),
+            Ok(body) => {
+                if user == self.shared.user {
+                    self.keep(Cached::Progress, &body);
+                }
+                Ok(lock(&self.shared.state).install_progress(user, &body))
+            }
             Err(Failure::Retry {
                 result,
                 reason,
@@ -651,7 +683,7 @@ impl Worker {
                     Ok(vec![Event::update(user, EResult::NotLoggedOn)])
                 }
             }
-            Err(Failure::Refused { result, reason }) => {
+            Err(Failure::Refused { result, reason, .. }) => {
                 tracing::warn!(%user, %result, reason, "progress request refused");
                 Ok(vec![Event::update(user, result)])
             }

@@ -77,14 +77,24 @@ fn reads_are_empty_until_progress_arrives() {
     );
     assert_eq!(s.achievement("ACH_WIN_ONE_GAME", None), None);
     assert_eq!(s.stat_i32("NumGames", None), None);
-    assert!(!s.write(
+    // A write before the progress arrives is taken (checked against the
+    // schema) and shows once the progress is there.
+    assert!(s.write(
         BatchEntry::UnlockAchievement {
             name: "ACH_WIN_ONE_GAME".into()
         },
         NOW
     ));
+    assert!(!s.write(
+        BatchEntry::UnlockAchievement {
+            name: "NOPE".into()
+        },
+        NOW
+    ));
+    assert_eq!(s.achievement("ACH_WIN_ONE_GAME", None), None);
 
     s.install_progress(me(), &body(me(), &UserProgress::default()));
+    assert!(s.achievement("ACH_WIN_ONE_GAME", None).unwrap().unlocked);
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     assert_eq!(s.stat_i32("NumGames", Some(me())), Some(0));
     assert_eq!(s.stat_i32("NumGames", Some(friend())), None);
@@ -137,10 +147,6 @@ fn writes_the_schema_refuses_return_false_and_change_nothing() {
     let mut s = loaded("english");
     for entry in [
         BatchEntry::SetStat {
-            name: "NumGames".into(),
-            value: -1.0,
-        },
-        BatchEntry::SetStat {
             name: "NoSuchStat".into(),
             value: 1.0,
         },
@@ -173,7 +179,7 @@ fn writes_the_schema_refuses_return_false_and_change_nothing() {
 }
 
 #[test]
-fn increment_only_cannot_go_down_between_stores() {
+fn writes_that_break_constraints_are_taken_and_left_to_the_server() {
     let mut s = loaded("english");
     assert!(s.write(
         BatchEntry::SetStat {
@@ -182,14 +188,23 @@ fn increment_only_cannot_go_down_between_stores() {
         },
         NOW
     ));
-    assert!(!s.write(
+    // Increment-only, and min 0: the server judges both, as on Steam.
+    assert!(s.write(
         BatchEntry::SetStat {
             name: "NumGames".into(),
             value: 3.0
         },
         NOW
     ));
-    assert_eq!(s.stat_i32("NumGames", None), Some(5));
+    assert_eq!(s.stat_i32("NumGames", None), Some(3));
+    assert!(s.write(
+        BatchEntry::SetStat {
+            name: "NumGames".into(),
+            value: -5.0
+        },
+        NOW
+    ));
+    assert_eq!(s.stat_i32("NumGames", None), Some(-5));
     assert!(s.write(
         BatchEntry::SetStat {
             name: "NumGames".into(),
@@ -311,7 +326,7 @@ fn a_refused_store_reverts_the_cache_to_the_server_state() {
         NOW
     ));
 
-    let events = s.answer_head(HeadAnswer::Refused(EResult::InvalidParam));
+    let events = s.answer_head(HeadAnswer::Refused(EResult::InvalidParam, Vec::new()));
     assert_eq!(events, [Event::save(me(), EResult::InvalidParam)]);
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     assert!(!s.achievement("ACH_WIN_ONE_GAME", None).unwrap().unlocked);
@@ -320,7 +335,7 @@ fn a_refused_store_reverts_the_cache_to_the_server_state() {
 }
 
 #[test]
-fn pending_writes_the_server_state_outgrew_are_dropped() {
+fn pending_writes_stay_over_a_newer_snapshot_for_the_server_to_judge() {
     let mut s = loaded("english");
     assert!(s.write(
         BatchEntry::SetStat {
@@ -341,13 +356,9 @@ fn pending_writes_the_server_state_outgrew_are_dropped() {
         },
     );
     s.install_progress(me(), &body(me(), &server));
-    assert_eq!(s.stat_i32("NumGames", None), Some(10));
-    assert_eq!(
-        pending_batch(&s).entries,
-        [BatchEntry::UnlockAchievement {
-            name: "ACH_WIN_ONE_GAME".into()
-        }]
-    );
+    // The game's own write still shows; the store that carries it is refused.
+    assert_eq!(s.stat_i32("NumGames", None), Some(3));
+    assert_eq!(pending_batch(&s).entries.len(), 2);
 }
 
 #[test]
