@@ -16,8 +16,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use laurel_core::{
-    AchievementState, AppId, BatchEntry, Constraints, EResult, ResetScope, Schema, StatKind, StatValue, SteamId,
-    StoreBatch, UnixTime, UserProgress, WriteAuthority, apply_batch_with, reset,
+    AchievementState, AppId, BatchEntry, Constraints, EResult, ResetScope, Schema, StatKind,
+    StatValue, SteamId, StoreBatch, UnixTime, UserProgress, WriteAuthority, apply_batch_with,
+    reset,
 };
 use laurel_wire::{ProgressBody, ProgressWrite, StatWrite, StoreRequestBody, StoreResponse};
 

@@ -332,7 +332,11 @@ impl Worker {
                     .map_err(|e| e.to_string())
             });
         if let Err(error) = kept {
-            tracing::warn!(?kind, error, "could not keep the server's answer for an offline start");
+            tracing::warn!(
+                ?kind,
+                error,
+                "could not keep the server's answer for an offline start"
+            );
         }
     }
 

@@ -579,3 +579,212 @@ fn snapshots_round_trip_through_the_wire_shape() {
     );
     assert_eq!(back.achievements, p.achievements);
 }
+
+mod convergence {
+    //! Any interleaving of writes, stores, answers (accepted or refused),
+    //! fetches, another device's writes and restarts leaves the cache equal
+    //! to the server's state once the journal has drained, with every
+    //! accepted store applied exactly once.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Write(BatchEntry),
+        Store,
+        /// The server answers the oldest journaled store.
+        Answer,
+        Fetch,
+        /// The game is killed and started again: pending writes are lost,
+        /// the journal and the kept answers are not.
+        Restart,
+        /// Another device of the same user raises `NumGames` by this much.
+        Elsewhere(u8),
+    }
+
+    fn entry() -> impl Strategy<Value = BatchEntry> {
+        prop_oneof![
+            (-3i32..20).prop_map(|v| BatchEntry::SetStat {
+                name: "NumGames".into(),
+                value: f64::from(v),
+            }),
+            (-5i32..50).prop_map(|v| BatchEntry::SetStat {
+                name: "FeetTraveled".into(),
+                value: f64::from(v) / 2.0,
+            }),
+            prop::sample::select(vec![
+                "ACH_WIN_ONE_GAME",
+                "ACH_WIN_100_GAMES",
+                "ACH_TRAVEL_FAR_ACCUM",
+                "NOPE"
+            ])
+            .prop_map(|n| BatchEntry::UnlockAchievement { name: n.into() }),
+            (0u32..120).prop_map(|c| BatchEntry::IndicateProgress {
+                name: "ACH_TRAVEL_FAR_SINGLE".into(),
+                current: c,
+                max: 100,
+            }),
+        ]
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => entry().prop_map(Step::Write),
+            2 => Just(Step::Store),
+            2 => Just(Step::Answer),
+            1 => Just(Step::Fetch),
+            1 => Just(Step::Restart),
+            1 => (1u8..4).prop_map(Step::Elsewhere),
+        ]
+    }
+
+    /// The client's side that outlives a restart: journal rows and the
+    /// last progress the server sent.
+    struct Disk {
+        journal: VecDeque<crate::journal::JournalEntry>,
+        kept: ProgressBody,
+        next_seq: i64,
+    }
+
+    fn started(disk: &Disk) -> State {
+        let mut s = State::new(app(), me(), "english".into());
+        s.in_flight
+            .extend(disk.journal.iter().cloned().map(InFlight::from_journal));
+        s.install_schema(1, demo());
+        s.install_progress(me(), &disk.kept);
+        s
+    }
+
+    fn store(s: &mut State, disk: &mut Disk) {
+        if !s.has_pending() {
+            return;
+        }
+        let text = serde_json::to_string(&s.pending_body()).unwrap();
+        let seq = disk.next_seq;
+        disk.next_seq += 1;
+        let key = format!("k{seq}");
+        disk.journal.push_back(crate::journal::JournalEntry {
+            seq,
+            kind: EntryKind::Store,
+            idempotency_key: key.clone(),
+            body: text.clone(),
+            created: NOW,
+        });
+        s.commit_pending(seq, key, text);
+    }
+
+    /// The server takes or refuses the oldest journaled store, as its
+    /// handler does (constraints enforced), and the client gets the answer.
+    fn answer(s: &mut State, disk: &mut Disk, server: &mut UserProgress, accepted: &mut u64) {
+        let Some(row) = disk.journal.pop_front() else {
+            return;
+        };
+        let batch = serde_json::from_str::<StoreRequestBody>(&row.body)
+            .unwrap()
+            .to_batch()
+            .unwrap();
+        let answer = match apply_batch(&demo(), server, &batch, WriteAuthority::User, NOW) {
+            Ok(outcome) => {
+                *server = outcome.progress;
+                *accepted += 1;
+                disk.kept = body(me(), server);
+                HeadAnswer::Stored(StoreResponse {
+                    result: 1,
+                    replayed: false,
+                    newly_unlocked: Vec::new(),
+                    progress: disk.kept.clone(),
+                })
+            }
+            Err(refusal) => HeadAnswer::Refused(refusal.result, Vec::new()),
+        };
+        assert_eq!(s.in_flight.front().and_then(|f| f.seq), Some(row.seq));
+        s.answer_head(answer);
+    }
+
+    fn fetch(s: &mut State, disk: &mut Disk, server: &UserProgress) {
+        disk.kept = body(me(), server);
+        s.install_progress(me(), &disk.kept);
+    }
+
+    fn same_view(s: &State, server: &UserProgress) -> Result<(), TestCaseError> {
+        let schema = demo();
+        for def in schema.stats() {
+            if def.kind == StatKind::AvgRate {
+                continue;
+            }
+            let seen = s.view(None).map(|p| p.stat(def).read(def));
+            prop_assert_eq!(seen, Some(server.stat(def).read(def)), "{}", def.name);
+        }
+        for def in schema.achievements() {
+            let seen = s.achievement(def.name.as_str(), None).map(|a| a.unlocked);
+            prop_assert_eq!(
+                seen,
+                Some(server.is_unlocked(def.name.as_str())),
+                "{}",
+                def.name
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn the_cache_ends_equal_to_the_server(steps in prop::collection::vec(step(), 0..60)) {
+            let mut server = UserProgress::default();
+            let mut disk = Disk { journal: VecDeque::new(), kept: body(me(), &server), next_seq: 1 };
+            let mut s = started(&disk);
+            let mut accepted = 0u64;
+            // Whether the server moved (elsewhere) since the client last saw its state.
+            let mut stale = false;
+            for step in steps {
+                match step {
+                    Step::Write(e) => {
+                        s.write(e, NOW);
+                    }
+                    Step::Store => store(&mut s, &mut disk),
+                    Step::Answer => {
+                        let before = accepted;
+                        answer(&mut s, &mut disk, &mut server, &mut accepted);
+                        stale &= accepted == before;
+                    }
+                    Step::Fetch => {
+                        fetch(&mut s, &mut disk, &server);
+                        stale = false;
+                    }
+                    Step::Restart => s = started(&disk),
+                    Step::Elsewhere(k) => {
+                        let def = demo();
+                        let now = server.stat(def.stat("NumGames").unwrap()).read(def.stat("NumGames").unwrap());
+                        let batch = StoreBatch { entries: vec![BatchEntry::SetStat { name: "NumGames".into(), value: now + f64::from(k) }] };
+                        server = apply_batch(&def, &server, &batch, WriteAuthority::Server, NOW).unwrap().progress;
+                        accepted += 1;
+                        stale = true;
+                    }
+                }
+            }
+            // The game stores what it has and the journal drains.
+            store(&mut s, &mut disk);
+            while !disk.journal.is_empty() {
+                let before = accepted;
+                answer(&mut s, &mut disk, &mut server, &mut accepted);
+                stale &= accepted == before;
+            }
+            // Without a write elsewhere, the answers alone brought the server's state.
+            if !stale {
+                same_view(&s, &server)?;
+            }
+            prop_assert!(s.in_flight.is_empty());
+            prop_assert!(!s.has_pending());
+            // Each accepted store (and each write elsewhere) moved the version once.
+            prop_assert_eq!(server.version, accepted);
+            fetch(&mut s, &mut disk, &server);
+            same_view(&s, &server)?;
+            // A restart reads the same from the kept answer.
+            let again = started(&disk);
+            same_view(&again, &server)?;
+        }
+    }
+}
