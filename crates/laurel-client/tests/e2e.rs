@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use laurel_client::journal::Journal;
 use laurel_client::{
-    AppId, Client, ClientConfig, ClientError, Credentials, EResult, Event, StatKind, SteamId,
+    AppId, Client, ClientConfig, ClientError, Credentials, EResult, Event, SaveDetail, StatKind,
+    SteamId,
 };
 use laurel_server::{Application, ServerConfig};
 use laurel_store::sqlite::{SqliteOptions, SqliteStore};
@@ -170,7 +171,16 @@ fn save(user: SteamId, result: EResult) -> Event {
         is_error: result != EResult::Ok,
         result_code: result,
         user_steam_id: user,
+        details: Vec::new(),
     }
+}
+
+/// A URL where nothing listens.
+fn dead_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
 }
 
 fn unlocked(name: &str) -> Event {
@@ -332,7 +342,16 @@ fn a_refused_store_reports_the_servers_result_and_reverts_the_cache() {
     assert_eq!(
         events,
         [
-            save(user_a(), EResult::InvalidParam),
+            Event::UserProgressSave {
+                is_error: true,
+                result_code: EResult::InvalidParam,
+                user_steam_id: user_a(),
+                details: vec![SaveDetail {
+                    name: "NumGames".into(),
+                    rule: "decrease_of_increment_only".into(),
+                    message: "stat is increment-only; 5 -> 3 decreases it".into(),
+                }],
+            },
             update(user_a(), EResult::Ok)
         ]
     );
@@ -349,9 +368,133 @@ fn a_refused_store_reports_the_servers_result_and_reverts_the_cache() {
         &server_progress(&server.url, user_a()),
         "ACH_WIN_ONE_GAME"
     ));
+}
 
-    // The local check now knows better.
-    assert!(!client.set_stat_i32("NumGames", 4));
+/// Steam's semantics: a value of the right type that breaks the schema's
+/// constraints is taken by the client and refused by the server, whose
+/// reasons come with the save event; the cache goes back to the server's
+/// values, then the progress is fetched again.
+#[test]
+fn a_write_that_breaks_constraints_is_taken_and_the_server_says_why_it_refused() {
+    let env = Env::new();
+    let server = TestServer::start(&env.db());
+    let client = ready(&env, &server.url, user_a());
+    assert!(client.set_stat_i32("NumGames", 2));
+    assert!(client.store_stats());
+    pump_until(&client, has_update);
+
+    assert!(client.set_stat_i32("NumGames", -5), "taken, as on Steam");
+    assert_eq!(client.stat_i32("NumGames", None), Some(-5));
+    assert!(client.store_stats());
+    let events = pump_until(&client, has_update);
+    let [
+        Event::UserProgressSave {
+            is_error: true,
+            result_code: EResult::InvalidParam,
+            details,
+            ..
+        },
+        Event::UserProgressUpdate {
+            is_error: false, ..
+        },
+    ] = events.as_slice()
+    else {
+        panic!("{events:?}");
+    };
+    let rules: Vec<(&str, &str)> = details
+        .iter()
+        .map(|d| (d.name.as_str(), d.rule.as_str()))
+        .collect();
+    assert!(rules.contains(&("NumGames", "below_min")), "{details:?}");
+    assert_eq!(client.stat_i32("NumGames", None), Some(2));
+    assert_eq!(
+        stat_of(&server_progress(&server.url, user_a()), "NumGames"),
+        json!(2)
+    );
+    // Wrong types and unknown names are still refused at once.
+    assert!(!client.set_stat_f32("NumGames", 1.0));
+    assert!(!client.set_stat_i32("NoSuchStat", 1));
+    assert!(!client.set_achievement("NO_SUCH_ACHIEVEMENT"));
+}
+
+/// Writes in the first frame, before the server answered anything, are
+/// taken and stored.
+#[test]
+fn writes_in_the_first_frame_reach_the_server() {
+    let env = Env::new();
+    let server = TestServer::start(&env.db());
+    let client = env.client(&server.url, user_b());
+    assert!(client.set_achievement("ACH_WIN_ONE_GAME"));
+    assert!(client.set_stat_i32("NumGames", 2));
+    assert!(client.set_stat_f32("FeetTraveled", 12.5));
+    assert!(client.store_stats());
+    let events = pump_until(&client, |e| {
+        e.contains(&save(user_b(), EResult::Ok))
+            && e.iter()
+                .filter(|e| matches!(e, Event::UserProgressUpdate { .. }))
+                .count()
+                >= 2
+    });
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::UserProgressSave { is_error: true, .. })),
+        "{events:?}"
+    );
+    assert_eq!(env.journaled(user_b()), 0);
+    let on_server = server_progress(&server.url, user_b());
+    assert_eq!(on_server["version"], 1, "{on_server}");
+    assert!(unlocked_on_server(&on_server, "ACH_WIN_ONE_GAME"));
+    assert_eq!(stat_of(&on_server, "NumGames"), json!(2));
+    assert_eq!(stat_of(&on_server, "FeetTraveled"), json!(12.5));
+    assert_eq!(client.stat_i32("NumGames", None), Some(2));
+}
+
+/// A first launch with no network takes writes; a relaunch online stores
+/// them once; a relaunch offline reads the values at once from what the
+/// SDK kept, and still reads them after the progress request fails.
+#[test]
+fn a_cold_offline_start_then_relaunches_online_and_offline() {
+    let env = Env::new();
+    let dead = dead_url();
+    let client = env.client(&dead, user_a());
+    assert!(client.is_logged_on());
+    assert!(client.set_achievement("ACH_WIN_ONE_GAME"));
+    assert!(client.set_stat_i32("NumGames", 3));
+    assert!(client.store_stats());
+    pump_until(&client, |e| {
+        e.contains(&save(user_a(), EResult::NoConnection))
+    });
+    assert_eq!(env.journaled(user_a()), 1);
+    drop(client);
+
+    let server = TestServer::start(&env.db());
+    let client = env.client(&server.url, user_a());
+    pump_until(&client, |e| {
+        e.contains(&save(user_a(), EResult::Ok)) && e.last() == Some(&update(user_a(), EResult::Ok))
+    });
+    assert_eq!(env.journaled(user_a()), 0);
+    let on_server = server_progress(&server.url, user_a());
+    assert_eq!(on_server["version"], 1, "{on_server}");
+    assert_eq!(stat_of(&on_server, "NumGames"), json!(3));
+    drop(client);
+
+    let client = env.client(&dead, user_a());
+    // Before any event: the kept schema and progress answer.
+    assert!(client.is_logged_on());
+    assert_eq!(client.stat_i32("NumGames", None), Some(3));
+    assert!(
+        client
+            .achievement("ACH_WIN_ONE_GAME", None)
+            .unwrap()
+            .unlocked
+    );
+    assert_eq!(client.achievement_names().len(), 4);
+    assert_eq!(
+        pump_until(&client, has_update),
+        [update(user_a(), EResult::NoConnection)]
+    );
+    assert_eq!(client.stat_i32("NumGames", None), Some(3));
 }
 
 #[test]

@@ -6,6 +6,10 @@
 //! prints `READY`, waits for a line on stdin (the test stops the server), unlocks
 //! `ACH_WIN_ONE_GAME` and counts a game, stores, prints `SAVE <code>` for the
 //! save event, then aborts (no destructors, no clean shutdown).
+//! `offline_game URL JOURNAL STEAMID first-frame-then-crash`: right after
+//! init, before any answer (and whether or not the server can be reached),
+//! unlocks `ACH_WIN_ONE_GAME`, sets `NumGames` to 1 and stores, prints
+//! `STORED <ok>`, then aborts at once.
 //! `offline_game URL JOURNAL STEAMID replay`: starts, prints `SAVE <code>` for
 //! each save event until its progress arrives, then `UNSENT <n>`; exits with 0
 //! only if a save succeeded.
@@ -36,7 +40,10 @@ fn pump_until(client: &Client, secs: u64, mut stop: impl FnMut(&Event) -> bool) 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, url, journal, user, mode] = args.as_slice() else {
-        return Err("usage: offline_game URL JOURNAL STEAMID store-then-crash|replay".into());
+        return Err(
+            "usage: offline_game URL JOURNAL STEAMID store-then-crash|first-frame-then-crash|replay"
+                .into(),
+        );
     };
     let config = ClientConfig::new(
         url.clone(),
@@ -69,6 +76,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 && client.store_stats();
             println!("STORED {ok}");
             pump_until(&client, 20, |e| matches!(e, Event::UserProgressSave { .. }));
+            std::process::abort();
+        }
+        "first-frame-then-crash" => {
+            let ok = client.set_achievement("ACH_WIN_ONE_GAME")
+                && client.set_stat_i32("NumGames", 1)
+                && client.store_stats();
+            println!("STORED {ok}");
             std::process::abort();
         }
         "replay" => {
