@@ -383,6 +383,12 @@ impl Client {
         lock(&self.shared.state).stat_avg_rate(name, user)
     }
 
+    /// Whether the app's schema is known: kept from an earlier run, or
+    /// arrived from the server. Before it, writes are taken unchecked.
+    pub fn has_schema(&self) -> bool {
+        lock(&self.shared.state).schema_version().is_some()
+    }
+
     /// The type of a stat, once the schema has arrived.
     pub fn stat_kind(&self, name: &str) -> Option<StatKind> {
         lock(&self.shared.state).stat_kind(name)

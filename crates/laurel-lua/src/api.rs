@@ -270,9 +270,10 @@ fn remove_event_listener(_: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Re
 
 // ----- reads -----
 
-/// Whether the app's schema has arrived (with the first progress).
+/// Whether the app's schema is known (kept from an earlier run, or arrived
+/// with the first progress).
 fn schema_known(client: &Client) -> bool {
-    !client.achievement_names().is_empty()
+    client.has_schema()
 }
 
 /// What a read is about, for messages.
@@ -475,8 +476,10 @@ fn explain_refused_write(c: &Checks, client: &Client, what: &str, name: &str, kn
             convert::shown(name.as_bytes(), 64)
         ));
     } else if !schema_known(client) {
+        // Before the schema, the SDK takes every well-formed write.
         c.say(format_args!(
-            "the current user's progress is not loaded yet: wait for the first userProgressUpdate event"
+            "{what} {} could not be written: the journal is full or failing",
+            convert::shown(name.as_bytes(), 64)
         ));
     } else {
         c.say(format_args!(
@@ -509,8 +512,10 @@ fn set_one_stat(c: &Checks, client: &Client, n: usize, entry: &Value) -> bool {
     let Some(value) = c.number(Place::Entry(n, "value"), &value_v) else {
         return false;
     };
-    let Some(kind) = client.stat_kind(&name) else {
-        if schema_known(client) {
+    // Before the schema is known (a first launch with no network), the
+    // name and type are checked when it arrives, and by the server.
+    match client.stat_kind(&name) {
+        None if schema_known(client) => {
             c.fail(
                 Place::Entry(n, "statName"),
                 format_args!(
@@ -518,22 +523,21 @@ fn set_one_stat(c: &Checks, client: &Client, n: usize, entry: &Value) -> bool {
                     convert::shown(name.as_bytes(), 64)
                 ),
             );
-        } else {
-            explain_refused_write(c, client, "stat", &name, false);
+            return false;
         }
-        return false;
-    };
-    if kind != ty.kind() {
-        c.fail(
-            Place::Entry(n, "type"),
-            format_args!(
-                "is \"{}\" but stat {} is \"{}\"",
-                StatType::name_of(ty.kind()),
-                convert::shown(name.as_bytes(), 64),
-                StatType::name_of(kind)
-            ),
-        );
-        return false;
+        Some(kind) if kind != ty.kind() => {
+            c.fail(
+                Place::Entry(n, "type"),
+                format_args!(
+                    "is \"{}\" but stat {} is \"{}\"",
+                    StatType::name_of(ty.kind()),
+                    convert::shown(name.as_bytes(), 64),
+                    StatType::name_of(kind)
+                ),
+            );
+            return false;
+        }
+        _ => {}
     }
     let written = match ty {
         StatType::Int => match convert::int_value(value) {
@@ -572,8 +576,8 @@ fn set_one_stat(c: &Checks, client: &Client, n: usize, entry: &Value) -> bool {
     };
     if !written {
         c.say(format_args!(
-            "entry #{n}: stat {} = {value} was refused (it breaks the stat's min/max, max change or \
-             increment-only rule, or the progress is not loaded yet)",
+            "entry #{n}: stat {} = {value} was refused (a stat only the server sets, or the \
+             journal is full or failing)",
             convert::shown(name.as_bytes(), 64)
         ));
     }
@@ -742,9 +746,7 @@ fn reset(p: &Rc<Plugin>, function: &'static str, achievements: bool) -> mlua::Re
     };
     let done = client.reset_all_stats(achievements);
     if !done {
-        Checks::new(function).say(format_args!(
-            "refused: the current user's progress is not loaded yet, or the journal cannot take it"
-        ));
+        Checks::new(function).say(format_args!("refused: the journal is full or failing"));
     }
     boolean(done)
 }

@@ -92,7 +92,9 @@ impl Listeners {
 /// not have. Every event carries `name`, `isError`, `resultCode` and
 /// `userSteamId` (a decimal string); `achievementInfoUpdate` adds
 /// `achievementName`, `isGroup = false`, and `currentProgress` /
-/// `maxProgress` only for a progress indication.
+/// `maxProgress` only for a progress indication; a `userProgressSave` the
+/// server refused adds `details`, an array of `{ name=, rule=, message= }`
+/// (Laurel's addition).
 pub fn event_table(lua: &Lua, event: &Event, current_user: SteamId) -> mlua::Result<Option<Table>> {
     // `if let` rather than `match`: the SDK may grow events the plugin lacks.
     let t = lua.create_table_with_capacity(0, 8)?;
@@ -100,13 +102,27 @@ pub fn event_table(lua: &Lua, event: &Event, current_user: SteamId) -> mlua::Res
         is_error,
         result_code,
         user_steam_id,
-    }
-    | Event::UserProgressSave {
+    } = event
+    {
+        (*is_error, result_code.code(), *user_steam_id)
+    } else if let Event::UserProgressSave {
         is_error,
         result_code,
         user_steam_id,
+        details,
     } = event
     {
+        if !details.is_empty() {
+            let list = lua.create_table_with_capacity(details.len(), 0)?;
+            for (i, d) in details.iter().enumerate() {
+                let entry = lua.create_table_with_capacity(0, 3)?;
+                entry.raw_set("name", d.name.as_str())?;
+                entry.raw_set("rule", d.rule.as_str())?;
+                entry.raw_set("message", d.message.as_str())?;
+                list.raw_set(i + 1, entry)?;
+            }
+            t.raw_set("details", list)?;
+        }
         (*is_error, result_code.code(), *user_steam_id)
     } else if let Event::AchievementInfoUpdate {
         achievement_name,

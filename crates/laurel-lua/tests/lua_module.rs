@@ -291,6 +291,65 @@ fn a_store_made_offline_survives_a_killed_game() {
     });
 }
 
+/// The value of a stat in a progress body.
+fn stat_on_server(progress: &serde_json::Value, name: &str) -> serde_json::Value {
+    progress["stats"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == name)
+        .map_or(serde_json::Value::Null, |s| s["value"].clone())
+}
+
+#[test]
+fn writes_in_the_first_frame_reach_the_server() {
+    for_each_interpreter(|interpreter| {
+        let case = Case::new(interpreter);
+        case.pass("first_frame.lua", &[]);
+        let progress = server_progress(&case.server.url, 480, USER_A);
+        assert!(
+            unlocked_on_server(&progress, "ACH_WIN_ONE_GAME"),
+            "{progress}"
+        );
+        assert_eq!(
+            stat_on_server(&progress, "NumGames"),
+            json!(4),
+            "{progress}"
+        );
+        assert_eq!(
+            progress["version"],
+            json!(2),
+            "two stores, each once: {progress}"
+        );
+    });
+}
+
+/// A first launch with no network, then a launch online that stores its
+/// writes exactly once, then a launch offline that reads them at once.
+#[test]
+fn a_cold_offline_start_then_relaunches_online_and_offline() {
+    for_each_interpreter(|interpreter| {
+        let mut case = Case::new(interpreter);
+        case.server.stop();
+        case.pass("cold_offline.lua", &[]);
+        case.server.restart();
+        case.pass("cold_replay.lua", &[]);
+        let progress = server_progress(&case.server.url, 480, USER_A);
+        assert!(
+            unlocked_on_server(&progress, "ACH_WIN_100_GAMES"),
+            "{progress}"
+        );
+        assert_eq!(stat_on_server(&progress, "NumWins"), json!(2), "{progress}");
+        assert_eq!(
+            progress["version"],
+            json!(2),
+            "two stores, each once: {progress}"
+        );
+        case.server.stop();
+        case.pass("offline_relaunch.lua", &[]);
+    });
+}
+
 #[test]
 fn not_configured_then_init() {
     for_each_interpreter(|interpreter| {

@@ -105,13 +105,14 @@ for _, bad in ipairs({
   { "sessionTimeLength 0", { { statName = "AverageSpeed", type = "averageRate", value = 5, sessionTimeLength = 0 } } },
   { "negative sessionTimeLength", { { statName = "AverageSpeed", type = "averageRate", value = 5, sessionTimeLength = -1 } } },
   { "NaN sessionTimeLength", { { statName = "AverageSpeed", type = "averageRate", value = 5, sessionTimeLength = 0 / 0 } } },
-  { "below min (schema)", { { statName = "NumGames", type = "int", value = -1 } } },
   { "raising entry", { raising } },
 }) do
   T.eq(safe("setUserStatValues(" .. bad[1] .. ")", steamworks.setUserStatValues, bad[2]), false,
     "setUserStatValues(" .. bad[1] .. ")")
 end
 T.eq(#rec.events, 0, "no event for refused writes")
+-- (A value that breaks a constraint of the schema is taken, as Steam's
+-- SetStat takes it, and judged by the server: constraint.lua.)
 
 -- A batch with good and bad entries: the good ones are set, one store.
 T.eq(steamworks.setUserStatValues({
@@ -132,9 +133,14 @@ rec.wait("userProgressUpdate", nil, "the batch's update")
 T.eq(rec.names(), "userProgressSave,userProgressUpdate", "one store for the batch")
 T.eq(rec.events[1].isError, false, "the batch was stored")
 rec.clear()
--- Increment-only refused locally: nothing changes, no store.
-T.eq(steamworks.setUserStatValues({ { statName = "NumGames", type = "int", value = 2 } }), false, "decrease of an increment-only stat")
-T.eq(steamworks.getUserStatValue({ statName = "NumGames", type = "int" }), 3, "unchanged")
+-- A decrease of an increment-only stat is taken (as Steam's SetStat) and
+-- refused by the server, which sends its value back.
+T.eq(steamworks.setUserStatValues({ { statName = "NumGames", type = "int", value = 2 } }), true, "decrease of an increment-only stat")
+rec.wait("userProgressUpdate", nil, "the refusal's update")
+T.eq(rec.names(), "userProgressSave,userProgressUpdate", "refused, then the server's values")
+T.eq(rec.events[1].resultCode, 8, "refused with 8")
+T.eq(steamworks.getUserStatValue({ statName = "NumGames", type = "int" }), 3, "the server's value")
+rec.clear()
 -- Rounding half away from zero.
 T.eq(steamworks.setUserStatValues({ { statName = "NumGames", type = "int", value = 4.5 } }), true, "4.5")
 T.eq(steamworks.getUserStatValue({ statName = "NumGames", type = "int" }), 5, "4.5 rounds to 5")
