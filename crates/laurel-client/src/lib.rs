@@ -21,14 +21,27 @@
 //!   starts one background worker thread and asks for the current user's
 //!   progress; a [`Event::UserProgressUpdate`] for that user follows.
 //! - Reads ([`Client::achievement`], [`Client::stat_i32`], …) come from a
-//!   local cache: no network, one short lock. They return `None` until the
+//!   local cache: no network, one short lock. The cache starts from what an
+//!   earlier run kept in the journal's file (the app's schema and the user's
+//!   last progress from the server, with the journaled stores applied over
+//!   it), so a relaunch reads the player's progress at once, also offline.
+//!   With nothing kept (a first launch), reads return `None` until the
 //!   user's progress has arrived.
-//! - Writes of the current user are validated locally against the schema
-//!   exactly as the server validates them (a refused write returns `false`
-//!   and changes nothing), change the cache at once and accumulate (one entry
-//!   per name, last write wins; average-rate sessions add up) until
-//!   [`Client::store_stats`] sends them as one store. Writes return `false`
-//!   until the current user's progress has arrived (as on Steam).
+//! - Writes of the current user are taken from the first frame, as on Steam,
+//!   whose stats are there before the game's first frame: before the first
+//!   answer, and with the server unreachable. They change the cache at once
+//!   and accumulate (one entry per name, last write wins; average-rate
+//!   sessions add up) until [`Client::store_stats`] journals them and sends
+//!   them as one store. What is refused at once (`false`, nothing changes):
+//!   an unknown name, a wrong type, a value that is not finite, a stat only
+//!   the server sets, a clear the app does not allow, a full journal. The
+//!   schema's value constraints (`min`, `max`, `max_change`,
+//!   `increment_only`) are the server's to judge, as Steam's are: a value
+//!   that breaks one is taken, and the store is refused with
+//!   `InvalidParam` and the server's reasons ([`Event::UserProgressSave`]'s
+//!   `details`). With no schema known yet (a first launch with no network),
+//!   a well-formed write is taken unchecked: the schema's checks run when it
+//!   arrives, and the server judges what was stored before.
 //! - Answers arrive as [`Event`]s, delivered only by [`Client::run_callbacks`]
 //!   (or [`Client::take_events`]) on the caller's thread, in order. Nothing is
 //!   delivered from inside the call that caused it, nor from another thread.
@@ -40,7 +53,7 @@
 //!   [`Event::UserProgressUpdate`] ok; the cache already holds the server's
 //!   state when the first of them is delivered.
 //! - Refused (400/8, 403/15, …): `UserProgressSave` with the server's
-//!   result; the store's effect is taken out of the cache at once (back to
+//!   result and its reason for each refused entry (`details`); the store's effect is taken out of the cache at once (back to
 //!   the last server snapshot; later writes not yet stored stay), and the
 //!   progress is re-fetched, because a refusal usually means the server holds
 //!   values the cache does not know: its answer is the `UserProgressUpdate`
@@ -67,7 +80,9 @@
 //! then report `UserProgressUpdate { is_error: true, result_code: NoConnection }`.
 //!
 //! The journal file defaults to `laurel-journal-<app>-<user>.sqlite3` in the
-//! current directory ([`ClientConfig::default_journal_path`]).
+//! current directory ([`ClientConfig::default_journal_path`]). Besides the
+//! unsent stores, it keeps the last schema and progress the server sent
+//! ([`journal::Cached`]); they are a cache, replaced by every answer.
 
 mod config;
 mod event;
