@@ -77,6 +77,14 @@ pub enum Event {
         is_error: bool,
         result_code: EResult,
     },
+    /// Answer to [`crate::Client::request_active_player_count`] (Steam:
+    /// `NumberOfCurrentPlayers_t`): how many users other than this one
+    /// played the app in the server's current-players window; 0 on error.
+    ActivePlayerCount {
+        is_error: bool,
+        result_code: EResult,
+        count: u32,
+    },
 }
 
 impl Event {
@@ -90,6 +98,7 @@ impl Event {
             Event::UserProgressUnload { .. } => "userProgressUnload",
             Event::GlobalAchievementPercentagesReady { .. } => "globalAchievementPercentagesReady",
             Event::GlobalStatsReceived { .. } => "globalStatsReceived",
+            Event::ActivePlayerCount { .. } => "activePlayerCount",
         }
     }
 

@@ -11,7 +11,12 @@ use laurel_wire::{GlobalAchievementsResponse, GlobalStatsResponse, StatNumber};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum GlobalRequest {
     Percentages,
-    Stats { names: Vec<String>, days: u32 },
+    Stats {
+        names: Vec<String>,
+        days: u32,
+    },
+    /// How many others play the app now (answered by the event itself).
+    PlayerCount,
 }
 
 #[derive(Debug, Clone, PartialEq)]

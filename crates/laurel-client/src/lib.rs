@@ -336,6 +336,13 @@ impl Client {
         })
     }
 
+    /// Asks how many users other than this one play the app now (Steam:
+    /// `GetNumberOfCurrentPlayers`), from the server's current-players
+    /// figure. `true` if queued; the answer is an [`Event::ActivePlayerCount`].
+    pub fn request_active_player_count(&self) -> bool {
+        self.queue_global(global::GlobalRequest::PlayerCount)
+    }
+
     /// Percent (0–100) of the app's users who unlocked an achievement, as
     /// last fetched by [`Client::request_global_achievement_percentages`].
     pub fn global_achievement_percent(&self, name: &str) -> Option<f32> {

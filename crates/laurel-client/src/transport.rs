@@ -22,6 +22,17 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// How long an idle connection is kept for the next call.
 const MAX_IDLE_AGE: Duration = Duration::from_secs(5);
 
+/// `GetNumberOfCurrentPlayers`' answer: `{"response":{"player_count":N,"result":1}}`.
+#[derive(serde::Deserialize)]
+struct CurrentPlayers {
+    response: CurrentPlayersResponse,
+}
+
+#[derive(serde::Deserialize)]
+struct CurrentPlayersResponse {
+    player_count: u32,
+}
+
 /// Why a call did not give an answer to use.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Failure {
@@ -131,6 +142,20 @@ impl Transport {
         timeout: Duration,
     ) -> Result<ProgressBody, Failure> {
         self.get_authorized(self.user_path(user, "progress"), token, timeout)
+    }
+
+    /// The Steam Web API's current-players figure for this app, asked with
+    /// the user's token (so the user is not counted).
+    pub(crate) fn current_players(&self, token: &str, timeout: Duration) -> Result<u32, Failure> {
+        let reply: CurrentPlayers = self.get_authorized(
+            format!(
+                "{}/ISteamUserStats/GetNumberOfCurrentPlayers/v1/?appid={}",
+                self.base, self.app
+            ),
+            token,
+            timeout,
+        )?;
+        Ok(reply.response.player_count)
     }
 
     pub(crate) fn global_achievements(

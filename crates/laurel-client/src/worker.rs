@@ -565,11 +565,11 @@ impl Worker {
             let now = Instant::now();
             let f = &mut self.global_fetches[i];
             let finished = match outcome {
-                Ok(result) => Some(result),
+                Ok(answer) => Some(answer),
                 Err(result) => {
                     f.last = result;
                     if now >= f.deadline {
-                        Some(f.last)
+                        Some((f.last, 0))
                     } else {
                         f.next_try = (now + f.backoff).min(f.deadline);
                         f.backoff = (f.backoff * 2).min(MAX_FETCH_RETRY_BACKOFF);
@@ -577,7 +577,7 @@ impl Worker {
                     }
                 }
             };
-            if let Some(result) = finished {
+            if let Some((result, count)) = finished {
                 let is_error = result != EResult::Ok;
                 let event = match request {
                     GlobalRequest::Percentages => Event::GlobalAchievementPercentagesReady {
@@ -587,6 +587,11 @@ impl Worker {
                     GlobalRequest::Stats { .. } => Event::GlobalStatsReceived {
                         is_error,
                         result_code: result,
+                    },
+                    GlobalRequest::PlayerCount => Event::ActivePlayerCount {
+                        is_error,
+                        result_code: result,
+                        count,
                     },
                 };
                 self.global_fetches.remove(i);
@@ -604,12 +609,18 @@ impl Worker {
         &mut self,
         request: &GlobalRequest,
         deadline: Instant,
-    ) -> Result<EResult, EResult> {
+    ) -> Result<(EResult, u32), EResult> {
         let timeout = self.attempt_timeout(Some(deadline));
         let token = match self.ensure_token(timeout) {
             Ok(t) => t,
-            Err(failure) => return self.global_failure(failure),
+            Err(failure) => return self.global_failure(failure).map(|r| (r, 0)),
         };
+        if *request == GlobalRequest::PlayerCount {
+            return match self.transport.current_players(&token, timeout) {
+                Ok(count) => Ok((EResult::Ok, count)),
+                Err(failure) => self.global_failure(failure).map(|r| (r, 0)),
+            };
+        }
         let answered = match request {
             GlobalRequest::Percentages => self
                 .transport
@@ -619,10 +630,11 @@ impl Worker {
                 .transport
                 .global_stats(&token, names, *days, timeout)
                 .map(|r| lock(&self.shared.globals).install_stats(&r)),
+            GlobalRequest::PlayerCount => Ok(()),
         };
         match answered {
-            Ok(()) => Ok(EResult::Ok),
-            Err(failure) => self.global_failure(failure),
+            Ok(()) => Ok((EResult::Ok, 0)),
+            Err(failure) => self.global_failure(failure).map(|r| (r, 0)),
         }
     }
 

@@ -899,3 +899,49 @@ fn a_new_token_after_a_revocation_resumes_the_journaled_stores() {
     let on_server = server_progress(&server.url, user_a());
     assert_eq!(stat_of(&on_server, "NumGames"), json!(3));
 }
+
+fn player_count_answer(events: &[Event]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, Event::ActivePlayerCount { .. }))
+}
+
+/// The current-players figure, without the asking user (Steam's
+/// `GetNumberOfCurrentPlayers`); `NoConnection` without a server.
+#[test]
+fn the_active_player_count_leaves_out_the_asking_user() {
+    let env = Env::new();
+    let server = TestServer::start(&env.db());
+    let a = ready(&env, &server.url, user_a());
+    assert!(a.request_active_player_count());
+    assert_eq!(
+        pump_until(&a, player_count_answer),
+        [Event::ActivePlayerCount {
+            is_error: false,
+            result_code: EResult::Ok,
+            count: 0
+        }]
+    );
+    let _b = ready(&env, &server.url, user_b());
+    assert!(a.request_active_player_count());
+    assert_eq!(
+        pump_until(&a, player_count_answer),
+        [Event::ActivePlayerCount {
+            is_error: false,
+            result_code: EResult::Ok,
+            count: 1
+        }]
+    );
+
+    let offline = env.client(&dead_url(), SteamId::new(76561197960287940).unwrap());
+    pump_until(&offline, has_update);
+    assert!(offline.request_active_player_count());
+    assert_eq!(
+        pump_until(&offline, player_count_answer),
+        [Event::ActivePlayerCount {
+            is_error: true,
+            result_code: EResult::NoConnection,
+            count: 0
+        }]
+    );
+}

@@ -64,6 +64,11 @@ const FUNCTIONS: &[(&str, Fallback, Body)] = &[
         Fallback::False,
         request_user_progress,
     ),
+    (
+        "requestActivePlayerCount",
+        Fallback::False,
+        request_active_player_count,
+    ),
     ("resetUserProgress", Fallback::False, reset_user_progress),
     ("resetUserStats", Fallback::False, reset_user_stats),
 ];
@@ -81,7 +86,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     ("showStoreOverlay", "false"),
     ("showUserOverlay", "false"),
     ("showWebOverlay", "false"),
-    ("requestActivePlayerCount", "false"),
     ("requestLeaderboardEntries", "false"),
     ("requestLeaderboardInfo", "false"),
     ("requestSetHighScore", "false"),
@@ -728,6 +732,35 @@ fn request_user_progress(_: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Re
         ));
     }
     boolean(queued)
+}
+
+/// `steamworks.requestActivePlayerCount(listener)` → boolean: how many
+/// others play the app now, from the server's current-players figure;
+/// `listener` alone gets the `activePlayerCount` event
+/// (`name`, `isError`, `count`, and Laurel's `resultCode`).
+fn request_active_player_count(_: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Result<Value> {
+    let c = Checks::new("requestActivePlayerCount");
+    let listener = match arg(args, 0) {
+        Value::Function(f) => f.clone(),
+        other => {
+            c.fail(
+                Place::Arg(1, "listener"),
+                format_args!("must be a function, {}", got(other)),
+            );
+            return boolean(false);
+        }
+    };
+    let Some(client) = p.logged_on(c.function) else {
+        return boolean(false);
+    };
+    if !client.request_active_player_count() {
+        c.say(format_args!(
+            "too many requests are queued; try again later"
+        ));
+        return boolean(false);
+    }
+    p.count_listeners.borrow_mut().push_back(listener);
+    boolean(true)
 }
 
 /// `steamworks.resetUserProgress()`: clears stats and re-locks achievements.

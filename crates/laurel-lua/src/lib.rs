@@ -61,6 +61,9 @@ pub struct Plugin {
     /// The current user (fixed for a client's life).
     user: Cell<Option<SteamId>>,
     listeners: RefCell<Listeners>,
+    /// The listeners of `requestActivePlayerCount` calls not yet answered,
+    /// oldest first (each answer goes to its call's listener only).
+    count_listeners: RefCell<std::collections::VecDeque<mlua::Function>>,
     pending: RefCell<Pending>,
     dispatching: Cell<bool>,
     runtime_hooked: Cell<bool>,
@@ -123,6 +126,7 @@ impl Plugin {
                 self.user.set(None);
                 self.user_text.replace(None);
                 self.pending.borrow_mut().queue.clear();
+                self.count_listeners.borrow_mut().clear();
                 self.set_app(lua, Some(cfg.app_id));
                 match Client::init(cfg.clone()) {
                     Ok(client) => {
@@ -205,6 +209,23 @@ impl Plugin {
             let Some(event) = self.pending.borrow_mut().queue.pop_front() else {
                 return Ok(());
             };
+            if let laurel_client::Event::ActivePlayerCount {
+                is_error,
+                result_code,
+                count,
+            } = event
+            {
+                let listener = self.count_listeners.borrow_mut().pop_front();
+                if let Some(listener) = listener {
+                    let t = lua.create_table_with_capacity(0, 4)?;
+                    t.raw_set("name", "activePlayerCount")?;
+                    t.raw_set("isError", is_error)?;
+                    t.raw_set("resultCode", result_code.code())?;
+                    t.raw_set("count", count)?;
+                    listener.call::<()>(t)?;
+                }
+                continue;
+            }
             let snapshot = self.listeners.borrow().snapshot(event.name());
             if snapshot.is_empty() {
                 continue;

@@ -351,6 +351,16 @@ fn a_cold_offline_start_then_relaunches_online_and_offline() {
 }
 
 #[test]
+fn request_active_player_count_answers_the_listener_with_the_others_playing() {
+    for_each_interpreter(|interpreter| {
+        let case = Case::new(interpreter);
+        // User B reads their progress: B plays. A's count leaves A out.
+        server_progress(&case.server.url, 480, USER_B);
+        case.pass("player_count.lua", &[("EXPECT_COUNT", "1")]);
+    });
+}
+
+#[test]
 fn not_configured_then_init() {
     for_each_interpreter(|interpreter| {
         let case = Case::new(interpreter);

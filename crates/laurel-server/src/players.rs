@@ -123,6 +123,12 @@ impl PlayerActivity {
     /// Users of `app` seen within [`CURRENT_PLAYER_WINDOW`] of `now`
     /// (rounded to whole minutes).
     pub fn current(&self, app: AppId, now: Instant) -> u64 {
+        self.current_besides(app, None, now)
+    }
+
+    /// [`PlayerActivity::current`], not counting `asking` (Steam's client
+    /// call counts the players other than the one who asks).
+    pub fn current_besides(&self, app: AppId, asking: Option<SteamId>, now: Instant) -> u64 {
         let minute = self.minute(now);
         let mut inner = self.lock();
         let Inner { apps, tracked } = &mut *inner;
@@ -130,7 +136,8 @@ impl PlayerActivity {
             return 0;
         };
         *tracked -= players.expire(minute);
-        players.last_seen.len() as u64
+        let counted = asking.is_some_and(|u| players.last_seen.contains_key(&u));
+        players.last_seen.len() as u64 - u64::from(counted)
     }
 }
 
@@ -151,6 +158,16 @@ mod tests {
         p.touch(a, u1, t0);
         p.touch(a, u1, t0 + Duration::from_secs(1));
         p.touch(b, u2, t0);
+        assert_eq!(
+            p.current_besides(a, Some(u1), t0),
+            0,
+            "the asking user is not counted"
+        );
+        assert_eq!(
+            p.current_besides(a, Some(u2), t0),
+            1,
+            "one not playing a is not taken off"
+        );
         assert_eq!(p.current(a, t0), 1);
         assert_eq!(p.current(b, t0), 1);
         assert_eq!(p.current(ids(9, 1).0, t0), 0);

@@ -579,7 +579,13 @@ async fn number_of_current_players(state: &AppState, call: &SteamCall) -> SteamR
         ));
     };
     require_unless_public(call, &stored)?;
-    let count = state.players().current(app, Instant::now());
+    // A player asking with their own token is told how many others play,
+    // as Steam's client call (`GetNumberOfCurrentPlayers`) does.
+    let asking = match &call.credential {
+        Credential::User(claims) if claims.app == app => Some(claims.user),
+        _ => None,
+    };
+    let count = state.players().current_besides(app, asking, Instant::now());
     ok(
         call,
         &Node::obj([(
