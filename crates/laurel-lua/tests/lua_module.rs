@@ -360,6 +360,35 @@ fn request_active_player_count_answers_the_listener_with_the_others_playing() {
     });
 }
 
+/// The README's Lua quick start: `examples/game.lua` as written, against a
+/// real server.
+#[test]
+fn the_example_game_of_the_quick_start_runs() {
+    for_each_interpreter(|interpreter| {
+        let case = Case::new(interpreter);
+        let mut run = case.run("first_frame.lua", case.env(USER_A), &[]);
+        run.script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/game.lua");
+        let outcome = support::run(&run, |step| panic!("unexpected step {step}"));
+        let report = outcome.report(&run);
+        assert!(outcome.status.is_some_and(|s| s.success()), "{report}");
+        let lines: Vec<&str> = outcome.stdout.iter().map(|(_, l)| l.as_str()).collect();
+        for want in [
+            "achievement ACH_WIN_ONE_GAME updated",
+            "saved",
+            "friend 76561197960287931: ACH_WIN_ONE_GAME unlocked = false",
+            "others playing now: 0",
+            "done",
+        ] {
+            assert!(lines.contains(&want), "{want:?} missing: {report}");
+        }
+        let progress = server_progress(&case.server.url, 480, USER_A);
+        assert!(
+            unlocked_on_server(&progress, "ACH_WIN_ONE_GAME"),
+            "{progress}"
+        );
+    });
+}
+
 #[test]
 fn not_configured_then_init() {
     for_each_interpreter(|interpreter| {
