@@ -260,6 +260,54 @@ pub(crate) async fn revoke_tokens(
     tx.commit().await.context("committing a revocation")
 }
 
+pub(crate) async fn set_display_name<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+    name: Option<&str>,
+) -> Result<(), Failure> {
+    match name {
+        Some(name) => {
+            execute(
+                client,
+                "setting a display name",
+                "INSERT INTO user_profiles (app_id, steam_id, display_name, updated_ms) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, steam_id) \
+                 DO UPDATE SET display_name = excluded.display_name, updated_ms = excluded.updated_ms",
+                &[&app_sql(app), &user_sql(user), &name, &unix_now_ms()],
+            )
+            .await?
+        }
+        None => {
+            execute(
+                client,
+                "removing a display name",
+                "DELETE FROM user_profiles WHERE app_id = $1 AND steam_id = $2",
+                &[&app_sql(app), &user_sql(user)],
+            )
+            .await?
+        }
+    };
+    Ok(())
+}
+
+pub(crate) async fn display_name<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    user: SteamId,
+) -> Result<Option<String>, Failure> {
+    let what = "reading a display name";
+    query_opt(
+        client,
+        what,
+        "SELECT display_name FROM user_profiles WHERE app_id = $1 AND steam_id = $2",
+        &[&app_sql(app), &user_sql(user)],
+    )
+    .await?
+    .map(|row| row.try_get(0).context(what))
+    .transpose()
+}
+
 pub(crate) async fn revocations<C: GenericClient>(client: &C) -> Result<TokenRevocations, Failure> {
     let rows = query(
         client,

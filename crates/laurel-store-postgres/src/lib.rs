@@ -997,6 +997,25 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn set_display_name(
+        &self,
+        app: AppId,
+        user: SteamId,
+        name: Option<String>,
+    ) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::set_display_name(&*client, app, user, name.as_deref()).await
+        })
+    }
+
+    async fn display_name(&self, app: AppId, user: SteamId) -> Result<Option<String>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            audit::display_name(&*client, app, user).await
+        })
+    }
+
     async fn token_revocations(&self) -> Result<TokenRevocations, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {

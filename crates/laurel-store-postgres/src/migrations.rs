@@ -13,7 +13,7 @@ use crate::connection::{Context, Failure, execute, query};
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Key of the advisory lock migrations run under (the one-argument bigint
 /// form, a lock space separate from the two-argument per-app locks).
@@ -205,6 +205,17 @@ CREATE TABLE IF NOT EXISTS audit_log (
     undone_by BIGINT
 );
 CREATE INDEX IF NOT EXISTS audit_log_by_app ON audit_log (app_id, id);
+"#;
+
+// User profiles: a display name per app and user (issue 13).
+const V4: &str = r#"
+CREATE TABLE IF NOT EXISTS user_profiles (
+    app_id       BIGINT NOT NULL,
+    steam_id     BIGINT NOT NULL,
+    display_name TEXT NOT NULL,
+    updated_ms   BIGINT NOT NULL,
+    PRIMARY KEY (app_id, steam_id)
+);
 "#;
 
 /// Brings the database to the newest layout. Refuses a database written by

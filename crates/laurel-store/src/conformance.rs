@@ -1923,6 +1923,7 @@ macro_rules! conformance_suite {
             import_signing_secret_sets_only_a_missing_one,
             a_reset_is_recorded_and_its_undo_restores_exactly,
             revocations_and_secret_rotation_are_shared,
+            display_names_are_per_app_and_user,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2128,6 +2129,54 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
         Err(StoreError::Conflict(m)) => assert!(m.contains("not a reset"), "{m}"),
         other => panic!("undo of a key creation: {other:?}"),
     }
+}
+
+/// A display name is kept per app and user, replaced by the next one (any
+/// Unicode text the caller validated), and removed with `None`.
+pub async fn display_names_are_per_app_and_user(store: &dyn Store) {
+    let (a, b) = (app(81), app(82));
+    assert_eq!(store.display_name(a, user(1)).await.expect("read"), None);
+    store
+        .set_display_name(a, user(1), Some("Gordon".into()))
+        .await
+        .expect("set");
+    store
+        .set_display_name(b, user(1), Some("Ünïcødé 名前 🎮".into()))
+        .await
+        .expect("set");
+    store
+        .set_display_name(a, user(1), Some("Alyx".into()))
+        .await
+        .expect("replace");
+    assert_eq!(
+        store
+            .display_name(a, user(1))
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("Alyx")
+    );
+    assert_eq!(
+        store
+            .display_name(b, user(1))
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("Ünïcødé 名前 🎮")
+    );
+    assert_eq!(store.display_name(a, user(2)).await.expect("read"), None);
+    store
+        .set_display_name(a, user(1), None)
+        .await
+        .expect("remove");
+    assert_eq!(store.display_name(a, user(1)).await.expect("read"), None);
+    assert!(
+        store
+            .display_name(b, user(1))
+            .await
+            .expect("read")
+            .is_some()
+    );
 }
 
 /// Revocations keep the latest "not before" per app and user, revoked keys

@@ -453,6 +453,16 @@ pub trait Store: Send + Sync + 'static {
     /// `grace_until` (Unix seconds). A previous secret still in its grace
     /// period is dropped.
     async fn rotate_signing_secret(&self, grace_until: i64) -> Result<(), StoreError>;
+    /// Sets a user's display name in an app (`None` removes it: the user
+    /// then shows the default). The name is validated by the caller.
+    async fn set_display_name(
+        &self,
+        app: AppId,
+        user: SteamId,
+        name: Option<String>,
+    ) -> Result<(), StoreError>;
+    /// A user's display name in an app, if one was set.
+    async fn display_name(&self, app: AppId, user: SteamId) -> Result<Option<String>, StoreError>;
     async fn global_achievements(&self, app: AppId) -> Result<GlobalAchievements, StoreError>;
     /// Totals (and, if asked, daily history) of the app's aggregated stats, in
     /// schema order. Reads kept counters only: its cost does not grow with users.

@@ -824,6 +824,39 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_display_name(
+        &self,
+        app: AppId,
+        user: SteamId,
+        name: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| {
+            Command::Single(SingleCommand::SetDisplayName {
+                app,
+                user,
+                name,
+                reply,
+            })
+        })
+        .await
+    }
+
+    async fn display_name(&self, app: AppId, user: SteamId) -> Result<Option<String>, StoreError> {
+        self.check_open()?;
+        self.reads
+            .run(move |c| {
+                c.prepare_cached(
+                    "SELECT display_name FROM user_profiles WHERE app_id = ?1 AND steam_id = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row((rows::app_sql(app), rows::user_sql(user)), |r| r.get(0))
+                        .optional()
+                })
+                .context("reading a display name")
+            })
+            .await
+    }
+
     async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError> {
         self.write(|reply| {
             Command::Single(SingleCommand::RecordAudit {

@@ -378,6 +378,17 @@ impl Store for FaultyStore {
     async fn token_revocations(&self) -> Result<TokenRevocations, StoreError> {
         self.inner.token_revocations().await
     }
+    async fn set_display_name(
+        &self,
+        app: AppId,
+        user: SteamId,
+        name: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.inner.set_display_name(app, user, name).await
+    }
+    async fn display_name(&self, app: AppId, user: SteamId) -> Result<Option<String>, StoreError> {
+        self.inner.display_name(app, user).await
+    }
     async fn rotate_signing_secret(&self, grace_until: i64) -> Result<(), StoreError> {
         self.inner.rotate_signing_secret(grace_until).await
     }

@@ -7,7 +7,7 @@ use crate::StoreError;
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 // Float columns are declared without a type on purpose: a REAL column stores
 // integral values as integers and turns -0.0 into 0.0, and f32 stat values
@@ -255,6 +255,17 @@ CREATE TABLE IF NOT EXISTS audit_log (
     undone_by INTEGER
 );
 CREATE INDEX IF NOT EXISTS audit_log_by_app ON audit_log (app_id, id);
+"#;
+
+// User profiles: a display name per app and user (issue 13).
+const V7: &str = r#"
+CREATE TABLE IF NOT EXISTS user_profiles (
+    app_id       INTEGER NOT NULL,
+    steam_id     INTEGER NOT NULL,
+    display_name TEXT NOT NULL,
+    updated_ms   INTEGER NOT NULL,
+    PRIMARY KEY (app_id, steam_id)
+) WITHOUT ROWID;
 "#;
 
 /// Brings the database to the newest layout in one transaction, so a failed

@@ -91,6 +91,12 @@ pub(crate) enum SingleCommand {
         draft: Box<AuditDraft>,
         reply: Reply<i64>,
     },
+    SetDisplayName {
+        app: AppId,
+        user: SteamId,
+        name: Option<String>,
+        reply: Reply<()>,
+    },
 }
 
 /// The writes that share a group commit: the frequent ones.
@@ -627,6 +633,17 @@ impl Writer {
             SingleCommand::RecordAudit { draft, reply } => {
                 let result = in_transaction(conn, "recording an audit entry", |tx| {
                     insert_audit(tx, &draft)
+                });
+                answer(reply, result)
+            }
+            SingleCommand::SetDisplayName {
+                app,
+                user,
+                name,
+                reply,
+            } => {
+                let result = in_transaction(conn, "setting a display name", |tx| {
+                    set_display_name(tx, app, user, name.as_deref())
                 });
                 answer(reply, result)
             }
@@ -1192,6 +1209,28 @@ fn read_audit(conn: &Connection, id: i64) -> Result<audit::AuditRecord, StoreErr
         .context("reading an audit record")?
         .ok_or_else(|| StoreError::NotFound(format!("no audit record {id}")))?;
     super::rows::audit_record(row)
+}
+
+fn set_display_name(
+    conn: &Connection,
+    app: AppId,
+    user: SteamId,
+    name: Option<&str>,
+) -> Result<(), StoreError> {
+    match name {
+        Some(name) => conn
+            .prepare_cached(
+                "INSERT INTO user_profiles (app_id, steam_id, display_name, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (app_id, steam_id) \
+                 DO UPDATE SET display_name = excluded.display_name, updated_ms = excluded.updated_ms",
+            )
+            .and_then(|mut s| s.execute((app_sql(app), user_sql(user), name, crate::unix_now_ms()))),
+        None => conn
+            .prepare_cached("DELETE FROM user_profiles WHERE app_id = ?1 AND steam_id = ?2")
+            .and_then(|mut s| s.execute((app_sql(app), user_sql(user)))),
+    }
+    .context("setting a display name")?;
+    Ok(())
 }
 
 fn revoke_tokens(conn: &Connection, r: TokenRevocation) -> Result<(), StoreError> {
