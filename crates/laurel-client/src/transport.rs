@@ -103,6 +103,7 @@ impl Transport {
         let body = SessionRequest {
             app_id: self.app.get(),
             steam_id: user.to_string(),
+            display_name: None,
         };
         let text = serde_json::to_string(&body).map_err(|e| Failure::Refused {
             details: Vec::new(),

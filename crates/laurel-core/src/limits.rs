@@ -22,3 +22,6 @@ pub const MAX_GAME_NAME_BYTES: usize = 256;
 pub const MAX_AVGRATE_WINDOW_SECONDS: u32 = 366 * 24 * 3600;
 /// Longest idempotency key, in bytes (printable ASCII only).
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
+/// Longest display name of a user, in bytes of UTF-8 (Steam's persona
+/// names are at most 32 characters; 64 bytes holds those in most scripts).
+pub const MAX_DISPLAY_NAME_BYTES: usize = 64;

@@ -34,6 +34,40 @@ pub fn forbidden_in_text(text: &str) -> Option<(usize, char)> {
         .find(|(_, c)| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_noncharacter(*c))
 }
 
+/// A user's display name, checked: 1–[`MAX_DISPLAY_NAME_BYTES`] bytes of
+/// UTF-8 with no control character (tab and line breaks included: a name is
+/// one line), no bidirectional override or isolate (they turn the text
+/// around it, so one player's name could spoof another's), no
+/// noncharacter, and not only spaces. Returned as given.
+///
+/// [`MAX_DISPLAY_NAME_BYTES`]: crate::limits::MAX_DISPLAY_NAME_BYTES
+pub fn check_display_name(name: &str) -> Result<&str, String> {
+    let max = crate::limits::MAX_DISPLAY_NAME_BYTES;
+    if name.trim().is_empty() {
+        return Err("a display name needs at least one visible character".into());
+    }
+    if name.len() > max {
+        return Err(format!(
+            "a display name is at most {max} bytes of UTF-8; this one has {}",
+            name.len()
+        ));
+    }
+    if let Some((at, c)) = name
+        .char_indices()
+        .find(|(_, c)| {
+            c.is_control()
+                || is_noncharacter(*c)
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+    {
+        return Err(format!(
+            "a display name may not hold {:?} (at byte {at})",
+            c.escape_unicode().to_string()
+        ));
+    }
+    Ok(name)
+}
+
 /// An API name: 1–128 bytes of UTF-8 without control characters.
 /// Spaces are allowed (real games have stats called `Games Played`).
 ///
@@ -78,6 +112,26 @@ impl fmt::Display for ApiName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_names_are_one_visible_line_of_bounded_length() {
+        for good in ["Gordon", "Ünïcødé 名前 🎮", " padded ", &"n".repeat(64)] {
+            assert_eq!(check_display_name(good), Ok(good));
+        }
+        for bad in [
+            "",
+            "   ",
+            "two\nlines",
+            "tab\there",
+            "nul\0",
+            "bidi\u{202E}",
+            "isolate\u{2067}",
+            "\u{FFFE}",
+            &"n".repeat(65),
+        ] {
+            assert!(check_display_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn noncharacters_are_refused_in_names_and_texts() {

@@ -110,6 +110,9 @@ pub struct AppSettings {
     /// `set_by: server` stats, and locks achievements only where
     /// `allow_achievement_clear` is on too. Server keys and the admin may always.
     pub allow_user_reset: bool,
+    /// Whether a user token may set its own display name (otherwise only
+    /// the game's backend, with a server key, names users).
+    pub allow_user_display_name: bool,
     /// Whether Steam's global methods (`GetGlobalAchievementPercentagesForApp`,
     /// `GetGlobalStatsForGame`, `GetNumberOfCurrentPlayers`) answer without
     /// a key, as Steam's do for every game; off, they need a key or a user

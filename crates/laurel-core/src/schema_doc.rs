@@ -36,6 +36,8 @@ pub struct AppDoc {
     pub allow_achievement_clear: bool,
     #[serde(default)]
     pub allow_user_reset: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_user_display_name: bool,
     #[serde(default)]
     pub public_globals: bool,
     /// Requests a user token may make per second, sustained (the server's
@@ -436,6 +438,7 @@ impl Schema {
                 public_progress: doc.app.public_progress,
                 allow_achievement_clear: doc.app.allow_achievement_clear,
                 allow_user_reset: doc.app.allow_user_reset,
+                allow_user_display_name: doc.app.allow_user_display_name,
                 public_globals: doc.app.public_globals,
                 user_requests_per_second: doc.app.user_requests_per_second,
                 user_request_burst: doc.app.user_request_burst,
@@ -453,6 +456,7 @@ impl Schema {
                 public_progress: self.settings().public_progress,
                 allow_achievement_clear: self.settings().allow_achievement_clear,
                 allow_user_reset: self.settings().allow_user_reset,
+                allow_user_display_name: self.settings().allow_user_display_name,
                 public_globals: self.settings().public_globals,
                 user_requests_per_second: self.settings().user_requests_per_second,
                 user_request_burst: self.settings().user_request_burst,

@@ -343,6 +343,7 @@ pub(crate) fn drop_app_settings(doc: &SchemaDoc, format: &str, dropped: &mut Vec
         ("public_progress", doc.app.public_progress),
         ("allow_achievement_clear", doc.app.allow_achievement_clear),
         ("allow_user_reset", doc.app.allow_user_reset),
+        ("allow_user_display_name", doc.app.allow_user_display_name),
         ("public_globals", doc.app.public_globals),
     ] {
         if on {

@@ -18,8 +18,9 @@ use laurel_wire::{
     AppBody, AppListResponse, ErrorBody, ErrorDetail, GlobalAchievementBody,
     GlobalAchievementsResponse, GlobalStatBody, GlobalStatDay, GlobalStatsResponse, KeyBody,
     KeyCreateRequest, KeyCreateResponse, KeyListResponse, KeyRevokeResponse,
-    MAX_GLOBAL_STAT_HISTORY_DAYS, ProgressBody, ResetRequest, SchemaPutResponse, SchemaResponse,
-    SessionRequest, SessionResponse, StatNumber, StoreRequestBody,
+    MAX_GLOBAL_STAT_HISTORY_DAYS, ProfileBody, ProfileRequest, ProgressBody, ResetRequest,
+    SchemaPutResponse, SchemaResponse, SessionRequest, SessionResponse, StatNumber,
+    StoreRequestBody,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -211,6 +212,14 @@ pub async fn create_session(
         }
     }
     existing_schema(&state, app).await.map_err(about)?;
+    if let Some(name) = request.display_name {
+        let name = checked_display_name(name).map_err(about)?;
+        state
+            .store()
+            .set_display_name(app, user, Some(name))
+            .await
+            .map_err(|e| about(e.into()))?;
+    }
     let ttl = i64::try_from(state.token_ttl().as_secs()).unwrap_or(i64::MAX);
     let (token, claims) = state
         .tokens()
@@ -268,6 +277,60 @@ pub async fn get_progress(
     let progress = state.store().progress(app, user).await?;
     let json = progress_snapshot(&state, app, user, &schema, &progress)?;
     Ok(json_raw(StatusCode::OK, json))
+}
+
+/// A user's profile: their own token, a server key of the app, or another
+/// user's token where the app makes progress public (the same rule as
+/// reading progress).
+pub async fn get_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    UserPath(app, user): UserPath,
+) -> ApiResult {
+    caller.require_app(app, false)?;
+    let schema = existing_schema(&state, app).await?;
+    if let Caller::User(claims) = &caller
+        && claims.user != user
+        && !schema.schema.settings().public_progress
+    {
+        return Err(ApiError::access_denied(format!(
+            "app {app} does not let users read other users' profiles"
+        )));
+    }
+    let name = state.store().display_name(app, user).await?;
+    ok_json(&ProfileBody::new(app, user, name))
+}
+
+/// Sets (or with `null` removes) a user's display name: a server key of the
+/// app for any user, or the user's own token where the app allows it.
+pub async fn put_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    UserPath(app, user): UserPath,
+    raw: RawBody,
+) -> ApiResult {
+    caller.require_owner_or_server(app, user)?;
+    let schema = existing_schema(&state, app).await?;
+    if matches!(caller, Caller::User(_)) && !schema.schema.settings().allow_user_display_name {
+        return Err(ApiError::access_denied(format!(
+            "app {app} does not let users set their own display name \
+             (allow_user_display_name); the game's backend sets it with a server key"
+        )));
+    }
+    let request: ProfileRequest = raw.json()?;
+    let name = request.display_name.map(checked_display_name).transpose()?;
+    state
+        .store()
+        .set_display_name(app, user, name.clone())
+        .await?;
+    ok_json(&ProfileBody::new(app, user, name))
+}
+
+fn checked_display_name(name: String) -> Result<String, ApiError> {
+    match laurel_core::check_display_name(&name) {
+        Ok(_) => Ok(name),
+        Err(why) => Err(ApiError::invalid(format!("display_name: {why}"))),
+    }
 }
 
 /// What makes two store requests "the same" for idempotency.

@@ -13,6 +13,9 @@ use crate::steam::{self, SteamMethodDoc, methods as sm};
 
 /// Largest body of a client route (a store batch of `MAX_BATCH_ENTRIES` short names fits).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest body of `PUT …/profile` (a display name is at most 64 bytes;
+/// room for escapes).
+pub const MAX_PROFILE_BODY_BYTES: usize = 1024;
 /// Largest schema document the admin API takes (10 000 achievements with localized texts).
 pub const MAX_SCHEMA_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Largest form body of `SetUserStatsForGame` (a full batch of
@@ -27,6 +30,8 @@ pub enum Endpoint {
     CreateSession,
     GetSchema,
     GetProgress,
+    GetProfile,
+    PutProfile,
     StoreProgress,
     ResetProgress,
     GlobalAchievements,
@@ -132,6 +137,18 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/apps/{app_id}/users/{steam_id}/progress",
         Endpoint::StoreProgress,
         MAX_BODY_BYTES,
+    ),
+    route(
+        "GET",
+        "/api/v1/apps/{app_id}/users/{steam_id}/profile",
+        Endpoint::GetProfile,
+        0,
+    ),
+    route(
+        "PUT",
+        "/api/v1/apps/{app_id}/users/{steam_id}/profile",
+        Endpoint::PutProfile,
+        MAX_PROFILE_BODY_BYTES,
     ),
     route(
         "POST",
@@ -293,6 +310,8 @@ fn method_router(spec: &RouteSpec) -> MethodRouter<AppState> {
         CreateSession => post(handlers::create_session),
         GetSchema => get(handlers::get_schema),
         GetProgress => get(handlers::get_progress),
+        GetProfile => get(handlers::get_profile),
+        PutProfile => put(handlers::put_profile),
         StoreProgress => post(handlers::store_progress),
         ResetProgress => post(handlers::reset_progress),
         GlobalAchievements => get(handlers::global_achievements),

@@ -112,6 +112,42 @@ pub struct SessionRequest {
     pub app_id: u32,
     /// Decimal string: 64-bit ids do not survive a trip through a double.
     pub steam_id: String,
+    /// The user's display name in the app, set with the session (the game's
+    /// backend knows it when it signs the player in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// A user's profile in an app: what `getUserInfo` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileBody {
+    pub result: i32,
+    pub app_id: u32,
+    pub steam_id: String,
+    /// The name set for the user, or the default: the Steam id in decimal.
+    pub display_name: String,
+    /// Whether a name was set (`false`: `display_name` is the default).
+    pub named: bool,
+}
+
+impl ProfileBody {
+    pub fn new(app: AppId, user: SteamId, name: Option<String>) -> ProfileBody {
+        ProfileBody {
+            result: EResult::Ok.code(),
+            app_id: app.get(),
+            steam_id: user.to_string(),
+            named: name.is_some(),
+            display_name: name.unwrap_or_else(|| user.to_string()),
+        }
+    }
+}
+
+/// `PUT …/profile`: a new display name, or `null` to remove it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -331,6 +331,7 @@ fn schema() -> impl Strategy<Value = Schema> {
                         public_progress: public,
                         allow_achievement_clear: clear,
                         allow_user_reset: clear,
+                        allow_user_display_name: public,
                         public_globals: public,
                         user_requests_per_second: None,
                         user_request_burst: None,
