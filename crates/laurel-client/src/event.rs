@@ -77,6 +77,9 @@ pub enum Event {
         is_error: bool,
         result_code: EResult,
     },
+    /// Another user's profile arrived (after their progress, Steam's
+    /// `PersonaStateChange_t`): [`crate::Client::user_info`] now answers for them.
+    UserInfoUpdate { user_steam_id: SteamId },
     /// Answer to [`crate::Client::request_active_player_count`] (Steam:
     /// `NumberOfCurrentPlayers_t`): how many users other than this one
     /// played the app in the server's current-players window; 0 on error.
@@ -99,6 +102,7 @@ impl Event {
             Event::GlobalAchievementPercentagesReady { .. } => "globalAchievementPercentagesReady",
             Event::GlobalStatsReceived { .. } => "globalStatsReceived",
             Event::ActivePlayerCount { .. } => "activePlayerCount",
+            Event::UserInfoUpdate { .. } => "userInfoUpdate",
         }
     }
 

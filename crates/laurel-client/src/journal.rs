@@ -57,6 +57,8 @@ pub enum Cached {
     Schema,
     /// The user's progress as the server last sent it (`ProgressBody`).
     Progress,
+    /// The user's profile as the server last sent it (`ProfileBody`).
+    Profile,
 }
 
 impl Cached {
@@ -64,6 +66,7 @@ impl Cached {
         match self {
             Cached::Schema => "schema",
             Cached::Progress => "progress",
+            Cached::Profile => "profile",
         }
     }
 }

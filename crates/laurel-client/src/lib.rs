@@ -106,7 +106,7 @@ pub use config::{
 pub use event::{Event, MAX_QUEUED_EVENTS, SaveDetail};
 pub use journal::MAX_JOURNAL_ENTRIES;
 pub use laurel_core::{AppId, EResult, StatKind, SteamId};
-pub use state::{AchievementIcons, AchievementInfo, MAX_CACHED_USERS};
+pub use state::{AchievementIcons, AchievementInfo, MAX_CACHED_USERS, UserInfo};
 pub use transport::MAX_RESPONSE_BYTES;
 pub use worker::{
     FIRST_RETRY_BACKOFF, MAX_ATTEMPT_TIMEOUT, MAX_FETCH_RETRY_BACKOFF, MAX_QUEUED_REQUESTS,
@@ -411,6 +411,16 @@ impl Client {
         lock(&self.shared.state).schema_version().is_some()
     }
 
+    /// What the game shows of a user (`None`: the current user). The current
+    /// user's answers at once: the name kept from an earlier run or fetched
+    /// with the progress, else the default (the Steam id in decimal).
+    /// Another user's arrives after their progress, announced by
+    /// [`Event::UserInfoUpdate`]; `None` until then, or where the app does
+    /// not let users read each other.
+    pub fn user_info(&self, user: Option<SteamId>) -> Option<UserInfo> {
+        lock(&self.shared.state).user_info(user)
+    }
+
     /// The type of a stat, once the schema has arrived.
     pub fn stat_kind(&self, name: &str) -> Option<StatKind> {
         lock(&self.shared.state).stat_kind(name)
@@ -679,6 +689,11 @@ fn restore_cached(journal: &Journal, state: &mut State) {
     {
         let user = state.user();
         state.install_progress(user, &body);
+    }
+    if let Some(body) = read(journal::Cached::Profile)
+        .and_then(|text| serde_json::from_str::<laurel_wire::ProfileBody>(&text).ok())
+    {
+        state.install_profile(&body);
     }
 }
 

@@ -44,6 +44,25 @@ pub struct AchievementInfo {
     pub progress: Option<(u32, u32)>,
 }
 
+/// What a game shows of a user (Steam's persona; Solar2D's `UserInfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// The display name set for the user in the app, or the default: the
+    /// Steam id in decimal.
+    pub name: String,
+    /// Whether a name was set (`false`: `name` is the default).
+    pub named: bool,
+}
+
+impl UserInfo {
+    fn default_for(user: SteamId) -> UserInfo {
+        UserInfo {
+            name: user.to_string(),
+            named: false,
+        }
+    }
+}
+
 /// Icon URLs or paths of an achievement, as the schema gives them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AchievementIcons {
@@ -135,6 +154,9 @@ pub(crate) struct State {
     pending: StoreBatch,
     pub(crate) in_flight: VecDeque<InFlight>,
     others: HashMap<SteamId, OtherUser>,
+    /// Profiles as the server last sent them, of the current user and of
+    /// the other users whose progress is kept.
+    profiles: HashMap<SteamId, UserInfo>,
     fetches: u64,
     /// `false` once the server rejected the credentials (401).
     pub(crate) logged_on: bool,
@@ -300,6 +322,7 @@ impl State {
             pending: StoreBatch::default(),
             in_flight: VecDeque::new(),
             others: HashMap::new(),
+            profiles: HashMap::new(),
             fetches: 0,
             logged_on: true,
         }
@@ -411,6 +434,40 @@ impl State {
     pub(crate) fn stat_avg_rate(&self, name: &str, user: Option<SteamId>) -> Option<f32> {
         self.stat(name, user, StatKind::AvgRate)
             .map(|(_, rate)| rate as f32)
+    }
+
+    /// The current user's profile at once (the default name until the
+    /// server's arrived); another user's once it arrived with their progress.
+    pub(crate) fn user_info(&self, user: Option<SteamId>) -> Option<UserInfo> {
+        let user = user.unwrap_or(self.user);
+        match self.profiles.get(&user) {
+            Some(info) => Some(info.clone()),
+            None if user == self.user => Some(UserInfo::default_for(user)),
+            None => None,
+        }
+    }
+
+    /// A profile from the server. An event for another user whose progress
+    /// is kept (the current user's is read at once, with no event).
+    pub(crate) fn install_profile(&mut self, body: &laurel_wire::ProfileBody) -> Vec<Event> {
+        let Ok(user) = body.steam_id.parse::<SteamId>() else {
+            return Vec::new();
+        };
+        if user != self.user && !self.others.contains_key(&user) {
+            return Vec::new();
+        }
+        let info = UserInfo {
+            name: body.display_name.clone(),
+            named: body.named,
+        };
+        self.profiles.insert(user, info);
+        if user == self.user {
+            Vec::new()
+        } else {
+            vec![Event::UserInfoUpdate {
+                user_steam_id: user,
+            }]
+        }
     }
 
     pub(crate) fn stat_kind(&self, name: &str) -> Option<StatKind> {
@@ -591,6 +648,7 @@ impl State {
                     break;
                 };
                 self.others.remove(&oldest);
+                self.profiles.remove(&oldest);
                 events.push(Event::UserProgressUnload {
                     user_steam_id: oldest,
                 });

@@ -159,6 +159,19 @@ impl Transport {
         Ok(reply.response.player_count)
     }
 
+    pub(crate) fn profile(
+        &self,
+        token: &str,
+        user: SteamId,
+        timeout: Duration,
+    ) -> Result<laurel_wire::ProfileBody, Failure> {
+        self.get_authorized(
+            self.url(&format!("/apps/{}/users/{user}/profile", self.app)),
+            token,
+            timeout,
+        )
+    }
+
     pub(crate) fn global_achievements(
         &self,
         token: &str,

@@ -663,6 +663,28 @@ impl Worker {
         }
     }
 
+    /// The profile of a user whose progress just arrived, in one attempt: a
+    /// failure leaves the name unknown (another user's `user_info` stays
+    /// `None`, the current user's keeps the last one), and is only logged.
+    fn fetch_profile(&mut self, user: SteamId, deadline: Instant) -> Vec<Event> {
+        let timeout = self.attempt_timeout(Some(deadline));
+        let answer = self
+            .ensure_token(timeout)
+            .and_then(|token| self.transport.profile(&token, user, timeout));
+        match answer {
+            Ok(body) => {
+                if user == self.shared.user {
+                    self.keep(Cached::Profile, &body);
+                }
+                lock(&self.shared.state).install_profile(&body)
+            }
+            Err(failure) => {
+                tracing::debug!(%user, ?failure, "profile not fetched");
+                Vec::new()
+            }
+        }
+    }
+
     /// `Ok(events)` when the request is finished (answered or refused);
     /// `Err(result)` when it should be tried again.
     fn fetch_once(&mut self, user: SteamId, deadline: Instant) -> Result<Vec<Event>, EResult> {
@@ -681,7 +703,9 @@ impl Worker {
                 if user == self.shared.user {
                     self.keep(Cached::Progress, &body);
                 }
-                Ok(lock(&self.shared.state).install_progress(user, &body))
+                let mut events = lock(&self.shared.state).install_progress(user, &body);
+                events.extend(self.fetch_profile(user, deadline));
+                Ok(events)
             }
             Err(Failure::Retry {
                 result,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use laurel_client::journal::Journal;
 use laurel_client::{
     AppId, Client, ClientConfig, ClientError, Credentials, EResult, Event, SaveDetail, StatKind,
-    SteamId,
+    SteamId, UserInfo,
 };
 use laurel_server::{Application, ServerConfig};
 use laurel_store::sqlite::{SqliteOptions, SqliteStore};
@@ -469,10 +469,19 @@ fn a_cold_offline_start_then_relaunches_online_and_offline() {
     drop(client);
 
     let server = TestServer::start(&env.db());
+    let (status, body) = Http::new(&server.url)
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"app_id": 480, "steam_id": user_a().to_string(), "display_name": "Gordon"}),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
     let client = env.client(&server.url, user_a());
     pump_until(&client, |e| {
         e.contains(&save(user_a(), EResult::Ok)) && e.last() == Some(&update(user_a(), EResult::Ok))
     });
+    assert_eq!(client.user_info(None).unwrap().name, "Gordon");
     assert_eq!(env.journaled(user_a()), 0);
     let on_server = server_progress(&server.url, user_a());
     assert_eq!(on_server["version"], 1, "{on_server}");
@@ -490,6 +499,11 @@ fn a_cold_offline_start_then_relaunches_online_and_offline() {
             .unlocked
     );
     assert_eq!(client.achievement_names().len(), 4);
+    assert_eq!(
+        client.user_info(None).unwrap().name,
+        "Gordon",
+        "the kept name"
+    );
     assert_eq!(
         pump_until(&client, has_update),
         [update(user_a(), EResult::NoConnection)]
@@ -509,9 +523,42 @@ fn a_user_reads_another_users_progress() {
 
     let b = ready(&env, &server.url, user_b());
     assert_eq!(b.achievement("ACH_WIN_ONE_GAME", Some(user_a())), None);
+    assert_eq!(b.user_info(Some(user_a())), None);
+    // The current user's info answers at once, with the default name.
+    assert_eq!(
+        b.user_info(None),
+        Some(UserInfo {
+            name: user_b().to_string(),
+            named: false
+        })
+    );
+    // A's game backend names A (here dev mode's session route).
+    let (status, body) = Http::new(&server.url)
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"app_id": 480, "steam_id": user_a().to_string(), "display_name": "Alyx"}),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
     assert!(b.request_user_progress(Some(user_a())));
-    let events = pump_until(&b, has_update);
-    assert_eq!(events, [update(user_a(), EResult::Ok)]);
+    let events = pump_until(&b, |e| e.len() >= 2);
+    assert_eq!(
+        events,
+        [
+            update(user_a(), EResult::Ok),
+            Event::UserInfoUpdate {
+                user_steam_id: user_a()
+            }
+        ]
+    );
+    assert_eq!(
+        b.user_info(Some(user_a())),
+        Some(UserInfo {
+            name: "Alyx".into(),
+            named: true
+        })
+    );
     assert!(
         b.achievement("ACH_WIN_ONE_GAME", Some(user_a()))
             .unwrap()

@@ -52,14 +52,11 @@ pub fn check_display_name(name: &str) -> Result<&str, String> {
             name.len()
         ));
     }
-    if let Some((at, c)) = name
-        .char_indices()
-        .find(|(_, c)| {
-            c.is_control()
-                || is_noncharacter(*c)
-                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        })
-    {
+    if let Some((at, c)) = name.char_indices().find(|(_, c)| {
+        c.is_control()
+            || is_noncharacter(*c)
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
         return Err(format!(
             "a display name may not hold {:?} (at byte {at})",
             c.escape_unicode().to_string()
