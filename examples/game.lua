@@ -24,7 +24,7 @@ local function onUserProgressUpdated(event)
   end
   if event.userSteamId == steamworks.userSteamId then
     local games = steamworks.getUserStatValue({ statName = "NumGames", type = "int" })
-    print("my progress: NumGames = " .. tostring(games))
+    print(steamworks.getUserInfo().name .. "'s progress: NumGames = " .. tostring(games))
   else
     local info = steamworks.getAchievementInfo("ACH_WIN_ONE_GAME", event.userSteamId)
     print("friend " .. event.userSteamId .. ": ACH_WIN_ONE_GAME unlocked = " .. tostring(info and info.unlocked))

@@ -17,6 +17,8 @@ pub(crate) enum GlobalRequest {
     },
     /// How many others play the app now (answered by the event itself).
     PlayerCount,
+    /// A user's profile (announced by `UserInfoUpdate` when it arrived).
+    Profile(laurel_core::SteamId),
 }
 
 #[derive(Debug, Clone, PartialEq)]

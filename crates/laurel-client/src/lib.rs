@@ -414,11 +414,25 @@ impl Client {
     /// What the game shows of a user (`None`: the current user). The current
     /// user's answers at once: the name kept from an earlier run or fetched
     /// with the progress, else the default (the Steam id in decimal).
-    /// Another user's arrives after their progress, announced by
-    /// [`Event::UserInfoUpdate`]; `None` until then, or where the app does
-    /// not let users read each other.
+    /// Another user's is `None` until [`Client::request_user_info`] brought
+    /// it (Steam's `GetFriendPersonaName` after `RequestUserInformation`).
     pub fn user_info(&self, user: Option<SteamId>) -> Option<UserInfo> {
         lock(&self.shared.state).user_info(user)
+    }
+
+    /// Asks for another user's profile. `true` if queued (or already
+    /// known); its arrival is announced by [`Event::UserInfoUpdate`]. As on
+    /// Steam, a profile that cannot be had (the app does not let users read
+    /// each other, no connection) is not announced.
+    pub fn request_user_info(&self, user: SteamId) -> bool {
+        if user == self.user || !lock(&self.shared.state).want_profile(user) {
+            return true;
+        }
+        let queued = self.queue_global(global::GlobalRequest::Profile(user));
+        if !queued {
+            lock(&self.shared.state).profile_asked(user);
+        }
+        queued
     }
 
     /// The type of a stat, once the schema has arrived.

@@ -157,6 +157,9 @@ pub(crate) struct State {
     /// Profiles as the server last sent them, of the current user and of
     /// the other users whose progress is kept.
     profiles: HashMap<SteamId, UserInfo>,
+    /// Other users whose profile is asked for and not answered yet (a game
+    /// may call `getUserInfo` every frame until it arrives).
+    profiles_wanted: std::collections::HashSet<SteamId>,
     fetches: u64,
     /// `false` once the server rejected the credentials (401).
     pub(crate) logged_on: bool,
@@ -323,6 +326,7 @@ impl State {
             in_flight: VecDeque::new(),
             others: HashMap::new(),
             profiles: HashMap::new(),
+            profiles_wanted: Default::default(),
             fetches: 0,
             logged_on: true,
         }
@@ -447,14 +451,28 @@ impl State {
         }
     }
 
-    /// A profile from the server. An event for another user whose progress
-    /// is kept (the current user's is read at once, with no event).
+    /// Notes that `user`'s profile is asked for; `false` if it already was.
+    pub(crate) fn want_profile(&mut self, user: SteamId) -> bool {
+        self.profiles_wanted.insert(user)
+    }
+
+    /// The request for `user`'s profile ended (answered or not).
+    pub(crate) fn profile_asked(&mut self, user: SteamId) {
+        self.profiles_wanted.remove(&user);
+    }
+
+    /// A profile from the server. An event for another user (the current
+    /// user's is read at once, with no event). At most [`MAX_CACHED_USERS`]
+    /// other users' profiles are kept; one more drops one of them.
     pub(crate) fn install_profile(&mut self, body: &laurel_wire::ProfileBody) -> Vec<Event> {
         let Ok(user) = body.steam_id.parse::<SteamId>() else {
             return Vec::new();
         };
-        if user != self.user && !self.others.contains_key(&user) {
-            return Vec::new();
+        if self.profiles.len() > MAX_CACHED_USERS && !self.profiles.contains_key(&user) {
+            let me = self.user;
+            if let Some(drop) = self.profiles.keys().copied().find(|u| *u != me) {
+                self.profiles.remove(&drop);
+            }
         }
         let info = UserInfo {
             name: body.display_name.clone(),

@@ -593,10 +593,20 @@ impl Worker {
                         result_code: result,
                         count,
                     },
+                    // As Steam: only an arrived profile is announced.
+                    GlobalRequest::Profile(user) => Event::UserInfoUpdate {
+                        user_steam_id: user,
+                    },
                 };
                 self.global_fetches.remove(i);
                 self.shared.globals_queued.fetch_sub(1, Ordering::AcqRel);
-                self.shared.push_events(vec![event]);
+                if let GlobalRequest::Profile(user) = request {
+                    lock(&self.shared.state).profile_asked(user);
+                }
+                let announce = !matches!(request, GlobalRequest::Profile(_)) || !is_error;
+                if announce {
+                    self.shared.push_events(vec![event]);
+                }
             } else {
                 i += 1;
             }
@@ -621,6 +631,22 @@ impl Worker {
                 Err(failure) => self.global_failure(failure).map(|r| (r, 0)),
             };
         }
+        if let GlobalRequest::Profile(user) = request {
+            return match self.transport.profile(&token, *user, timeout) {
+                Ok(body) => {
+                    let events = lock(&self.shared.state).install_profile(&body);
+                    Ok((
+                        if events.is_empty() {
+                            EResult::Fail
+                        } else {
+                            EResult::Ok
+                        },
+                        0,
+                    ))
+                }
+                Err(failure) => self.global_failure(failure).map(|r| (r, 0)),
+            };
+        }
         let answered = match request {
             GlobalRequest::Percentages => self
                 .transport
@@ -630,7 +656,7 @@ impl Worker {
                 .transport
                 .global_stats(&token, names, *days, timeout)
                 .map(|r| lock(&self.shared.globals).install_stats(&r)),
-            GlobalRequest::PlayerCount => Ok(()),
+            GlobalRequest::PlayerCount | GlobalRequest::Profile(_) => Ok(()),
         };
         match answered {
             Ok(()) => Ok((EResult::Ok, 0)),
@@ -663,9 +689,8 @@ impl Worker {
         }
     }
 
-    /// The profile of a user whose progress just arrived, in one attempt: a
-    /// failure leaves the name unknown (another user's `user_info` stays
-    /// `None`, the current user's keeps the last one), and is only logged.
+    /// The current user's profile, with their progress, in one attempt: a
+    /// failure keeps the last name (or the default), and is only logged.
     fn fetch_profile(&mut self, user: SteamId, deadline: Instant) -> Vec<Event> {
         let timeout = self.attempt_timeout(Some(deadline));
         let answer = self
@@ -704,7 +729,9 @@ impl Worker {
                     self.keep(Cached::Progress, &body);
                 }
                 let mut events = lock(&self.shared.state).install_progress(user, &body);
-                events.extend(self.fetch_profile(user, deadline));
+                if user == self.shared.user {
+                    events.extend(self.fetch_profile(user, deadline));
+                }
                 Ok(events)
             }
             Err(Failure::Retry {

@@ -69,6 +69,7 @@ const FUNCTIONS: &[(&str, Fallback, Body)] = &[
         Fallback::False,
         request_active_player_count,
     ),
+    ("getUserInfo", Fallback::Nil, get_user_info),
     ("resetUserProgress", Fallback::False, reset_user_progress),
     ("resetUserStats", Fallback::False, reset_user_stats),
 ];
@@ -77,7 +78,6 @@ const FUNCTIONS: &[(&str, Fallback, Body)] = &[
 /// load, log once that they are not supported, and return `nil`/`false` as
 /// the plugin does when it cannot act. docs/lua.md lists them with reasons.
 pub const UNSUPPORTED: &[(&str, &str)] = &[
-    ("getUserInfo", "nil"),
     ("getUserImageInfo", "nil"),
     ("newImageRect", "nil"),
     ("newTexture", "nil"),
@@ -732,6 +732,39 @@ fn request_user_progress(_: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Re
         ));
     }
     boolean(queued)
+}
+
+/// `steamworks.getUserInfo([userSteamId])` → the plugin's `UserInfo` table,
+/// or `nil` for another user whose info has not arrived: as in Steam's
+/// plugin, that call asks for it, and `userInfoUpdate` announces it. Laurel has a
+/// display name only: `nickname` is `""`, `steamLevel` 0, `relationship`
+/// `"none"` (no friends lists), `status` `"online"` for the current user
+/// and `"unknown"` for others.
+fn get_user_info(lua: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Result<Value> {
+    let c = Checks::new("getUserInfo");
+    let Some(client) = p.logged_on(c.function) else {
+        return Ok(Value::Nil);
+    };
+    let Some(current) = p.current_user() else {
+        return Ok(Value::Nil);
+    };
+    let Ok(user) = c.user(Place::Arg(1, "userSteamId"), arg(args, 0), current) else {
+        return Ok(Value::Nil);
+    };
+    let Some(info) = client.user_info(user) else {
+        // As Steam's plugin: asked for now, announced by `userInfoUpdate`.
+        if let Some(other) = user {
+            client.request_user_info(other);
+        }
+        return Ok(Value::Nil);
+    };
+    let t = lua.create_table_with_capacity(0, 5)?;
+    t.raw_set("name", info.name)?;
+    t.raw_set("nickname", "")?;
+    t.raw_set("steamLevel", 0)?;
+    t.raw_set("status", if user.is_none() { "online" } else { "unknown" })?;
+    t.raw_set("relationship", "none")?;
+    Ok(Value::Table(t))
 }
 
 /// `steamworks.requestActivePlayerCount(listener)` → boolean: how many

@@ -139,6 +139,22 @@ pub fn event_table(lua: &Lua, event: &Event, current_user: SteamId) -> mlua::Res
         (false, 1, current_user)
     } else if let Event::UserProgressUnload { user_steam_id } = event {
         (false, 1, *user_steam_id)
+    } else if let Event::UserInfoUpdate { user_steam_id } = event {
+        // Laurel's profiles change only in name.
+        t.raw_set("nameChanged", true)?;
+        for flag in [
+            "nicknameChanged",
+            "steamLevelChanged",
+            "statusChanged",
+            "relationshipChanged",
+            "facebookInfoChanged",
+            "smallAvatarChanged",
+            "mediumAvatarChanged",
+            "largeAvatarChanged",
+        ] {
+            t.raw_set(flag, false)?;
+        }
+        (false, 1, *user_steam_id)
     } else {
         return Ok(None);
     };

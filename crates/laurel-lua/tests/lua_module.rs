@@ -164,7 +164,7 @@ fn every_function_and_property() {
             "steamworks.addEventListener(): argument #1 'eventName' is not an event of the plugin",
             "steamworks.addEventListener(): argument #2 'listener' is a table without a 'userProgressSave' function",
             "steamworks.showGameOverlay(): not supported by Laurel; returns false",
-            "steamworks.getUserInfo(): not supported by Laurel; returns nil",
+            "steamworks.getUserImageInfo(): not supported by Laurel; returns nil",
             "steamworks.init(): field 'appId' must be a string or a number, got table",
             "steamworks.update(): argument #1 'wait' must be a number, got string",
         ] {
@@ -374,6 +374,7 @@ fn the_example_game_of_the_quick_start_runs() {
         let lines: Vec<&str> = outcome.stdout.iter().map(|(_, l)| l.as_str()).collect();
         for want in [
             "achievement ACH_WIN_ONE_GAME updated",
+            "76561197960287930's progress: NumGames = 1",
             "saved",
             "friend 76561197960287931: ACH_WIN_ONE_GAME unlocked = false",
             "others playing now: 0",
@@ -385,6 +386,42 @@ fn the_example_game_of_the_quick_start_runs() {
         assert!(
             unlocked_on_server(&progress, "ACH_WIN_ONE_GAME"),
             "{progress}"
+        );
+    });
+}
+
+/// Names a user through the session route (dev mode takes no key).
+fn name_user(url: &str, user: &str, name: &str) {
+    let (status, body) = Http::new(url)
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"app_id": 480, "steam_id": user, "display_name": name}),
+        )
+        .expect("the server answers");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn get_user_info_for_me_at_once_and_for_another_user_after_their_data() {
+    for_each_interpreter(|interpreter| {
+        let case = Case::new(interpreter);
+        name_user(&case.server.url, USER_A, "Gordon");
+        name_user(&case.server.url, USER_B, "Alyx");
+        let outcome = case.pass(
+            "user_info.lua",
+            &[
+                ("FRIEND_ID", USER_B),
+                ("EXPECT_MY_NAME", "Gordon"),
+                ("EXPECT_FRIEND_NAME", "Alyx"),
+            ],
+        );
+        assert!(
+            outcome
+                .stderr
+                .contains("steamworks.getUserInfo(): argument #1 'userSteamId'"),
+            "a bad id is logged naming the function and argument: {}",
+            outcome.stderr
         );
     });
 }

@@ -263,13 +263,13 @@ rec.clear()
 
 -- ----- not-supported functions: exist, return nil/false, never raise -----
 local unsupported = {
-  getUserInfo = nil, getUserImageInfo = nil, newImageRect = nil, newTexture = nil, getAuthSessionTicket = nil,
+  getUserImageInfo = nil, newImageRect = nil, newTexture = nil, getAuthSessionTicket = nil,
   getUserStorage = nil, readFile = nil,
 }
 local returns_false = { "setNotificationPosition", "showGameOverlay", "showStoreOverlay", "showUserOverlay",
-  "showWebOverlay", "requestActivePlayerCount", "requestLeaderboardEntries", "requestLeaderboardInfo",
+  "showWebOverlay", "requestLeaderboardEntries", "requestLeaderboardInfo",
   "requestSetHighScore", "fileExists", "writeFile", "deleteFile" }
-local returns_nil = { "getUserInfo", "getUserImageInfo", "newImageRect", "newTexture", "getAuthSessionTicket",
+local returns_nil = { "getUserImageInfo", "newImageRect", "newTexture", "getAuthSessionTicket",
   "getUserStorage", "readFile" }
 for _, name in ipairs(returns_false) do
   T.eq(type(steamworks[name]), "function", name .. " exists")
@@ -280,7 +280,8 @@ for _, name in ipairs(returns_nil) do
   T.eq(type(steamworks[name]), "function", name .. " exists")
   T.eq(safe(name, steamworks[name], me), nil, name .. " returns nil")
 end
-T.eq(unsupported.getUserInfo, nil, "(table of names)")
+T.eq(unsupported.getUserImageInfo, nil, "(table of names)")
+-- getUserInfo and requestActivePlayerCount are served: user_info.lua, player_count.lua.
 
 -- ----- init and update with odd arguments -----
 T.eq(safe("init(5)", steamworks.init, 5), false, "init(5)")
