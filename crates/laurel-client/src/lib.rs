@@ -471,6 +471,16 @@ impl Client {
         state.may_write_as(name, kind) && state.write(entry, state::now())
     }
 
+    /// Judges stat values (`(name, value)`, as `set_stat_*` would send them)
+    /// as the server will, every constraint included, against what the game
+    /// reads now; writes nothing. For games that want to know before they
+    /// store: the writes themselves take values that break `min`, `max`,
+    /// `max_change` or `increment_only`, as Steam's do, and leave them to
+    /// the server. The errors carry the server's rule codes.
+    pub fn check_stats(&self, stats: &[(&str, f64)]) -> Result<(), Vec<SaveDetail>> {
+        lock(&self.shared.state).check_stats(stats, state::now())
+    }
+
     /// Unlocks an achievement. `true` also if it is already unlocked (then nothing changes).
     pub fn set_achievement(&self, name: &str) -> bool {
         !self.journal_full() && lock(&self.shared.state).set_achievement(name, state::now())

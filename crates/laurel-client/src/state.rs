@@ -546,6 +546,51 @@ impl State {
         }
     }
 
+    /// Judges stat values as the server will (every constraint enforced)
+    /// against what the game sees now, without writing anything.
+    pub(crate) fn check_stats(
+        &self,
+        stats: &[(&str, f64)],
+        now: UnixTime,
+    ) -> Result<(), Vec<SaveDetail>> {
+        let Some(loaded) = &self.schema else {
+            return Err(vec![SaveDetail {
+                name: String::new(),
+                rule: "no_schema".into(),
+                message: "the app's schema is not known yet (a first launch with no network)"
+                    .into(),
+            }]);
+        };
+        let batch = StoreBatch {
+            entries: stats
+                .iter()
+                .map(|(name, value)| BatchEntry::SetStat {
+                    name: (*name).to_owned(),
+                    value: *value,
+                })
+                .collect(),
+        };
+        laurel_core::apply_batch(
+            &loaded.schema,
+            &self.local,
+            &batch,
+            WriteAuthority::User,
+            now,
+        )
+        .map(|_| ())
+        .map_err(|refusal| {
+            refusal
+                .problems
+                .iter()
+                .map(|p| SaveDetail {
+                    name: p.name.clone(),
+                    rule: p.problem.code().to_owned(),
+                    message: p.problem.to_string(),
+                })
+                .collect()
+        })
+    }
+
     pub(crate) fn set_achievement(&mut self, name: &str, now: UnixTime) -> bool {
         if self.current_loaded() && self.local.is_unlocked(name) {
             return true;

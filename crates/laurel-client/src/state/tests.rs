@@ -223,6 +223,45 @@ fn writes_that_break_constraints_are_taken_and_left_to_the_server() {
 }
 
 #[test]
+fn check_stats_judges_as_the_server_without_writing() {
+    let fresh = State::new(app(), me(), "english".into());
+    let early = fresh.check_stats(&[("NumGames", 1.0)], NOW).unwrap_err();
+    assert_eq!(early[0].rule, "no_schema");
+    let mut s2 = loaded("english");
+    assert!(s2.write(
+        BatchEntry::SetStat {
+            name: "NumGames".into(),
+            value: 5.0
+        },
+        NOW
+    ));
+    assert_eq!(
+        s2.check_stats(&[("NumGames", 6.0), ("FeetTraveled", 1.5)], NOW),
+        Ok(())
+    );
+    let refused = s2
+        .check_stats(
+            &[("NumGames", 4.0), ("FeetTraveled", -1.0), ("Nope", 1.0)],
+            NOW,
+        )
+        .unwrap_err();
+    let rules: Vec<(&str, &str)> = refused
+        .iter()
+        .map(|d| (d.name.as_str(), d.rule.as_str()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("NumGames", "decrease_of_increment_only"),
+            ("FeetTraveled", "below_min"),
+            ("Nope", "unknown_stat")
+        ]
+    );
+    assert_eq!(s2.stat_i32("NumGames", None), Some(5), "nothing written");
+    assert_eq!(pending_batch(&s2).entries.len(), 1);
+}
+
+#[test]
 fn avgrate_sessions_add_up_in_one_entry() {
     let mut s = loaded("english");
     let upd = |c, sec| BatchEntry::UpdateAvgRate {
