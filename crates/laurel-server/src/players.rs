@@ -126,6 +126,18 @@ impl PlayerActivity {
         self.current_besides(app, None, now)
     }
 
+    /// Whether `user` counts as playing `app` at `now`.
+    pub fn is_current(&self, app: AppId, user: SteamId, now: Instant) -> bool {
+        let minute = self.minute(now);
+        let mut inner = self.lock();
+        let Inner { apps, tracked } = &mut *inner;
+        let Some(players) = apps.get_mut(&app) else {
+            return false;
+        };
+        *tracked -= players.expire(minute);
+        players.last_seen.contains_key(&user)
+    }
+
     /// [`PlayerActivity::current`], not counting `asking` (Steam's client
     /// call counts the players other than the one who asks).
     pub fn current_besides(&self, app: AppId, asking: Option<SteamId>, now: Instant) -> u64 {

@@ -49,6 +49,7 @@ pub enum Endpoint {
     SteamGlobalAchievementPercentages,
     SteamGlobalStatsForGame,
     SteamNumberOfCurrentPlayers,
+    SteamPlayerSummaries,
     SteamPlayerAchievements,
     SteamSchemaForGame,
     SteamUserStatsForGame,
@@ -228,6 +229,13 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     steam_route(
         "GET",
+        "/ISteamUser/GetPlayerSummaries/v2/",
+        &sm::GET_PLAYER_SUMMARIES_V2,
+        Endpoint::SteamPlayerSummaries,
+        0,
+    ),
+    steam_route(
+        "GET",
         "/ISteamUserStats/GetGlobalStatsForGame/v1/",
         &sm::GET_GLOBAL_STATS_FOR_GAME_V1,
         Endpoint::SteamGlobalStatsForGame,
@@ -328,6 +336,7 @@ fn method_router(spec: &RouteSpec) -> MethodRouter<AppState> {
         SteamGlobalAchievementPercentages
         | SteamGlobalStatsForGame
         | SteamNumberOfCurrentPlayers
+        | SteamPlayerSummaries
         | SteamPlayerAchievements
         | SteamSchemaForGame
         | SteamUserStatsForGame

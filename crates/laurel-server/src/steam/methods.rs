@@ -48,6 +48,7 @@ const fn param(
 
 pub const USER_STATS: &str = "ISteamUserStats";
 pub const WEB_API_UTIL: &str = "ISteamWebAPIUtil";
+pub const USER: &str = "ISteamUser";
 
 const KEY: SteamParam = param("key", "string", false, "access key");
 const STEAMID: SteamParam = param("steamid", "uint64", false, "SteamID of user");
@@ -112,6 +113,21 @@ pub const GET_NUMBER_OF_CURRENT_PLAYERS_V1: SteamMethodDoc = SteamMethodDoc {
         false,
         "AppID that we're getting user count for",
     )],
+};
+
+pub const GET_PLAYER_SUMMARIES_V2: SteamMethodDoc = SteamMethodDoc {
+    interface: USER,
+    name: "GetPlayerSummaries",
+    version: 2,
+    params: &[
+        KEY,
+        param(
+            "steamids",
+            "string",
+            false,
+            "Comma-delimited list of SteamIDs (max: 100)",
+        ),
+    ],
 };
 
 pub const GET_PLAYER_ACHIEVEMENTS_V1: SteamMethodDoc = SteamMethodDoc {

@@ -15,6 +15,9 @@ use super::format::HtmlError;
 pub const MAX_PARAMS: usize = 2 * MAX_BATCH_ENTRIES + 16;
 /// Longest parameter name or value, in bytes after decoding.
 pub const MAX_PARAM_BYTES: usize = 1024;
+/// Longest `steamids` (`GetPlayerSummaries`): 100 ids of up to 20 digits
+/// and their commas, with room for spaces.
+pub const MAX_STEAMIDS_BYTES: usize = 4096;
 
 /// The parameters of one call. A name given twice is refused: Steam's
 /// parameters are single-valued, and a duplicate would be silently ambiguous.
@@ -39,9 +42,14 @@ impl Params {
                         "More than {MAX_PARAMS} parameters"
                     )));
                 }
-                if name.len() > MAX_PARAM_BYTES || value.len() > MAX_PARAM_BYTES {
+                let max = if name == "steamids" {
+                    MAX_STEAMIDS_BYTES
+                } else {
+                    MAX_PARAM_BYTES
+                };
+                if name.len() > MAX_PARAM_BYTES || value.len() > max {
                     return Err(HtmlError::BadRequest(format!(
-                        "Parameter {} is longer than {MAX_PARAM_BYTES} bytes",
+                        "Parameter {} is longer than {max} bytes",
                         shown(&name)
                     )));
                 }

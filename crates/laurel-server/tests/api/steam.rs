@@ -764,6 +764,66 @@ async fn number_of_current_players_counts_recent_clients() {
         .html(400, "Parameter 'appid' is missing");
 }
 
+#[tokio::test]
+async fn player_summaries_give_the_apps_display_names_in_steams_persona_shape() {
+    let (app, key) = with_progress().await;
+    let r = app
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"app_id": 480, "steam_id": A, "display_name": "Gordon"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let url = format!(
+        "/ISteamUser/GetPlayerSummaries/v2/?key={}&steamids={A},{B},not-an-id",
+        enc(&key)
+    );
+    let r = app.steam_get(&url).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let players = r.json()["response"]["players"].clone();
+    assert_eq!(players.as_array().map(Vec::len), Some(2), "{players}");
+    assert_eq!(players[0]["steamid"], A);
+    assert_eq!(players[0]["personaname"], "Gordon");
+    assert_eq!(players[0]["personastate"], 1, "A stored just now: playing");
+    assert_eq!(players[1]["personaname"], B, "no name: the id");
+    assert_eq!(players[1]["personastate"], 0);
+    assert_eq!(players[1]["avatar"], "");
+    // A user token of the app reads itself, and others where progress is public (the demo app).
+    let t = app.token(480, B).await;
+    let r = app
+        .steam_get(&format!(
+            "/ISteamUser/GetPlayerSummaries/v2/?key={}&steamids={A}",
+            enc(&t)
+        ))
+        .await;
+    assert_eq!(r.json()["response"]["players"][0]["personaname"], "Gordon");
+    app.steam_get(&format!("/ISteamUser/GetPlayerSummaries/v2/?steamids={A}"))
+        .await
+        .html(400, "Parameter 'key' is missing");
+    app.steam_get(&format!(
+        "/ISteamUser/GetPlayerSummaries/v2/?key={}",
+        enc(&key)
+    ))
+    .await
+    .html(400, "Parameter 'steamids' is missing");
+    // More than 100 ids: the first 100 are answered.
+    let many: Vec<String> = (1..=150u64)
+        .map(|i| (76561197960287930 + i).to_string())
+        .collect();
+    let r = app
+        .steam_get(&format!(
+            "/ISteamUser/GetPlayerSummaries/v2/?key={}&steamids={}",
+            enc(&key),
+            many.join(",")
+        ))
+        .await;
+    assert_eq!(
+        r.json()["response"]["players"].as_array().map(Vec::len),
+        Some(100)
+    );
+}
+
 // ---- SetUserStatsForGame ----
 
 const SET: &str = "/ISteamUserStats/SetUserStatsForGame/v1/";
