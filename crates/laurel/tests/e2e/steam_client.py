@@ -70,6 +70,7 @@ def main():
         lambda: api.ISteamUserStats.GetPlayerAchievements(steamid=steamid, appid=480, format="vdf"),
     )
     show("GetServerInfo", lambda: api.ISteamWebAPIUtil.GetServerInfo())
+    show("GetPlayerSummaries", lambda: api.ISteamUser.GetPlayerSummaries(steamids=str(steamid)))
     # A refusal: another steamid that never played.
     show("GetPlayerAchievements_nobody", lambda: api.ISteamUserStats.GetPlayerAchievements(steamid=steamid + 1, appid=480))
 

@@ -81,8 +81,11 @@ fn valvepython_steam_webapi_works_unmodified() {
 
     assert_eq!(
         result("interfaces"),
-        &json!(["ISteamUserStats", "ISteamWebAPIUtil"])
+        &json!(["ISteamUser", "ISteamUserStats", "ISteamWebAPIUtil"])
     );
+    let summaries = &result("GetPlayerSummaries")["response"]["players"];
+    assert_eq!(summaries[0]["steamid"], json!(a), "{summaries}");
+    assert_eq!(summaries[0]["personaname"], json!(a), "no name set: the id");
     assert_eq!(result("doc"), &json!(true));
     let schema = result("GetSchemaForGame");
     assert_eq!(schema["game"]["gameName"], "Spacewar");
