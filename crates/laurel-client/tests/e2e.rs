@@ -175,6 +175,19 @@ fn save(user: SteamId, result: EResult) -> Event {
     }
 }
 
+/// Names `user` through the session route (dev mode takes no key), as a
+/// game's backend names its players when it signs them in.
+fn name_user(url: &str, user: SteamId, name: &str) {
+    let (status, body) = Http::new(url)
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"app_id": 480, "steam_id": user.to_string(), "display_name": name}),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+}
+
 /// A URL where nothing listens.
 fn dead_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -469,14 +482,7 @@ fn a_cold_offline_start_then_relaunches_online_and_offline() {
     drop(client);
 
     let server = TestServer::start(&env.db());
-    let (status, body) = Http::new(&server.url)
-        .post(
-            "/api/v1/sessions",
-            None,
-            &json!({"app_id": 480, "steam_id": user_a().to_string(), "display_name": "Gordon"}),
-        )
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
+    name_user(&server.url, user_a(), "Gordon");
     let client = env.client(&server.url, user_a());
     // The replayed store's answer, then the start-up request's (with the profile).
     pump_until(&client, |e| {
@@ -538,14 +544,7 @@ fn a_user_reads_another_users_progress() {
         })
     );
     // A's game backend names A (here dev mode's session route).
-    let (status, body) = Http::new(&server.url)
-        .post(
-            "/api/v1/sessions",
-            None,
-            &json!({"app_id": 480, "steam_id": user_a().to_string(), "display_name": "Alyx"}),
-        )
-        .unwrap();
-    assert_eq!(status, 200, "{body}");
+    name_user(&server.url, user_a(), "Alyx");
     assert!(b.request_user_progress(Some(user_a())));
     let events = pump_until(&b, has_update);
     assert_eq!(events, [update(user_a(), EResult::Ok)]);

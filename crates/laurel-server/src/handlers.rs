@@ -248,6 +248,29 @@ pub async fn get_schema(
     })
 }
 
+/// The app's schema, if `caller` may read `user`'s `what` there: their own
+/// token, a server key of the app, or another user's token where the app
+/// makes progress public.
+async fn readable_user(
+    state: &AppState,
+    caller: &Caller,
+    app: AppId,
+    user: SteamId,
+    what: &str,
+) -> Result<StoredSchema, ApiError> {
+    caller.require_app(app, false)?;
+    let schema = existing_schema(state, app).await?;
+    if let Caller::User(claims) = caller
+        && claims.user != user
+        && !schema.schema.settings().public_progress
+    {
+        return Err(ApiError::access_denied(format!(
+            "app {app} does not let users read other users' {what}"
+        )));
+    }
+    Ok(schema)
+}
+
 /// The hot path: for a cached user, an HMAC check, two hash lookups and a
 /// reference-counted copy of the already-serialized answer.
 pub async fn get_progress(
@@ -255,14 +278,8 @@ pub async fn get_progress(
     caller: Caller,
     UserPath(app, user): UserPath,
 ) -> ApiResult {
-    caller.require_app(app, false)?;
-    let schema = existing_schema(&state, app).await?;
+    let schema = readable_user(&state, &caller, app, user, "progress").await?;
     if let Caller::User(claims) = &caller {
-        if claims.user != user && !schema.schema.settings().public_progress {
-            return Err(ApiError::access_denied(format!(
-                "app {app} does not let users read other users' progress"
-            )));
-        }
         if claims.user == user {
             // The user's own client fetched its progress: the user is playing.
             state.players().touch(app, user, std::time::Instant::now());
@@ -287,16 +304,7 @@ pub async fn get_profile(
     caller: Caller,
     UserPath(app, user): UserPath,
 ) -> ApiResult {
-    caller.require_app(app, false)?;
-    let schema = existing_schema(&state, app).await?;
-    if let Caller::User(claims) = &caller
-        && claims.user != user
-        && !schema.schema.settings().public_progress
-    {
-        return Err(ApiError::access_denied(format!(
-            "app {app} does not let users read other users' profiles"
-        )));
-    }
+    readable_user(&state, &caller, app, user, "profiles").await?;
     let name = state.store().display_name(app, user).await?;
     ok_json(&ProfileBody::new(app, user, name))
 }
