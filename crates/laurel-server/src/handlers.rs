@@ -279,11 +279,11 @@ pub async fn get_progress(
     UserPath(app, user): UserPath,
 ) -> ApiResult {
     let schema = readable_user(&state, &caller, app, user, "progress").await?;
-    if let Caller::User(claims) = &caller {
-        if claims.user == user {
-            // The user's own client fetched its progress: the user is playing.
-            state.players().touch(app, user, std::time::Instant::now());
-        }
+    if let Caller::User(claims) = &caller
+        && claims.user == user
+    {
+        // The user's own client fetched its progress: the user is playing.
+        state.players().touch(app, user, std::time::Instant::now());
     }
     if let Some(json) = state
         .progress_cache()
