@@ -81,8 +81,8 @@
 //!
 //! The journal file defaults to `laurel-journal-<app>-<user>.sqlite3` in the
 //! current directory ([`ClientConfig::default_journal_path`]). Besides the
-//! unsent stores, it keeps the last schema and progress the server sent
-//! ([`journal::Cached`]); they are a cache, replaced by every answer.
+//! unsent stores, it keeps the last schema, progress and profile the server
+//! sent ([`journal::Cached`]); they are a cache, replaced by every answer.
 
 mod config;
 mod event;

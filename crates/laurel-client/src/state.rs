@@ -154,8 +154,8 @@ pub(crate) struct State {
     pending: StoreBatch,
     pub(crate) in_flight: VecDeque<InFlight>,
     others: HashMap<SteamId, OtherUser>,
-    /// Profiles as the server last sent them, of the current user and of
-    /// the other users whose progress is kept.
+    /// Profiles as the server last sent them: the current user's, and
+    /// those of other users the game asked for (at most `MAX_CACHED_USERS`).
     profiles: HashMap<SteamId, UserInfo>,
     /// Other users whose profile is asked for and not answered yet (a game
     /// may call `getUserInfo` every frame until it arrives).
@@ -441,7 +441,8 @@ impl State {
     }
 
     /// The current user's profile at once (the default name until the
-    /// server's arrived); another user's once it arrived with their progress.
+    /// server's arrived); another user's once it arrived after
+    /// [`State::want_profile`].
     pub(crate) fn user_info(&self, user: Option<SteamId>) -> Option<UserInfo> {
         let user = user.unwrap_or(self.user);
         match self.profiles.get(&user) {
