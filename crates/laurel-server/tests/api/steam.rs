@@ -822,6 +822,13 @@ async fn player_summaries_give_the_apps_display_names_in_steams_persona_shape() 
         r.json()["response"]["players"].as_array().map(Vec::len),
         Some(100)
     );
+    app.steam_get(&format!(
+        "/ISteamUser/GetPlayerSummaries/v2/?key={}&steamids={}",
+        enc(&key),
+        "1,".repeat(2100)
+    ))
+    .await
+    .html(400, "longer than 4096 bytes");
 }
 
 // ---- SetUserStatsForGame ----
