@@ -16,6 +16,11 @@ T.eq(steamworks.getUserInfo(steamworks.userSteamId).name, me.name, "my id is me"
 T.eq(steamworks.getUserInfo("not an id"), nil, "a bad id")
 T.eq(steamworks.getUserInfo({}), nil, "a table")
 
+-- The friend's progress first, as a game showing a friend's achievements does.
+local progress = T.recorder({ "userProgressUpdate" })
+T.eq(steamworks.requestUserProgress(friend), true, "request the friend's progress")
+progress.wait("userProgressUpdate", function(e) return e.userSteamId == friend end, "the friend's progress")
+
 local seen
 local function fetchFriendInfo()
   local info = steamworks.getUserInfo(friend)
