@@ -316,8 +316,10 @@ fn throughput(
                             user,
                             batch: StoreBatch { entries },
                             authority: WriteAuthority::Server,
-                            idempotency_key: format!("bench-{round}-{maintain}-{w}-{n}"),
-                            fingerprint: format!("{w}-{n}"),
+                            idempotency_key: laurel_core::IdempotencyKey::from_stored(format!(
+                                "bench-{round}-{maintain}-{w}-{n}"
+                            )),
+                            fingerprint: laurel_core::Fingerprint::from_stored(format!("{w}-{n}")),
                             now: 1_800_000_000,
                         })
                         .await?;

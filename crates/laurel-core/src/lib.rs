@@ -9,6 +9,7 @@
 pub mod avgrate;
 pub mod batch;
 pub mod eresult;
+pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod name;
@@ -21,6 +22,7 @@ pub use batch::{
     WriteAuthority, apply_batch, apply_batch_with,
 };
 pub use eresult::EResult;
+pub use idempotency::{Fingerprint, IdempotencyKey, KeyError};
 pub use ids::{AppId, IdError, SteamId};
 pub use name::{ApiName, NameError, check_display_name, forbidden_in_text, is_noncharacter};
 pub use progress::{AchievementState, ResetScope, StatValue, UserProgress, reset};

@@ -118,8 +118,8 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
     }
 }
 
-/// The `Idempotency-Key` header: 1..=128 bytes of printable ASCII.
-pub struct IdempotencyKey(pub String);
+/// The `Idempotency-Key` header, checked by [`laurel_core::IdempotencyKey::parse`].
+pub struct IdempotencyKey(pub laurel_core::IdempotencyKey);
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
@@ -130,19 +130,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 "a store needs an {IDEMPOTENCY_HEADER} header (1–{MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters)"
             )));
         };
-        let bytes = value.as_bytes();
-        if bytes.is_empty()
-            || bytes.len() > MAX_IDEMPOTENCY_KEY_BYTES
-            || !bytes.iter().all(|b| (b' '..=b'~').contains(b))
-        {
-            return Err(ApiError::invalid(format!(
-                "{IDEMPOTENCY_HEADER} must be 1–{MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters (got {} bytes)",
-                bytes.len()
-            )));
-        }
-        // Checked above: printable ASCII is valid UTF-8.
-        let text = String::from_utf8_lossy(bytes).into_owned();
-        Ok(IdempotencyKey(text))
+        laurel_core::IdempotencyKey::parse(value.as_bytes())
+            .map(IdempotencyKey)
+            .map_err(|e| ApiError::invalid(format!("{IDEMPOTENCY_HEADER}: {e}")))
     }
 }
 

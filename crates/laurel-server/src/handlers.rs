@@ -23,7 +23,6 @@ use laurel_wire::{
     StoreRequestBody,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::auth::{Caller, generate_server_key, hash_server_key};
 use crate::cache::Snapshot;
@@ -341,15 +340,6 @@ fn checked_display_name(name: String) -> Result<String, ApiError> {
     }
 }
 
-/// What makes two store requests "the same" for idempotency.
-fn fingerprint(app: AppId, user: SteamId, body: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(app.get().to_be_bytes());
-    h.update(user.get().to_be_bytes());
-    h.update(body);
-    hex::encode(h.finalize())
-}
-
 pub async fn store_progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -388,7 +378,7 @@ pub async fn store_progress(
             batch,
             authority,
             idempotency_key,
-            fingerprint: fingerprint(app, user, &raw.0),
+            fingerprint: laurel_core::Fingerprint::of_body(app, user, &raw.0),
             now: unix_now(),
         })
         .await?;

@@ -147,7 +147,10 @@ async fn store_unfinished(
     reads.execute(&LOCK_APP_SHARED, &[&lock[0], &lock[1]])?;
     let schema_at = reads.execute(&SELECT_SCHEMA, &[&app_id, &cached_version])?;
     let user_at = reads.execute(&BUMP_USER, &[&app_id, &steam_id])?;
-    let key_at = reads.execute(&FIND_IDEMPOTENCY, &[&app_id, &steam_id, idempotency_key])?;
+    let key_at = reads.execute(
+        &FIND_IDEMPOTENCY,
+        &[&app_id, &steam_id, &idempotency_key.as_str()],
+    )?;
     let stats_at = reads.execute(&SELECT_STATS, &[&app_id, &steam_id])?;
     let achievements_at = reads.execute(&SELECT_ACHIEVEMENTS, &[&app_id, &steam_id])?;
     let answers = reads.run(tx).await?;
@@ -172,7 +175,7 @@ async fn store_unfinished(
     if let Some(first) = first {
         if first.fingerprint != *fingerprint {
             return Err(Failure::Store(StoreError::IdempotencyConflict {
-                key: idempotency_key.clone(),
+                key: idempotency_key.to_string(),
             }));
         }
         let reply = StoreReply::Applied {
@@ -205,8 +208,8 @@ async fn store_unfinished(
         &mut writes,
         app,
         user,
-        idempotency_key,
-        fingerprint,
+        idempotency_key.as_str(),
+        fingerprint.as_str(),
         outcome.progress.version,
         &outcome.newly_unlocked,
         *now,

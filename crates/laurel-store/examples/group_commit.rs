@@ -105,8 +105,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             user,
                             batch: StoreBatch { entries },
                             authority: WriteAuthority::User,
-                            idempotency_key: format!("k{n}"),
-                            fingerprint: format!("f{n}"),
+                            idempotency_key: laurel_core::IdempotencyKey::from_stored(format!(
+                                "k{n}"
+                            )),
+                            fingerprint: laurel_core::Fingerprint::from_stored(format!("f{n}")),
                             now: 1_700_000_000,
                         };
                         handle

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use laurel_core::schema_doc::{AchievementDoc, AppDoc};
 use laurel_core::{
-    ApiName, AppId, BatchEntry, EResult, ResetScope, Schema, SchemaDoc, StatValue, SteamId,
-    StoreBatch, UnixTime, UserProgress, WriteAuthority, apply_batch,
+    ApiName, AppId, BatchEntry, EResult, Fingerprint, IdempotencyKey, ResetScope, Schema,
+    SchemaDoc, StatValue, SteamId, StoreBatch, UnixTime, UserProgress, WriteAuthority, apply_batch,
 };
 use proptest::prelude::*;
 
@@ -139,8 +139,8 @@ pub fn request(
         user,
         batch: StoreBatch { entries },
         authority: WriteAuthority::User,
-        idempotency_key: key.to_owned(),
-        fingerprint: format!("fingerprint of {key}"),
+        idempotency_key: IdempotencyKey::from_stored(key.to_owned()),
+        fingerprint: Fingerprint::from_stored(format!("fingerprint of {key}")),
         now,
     }
 }
@@ -471,7 +471,7 @@ pub async fn refused_batch_writes_nothing(store: &dyn Store) {
 
     // The refusal did not record the key: the same key may carry another batch.
     let mut retry = request(app, player, "refused-0", vec![set("Kills", 11.0)], NOW + 2);
-    retry.fingerprint = "a corrected batch".into();
+    retry.fingerprint = Fingerprint::from_stored("a corrected batch".into());
     let (progress, _) = applied(store, retry).await;
     assert_eq!(progress.version, progress_before.version + 1);
 }
@@ -516,7 +516,7 @@ pub async fn replay_returns_first_answer(store: &dyn Store) {
 
     // Another user's `k1` is another key, even with another fingerprint.
     let mut theirs = request(app, other, "k1", vec![unlock("B")], NOW);
-    theirs.fingerprint = "something else".into();
+    theirs.fingerprint = Fingerprint::from_stored("something else".into());
     let (progress, unlocked) = applied(store, theirs).await;
     assert_eq!((progress.version, unlocked), (1, vec!["B".to_owned()]));
 }
@@ -527,7 +527,7 @@ pub async fn reused_key_with_other_fingerprint_conflicts(store: &dyn Store) {
     applied(store, request(app, player, "k1", vec![unlock("A")], NOW)).await;
     let before = store.progress(app, player).await.expect("progress");
     let mut reused = request(app, player, "k1", vec![unlock("B")], NOW + 1);
-    reused.fingerprint = "a different request".into();
+    reused.fingerprint = Fingerprint::from_stored("a different request".into());
     match store.store(reused).await {
         Err(StoreError::IdempotencyConflict { key }) => assert_eq!(key, "k1"),
         other => panic!("expected a conflict, got {other:?}"),
@@ -1095,7 +1095,7 @@ pub async fn batches_match_in_memory_fold(store: &dyn Store, batches: &[Generate
                 newly_unlocked,
                 replayed: true,
             } => {
-                assert_same_progress(&progress, &memory, &key);
+                assert_same_progress(&progress, &memory, key.as_str());
                 assert_eq!(newly_unlocked, first, "{key}");
             }
             other => panic!("{key}: expected a replay, got {other:?}"),

@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use laurel_core::{
-    ApiName, AppId, Refusal, ResetScope, Schema, StatKind, SteamId, StoreBatch, UnixTime,
-    UserProgress, WriteAuthority,
+    ApiName, AppId, Fingerprint, IdempotencyKey, Refusal, ResetScope, Schema, StatKind, SteamId,
+    StoreBatch, UnixTime, UserProgress, WriteAuthority,
 };
 
 pub mod audit;
@@ -179,7 +179,7 @@ pub struct AppSummary {
 /// The first answer to an idempotency key, as every backend keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     pub newly_unlocked: Vec<ApiName>,
 }
 
@@ -198,7 +198,7 @@ impl IdempotencyRecord {
             })
             .collect::<Result<_, _>>()?;
         Ok(IdempotencyRecord {
-            fingerprint,
+            fingerprint: Fingerprint::from_stored(fingerprint),
             newly_unlocked,
         })
     }
@@ -211,9 +211,9 @@ pub struct StoreRequest {
     pub batch: StoreBatch,
     pub authority: WriteAuthority,
     /// Client-chosen; a replay with the same key returns the first answer.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
     /// A digest of the request, so that a key reused for a different request is refused.
-    pub fingerprint: String,
+    pub fingerprint: Fingerprint,
     pub now: UnixTime,
 }
 

@@ -10,15 +10,14 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use laurel_core::limits::MAX_BATCH_ENTRIES;
 use laurel_core::{
-    AppId, BatchEntry, EResult, Schema, StatKind, StatValue, SteamId, StoreBatch, UserProgress,
-    WriteAuthority,
+    AppId, BatchEntry, EResult, Fingerprint, IdempotencyKey, Schema, StatKind, StatValue, SteamId,
+    StoreBatch, UserProgress, WriteAuthority,
 };
 use laurel_store::{
     GlobalStatsQuery, MAX_HISTORY_DAYS, SECONDS_PER_DAY, StatTotal, StoreError, StoreReply,
     StoreRequest, StoredSchema, utc_day,
 };
 use laurel_wire::IDEMPOTENCY_HEADER;
-use sha2::{Digest, Sha256};
 
 use super::format::{HtmlError, Node};
 use super::{Credential, SteamCall, store_failure};
@@ -769,37 +768,16 @@ fn steam_batch(
 /// from the first outcome), else a fresh random key, so that every call is
 /// applied (the values it sets are absolute, so a repeated call ends in the
 /// same state, as on Steam).
-fn idempotency_key(call: &SteamCall) -> Result<String, HtmlError> {
+fn idempotency_key(call: &SteamCall) -> Result<IdempotencyKey, HtmlError> {
+    const NAMESPACE: &str = "steam:";
     if let Some(value) = call.headers.get(IDEMPOTENCY_HEADER) {
-        let bytes = value.as_bytes();
-        if bytes.is_empty()
-            || bytes.len() > laurel_core::limits::MAX_IDEMPOTENCY_KEY_BYTES
-            || !bytes.iter().all(|b| (b' '..=b'~').contains(b))
-        {
-            return Err(HtmlError::BadRequest(format!(
-                "Header '{IDEMPOTENCY_HEADER}' must be 1-{} printable ASCII characters",
-                laurel_core::limits::MAX_IDEMPOTENCY_KEY_BYTES
-            )));
-        }
-        return Ok(format!("steam:{}", String::from_utf8_lossy(bytes)));
+        return IdempotencyKey::namespaced(NAMESPACE, value.as_bytes())
+            .map_err(|e| HtmlError::BadRequest(format!("Header '{IDEMPOTENCY_HEADER}': {e}")));
     }
     let mut random = [0u8; 16];
     getrandom::fill(&mut random).map_err(|_| HtmlError::Internal)?;
-    Ok(format!("steam:{}", hex::encode(random)))
-}
-
-fn fingerprint(app: AppId, user: SteamId, names: &[String], values: &[String]) -> String {
-    let mut h = Sha256::new();
-    h.update(b"SetUserStatsForGame");
-    h.update(app.get().to_be_bytes());
-    h.update(user.get().to_be_bytes());
-    for (n, v) in names.iter().zip(values) {
-        for part in [n, v] {
-            h.update((part.len() as u64).to_be_bytes());
-            h.update(part.as_bytes());
-        }
-    }
-    hex::encode(h.finalize())
+    IdempotencyKey::namespaced(NAMESPACE, hex::encode(random).as_bytes())
+        .map_err(|_| HtmlError::Internal)
 }
 
 async fn set_user_stats_for_game(state: &AppState, call: &SteamCall) -> SteamResult {
@@ -849,7 +827,7 @@ async fn set_user_stats_for_game(state: &AppState, call: &SteamCall) -> SteamRes
         batch,
         authority: WriteAuthority::Server,
         idempotency_key: idempotency_key(call)?,
-        fingerprint: fingerprint(app, user, &names, &values),
+        fingerprint: Fingerprint::of_steam_set(app, user, &names, &values),
         now: unix_now(),
     };
     match state.store().store(request).await {

@@ -906,6 +906,25 @@ async fn set_user_stats_sets_stats_and_unlocks_in_one_store() {
         assert_eq!(r.status, 200, "{}", r.text);
     }
     assert_eq!(app.progress(480, A, &key).await.json["version"], 4);
+    // A key at the limit: with its `steam:` namespace it is exactly as long
+    // as the store's longest key; one byte more is refused, and stores nothing.
+    let max = laurel_core::limits::MAX_IDEMPOTENCY_KEY_BYTES - "steam:".len();
+    for (len, status) in [(max, 200), (max + 1, 400)] {
+        let header = "k".repeat(len);
+        let r = app
+            .steam(
+                "POST",
+                SET,
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("idempotency-key", header.as_str()),
+                ],
+                &form(&key, A, 480, &[("NumWins", "2")]),
+            )
+            .await;
+        assert_eq!(r.status, status, "{len}: {}", r.text);
+    }
+    assert_eq!(app.progress(480, A, &key).await.json["version"], 5);
     // And the global figures followed: NumGames is aggregated.
     let g = app
         .steam_get("/ISteamUserStats/GetGlobalStatsForGame/v1/?appid=480&count=1&name[0]=NumGames")

@@ -840,11 +840,11 @@ fn execute_store(
     let schema = env.schema(conn, app)?;
     if let Some(first) = env
         .keys
-        .find(conn, &env.staged, app, user, idempotency_key)?
+        .find(conn, &env.staged, app, user, idempotency_key.as_str())?
     {
         if first.fingerprint != *fingerprint {
             return Err(StoreError::IdempotencyConflict {
-                key: idempotency_key.clone(),
+                key: idempotency_key.to_string(),
             });
         }
         return Ok(StoreReply::Applied {
@@ -881,8 +881,8 @@ fn execute_store(
         &NewRecord {
             app,
             user,
-            key: idempotency_key,
-            fingerprint,
+            key: idempotency_key.as_str(),
+            fingerprint: fingerprint.as_str(),
             version: next.version,
             newly_unlocked: &outcome.newly_unlocked,
             created: *now,

@@ -133,8 +133,8 @@ fn request(
         user,
         batch: StoreBatch { entries },
         authority: WriteAuthority::User,
-        idempotency_key: key.to_owned(),
-        fingerprint: format!("fingerprint of {key}"),
+        idempotency_key: laurel_core::IdempotencyKey::from_stored(key.to_owned()),
+        fingerprint: laurel_core::Fingerprint::from_stored(format!("fingerprint of {key}")),
         now,
     }
 }
