@@ -465,7 +465,10 @@ async fn reset_and_answer(
             ResetScope::own(request.achievements)
         }
     };
-    let progress = state.store().reset(app, user, scope, audit).await?;
+    let progress = state
+        .store()
+        .reset(app, user, scope, crate::unix_now(), audit)
+        .await?;
     let json = progress_snapshot(state, app, user, &schema, &progress)?;
     Ok(json_raw(StatusCode::OK, json))
 }

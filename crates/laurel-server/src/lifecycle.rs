@@ -204,7 +204,10 @@ pub async fn admin_undo(
         app,
         user,
         progress,
-    } = state.store().undo_reset(id, draft).await?;
+    } = state
+        .store()
+        .undo_reset(id, crate::unix_now(), draft)
+        .await?;
     let schema = crate::handlers::existing_schema(&state, app).await?;
     let json = progress_snapshot(&state, app, user, &schema, &progress)?;
     let mut out = format!(

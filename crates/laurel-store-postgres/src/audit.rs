@@ -1,9 +1,11 @@
 //! The audit log, token revocations and signing-secret rotation.
 
 use deadpool_postgres::{ClientWrapper, GenericClient};
-use laurel_core::{AppId, ResetScope, SteamId, UserProgress, reset};
+use laurel_core::{AppId, ResetScope, SteamId, UnixTime, UserProgress, reset};
 use laurel_store::audit::{self, AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, Undone};
-use laurel_store::{SigningSecrets, StoreError, TokenRevocation, TokenRevocations, unix_now_ms};
+use laurel_store::{
+    SigningSecrets, StoreError, TokenRevocation, TokenRevocations, unix_now_ms, utc_day,
+};
 use tokio_postgres::Row;
 
 use crate::connection::{Context, Failure, execute, query, query_opt};
@@ -100,9 +102,8 @@ pub(crate) async fn list<C: GenericClient>(
 pub(crate) async fn reset_user(
     client: &mut ClientWrapper,
     cache: &crate::rows::SchemaCache,
-    app: AppId,
-    user: SteamId,
-    scope: ResetScope,
+    (app, user): (AppId, SteamId),
+    (scope, now): (ResetScope, UnixTime),
     draft: &AuditDraft,
 ) -> Result<UserProgress, Failure> {
     let tx = client.transaction().await.context("beginning a reset")?;
@@ -132,13 +133,7 @@ pub(crate) async fn reset_user(
         writes.execute(&DELETE_ACHIEVEMENTS, &key)?;
     }
     let version_at = write_version(&mut writes, app, user, next.version)?;
-    let moved = FigureChanges::of_reset(
-        &schema,
-        &stored,
-        &next,
-        &relocked,
-        laurel_store::figures::reset_day(),
-    );
+    let moved = FigureChanges::of_reset(&schema, &stored, &next, &relocked, utc_day(now));
     moved.check_finite().map_err(Failure::Store)?;
     figures::write(&moved, &mut writes, app, shard_of(user_sql(user)))?;
     let answers = writes.run(&*tx).await?;
@@ -165,6 +160,7 @@ pub(crate) async fn undo_reset(
     client: &mut ClientWrapper,
     cache: &crate::rows::SchemaCache,
     id: i64,
+    now: UnixTime,
     draft: &AuditDraft,
 ) -> Result<Undone, Failure> {
     let tx = client.transaction().await.context("beginning an undo")?;
@@ -209,7 +205,7 @@ pub(crate) async fn undo_reset(
         &restored,
         &current,
         record.detail["achievements"].as_bool().unwrap_or(false),
-        laurel_store::figures::reset_day(),
+        utc_day(now),
     );
     moved.check_finite().map_err(Failure::Store)?;
     figures::write(&moved, &mut writes, app, shard_of(user_sql(user)))?;

@@ -739,11 +739,12 @@ impl Store for PostgresStore {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        now: UnixTime,
         draft: AuditDraft,
     ) -> Result<UserProgress, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
-            audit::reset_user(client, &inner.schemas, app, user, scope, &draft).await
+            audit::reset_user(client, &inner.schemas, (app, user), (scope, now), &draft).await
         })
     }
 
@@ -1040,11 +1041,12 @@ impl Store for PostgresStore {
     async fn undo_reset(
         &self,
         id: i64,
+        now: UnixTime,
         draft: AuditDraft,
     ) -> Result<laurel_store::Undone, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
-            audit::undo_reset(client, &inner.schemas, id, &draft).await
+            audit::undo_reset(client, &inner.schemas, id, now, &draft).await
         })
     }
 

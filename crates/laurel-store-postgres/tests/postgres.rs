@@ -369,6 +369,7 @@ async fn two_nodes_keep_global_figures_exact_for_many_users() {
                         app,
                         who,
                         laurel_core::ResetScope::full(true),
+                        NOW + 90,
                         conformance::test_audit(),
                     )
                     .await

@@ -267,7 +267,7 @@ pub async fn unknown_app_is_refused(store: &dyn Store) {
     unknown(
         "reset",
         store
-            .reset(app, user, scope, test_audit())
+            .reset(app, user, scope, NOW, test_audit())
             .await
             .unwrap_err(),
     );
@@ -581,7 +581,7 @@ pub async fn reset_clears_stats_and_keeps_counters(store: &dyn Store) {
 
     let stats_only = ResetScope::full(false);
     let after = store
-        .reset(app, player, stats_only, test_audit())
+        .reset(app, player, stats_only, NOW, test_audit())
         .await
         .expect("reset");
     assert_eq!(after.version, 2);
@@ -602,7 +602,7 @@ pub async fn reset_clears_stats_and_keeps_counters(store: &dyn Store) {
 
     let everything = ResetScope::full(true);
     let after = store
-        .reset(app, player, everything, test_audit())
+        .reset(app, player, everything, NOW, test_audit())
         .await
         .expect("reset");
     assert_eq!(after.version, 3);
@@ -648,7 +648,13 @@ pub async fn reset_of_never_written_user_writes_nothing(store: &dyn Store) {
     let player = user(9);
     for achievements in [false, true] {
         let after = store
-            .reset(app, player, ResetScope::full(achievements), test_audit())
+            .reset(
+                app,
+                player,
+                ResetScope::full(achievements),
+                NOW,
+                test_audit(),
+            )
             .await
             .expect("reset");
         assert_eq!(after, UserProgress::default());
@@ -713,11 +719,11 @@ pub async fn global_counters_match_a_recount(store: &dyn Store) {
     }
     let scope = ResetScope::full(true);
     store
-        .reset(app, user(4), scope, test_audit())
+        .reset(app, user(4), scope, NOW, test_audit())
         .await
         .expect("reset");
     store
-        .reset(app, user(6), scope, test_audit())
+        .reset(app, user(6), scope, NOW, test_audit())
         .await
         .expect("reset");
 
@@ -972,7 +978,7 @@ where
     applied(&*store, request(app, player, "k1", entries, NOW)).await;
     applied(&*store, request(app, other, "k1", vec![unlock("B")], NOW)).await;
     store
-        .reset(app, other, ResetScope::full(true), test_audit())
+        .reset(app, other, ResetScope::full(true), NOW, test_audit())
         .await
         .expect("reset");
     let key = store
@@ -1259,15 +1265,15 @@ pub async fn aggregated_totals_match_a_recount(store: &dyn Store) {
 
     let scope = ResetScope::full(false);
     store
-        .reset(app, user(1), scope, test_audit())
+        .reset(app, user(1), scope, NOW, test_audit())
         .await
         .expect("reset");
     store
-        .reset(app, user(4), scope, test_audit())
+        .reset(app, user(4), scope, NOW, test_audit())
         .await
         .expect("reset");
     store
-        .reset(app, user(5), scope, test_audit())
+        .reset(app, user(5), scope, NOW, test_audit())
         .await
         .expect("reset of nobody");
     let after = totals(store, app).await;
@@ -1483,11 +1489,11 @@ pub async fn users_are_listed_in_steam_id_order(store: &dyn Store) {
     // Reset after a store: still a user. Reset of nobody, refused first store: none.
     let scope = ResetScope::full(true);
     store
-        .reset(app7, user(2), scope, test_audit())
+        .reset(app7, user(2), scope, NOW, test_audit())
         .await
         .expect("reset");
     store
-        .reset(app7, user(9), scope, test_audit())
+        .reset(app7, user(9), scope, NOW, test_audit())
         .await
         .expect("reset");
     let refused = request(app7, user(10), "k", vec![set("Nope", 1.0)], NOW);
@@ -1645,7 +1651,7 @@ pub async fn import_user_copies_progress_exactly(store: &dyn Store) {
     }
     let scope = ResetScope::full(false);
     store
-        .reset(source, half, scope, test_audit())
+        .reset(source, half, scope, NOW, test_audit())
         .await
         .expect("reset");
 
@@ -2000,7 +2006,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
     let before_unlocks = unlocks(store, app).await;
     let before = store.progress(app, p).await.expect("read");
     let after = store
-        .reset(app, p, ResetScope::full(true), test_audit())
+        .reset(app, p, ResetScope::full(true), NOW, test_audit())
         .await
         .expect("reset");
     assert_eq!(after.version, before.version + 1);
@@ -2026,6 +2032,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
     let undone = store
         .undo_reset(
             record.id,
+            NOW,
             AuditDraft::new("admin", "127.0.0.1", action::UNDO_RESET),
         )
         .await
@@ -2058,7 +2065,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
     assert_eq!(unlocks(store, app).await, before_unlocks);
 
     // Once only.
-    match store.undo_reset(record.id, test_audit()).await {
+    match store.undo_reset(record.id, NOW, test_audit()).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("already undone"), "{m}"),
         other => panic!("a second undo: {other:?}"),
     }
@@ -2085,7 +2092,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
     // cannot grow the log.
     for who in [p, p, user(99)] {
         store
-            .reset(app, who, ResetScope::full(true), test_audit())
+            .reset(app, who, ResetScope::full(true), NOW, test_audit())
             .await
             .expect("reset");
     }
@@ -2101,7 +2108,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
 
     // A reset followed by play cannot be undone: that play would be lost.
     store
-        .reset(app, q, ResetScope::full(false), test_audit())
+        .reset(app, q, ResetScope::full(false), NOW, test_audit())
         .await
         .expect("reset");
     store
@@ -2111,13 +2118,13 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
     let q_now = store.progress(app, q).await.expect("read");
     let figures_now = totals(store, app).await;
     let reset_q = newest(store, app, 1).await[0].id;
-    match store.undo_reset(reset_q, test_audit()).await {
+    match store.undo_reset(reset_q, NOW, test_audit()).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("written after"), "{m}"),
         other => panic!("undo after play: {other:?}"),
     }
     assert_eq!(store.progress(app, q).await.expect("read"), q_now);
     assert_eq!(totals(store, app).await, figures_now);
-    match store.undo_reset(9_999_999, test_audit()).await {
+    match store.undo_reset(9_999_999, NOW, test_audit()).await {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("undo of nothing: {other:?}"),
     }
@@ -2125,7 +2132,7 @@ pub async fn a_reset_is_recorded_and_its_undo_restores_exactly(store: &dyn Store
         .record_audit(AuditDraft::new("admin", "local", action::KEY_CREATE).about(app, None))
         .await
         .expect("record");
-    match store.undo_reset(not_a_reset, test_audit()).await {
+    match store.undo_reset(not_a_reset, NOW, test_audit()).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("not a reset"), "{m}"),
         other => panic!("undo of a key creation: {other:?}"),
     }

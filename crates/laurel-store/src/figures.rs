@@ -52,15 +52,6 @@ pub fn visible(mut progress: UserProgress, schema: &Schema) -> UserProgress {
     progress
 }
 
-/// The UTC day of a reset: `Store::reset` carries no time, so resets are
-/// dated by this machine's clock (a clock before 1970 reads as day 0).
-pub fn reset_day() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    utc_day(now)
-}
-
 /// `(int, float)` column values of an amount of a stat of `kind`. Int stats
 /// only ever move by integers (i32 values, integral defaults).
 fn amount_columns(kind: StatKind, amount: f64) -> (i64, f64) {

@@ -424,6 +424,7 @@ pub trait Store: Send + Sync + 'static {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        now: UnixTime,
         audit: AuditDraft,
     ) -> Result<UserProgress, StoreError>;
     /// Puts back the progress a reset removed (from the reset's audit record
@@ -432,7 +433,12 @@ pub trait Store: Send + Sync + 'static {
     /// reset, is already undone, or the user was written since the reset
     /// (the undo would lose that later progress): [`StoreError::Conflict`];
     /// no such record: [`StoreError::NotFound`].
-    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<Undone, StoreError>;
+    async fn undo_reset(
+        &self,
+        id: i64,
+        now: UnixTime,
+        audit: AuditDraft,
+    ) -> Result<Undone, StoreError>;
     /// Records an action in the audit log; answers its id.
     async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError>;
     /// A page of the audit log, newest first.

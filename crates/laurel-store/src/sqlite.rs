@@ -593,6 +593,7 @@ impl Store for SqliteStore {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        now: UnixTime,
         audit: AuditDraft,
     ) -> Result<UserProgress, StoreError> {
         self.write(|reply| {
@@ -600,6 +601,7 @@ impl Store for SqliteStore {
                 app,
                 user,
                 scope,
+                now,
                 audit: Box::new(audit),
                 reply,
             })
@@ -890,10 +892,16 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn undo_reset(&self, id: i64, audit: AuditDraft) -> Result<Undone, StoreError> {
+    async fn undo_reset(
+        &self,
+        id: i64,
+        now: UnixTime,
+        audit: AuditDraft,
+    ) -> Result<Undone, StoreError> {
         self.write(|reply| {
             Command::Group(GroupItem::UndoReset {
                 id,
+                now,
                 audit: Box::new(audit),
                 reply,
             })

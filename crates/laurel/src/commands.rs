@@ -458,7 +458,7 @@ async fn user(action: UserAction) -> Result<(), Failure> {
         None => store.progress(app, user).await?,
         Some(scope) => {
             store
-                .reset(app, user, scope, cli_audit(action::RESET))
+                .reset(app, user, scope, unix_now(), cli_audit(action::RESET))
                 .await?
         }
     };
@@ -593,7 +593,10 @@ async fn secret(action: SecretAction) -> Result<(), Failure> {
 async fn audit(args: AuditArgs) -> Result<(), Failure> {
     if let Some(AuditAction::Undo { id, store }) = args.action {
         let store = open_store(&store).await?;
-        let undone = match store.undo_reset(id, cli_audit(action::UNDO_RESET)).await {
+        let undone = match store
+            .undo_reset(id, unix_now(), cli_audit(action::UNDO_RESET))
+            .await
+        {
             Ok(undone) => undone,
             Err(StoreError::NotFound(m)) => return Err(fail(exit::NOT_FOUND, anyhow!(m))),
             Err(StoreError::Conflict(m)) => return Err(fail(exit::INVALID_INPUT, anyhow!(m))),
@@ -636,4 +639,9 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// UTC Unix seconds, the time the CLI's resets and undos are dated by.
+fn unix_now() -> laurel_core::UnixTime {
+    laurel_store::unix_now_ms() / 1000
 }

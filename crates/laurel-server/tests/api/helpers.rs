@@ -348,16 +348,18 @@ impl Store for FaultyStore {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        now: laurel_core::UnixTime,
         audit: AuditDraft,
     ) -> Result<UserProgress, StoreError> {
-        self.inner.reset(app, user, scope, audit).await
+        self.inner.reset(app, user, scope, now, audit).await
     }
     async fn undo_reset(
         &self,
         id: i64,
+        now: laurel_core::UnixTime,
         audit: AuditDraft,
     ) -> Result<laurel_store::Undone, StoreError> {
-        self.inner.undo_reset(id, audit).await
+        self.inner.undo_reset(id, now, audit).await
     }
     async fn record_audit(&self, draft: AuditDraft) -> Result<i64, StoreError> {
         if self.audit_fails {

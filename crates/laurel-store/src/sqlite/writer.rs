@@ -109,12 +109,14 @@ pub(crate) enum GroupItem {
         app: AppId,
         user: SteamId,
         scope: ResetScope,
+        now: UnixTime,
         audit: Box<AuditDraft>,
         reply: Reply<UserProgress>,
     },
     /// Puts back what a reset removed, from its audit record.
     UndoReset {
         id: i64,
+        now: UnixTime,
         audit: Box<AuditDraft>,
         reply: Reply<audit::Undone>,
     },
@@ -500,11 +502,12 @@ impl Writer {
                     app,
                     user,
                     scope,
+                    now,
                     audit,
                     reply,
                 } => {
                     let result = in_savepoint(&tx, |c| {
-                        execute_reset(c, &mut env, app, user, scope, *audit, &mut moved)
+                        execute_reset(c, &mut env, (app, user), (scope, now), *audit, &mut moved)
                     });
                     if matches!(result, Ok(Ok(_))) {
                         figures.add(app, moved);
@@ -513,9 +516,14 @@ impl Writer {
                     pending.push(answer(reply, result));
                     fatal = fatal.or(failed);
                 }
-                GroupItem::UndoReset { id, audit, reply } => {
+                GroupItem::UndoReset {
+                    id,
+                    now,
+                    audit,
+                    reply,
+                } => {
                     let result = in_savepoint(&tx, |c| {
-                        execute_undo_reset(c, &mut env, id, *audit, &mut moved)
+                        execute_undo_reset(c, &mut env, id, now, *audit, &mut moved)
                     });
                     let result = match result {
                         Ok(Ok(undone)) => {
@@ -902,9 +910,8 @@ fn execute_store(
 fn execute_reset(
     conn: &Connection,
     env: &mut GroupEnv<'_>,
-    app: AppId,
-    user: SteamId,
-    scope: ResetScope,
+    (app, user): (AppId, SteamId),
+    (scope, now): (ResetScope, UnixTime),
     audit: AuditDraft,
     figures: &mut FigureChanges,
 ) -> Result<UserProgress, StoreError> {
@@ -941,13 +948,7 @@ fn execute_reset(
     }
     if env.global_figures {
         let relocked: &[ApiName] = if scope.achievements { &relocked } else { &[] };
-        *figures = FigureChanges::of_reset(
-            &schema,
-            &stored,
-            &next,
-            relocked,
-            crate::figures::reset_day(),
-        );
+        *figures = FigureChanges::of_reset(&schema, &stored, &next, relocked, crate::utc_day(now));
         figures.check_finite()?;
     }
     write_version(conn, app, user, next.version, true)?;
@@ -961,6 +962,7 @@ fn execute_undo_reset(
     conn: &Connection,
     env: &mut GroupEnv<'_>,
     id: i64,
+    now: UnixTime,
     audit: AuditDraft,
     figures: &mut FigureChanges,
 ) -> Result<audit::Undone, StoreError> {
@@ -996,7 +998,7 @@ fn execute_undo_reset(
             &restored,
             &current,
             achievements,
-            crate::figures::reset_day(),
+            crate::utc_day(now),
         );
         figures.check_finite()?;
     }

@@ -211,6 +211,7 @@ async fn play_game(store: Arc<dyn Store>, i: u64) {
                     game,
                     user,
                     ResetScope::full(achievements),
+                    now + 400,
                     laurel_store::AuditDraft::new(
                         "test",
                         "local",
