@@ -138,7 +138,7 @@ fn token_claims(token: &str, app: AppId) -> Result<TokenClaims, ClientError> {
             reason: format!("the token is for app {}, not app {app}", claims.app),
         });
     }
-    if claims.expires_at <= state::now() {
+    if claims.expires_at <= crate::now() {
         // The server decides; a wrong clock here must not lock the game out.
         tracing::warn!(
             expires_at = claims.expires_at,
@@ -468,7 +468,7 @@ impl Client {
             return false;
         }
         let mut state = lock(&self.shared.state);
-        state.may_write_as(name, kind) && state.write(entry, state::now())
+        state.may_write_as(name, kind) && state.write(entry, crate::now())
     }
 
     /// Judges stat values (`(name, value)`, as `set_stat_*` would send them)
@@ -478,12 +478,12 @@ impl Client {
     /// `max_change` or `increment_only`, as Steam's do, and leave them to
     /// the server. The errors carry the server's rule codes.
     pub fn check_stats(&self, stats: &[(&str, f64)]) -> Result<(), Vec<SaveDetail>> {
-        lock(&self.shared.state).check_stats(stats, state::now())
+        lock(&self.shared.state).check_stats(stats, crate::now())
     }
 
     /// Unlocks an achievement. `true` also if it is already unlocked (then nothing changes).
     pub fn set_achievement(&self, name: &str) -> bool {
-        !self.journal_full() && lock(&self.shared.state).set_achievement(name, state::now())
+        !self.journal_full() && lock(&self.shared.state).set_achievement(name, crate::now())
     }
 
     /// Locks an achievement again (only where the app allows user clears).
@@ -493,7 +493,7 @@ impl Client {
                 BatchEntry::ClearAchievement {
                     name: name.to_owned(),
                 },
-                state::now(),
+                crate::now(),
             )
     }
 
@@ -501,7 +501,7 @@ impl Client {
     /// `false` if it is already unlocked (as on Steam) or `max` is 0.
     pub fn indicate_achievement_progress(&self, name: &str, current: u32, max: u32) -> bool {
         !self.journal_full()
-            && lock(&self.shared.state).indicate_progress(name, current, max, state::now())
+            && lock(&self.shared.state).indicate_progress(name, current, max, crate::now())
     }
 
     /// Sets an `int` stat (`false` for a stat of another type).
@@ -580,7 +580,13 @@ impl Client {
         let Some((seq, key, body)) = self.journal_append(EntryKind::Reset, &request) else {
             return false;
         };
-        state.commit_reset(ResetScope::own(achievements_too), seq, key, body);
+        state.commit_reset(
+            ResetScope::own(achievements_too),
+            seq,
+            key,
+            body,
+            crate::now(),
+        );
         drop(state);
         self.wake_worker();
         true
@@ -598,7 +604,7 @@ impl Client {
             .map_err(|e| tracing::error!(error = %e, "no randomness for an idempotency key"))
             .ok()?;
         let seq = lock(&self.shared.journal)
-            .append(kind, &key, &text, state::now())
+            .append(kind, &key, &text, crate::now())
             .map_err(|e| tracing::warn!(error = %e, "store refused: the journal cannot take it"))
             .ok()?;
         self.journaled.fetch_add(1, Ordering::AcqRel);
@@ -707,18 +713,26 @@ fn restore_cached(journal: &Journal, state: &mut State) {
         tracing::warn!("the kept schema is unreadable; waiting for the server's");
         return;
     };
-    state.install_schema(version, schema);
+    state.install_schema(version, schema, crate::now());
     if let Some(body) = read(journal::Cached::Progress)
         .and_then(|text| serde_json::from_str::<laurel_wire::ProgressBody>(&text).ok())
     {
         let user = state.user();
-        state.install_progress(user, &body);
+        state.install_progress(user, &body, crate::now());
     }
     if let Some(body) = read(journal::Cached::Profile)
         .and_then(|text| serde_json::from_str::<laurel_wire::ProfileBody>(&text).ok())
     {
         state.install_profile(&body);
     }
+}
+
+/// UTC Unix seconds: the SDK's one clock read, at its edge (the calls and
+/// the worker); the state's transitions take the time they are given.
+pub(crate) fn now() -> laurel_core::UnixTime {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A fresh idempotency key: 128 random bits in hex.

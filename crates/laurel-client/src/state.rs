@@ -344,7 +344,7 @@ impl State {
         self.schema.as_ref().map(|s| s.version)
     }
 
-    pub(crate) fn install_schema(&mut self, version: u64, schema: Schema) {
+    pub(crate) fn install_schema(&mut self, version: u64, schema: Schema, now: UnixTime) {
         self.schema = Some(LoadedSchema { version, schema });
         // Names the new schema lacks are dropped from every layer.
         if let Some(s) = &self.schema {
@@ -355,7 +355,7 @@ impl State {
                 o.progress.retain_known(&s.schema);
             }
         }
-        self.rebase();
+        self.rebase(now);
     }
 
     fn is_current(&self, user: Option<SteamId>) -> bool {
@@ -666,7 +666,14 @@ impl State {
 
     /// Records a journaled reset: pending stat writes (and achievement writes,
     /// when those are reset too) are dropped; the rest stays pending.
-    pub(crate) fn commit_reset(&mut self, scope: ResetScope, seq: i64, key: String, body: String) {
+    pub(crate) fn commit_reset(
+        &mut self,
+        scope: ResetScope,
+        seq: i64,
+        key: String,
+        body: String,
+        now: UnixTime,
+    ) {
         self.pending
             .entries
             .retain(|e| !is_stat(e) && !scope.achievements);
@@ -678,13 +685,18 @@ impl State {
             op: Op::Reset(scope),
             reported_offline: false,
         });
-        self.rebase();
+        self.rebase(now);
     }
 
     // ----- answers from the server -----
 
     /// A fetched progress. Returns the events to queue.
-    pub(crate) fn install_progress(&mut self, user: SteamId, body: &ProgressBody) -> Vec<Event> {
+    pub(crate) fn install_progress(
+        &mut self,
+        user: SteamId,
+        body: &ProgressBody,
+        now: UnixTime,
+    ) -> Vec<Event> {
         let Some(loaded) = &self.schema else {
             return vec![Event::update(user, EResult::Fail)];
         };
@@ -692,7 +704,7 @@ impl State {
         let mut events = Vec::new();
         if user == self.user {
             self.server = Some(progress);
-            self.rebase();
+            self.rebase(now);
         } else {
             self.fetches += 1;
             self.others.insert(
@@ -747,7 +759,7 @@ impl State {
     /// effect is taken out of the cache at once (back to the last server
     /// snapshot), and the worker re-fetches the progress (the refusal may
     /// come from a state the cache does not know yet).
-    pub(crate) fn answer_head(&mut self, answer: HeadAnswer) -> Vec<Event> {
+    pub(crate) fn answer_head(&mut self, answer: HeadAnswer, now: UnixTime) -> Vec<Event> {
         let Some(head) = self.in_flight.pop_front() else {
             return Vec::new();
         };
@@ -758,7 +770,7 @@ impl State {
                 // The worker re-fetches the progress; its answer is the
                 // `UserProgressUpdate` that follows.
                 events.push(Event::refused(user, result, details));
-                self.rebase();
+                self.rebase(now);
             }
             HeadAnswer::Stored(response) => {
                 events.extend(achievement_events(&head.op, &response.newly_unlocked));
@@ -766,7 +778,7 @@ impl State {
                 if let Some(s) = &self.schema {
                     self.server = Some(progress_from_body(&s.schema, &response.progress));
                 }
-                self.rebase();
+                self.rebase(now);
                 events.push(Event::update(user, EResult::Ok));
             }
             HeadAnswer::Reset(progress) => {
@@ -774,7 +786,7 @@ impl State {
                 if let Some(s) = &self.schema {
                     self.server = Some(progress_from_body(&s.schema, &progress));
                 }
-                self.rebase();
+                self.rebase(now);
                 events.push(Event::update(user, EResult::Ok));
             }
             HeadAnswer::AcceptedUnread | HeadAnswer::Empty => {
@@ -783,10 +795,10 @@ impl State {
                 events.extend(achievement_events(&head.op, &[]));
                 events.push(Event::save(user, EResult::Ok));
                 if let (Some(server), Some(s)) = (&self.server, &self.schema) {
-                    let next = apply_op(&s.schema, server, &head.op, now());
+                    let next = apply_op(&s.schema, server, &head.op, now);
                     self.server = Some(next);
                 }
-                self.rebase();
+                self.rebase(now);
                 if self.current_loaded() {
                     events.push(Event::update(user, EResult::Ok));
                 }
@@ -798,12 +810,11 @@ impl State {
     /// Recomputes `base` and `local` from the server snapshot. Pending writes
     /// that no longer pass validation (the server state moved under them) are
     /// dropped, with a log line.
-    fn rebase(&mut self) {
+    fn rebase(&mut self, now: UnixTime) {
         let (Some(loaded), Some(server)) = (&self.schema, &self.server) else {
             return;
         };
         let schema = &loaded.schema;
-        let now = now();
         let mut base = server.clone();
         for f in &self.in_flight {
             base = apply_op(schema, &base, &f.op, now);
@@ -924,12 +935,6 @@ fn achievement_events(op: &Op, newly_unlocked: &[String]) -> Vec<Event> {
         }
     }
     events
-}
-
-pub(crate) fn now() -> UnixTime {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

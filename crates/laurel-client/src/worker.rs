@@ -302,7 +302,7 @@ impl Worker {
         let resp = self.transport.schema(token, timeout)?;
         match Schema::from_doc(&resp.schema) {
             Ok(schema) => {
-                lock(&self.shared.state).install_schema(resp.version, schema);
+                lock(&self.shared.state).install_schema(resp.version, schema, crate::now());
                 self.keep(Cached::Schema, &resp);
                 Ok(())
             }
@@ -364,7 +364,7 @@ impl Worker {
         let head = lock(&self.shared.state).in_flight.front().cloned();
         let Some(head) = head else { return false };
         if matches!(head.op, Op::Nothing) {
-            let events = lock(&self.shared.state).answer_head(HeadAnswer::Empty);
+            let events = lock(&self.shared.state).answer_head(HeadAnswer::Empty, crate::now());
             self.shared.push_events(events);
             return true;
         }
@@ -466,7 +466,7 @@ impl Worker {
                 tracing::error!("journal head changed under the worker");
                 return true;
             }
-            state.answer_head(answer)
+            state.answer_head(answer, crate::now())
         };
         self.shared.push_events(events);
         self.offline = None;
@@ -728,7 +728,8 @@ impl Worker {
                 if user == self.shared.user {
                     self.keep(Cached::Progress, &body);
                 }
-                let mut events = lock(&self.shared.state).install_progress(user, &body);
+                let mut events =
+                    lock(&self.shared.state).install_progress(user, &body, crate::now());
                 if user == self.shared.user {
                     events.extend(self.fetch_profile(user, deadline));
                 }

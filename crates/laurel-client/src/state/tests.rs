@@ -26,8 +26,8 @@ fn body(user: SteamId, progress: &UserProgress) -> ProgressBody {
 /// A state whose schema and current-user progress (defaults) have arrived.
 fn loaded(language: &str) -> State {
     let mut s = State::new(app(), me(), language.into());
-    s.install_schema(1, demo());
-    let events = s.install_progress(me(), &body(me(), &UserProgress::default()));
+    s.install_schema(1, demo(), NOW);
+    let events = s.install_progress(me(), &body(me(), &UserProgress::default()), NOW);
     assert_eq!(events, [Event::update(me(), EResult::Ok)]);
     s
 }
@@ -65,7 +65,7 @@ fn reads_are_empty_until_progress_arrives() {
     let mut s = State::new(app(), me(), "english".into());
     assert!(s.achievement_names().is_empty());
     assert_eq!(s.stat_i32("NumGames", None), None);
-    s.install_schema(1, demo());
+    s.install_schema(1, demo(), NOW);
     assert_eq!(
         s.achievement_names(),
         [
@@ -93,7 +93,7 @@ fn reads_are_empty_until_progress_arrives() {
     ));
     assert_eq!(s.achievement("ACH_WIN_ONE_GAME", None), None);
 
-    s.install_progress(me(), &body(me(), &UserProgress::default()));
+    s.install_progress(me(), &body(me(), &UserProgress::default()), NOW);
     assert!(s.achievement("ACH_WIN_ONE_GAME", None).unwrap().unlocked);
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     assert_eq!(s.stat_i32("NumGames", Some(me())), Some(0));
@@ -321,7 +321,7 @@ fn a_stored_write_gives_info_then_save_then_update() {
     );
 
     let (_, response) = server_answer(&UserProgress::default(), &batch);
-    let events = s.answer_head(HeadAnswer::Stored(response));
+    let events = s.answer_head(HeadAnswer::Stored(response), NOW);
     assert_eq!(
         events,
         [
@@ -365,7 +365,7 @@ fn a_refused_store_reverts_the_cache_to_the_server_state() {
         NOW
     ));
 
-    let events = s.answer_head(HeadAnswer::Refused(EResult::InvalidParam, Vec::new()));
+    let events = s.answer_head(HeadAnswer::Refused(EResult::InvalidParam, Vec::new()), NOW);
     assert_eq!(events, [Event::save(me(), EResult::InvalidParam)]);
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     assert!(!s.achievement("ACH_WIN_ONE_GAME", None).unwrap().unlocked);
@@ -394,7 +394,7 @@ fn pending_writes_stay_over_a_newer_snapshot_for_the_server_to_judge() {
             }],
         },
     );
-    s.install_progress(me(), &body(me(), &server));
+    s.install_progress(me(), &body(me(), &server), NOW);
     // The game's own write still shows; the store that carries it is refused.
     assert_eq!(s.stat_i32("NumGames", None), Some(3));
     assert_eq!(pending_batch(&s).entries.len(), 2);
@@ -412,7 +412,7 @@ fn stores_in_flight_stay_applied_over_a_newer_snapshot() {
     ));
     s.commit_pending(1, "k1".into(), "{}".into());
     // A fetch answered before the store reached the server.
-    s.install_progress(me(), &body(me(), &UserProgress::default()));
+    s.install_progress(me(), &body(me(), &UserProgress::default()), NOW);
     assert_eq!(s.stat_i32("NumWins", None), Some(2));
 }
 
@@ -452,7 +452,7 @@ fn replayed_entries_report_only_their_outcome() {
     s.in_flight.push_back(InFlight::from_journal(entry));
     assert_eq!(s.report_offline(EResult::NoConnection), []);
     // The schema and the answer arrive; no snapshot was fetched before.
-    s.install_schema(1, demo());
+    s.install_schema(1, demo(), NOW);
     let (_, response) = server_answer(
         &UserProgress::default(),
         &StoreBatch {
@@ -462,7 +462,7 @@ fn replayed_entries_report_only_their_outcome() {
         },
     );
     assert_eq!(
-        s.answer_head(HeadAnswer::Stored(response)),
+        s.answer_head(HeadAnswer::Stored(response), NOW),
         [
             info("ACH_WIN_ONE_GAME", None, None),
             Event::save(me(), EResult::Ok),
@@ -477,7 +477,7 @@ fn an_empty_store_answers_in_order() {
     let mut s = loaded("english");
     s.commit_nothing();
     assert_eq!(
-        s.answer_head(HeadAnswer::Empty),
+        s.answer_head(HeadAnswer::Empty, NOW),
         [
             Event::save(me(), EResult::Ok),
             Event::update(me(), EResult::Ok)
@@ -504,7 +504,7 @@ fn reset_drops_pending_stats_and_keeps_pending_unlocks() {
         NOW
     ));
     assert!(s.set_achievement("ACH_WIN_ONE_GAME", NOW));
-    s.commit_reset(ResetScope::own(false), 2, "k2".into(), "{}".into());
+    s.commit_reset(ResetScope::own(false), 2, "k2".into(), "{}".into(), NOW);
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     assert_eq!(s.stat_i32("NumWins", None), Some(0));
     assert!(s.achievement("ACH_WIN_ONE_GAME", None).unwrap().unlocked);
@@ -523,7 +523,7 @@ fn reset_drops_pending_stats_and_keeps_pending_unlocks() {
             }],
         },
     );
-    s.answer_head(HeadAnswer::Stored(response));
+    s.answer_head(HeadAnswer::Stored(response), NOW);
     // Until the reset is answered, the cache shows it applied.
     assert_eq!(s.stat_i32("NumGames", None), Some(0));
     let (reset_progress, _) = laurel_core::reset(
@@ -532,7 +532,7 @@ fn reset_drops_pending_stats_and_keeps_pending_unlocks() {
         &laurel_core::schema_doc::demo_schema(),
     );
     assert_eq!(
-        s.answer_head(HeadAnswer::Reset(body(me(), &reset_progress))),
+        s.answer_head(HeadAnswer::Reset(body(me(), &reset_progress)), NOW),
         [
             Event::save(me(), EResult::Ok),
             Event::update(me(), EResult::Ok)
@@ -553,7 +553,7 @@ fn other_users_are_cached_up_to_the_bound() {
         },
     );
     assert_eq!(
-        s.install_progress(friend(), &body(friend(), &theirs)),
+        s.install_progress(friend(), &body(friend(), &theirs), NOW),
         [Event::update(friend(), EResult::Ok)]
     );
     assert!(
@@ -564,11 +564,11 @@ fn other_users_are_cached_up_to_the_bound() {
     assert!(!s.achievement("ACH_WIN_ONE_GAME", None).unwrap().unlocked);
     for i in 0..MAX_CACHED_USERS - 1 {
         let u = SteamId::new(1000 + i as u64).unwrap();
-        assert_eq!(s.install_progress(u, &body(u, &theirs)).len(), 1);
+        assert_eq!(s.install_progress(u, &body(u, &theirs), NOW).len(), 1);
     }
     let one_more = SteamId::new(5).unwrap();
     assert_eq!(
-        s.install_progress(one_more, &body(one_more, &theirs)),
+        s.install_progress(one_more, &body(one_more, &theirs), NOW),
         [
             Event::UserProgressUnload {
                 user_steam_id: friend()
@@ -691,8 +691,8 @@ mod convergence {
         let mut s = State::new(app(), me(), "english".into());
         s.in_flight
             .extend(disk.journal.iter().cloned().map(InFlight::from_journal));
-        s.install_schema(1, demo());
-        s.install_progress(me(), &disk.kept);
+        s.install_schema(1, demo(), NOW);
+        s.install_progress(me(), &disk.kept, NOW);
         s
     }
 
@@ -739,12 +739,12 @@ mod convergence {
             Err(refusal) => HeadAnswer::Refused(refusal.result, Vec::new()),
         };
         assert_eq!(s.in_flight.front().and_then(|f| f.seq), Some(row.seq));
-        s.answer_head(answer);
+        s.answer_head(answer, NOW);
     }
 
     fn fetch(s: &mut State, disk: &mut Disk, server: &UserProgress) {
         disk.kept = body(me(), server);
-        s.install_progress(me(), &disk.kept);
+        s.install_progress(me(), &disk.kept, NOW);
     }
 
     fn same_view(s: &State, server: &UserProgress) -> Result<(), TestCaseError> {
