@@ -161,12 +161,8 @@ pub const LAYOUT_VERSION: u32 = migrations::MIGRATIONS.len() as u32;
 pub const MAX_CONNECTIONS: usize = 1_024;
 /// Shortest of every timeout of [`PostgresOptions`]: shorter ones are raised to it.
 pub const MIN_TIMEOUT: Duration = Duration::from_millis(1);
-/// Length of the token-signing secret, in bytes.
-const SIGNING_SECRET_BYTES: usize = 32;
-/// Most expired idempotency records one purge deletes, so that a purge after
-/// a long downtime stays a short transaction; a full batch means more are
-/// due, and the next purge runs after the next store.
-pub const PURGE_BATCH_ROWS: i64 = 10_000;
+pub use laurel_store::PURGE_BATCH_ROWS;
+use laurel_store::SIGNING_SECRET_BYTES;
 
 /// How to reach the database, and the bounds of every call. Out-of-range
 /// values are clamped (connections to 1..=[`MAX_CONNECTIONS`], timeouts to at

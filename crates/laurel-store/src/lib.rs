@@ -39,6 +39,13 @@ pub mod sqlite;
 
 /// How long idempotency keys are remembered, at least.
 pub const IDEMPOTENCY_RETENTION_SECONDS: i64 = 48 * 3600;
+/// Length of the token-signing secret, in bytes (every backend's).
+pub const SIGNING_SECRET_BYTES: usize = 32;
+/// Most expired idempotency records one purge deletes, so that a purge
+/// after a long downtime stays short (it holds SQLite's write lock, or a
+/// PostgreSQL transaction); a full batch means more are due, and the next
+/// purge runs after the next write.
+pub const PURGE_BATCH_ROWS: i64 = 10_000;
 /// Most store requests committed together by one fsync (group commit).
 pub const MAX_GROUP_COMMIT: usize = 64;
 /// Longest daily history of an aggregated stat one query returns, in days.

@@ -24,16 +24,10 @@ use super::rows::{
 };
 use crate::audit::{self, AuditDraft, TokenRevocation};
 use crate::{
-    IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey,
-    StoredSchema, check_import,
+    IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, PURGE_BATCH_ROWS, SIGNING_SECRET_BYTES, StoreError,
+    StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
 
-/// Length of the token-signing secret, in bytes.
-pub(crate) const SIGNING_SECRET_BYTES: usize = 32;
-/// Most expired idempotency records deleted in one statement, so that a purge
-/// after a long downtime cannot hold the write lock for long; a full batch
-/// means more are due, and the next one runs after the next command.
-const PURGE_BATCH_ROWS: i64 = 10_000;
 /// Busy timeout during a TRUNCATE checkpoint: it waits for readers, and the
 /// writer would rather skip it than stall every write behind a slow reader.
 const TRUNCATE_BUSY_TIMEOUT: Duration = Duration::from_millis(50);
@@ -486,18 +480,15 @@ impl Writer {
                 pending.push(item.failed(e));
                 continue;
             }
-            let mut moved = FigureChanges::default();
-            match item {
-                GroupItem::Store { request, reply } => {
-                    let result =
-                        in_savepoint(&tx, |c| execute_store(c, &mut env, &request, &mut moved));
-                    if matches!(result, Ok(Ok(_))) {
-                        figures.add(request.app, moved);
-                    }
-                    let (result, failed) = split(result);
-                    pending.push(answer(reply, result));
-                    fatal = fatal.or(failed);
-                }
+            let (done, failed) = match item {
+                GroupItem::Store { request, reply } => run_item(
+                    &tx,
+                    &mut env,
+                    &mut figures,
+                    |_| request.app,
+                    |c, env, moved| execute_store(c, env, &request, moved),
+                    reply,
+                ),
                 GroupItem::Reset {
                     app,
                     user,
@@ -505,55 +496,43 @@ impl Writer {
                     now,
                     audit,
                     reply,
-                } => {
-                    let result = in_savepoint(&tx, |c| {
-                        execute_reset(c, &mut env, (app, user), (scope, now), *audit, &mut moved)
-                    });
-                    if matches!(result, Ok(Ok(_))) {
-                        figures.add(app, moved);
-                    }
-                    let (result, failed) = split(result);
-                    pending.push(answer(reply, result));
-                    fatal = fatal.or(failed);
-                }
+                } => run_item(
+                    &tx,
+                    &mut env,
+                    &mut figures,
+                    |_| app,
+                    |c, env, moved| execute_reset(c, env, (app, user), (scope, now), *audit, moved),
+                    reply,
+                ),
                 GroupItem::UndoReset {
                     id,
                     now,
                     audit,
                     reply,
-                } => {
-                    let result = in_savepoint(&tx, |c| {
-                        execute_undo_reset(c, &mut env, id, now, *audit, &mut moved)
-                    });
-                    let result = match result {
-                        Ok(Ok(undone)) => {
-                            figures.add(undone.app, moved);
-                            Ok(Ok(undone))
-                        }
-                        Ok(Err(e)) => Ok(Err(e)),
-                        Err(e) => Err(e),
-                    };
-                    let (result, failed) = split(result);
-                    pending.push(answer(reply, result));
-                    fatal = fatal.or(failed);
-                }
+                } => run_item(
+                    &tx,
+                    &mut env,
+                    &mut figures,
+                    |undone: &audit::Undone| undone.app,
+                    |c, env, moved| execute_undo_reset(c, env, id, now, *audit, moved),
+                    reply,
+                ),
                 GroupItem::Import {
                     app,
                     user,
                     progress,
                     reply,
-                } => {
-                    let result = in_savepoint(&tx, |c| {
-                        execute_import(c, &mut env, app, user, &progress, &mut moved)
-                    });
-                    if matches!(result, Ok(Ok(_))) {
-                        figures.add(app, moved);
-                    }
-                    let (result, failed) = split(result);
-                    pending.push(answer(reply, result));
-                    fatal = fatal.or(failed);
-                }
-            }
+                } => run_item(
+                    &tx,
+                    &mut env,
+                    &mut figures,
+                    |_| app,
+                    |c, env, moved| execute_import(c, env, app, user, &progress, moved),
+                    reply,
+                ),
+            };
+            pending.push(done);
+            fatal = fatal.or(failed);
         }
         if let Some(e) = fatal {
             return Err(e);
@@ -777,6 +756,27 @@ impl Writer {
 
 /// Splits a savepoint's outcome into the item's answer and, when the
 /// savepoint itself could not be closed, an error that must fail the group.
+/// One item of a group in its savepoint: its answer (held until the commit),
+/// and the error that makes the rest of the group fail with it, if any. The
+/// global figures it moved count only if it was applied (`app_of` names the
+/// app they belong to).
+fn run_item<T: Send + 'static>(
+    tx: &Connection,
+    env: &mut GroupEnv<'_>,
+    figures: &mut GroupFigures,
+    app_of: impl FnOnce(&T) -> AppId,
+    work: impl FnOnce(&Connection, &mut GroupEnv<'_>, &mut FigureChanges) -> Result<T, StoreError>,
+    reply: Reply<T>,
+) -> (Answer, Option<StoreError>) {
+    let mut moved = FigureChanges::default();
+    let result = in_savepoint(tx, |c| work(c, env, &mut moved));
+    if let Ok(Ok(value)) = &result {
+        figures.add(app_of(value), moved);
+    }
+    let (result, failed) = split(result);
+    (answer(reply, result), failed)
+}
+
 fn split<T>(
     result: Result<Result<T, StoreError>, StoreError>,
 ) -> (Result<T, StoreError>, Option<StoreError>) {
