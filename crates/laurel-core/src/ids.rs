@@ -20,11 +20,7 @@ pub enum IdError {
 
 /// Shows at most 40 characters of hostile input in an error message.
 fn shown(text: &str) -> String {
-    let mut s: String = text.chars().take(40).collect();
-    if text.chars().count() > 40 {
-        s.push('…');
-    }
-    format!("{s:?}")
+    crate::name::shown(text, 40)
 }
 
 fn parse_decimal(text: &str, what: &'static str, max: u64) -> Result<u64, IdError> {

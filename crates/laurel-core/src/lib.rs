@@ -24,7 +24,7 @@ pub use batch::{
 pub use eresult::EResult;
 pub use idempotency::{Fingerprint, IdempotencyKey, KeyError};
 pub use ids::{AppId, IdError, SteamId};
-pub use name::{ApiName, NameError, check_display_name, forbidden_in_text, is_noncharacter};
+pub use name::{ApiName, NameError, check_display_name, forbidden_in_text, is_noncharacter, shown};
 pub use progress::{AchievementState, ResetScope, StatValue, UserProgress, reset};
 pub use schema::{
     AchievementDef, AppSettings, Localized, ProgressBinding, Schema, SchemaProblem, SetBy, StatDef,

@@ -34,6 +34,16 @@ pub fn forbidden_in_text(text: &str) -> Option<(usize, char)> {
         .find(|(_, c)| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_noncharacter(*c))
 }
 
+/// Text from the input as a message or a log line shows it: at most
+/// `max_chars` characters, quoted and escaped (so control characters and
+/// quotes cannot forge a line), and when cut, how long it was: `"abc"… (900 bytes)`.
+pub fn shown(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
 /// A user's display name, checked: 1–[`MAX_DISPLAY_NAME_BYTES`] bytes of
 /// UTF-8 with no control character (tab and line breaks included: a name is
 /// one line), no bidirectional override or isolate (they turn the text
@@ -109,6 +119,15 @@ impl fmt::Display for ApiName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_text_is_quoted_escaped_and_cut_with_its_length() {
+        assert_eq!(shown("abc", 3), "\"abc\"");
+        assert_eq!(shown("abcd", 3), "\"abc\"… (4 bytes)");
+        assert_eq!(shown("a\nb\"", 10), "\"a\\nb\\\"\"");
+        // Cut on a character, counted in bytes.
+        assert_eq!(shown("ééé", 2), "\"éé\"… (6 bytes)");
+    }
 
     #[test]
     fn display_names_are_one_visible_line_of_bounded_length() {

@@ -134,10 +134,5 @@ pub fn first_line(text: &str) -> &str {
 
 /// At most `max` characters of hostile text, quoted, for a log message.
 pub fn shown(bytes: &[u8], max: usize) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut s: String = text.chars().take(max).collect();
-    if text.chars().count() > max {
-        s.push('…');
-    }
-    format!("{s:?}")
+    laurel_core::shown(&String::from_utf8_lossy(bytes), max)
 }

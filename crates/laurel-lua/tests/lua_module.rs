@@ -623,7 +623,7 @@ fn conversions() {
     assert_eq!(timeout_seconds(1.5), Ok(Duration::from_millis(1500)));
     assert_eq!(StatType::parse("averageRate"), Some(StatType::AverageRate));
     assert_eq!(StatType::parse("avgrate"), None);
-    assert_eq!(shown(&[b'a'; 100], 3), "\"aaa…\"");
+    assert_eq!(shown(&[b'a'; 100], 3), "\"aaa\"… (100 bytes)");
 }
 
 #[test]

@@ -354,15 +354,7 @@ pub fn export(
 
 /// Shows a value from the input in a message, cut to a readable length.
 pub(crate) fn shown(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.len() <= MAX {
-        return format!("{text:?}");
-    }
-    let mut end = MAX;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{:?}… ({} bytes)", &text[..end], text.len())
+    laurel_core::shown(text, 40)
 }
 
 /// Formats a number the way the text formats write it: shortest form that reads back exactly.

@@ -256,13 +256,7 @@ fn path_value<'a>(template: &str, path: &'a str, name: &str) -> Option<&'a str> 
 
 /// Hostile text is cut short and escaped before it reaches a log line.
 fn shown(text: Option<&str>) -> String {
-    match text {
-        Some(t) => {
-            let cut: String = t.chars().take(40).collect();
-            format!("{cut:?}")
-        }
-        None => "-".to_owned(),
-    }
+    text.map_or_else(|| "-".to_owned(), |t| laurel_core::shown(t, 40))
 }
 
 /// One log line per refused or failed request (as many as the refusal

@@ -642,8 +642,8 @@ fn progress_difference(original: &UserProgress, copy: &UserProgress) -> Option<S
             (a, b) => {
                 return Some(format!(
                     "stat {name} is {} in the source, {} in the target",
-                    shown(a),
-                    shown(b)
+                    described(a),
+                    described(b)
                 ));
             }
         }
@@ -654,15 +654,15 @@ fn progress_difference(original: &UserProgress, copy: &UserProgress) -> Option<S
         if a != b {
             return Some(format!(
                 "achievement {name} is {} in the source, {} in the target",
-                shown(a),
-                shown(b)
+                described(a),
+                described(b)
             ));
         }
     }
     None
 }
 
-fn shown<T: std::fmt::Debug>(value: Option<&T>) -> String {
+fn described<T: std::fmt::Debug>(value: Option<&T>) -> String {
     value.map_or_else(|| "absent".to_owned(), |v| format!("{v:?}"))
 }
 

@@ -27,8 +27,7 @@ pub struct Params {
 }
 
 fn shown(text: &str) -> String {
-    let cut: String = text.chars().take(40).collect();
-    format!("{cut:?}")
+    laurel_core::shown(text, 40)
 }
 
 impl Params {
