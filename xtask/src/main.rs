@@ -3,8 +3,12 @@
 //! - `ci`: installs what the tests need outside the Rust toolchain (when missing),
 //!   then format check, clippy, and the whole test suite.
 //! - `deps`: only the installation step.
+//! - `structure`: no module import cycles; ARCHITECTURE.md's crate arrows
+//!   match `cargo metadata` (also run by `ci`).
 //! - `bench`: builds in release mode and runs the foundation benchmark (`--postgres`:
 //!   the PostgreSQL one).
+
+mod structure;
 
 use std::process::Command;
 
@@ -22,8 +26,9 @@ fn main() -> Result<()> {
         Some("deps") => deps(),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz(),
+        Some("structure") => structure::check(),
         _ => {
-            eprintln!("usage: cargo xtask ci | deps | fuzz | bench [ARGS…]");
+            eprintln!("usage: cargo xtask ci | deps | fuzz | structure | bench [ARGS…]");
             std::process::exit(2);
         }
     }
@@ -197,6 +202,7 @@ fn is_root() -> bool {
 fn ci() -> Result<()> {
     deps()?;
     run("cargo", &["fmt", "--all", "--", "--check"])?;
+    structure::check()?;
     run(
         "cargo",
         &[

@@ -2,68 +2,15 @@
 //! (looked up by the hash of the secret, cached briefly) and the admin token.
 //! No secret is ever logged or put in an error message.
 
-use std::time::Instant;
-
 use axum::http::{HeaderMap, header};
-use hmac::{Hmac, Mac};
 use laurel_core::{AppId, SteamId};
 use laurel_store::KeyRecord;
-use laurel_wire::{SERVER_KEY_PREFIX, TOKEN_PREFIX, TokenClaims};
+use laurel_wire::{SERVER_KEY_PREFIX, TokenClaims};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::state::AppState;
-use crate::tokens::TokenRefusal;
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// Signs and verifies user tokens. The keyed state is prepared once, so each
-/// verification hashes only the token's few dozen bytes.
-#[derive(Clone)]
-pub struct TokenSigner {
-    mac: HmacSha256,
-}
-
-impl TokenSigner {
-    pub fn new(secret: &[u8]) -> TokenSigner {
-        // HMAC accepts keys of any length; the error case cannot occur.
-        let mac = <HmacSha256 as Mac>::new_from_slice(secret)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        TokenSigner { mac }
-    }
-
-    pub fn sign(&self, claims: &TokenClaims) -> String {
-        let payload = claims.payload();
-        let mut mac = self.mac.clone();
-        mac.update(payload.as_bytes());
-        let tag = hex::encode(mac.finalize().into_bytes());
-        format!("{payload}.{tag}")
-    }
-
-    /// The claims of a token this signer signed (whether it is still valid
-    /// is [`crate::tokens::TokenAuthority::verify`]'s to say).
-    pub fn verify(&self, token: &str) -> Result<TokenClaims, TokenRefusal> {
-        let Some((claims, tag_hex)) = TokenClaims::parse_unverified(token) else {
-            return Err(TokenRefusal::Malformed);
-        };
-        // The MAC covers the exact text before it (what `sign` produced).
-        let payload = &token[..token.len() - tag_hex.len() - 1];
-        let mut tag = [0u8; 32];
-        if hex::decode_to_slice(tag_hex, &mut tag).is_err() {
-            return Err(TokenRefusal::Malformed);
-        }
-        let mut mac = self.mac.clone();
-        mac.update(payload.as_bytes());
-        // `verify_slice` compares in constant time.
-        if mac.verify_slice(&tag).is_err() {
-            return Err(TokenRefusal::Forged);
-        }
-        Ok(claims)
-    }
-}
-
-/// SHA-256 hex of a server key: what the store keeps instead of the secret.
 pub fn hash_server_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -104,47 +51,6 @@ pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         ));
     }
     Ok(Some(credential))
-}
-
-/// Identifies the caller: a user token by its MAC alone, a server key through the key cache.
-pub async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let Some(credential) = bearer(headers)? else {
-        return Ok(Caller::Anonymous);
-    };
-    if credential.starts_with(SERVER_KEY_PREFIX) {
-        return server_key(state, credential).await.map(Caller::Server);
-    }
-    if credential.starts_with(TOKEN_PREFIX) {
-        return state
-            .tokens()
-            .verify(credential, crate::unix_now())
-            .map(Caller::User)
-            .map_err(ApiError::from);
-    }
-    Err(ApiError::not_logged_on(
-        "credential is neither a user token nor a server key",
-    ))
-}
-
-pub(crate) async fn server_key(state: &AppState, secret: &str) -> Result<KeyRecord, ApiError> {
-    let hash = hash_server_key(secret);
-    let now = Instant::now();
-    if let Some(record) = state.key_cache().get(&hash, now) {
-        return Ok(record);
-    }
-    if state.key_cache().known_unknown(&hash, now) {
-        return Err(ApiError::not_logged_on("unknown or revoked server key"));
-    }
-    match state.store().find_key(&hash).await? {
-        Some(record) if !record.revoked => {
-            state.key_cache().put(hash, record.clone(), now);
-            Ok(record)
-        }
-        _ => {
-            state.key_cache().put_unknown(hash, now);
-            Err(ApiError::not_logged_on("unknown or revoked server key"))
-        }
-    }
 }
 
 impl Caller {
@@ -220,29 +126,6 @@ impl AdminGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn claims(expires_at: i64) -> TokenClaims {
-        TokenClaims {
-            app: AppId::new(480).unwrap(),
-            user: SteamId::new(76561197960287930).unwrap(),
-            issued_ms: 1_000,
-            expires_at,
-            key_id: 2,
-        }
-    }
-
-    #[test]
-    fn tokens_round_trip_and_forgeries_are_refused() {
-        let s = TokenSigner::new(b"secret");
-        let t = s.sign(&claims(2_000));
-        assert_eq!(s.verify(&t).unwrap(), claims(2_000));
-        let other = TokenSigner::new(b"other");
-        assert_eq!(other.verify(&t), Err(TokenRefusal::Forged));
-        // Changing the claims breaks the MAC.
-        let t = s.sign(&claims(2_000)).replace(".2000.", ".9999.");
-        assert_eq!(s.verify(&t), Err(TokenRefusal::Forged));
-        assert_eq!(s.verify("lt2.garbage"), Err(TokenRefusal::Malformed));
-    }
 
     #[test]
     fn keys_look_like_keys() {

@@ -7,7 +7,7 @@
 //! The snapshot cache only knows about progress written through this process:
 //! a second server node, or the CLI resetting a user in the same database
 //! while the server runs, would leave it stale, which is why
-//! [`crate::ServerConfig::progress_cache`] can turn it off. (A schema written
+//! [`crate::config::ServerConfig::progress_cache`] can turn it off. (A schema written
 //! elsewhere is noticed within [`crate::state::SCHEMA_CACHE_TTL`], and its
 //! new version retires every snapshot of the app.)
 

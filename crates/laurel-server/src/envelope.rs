@@ -5,71 +5,22 @@
 //! a shared cache).
 
 use std::convert::Infallible;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service};
 
 use crate::error::{ApiError, RefusalNote};
+use crate::request_id::{REQUEST_ID_HEADER, RequestId};
 use crate::state::AppState;
-
-/// The id of one request: 16 hex digits, unique within a process run and
-/// unlikely to repeat across runs (the counter starts at a random value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestId(u64);
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(0);
-
-impl RequestId {
-    fn next() -> RequestId {
-        // The first caller seeds the counter; a lost race only means two
-        // seeds were drawn, and the ids stay unique either way.
-        if NEXT_ID.load(Ordering::Relaxed) == 0 {
-            let mut seed = [0u8; 8];
-            let seed = getrandom::fill(&mut seed).map_or(1, |()| u64::from_le_bytes(seed) | 1);
-            let _ = NEXT_ID.compare_exchange(0, seed, Ordering::Relaxed, Ordering::Relaxed);
-        }
-        RequestId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The id of the request being answered on this task, if any.
-    pub fn current() -> Option<RequestId> {
-        CURRENT.try_with(|id| *id).ok()
-    }
-}
-
-impl RequestId {
-    /// The 16 hex digits, without an allocation (one per answer).
-    fn hex(self) -> [u8; 16] {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [0u8; 16];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = DIGITS[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
-        }
-        out
-    }
-}
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-tokio::task_local! {
-    static CURRENT: RequestId;
-}
-
-pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A request body that notes when it was read to its end.
 struct Tracked {
@@ -118,7 +69,7 @@ fn track(request: Request) -> (Request, Option<Arc<AtomicBool>>) {
 
 /// The layer every route (and the fallback) runs in: it numbers the
 /// request, runs it with its id in scope through the rate gate
-/// ([`crate::rate_limit::admit`]) and the request timeout, logs a refusal,
+/// ([`crate::admission::admit`]) and the request timeout, logs a refusal,
 /// counts the answer in the metrics, and adds the common headers.
 ///
 /// One hand-written service rather than `from_fn` layers: each of those
@@ -186,9 +137,9 @@ where
     let template = route.as_ref().map(MatchedPath::as_str);
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let mut response = CURRENT
-        .scope(id, async {
-            let client = match crate::rate_limit::admit(&state, &mut request).await {
+    let mut response = id
+        .scope(async {
+            let client = match crate::admission::admit(&state, &mut request).await {
                 Ok(client) => client,
                 Err(refused) => return refused,
             };
@@ -199,7 +150,7 @@ where
                     Err(_) => ApiError::timeout().into_response(),
                 };
             if let Some(client) = client {
-                crate::rate_limit::answered(&state, client, &response);
+                crate::admission::answered(&state, client, &response);
             }
             let status = response.status();
             if status.is_client_error() || status.is_server_error() {
@@ -296,16 +247,6 @@ fn log_refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_are_distinct_hex() {
-        let a = RequestId::next();
-        let b = RequestId::next();
-        assert_ne!(a, b);
-        assert_eq!(a.to_string().len(), 16);
-        assert!(a.to_string().bytes().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(a.hex().as_slice(), a.to_string().as_bytes());
-    }
 
     #[test]
     fn path_values_follow_the_template() {

@@ -3,13 +3,14 @@
 //! from the EResult by [`status_for`], so a client can branch on either and
 //! get the same story.
 
-use crate::envelope::RequestId;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use laurel_core::{AppId, EResult, IdError, SteamId};
 use laurel_store::StoreError;
 use laurel_wire::{ErrorBody, ErrorDetail};
+
+use crate::request_id::RequestId;
 
 /// The HTTP status that goes with an EResult.
 pub fn status_for(result: EResult) -> StatusCode {

@@ -9,7 +9,7 @@ use laurel_core::{AppId, SteamId};
 use laurel_wire::{ErrorDetail, IDEMPOTENCY_HEADER};
 use serde::de::DeserializeOwned;
 
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::body_limit_of;
 use crate::state::AppState;
@@ -26,7 +26,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             return Ok(Caller::User(claims));
         }
-        auth::caller(state, &parts.headers).await
+        crate::credentials::caller(state, &parts.headers).await
     }
 }
 

@@ -26,11 +26,11 @@ use serde::Serialize;
 
 use crate::auth::{Caller, generate_server_key, hash_server_key};
 use crate::cache::Snapshot;
+use crate::clock::unix_now;
 use crate::error::{ApiError, json_bytes, json_raw};
 use crate::extract::{Admin, AppPath, IdempotencyKey, KeyPath, RawBody, UserPath};
 use crate::lifecycle::{Origin, actor};
 use crate::state::AppState;
-use crate::unix_now;
 use laurel_store::audit::{AuditDraft, action};
 
 /// Longest label of a server key, in bytes.
@@ -467,7 +467,7 @@ async fn reset_and_answer(
     };
     let progress = state
         .store()
-        .reset(app, user, scope, crate::unix_now(), audit)
+        .reset(app, user, scope, crate::clock::unix_now(), audit)
         .await?;
     let json = progress_snapshot(state, app, user, &schema, &progress)?;
     Ok(json_raw(StatusCode::OK, json))

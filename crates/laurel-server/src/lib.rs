@@ -9,14 +9,17 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use laurel_store::{Store, StoreError};
+use laurel_store::Store;
 use tokio::net::TcpListener;
 
+mod admission;
 pub mod auth;
 pub mod cache;
+mod clock;
+pub mod config;
 pub mod connections;
+mod credentials;
 pub mod envelope;
 pub mod error;
 mod extract;
@@ -26,6 +29,7 @@ pub mod log_limit;
 pub mod metrics;
 pub mod players;
 pub mod rate_limit;
+pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod steam;
@@ -34,6 +38,7 @@ pub mod tokens;
 
 pub use auth::{generate_server_key, hash_server_key};
 pub use cache::{DEFAULT_CACHE_BYTES, KEY_CACHE_TTL};
+pub use config::{DEFAULT_TOKEN_TTL, MIN_ADMIN_TOKEN_CHARS, ServerConfig, ServerError};
 pub use connections::{
     ConnectionGate, ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -46,125 +51,6 @@ pub use routes::{
 };
 pub use state::{AppState, DEMO_APP_ID};
 pub use tls::{ServerTls, TlsError, TlsFiles};
-
-/// How the server runs. Built by the CLI from flags and environment.
-/// `Debug` shows whether an admin token is set, never the token.
-#[derive(Clone)]
-pub struct ServerConfig {
-    pub listen: SocketAddr,
-    /// Creates the demo app and issues its user tokens without a server key.
-    pub dev: bool,
-    /// Lets `dev` listen on an address other than loopback.
-    pub dev_allow_remote: bool,
-    /// Enables the admin API; `None` answers every admin route with 403.
-    pub admin_token: Option<String>,
-    /// Longest a request may take before it is answered with 504 (EResult 16).
-    pub request_timeout: Duration,
-    /// Lifetime of the user tokens this server issues.
-    pub token_ttl: Duration,
-    /// Serve reads from an in-memory snapshot of each user's progress.
-    ///
-    /// The cache sees only writes made through this process, so it is off
-    /// whatever this says when the store is shared by several nodes
-    /// ([`laurel_store::Store::shared_database`]). Turn it off too when other
-    /// processes write a SQLite database while the server runs.
-    pub progress_cache: bool,
-    /// Bytes the progress snapshot cache may hold.
-    pub cache_bytes: usize,
-    /// Header timeout and connection caps ([`connections`]).
-    pub connections: ConnectionLimits,
-    /// Rate limits per credential and client address ([`rate_limit`]).
-    pub rate_limits: RateLimits,
-    /// Serve HTTPS with this certificate ([`tls`]); plain HTTP when `None`.
-    pub tls: Option<Arc<ServerTls>>,
-}
-
-impl std::fmt::Debug for ServerConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerConfig")
-            .field("listen", &self.listen)
-            .field("dev", &self.dev)
-            .field("dev_allow_remote", &self.dev_allow_remote)
-            .field(
-                "admin_token",
-                &self.admin_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("request_timeout", &self.request_timeout)
-            .field("token_ttl", &self.token_ttl)
-            .field("progress_cache", &self.progress_cache)
-            .field("cache_bytes", &self.cache_bytes)
-            .field("connections", &self.connections)
-            .field("rate_limits", &self.rate_limits)
-            .field("tls", &self.tls.as_ref().map(|tls| tls.files()))
-            .finish()
-    }
-}
-
-impl ServerConfig {
-    pub fn new(listen: SocketAddr) -> ServerConfig {
-        ServerConfig {
-            listen,
-            dev: false,
-            dev_allow_remote: false,
-            admin_token: None,
-            request_timeout: Duration::from_secs(30),
-            token_ttl: DEFAULT_TOKEN_TTL,
-            progress_cache: true,
-            cache_bytes: DEFAULT_CACHE_BYTES,
-            connections: ConnectionLimits::default(),
-            rate_limits: RateLimits::default(),
-            tls: None,
-        }
-    }
-}
-
-/// Lifetime of the user tokens a server mints unless told otherwise
-/// (`--token-ttl`): a day, so that a leaked token is worth little; the
-/// game's backend mints a new one for each play session.
-pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
-
-/// Shortest admin token accepted: a token is a password that unlocks every
-/// app, and a short one falls to guessing.
-pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
-
-impl ServerConfig {
-    /// Refuses settings that would expose the server: dev mode (tokens for
-    /// anyone) reachable from other machines, or a guessable admin token.
-    pub fn check(&self) -> Result<(), ServerError> {
-        if self.dev && !self.listen.ip().is_loopback() && !self.dev_allow_remote {
-            return Err(ServerError::Config(format!(
-                "--dev issues tokens to anyone and must not listen on {}: use a loopback \
-                 address (127.0.0.1 or [::1]), or add --dev-allow-remote if you really mean it",
-                self.listen
-            )));
-        }
-        if let Some(token) = &self.admin_token
-            && token.chars().count() < MIN_ADMIN_TOKEN_CHARS
-        {
-            return Err(ServerError::Config(format!(
-                "the admin token has {} characters; it must have at least \
-                 {MIN_ADMIN_TOKEN_CHARS} (for example: `openssl rand -hex 32`)",
-                token.chars().count()
-            )));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("refusing to start: {0}")]
-    Config(String),
-    #[error("could not listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Internal(String),
-}
 
 /// A bound, ready server. Binding happens in [`Application::build`], so the
 /// caller knows the real port (`:0` in tests) before serving starts.
@@ -244,55 +130,5 @@ impl Application {
         refresh.abort();
         tracing::info!("laurel server stopped");
         Ok(())
-    }
-}
-
-/// UTC Unix seconds. A clock before 1970 reads as 0 rather than failing a request.
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(listen: &str, dev: bool, remote: bool, admin: Option<&str>) -> ServerConfig {
-        let mut c = ServerConfig::new(listen.parse().expect("address"));
-        c.dev = dev;
-        c.dev_allow_remote = remote;
-        c.admin_token = admin.map(str::to_owned);
-        c
-    }
-
-    #[test]
-    fn debug_output_never_shows_the_admin_token() {
-        let token = "a-secret-admin-token-of-forty-characters!";
-        let shown = format!("{:?}", config("127.0.0.1:0", false, false, Some(token)));
-        assert!(!shown.contains(token), "{shown}");
-        assert!(shown.contains("<redacted>"), "{shown}");
-    }
-
-    #[test]
-    fn dev_mode_stays_on_loopback_unless_told_and_admin_tokens_are_long() {
-        let long = "x".repeat(MIN_ADMIN_TOKEN_CHARS);
-        let short = "x".repeat(MIN_ADMIN_TOKEN_CHARS - 1);
-        for (listen, dev, remote, admin, ok) in [
-            ("127.0.0.1:0", true, false, None, true),
-            ("[::1]:0", true, false, None, true),
-            ("0.0.0.0:0", true, false, None, false),
-            ("0.0.0.0:0", true, true, None, true),
-            ("192.0.2.1:0", false, false, None, true),
-            ("127.0.0.1:0", false, false, Some(long.as_str()), true),
-            ("127.0.0.1:0", false, false, Some(short.as_str()), false),
-        ] {
-            let checked = config(listen, dev, remote, admin).check();
-            assert_eq!(
-                checked.is_ok(),
-                ok,
-                "{listen} {dev} {remote} {admin:?}: {checked:?}"
-            );
-        }
     }
 }

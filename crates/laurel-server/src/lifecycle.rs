@@ -206,7 +206,7 @@ pub async fn admin_undo(
         progress,
     } = state
         .store()
-        .undo_reset(id, crate::unix_now(), draft)
+        .undo_reset(id, crate::clock::unix_now(), draft)
         .await?;
     let schema = crate::handlers::existing_schema(&state, app).await?;
     let json = progress_snapshot(&state, app, user, &schema, &progress)?;

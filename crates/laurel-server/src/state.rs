@@ -10,11 +10,11 @@ use laurel_store::{Store, StoredSchema};
 
 use crate::auth::AdminGate;
 use crate::cache::{KeyCache, ProgressCache};
+use crate::config::{ServerConfig, ServerError};
 use crate::connections::ConnectionGate;
 use crate::players::PlayerActivity;
 use crate::rate_limit::{Rate, RateGate};
 use crate::tokens::TokenAuthority;
-use crate::{ServerConfig, ServerError};
 
 /// How long a cached schema is used before the store is asked again, so that
 /// a schema written by another process (CLI import, another node) is seen

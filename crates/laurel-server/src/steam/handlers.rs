@@ -21,9 +21,9 @@ use laurel_wire::IDEMPOTENCY_HEADER;
 
 use super::format::{HtmlError, Node};
 use super::{Credential, SteamCall, store_failure};
+use crate::clock::unix_now;
 use crate::routes::Endpoint;
 use crate::state::AppState;
-use crate::unix_now;
 
 /// Steam's EResult `NoMatch`: what Steam answers for an app it does not know.
 const RESULT_NO_MATCH: i64 = 42;

@@ -145,7 +145,7 @@ async fn credential(
         },
     };
     if text.starts_with(SERVER_KEY_PREFIX) {
-        return match auth::server_key(state, &text).await {
+        return match crate::credentials::server_key(state, &text).await {
             Ok(record) => Ok(Credential::Server(record)),
             Err(e) if e.result() == EResult::NotLoggedOn => Err(HtmlError::Forbidden),
             Err(e) if e.result() == EResult::ServiceUnavailable => Err(HtmlError::Unavailable),
@@ -153,7 +153,7 @@ async fn credential(
         };
     }
     if text.starts_with(TOKEN_PREFIX) {
-        let now = crate::unix_now();
+        let now = crate::clock::unix_now();
         return match state.tokens().verify(&text, now) {
             Ok(claims) => Ok(Credential::User(claims)),
             // Signed by this server but expired or revoked: Steam's 401.
