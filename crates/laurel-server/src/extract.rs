@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::rate_limit::Admitted;
 use crate::routes::body_limit_of;
 use crate::state::AppState;
 
@@ -19,11 +20,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         // The rate gate verified this request's bearer user token already.
-        if let Some(claims) = parts
-            .extensions
-            .get::<crate::rate_limit::Admitted>()
-            .and_then(|a| a.token)
-        {
+        if let Some(claims) = parts.extensions.get::<Admitted>().and_then(|a| a.token) {
             return Ok(Caller::User(claims));
         }
         crate::credentials::caller(state, &parts.headers).await
@@ -226,5 +223,47 @@ impl RawBody {
             return Ok(empty());
         }
         self.json()
+    }
+}
+
+/// The client address of a request, as audit records name it.
+pub struct Origin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Origin, ApiError> {
+        Ok(Origin(parts.extensions.get::<Admitted>().map_or_else(
+            || "unknown".to_owned(),
+            |a| a.client.to_string(),
+        )))
+    }
+}
+
+/// `{audit_id}` of a path: a positive integer.
+pub struct AuditPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<AuditPath, ApiError> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, &())
+            .await
+            .map_err(|e| ApiError::invalid(format!("bad path: {}", e.body_text())))?;
+        let text = params
+            .iter()
+            .find(|(k, _)| *k == "audit_id")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        text.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(AuditPath)
+            .ok_or_else(|| {
+                let shown: String = text.chars().take(40).collect();
+                ApiError::invalid(format!(
+                    "bad audit record id in path: {shown:?} is not a positive integer"
+                ))
+            })
     }
 }

@@ -14,6 +14,7 @@ use laurel_store::Store;
 use tokio::net::TcpListener;
 
 mod admission;
+mod api;
 pub mod auth;
 pub mod cache;
 mod clock;
@@ -23,19 +24,21 @@ mod credentials;
 pub mod envelope;
 pub mod error;
 mod extract;
-mod handlers;
-pub mod lifecycle;
 pub mod log_limit;
 pub mod metrics;
 pub mod players;
+mod progress;
 pub mod rate_limit;
 pub mod request_id;
+mod router;
 pub mod routes;
 pub mod state;
 pub mod steam;
 pub mod tls;
 pub mod tokens;
 
+pub use api::admin::MAX_KEY_LABEL_BYTES;
+pub use api::service::OPENAPI_JSON;
 pub use auth::{generate_server_key, hash_server_key};
 pub use cache::{DEFAULT_CACHE_BYTES, KEY_CACHE_TTL};
 pub use config::{DEFAULT_TOKEN_TTL, MIN_ADMIN_TOKEN_CHARS, ServerConfig, ServerError};
@@ -43,13 +46,12 @@ pub use connections::{
     ConnectionGate, ConnectionLimits, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
 };
-pub use handlers::{MAX_KEY_LABEL_BYTES, OPENAPI_JSON};
 pub use players::{CURRENT_PLAYER_WINDOW, MAX_TRACKED_PLAYERS};
 pub use rate_limit::{Rate, RateLimits};
-pub use routes::{
-    MAX_BODY_BYTES, MAX_SCHEMA_BODY_BYTES, MAX_STEAM_FORM_BYTES, ROUTES, RouteSpec, router,
-};
+pub use router::router;
+pub use routes::{MAX_BODY_BYTES, MAX_SCHEMA_BODY_BYTES, ROUTES, RouteSpec};
 pub use state::{AppState, DEMO_APP_ID};
+pub use steam::MAX_STEAM_FORM_BYTES;
 pub use tls::{ServerTls, TlsError, TlsFiles};
 
 /// A bound, ready server. Binding happens in [`Application::build`], so the
@@ -118,7 +120,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
         tracing::info!(addr = %self.local_addr, tls = self.tls.is_some(), "laurel server listening");
-        let refresh = tokio::spawn(lifecycle::refresh_tokens(self.state));
+        let refresh = tokio::spawn(refresh_tokens(self.state));
         connections::serve(
             self.listener,
             self.router,
@@ -130,5 +132,20 @@ impl Application {
         refresh.abort();
         tracing::info!("laurel server stopped");
         Ok(())
+    }
+}
+
+/// Reloads secrets and revocations every [`crate::tokens::REFRESH_INTERVAL`]
+/// until the process ends; a failed reload keeps what the node has.
+async fn refresh_tokens(state: AppState) {
+    let mut tick = tokio::time::interval(crate::tokens::REFRESH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.tokens().refresh(state.store()).await
+            && crate::log_limit::refusals().is_some()
+        {
+            tracing::warn!(error = %e, "could not reload token secrets and revocations");
+        }
     }
 }

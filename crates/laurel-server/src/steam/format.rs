@@ -365,6 +365,19 @@ pub enum HtmlError {
 }
 
 impl HtmlError {
+    /// Steam's 400 for a call without a credential.
+    pub fn key_missing() -> HtmlError {
+        HtmlError::BadRequest("Parameter 'key' is missing".into())
+    }
+
+    /// A store failure: 503 when a retry may work, else 500.
+    pub fn from_store(e: &laurel_store::StoreError) -> HtmlError {
+        match e {
+            laurel_store::StoreError::Unavailable(_) => HtmlError::Unavailable,
+            _ => HtmlError::Internal,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             HtmlError::BadRequest(_) => StatusCode::BAD_REQUEST,

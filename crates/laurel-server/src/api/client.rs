@@ -1,176 +1,26 @@
-//! The handlers of [`crate::routes::ROUTES`]. Each one: credentials, path
-//! ids, body, then the store; every failure is an [`ApiError`].
+//! The game's client API: sessions, the schema, a user's progress and
+//! profile, resets, and the global figures.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use bytes::{BufMut, Bytes, BytesMut};
 use laurel_core::limits::MAX_BATCH_ENTRIES;
-use laurel_core::{
-    AppId, EResult, EntryProblem, Problem, Refusal, ResetScope, SchemaProblem, SteamId,
-    UserProgress, WriteAuthority,
-};
-use laurel_schema_formats::{Format, ImportOptions, SourceFile, import};
-use laurel_store::{
-    GlobalStatsQuery, KeyRecord, StatTotal, StoreReply, StoreRequest, StoredSchema,
-};
+use laurel_core::{AppId, EResult, EntryProblem, Problem, Refusal, SteamId, WriteAuthority};
+use laurel_store::{GlobalStatsQuery, StatTotal, StoreReply, StoreRequest, StoredSchema};
 use laurel_wire::{
-    AppBody, AppListResponse, ErrorBody, ErrorDetail, GlobalAchievementBody,
-    GlobalAchievementsResponse, GlobalStatBody, GlobalStatDay, GlobalStatsResponse, KeyBody,
-    KeyCreateRequest, KeyCreateResponse, KeyListResponse, KeyRevokeResponse,
-    MAX_GLOBAL_STAT_HISTORY_DAYS, ProfileBody, ProfileRequest, ProgressBody, ResetRequest,
-    SchemaPutResponse, SchemaResponse, SessionRequest, SessionResponse, StatNumber,
-    StoreRequestBody,
+    ErrorBody, ErrorDetail, GlobalAchievementBody, GlobalAchievementsResponse, GlobalStatBody,
+    GlobalStatDay, GlobalStatsResponse, MAX_GLOBAL_STAT_HISTORY_DAYS, ProfileBody, ProfileRequest,
+    SchemaResponse, SessionRequest, SessionResponse, StatNumber, StoreRequestBody,
 };
-use serde::Serialize;
 
-use crate::auth::{Caller, generate_server_key, hash_server_key};
-use crate::cache::Snapshot;
+use super::{ApiResult, ResetAuthority, actor, ok_json, reset_and_answer};
+use crate::auth::Caller;
 use crate::clock::unix_now;
-use crate::error::{ApiError, json_bytes, json_raw};
-use crate::extract::{Admin, AppPath, IdempotencyKey, KeyPath, RawBody, UserPath};
-use crate::lifecycle::{Origin, actor};
+use crate::error::{ApiError, json_raw};
+use crate::extract::{AppPath, IdempotencyKey, Origin, RawBody, UserPath};
+use crate::progress::{after_store, existing_schema, progress_snapshot};
 use crate::state::AppState;
 use laurel_store::audit::{AuditDraft, action};
-
-/// Longest label of a server key, in bytes.
-pub const MAX_KEY_LABEL_BYTES: usize = 256;
-
-type ApiResult = Result<Response, ApiError>;
-
-fn ok_json<T: Serialize>(value: &T) -> ApiResult {
-    Ok(json_bytes(StatusCode::OK, value))
-}
-
-pub(crate) async fn existing_schema(
-    state: &AppState,
-    app: AppId,
-) -> Result<StoredSchema, ApiError> {
-    state
-        .schema(app)
-        .await?
-        .ok_or_else(|| ApiError::unknown_app(app))
-}
-
-/// Serializes a user's progress and remembers it for the next read.
-pub(crate) fn progress_snapshot(
-    state: &AppState,
-    app: AppId,
-    user: SteamId,
-    schema: &StoredSchema,
-    progress: &UserProgress,
-) -> Result<Bytes, ApiError> {
-    let body = ProgressBody::build(app, user, schema.version, &schema.schema, progress);
-    let json =
-        Bytes::from(serde_json::to_vec(&body).map_err(|e| {
-            ApiError::new(EResult::Fail, format!("could not serialize progress: {e}"))
-        })?);
-    // A user never written reads as the schema's defaults: keeping their
-    // answer would let anyone who may read others fill the cache with ids
-    // (issue 12), so it is built again on each read instead.
-    if let Some(cache) = state.progress_cache()
-        && progress.version > 0
-    {
-        cache.put(
-            app,
-            user,
-            Snapshot {
-                version: progress.version,
-                schema_version: schema.version,
-                json: json.clone(),
-            },
-        );
-    }
-    Ok(json)
-}
-
-// ---- meta ----
-
-#[derive(Serialize)]
-struct Health<'a> {
-    status: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-pub async fn health(State(state): State<AppState>) -> Response {
-    match state.store().health().await {
-        Ok(()) => json_bytes(
-            StatusCode::OK,
-            &Health {
-                status: "ok",
-                error: None,
-            },
-        ),
-        // Anyone may ask /healthz: the cause (hosts, files) goes to the log.
-        Err(e) => {
-            if let Some(suppressed) = crate::log_limit::refusals() {
-                tracing::error!(error = %e, suppressed, "health check: the store is unavailable");
-            }
-            json_bytes(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &Health {
-                    status: "unavailable",
-                    error: Some("the store is unavailable; the server's log has the cause".into()),
-                },
-            )
-        }
-    }
-}
-
-/// `GET /metrics`: Prometheus' text format, for the admin token only (the
-/// figures say how busy the game is). Gauges are read now.
-pub async fn metrics(_: Admin, State(state): State<AppState>) -> Response {
-    let Some(handle) = crate::metrics::handle() else {
-        return ApiError::new(
-            EResult::ServiceUnavailable,
-            "metrics are off in this process (another recorder is installed)",
-        )
-        .into_response();
-    };
-    let cache_bytes = state.progress_cache().map_or(0, |c| c.bytes());
-    ::metrics::gauge!("laurel_progress_cache_bytes").set(cache_bytes as f64);
-    ::metrics::gauge!("laurel_open_connections").set(state.connections().open() as f64);
-    if let Some(pool) = state.store().pool_status() {
-        ::metrics::gauge!("laurel_db_pool_connections", "state" => "in_use")
-            .set(pool.in_use as f64);
-        ::metrics::gauge!("laurel_db_pool_connections", "state" => "idle").set(pool.idle as f64);
-        ::metrics::gauge!("laurel_db_pool_connections", "state" => "max").set(pool.max as f64);
-    }
-    let mut response = handle.render().into_response();
-    response.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
-}
-
-/// The OpenAPI 3.1 description of [`crate::routes::ROUTES`].
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
-
-pub async fn openapi() -> Response {
-    json_raw(StatusCode::OK, Bytes::from_static(OPENAPI_JSON.as_bytes()))
-}
-
-pub async fn unknown_route(request: axum::extract::Request) -> Response {
-    let path: String = request.uri().path().chars().take(80).collect();
-    if let Some(steam_404) = crate::steam::not_found(request.uri().path()) {
-        if let Some(suppressed) = crate::log_limit::refusals() {
-            tracing::warn!(method = %request.method(), path = ?path, status = 404, suppressed, "request refused: no such Steam method");
-        }
-        return steam_404.into_response();
-    }
-    if let Some(suppressed) = crate::log_limit::refusals() {
-        tracing::warn!(method = %request.method(), path = ?path, status = 404, result = EResult::FileNotFound.code(), suppressed, "request refused: no such route");
-    }
-    ApiError::unknown_route().into_response()
-}
-
-pub async fn method_not_allowed() -> Response {
-    ApiError::method_not_allowed().into_response()
-}
-
-// ---- client API ----
 
 pub async fn create_session(
     State(state): State<AppState>,
@@ -391,8 +241,7 @@ pub async fn store_progress(
             newly_unlocked,
             replayed,
         } => {
-            state.players().touch(app, user, std::time::Instant::now());
-            let progress_json = progress_snapshot(&state, app, user, &schema, &progress)?;
+            let progress_json = after_store(&state, app, user, &schema, &progress)?;
             let newly_unlocked: Vec<&str> = newly_unlocked.iter().map(|n| n.as_str()).collect();
             Ok(json_raw(
                 StatusCode::OK,
@@ -424,53 +273,6 @@ fn store_response_json(
     out.put_slice(progress_json);
     out.put_u8(b'}');
     Ok(out.freeze())
-}
-
-/// Who asks for a reset, which decides what it may clear.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ResetAuthority {
-    /// The user's own token: only where the app allows it, never the
-    /// server-set stats, achievements only with `allow_achievement_clear`.
-    User,
-    /// A server key of the app, or the admin: everything.
-    Full,
-}
-
-async fn reset_and_answer(
-    state: &AppState,
-    app: AppId,
-    user: SteamId,
-    raw: &RawBody,
-    authority: ResetAuthority,
-    audit: AuditDraft,
-) -> ApiResult {
-    let request: ResetRequest = raw.json_or_else(ResetRequest::default)?;
-    let schema = existing_schema(state, app).await?;
-    let scope = match authority {
-        ResetAuthority::Full => ResetScope::full(request.achievements),
-        ResetAuthority::User => {
-            let settings = schema.schema.settings();
-            if !settings.allow_user_reset {
-                return Err(ApiError::access_denied(format!(
-                    "app {app} does not let users reset their progress \
-                     (its schema's app.allow_user_reset is off); ask the game's backend"
-                )));
-            }
-            if request.achievements && !settings.allow_achievement_clear {
-                return Err(ApiError::access_denied(format!(
-                    "app {app} does not let users clear achievements \
-                     (its schema's app.allow_achievement_clear is off)"
-                )));
-            }
-            ResetScope::own(request.achievements)
-        }
-    };
-    let progress = state
-        .store()
-        .reset(app, user, scope, crate::clock::unix_now(), audit)
-        .await?;
-    let json = progress_snapshot(state, app, user, &schema, &progress)?;
-    Ok(json_raw(StatusCode::OK, json))
 }
 
 pub async fn reset_progress(
@@ -631,207 +433,11 @@ fn percent(unlocked: u64, users: u64) -> f64 {
 
 // ---- admin API ----
 
-pub async fn admin_list_apps(_: Admin, State(state): State<AppState>) -> ApiResult {
-    let apps = state.store().apps().await?;
-    ok_json(&AppListResponse {
-        result: EResult::Ok.code(),
-        apps: apps
-            .into_iter()
-            .map(|a| AppBody {
-                app_id: a.app.get(),
-                name: a.name,
-                schema_version: a.schema_version,
-                users: a.users,
-            })
-            .collect(),
-    })
-}
-
-/// `PUT /api/v1/admin/apps/{app_id}/schema[?format=F&language=L]`: the body is
-/// one schema file in format `F` (`json` by default; any single-file format of
-/// `laurel_schema_formats`, e.g. `steam-json` or `vdf`). It is validated as a
-/// whole and every problem is listed; nothing changes unless all of it is valid.
-pub async fn admin_put_schema(
-    _: Admin,
-    State(state): State<AppState>,
-    Origin(address): Origin,
-    AppPath(app): AppPath,
-    query: axum::extract::RawQuery,
-    raw: RawBody,
-) -> ApiResult {
-    let mut format = Format::LaurelJson;
-    let mut options = ImportOptions::default();
-    for (k, v) in form_urlencoded::parse(query.0.as_deref().unwrap_or("").as_bytes()) {
-        match k.as_ref() {
-            "format" => {
-                format = v
-                    .parse()
-                    .map_err(|e: laurel_schema_formats::UnknownFormat| {
-                        ApiError::invalid(format!("format: {e}"))
-                    })?
-            }
-            "language" => options.language = v.chars().take(64).collect(),
-            other => {
-                let shown: String = other.chars().take(40).collect();
-                return Err(ApiError::invalid(format!(
-                    "unknown query parameter {shown:?} (use format=… and language=…)"
-                )));
-            }
-        }
-    }
-    let text = std::str::from_utf8(&raw.0)
-        .map_err(|e| ApiError::invalid(format!("schema is not UTF-8 text: {e}")))?;
-    let source = SourceFile {
-        name: "body",
-        format,
-        text,
-    };
-    let schema = import(&[source], &options).map_err(|problems| {
-        let as_schema: Vec<SchemaProblem> = problems
-            .into_iter()
-            .map(|p| SchemaProblem {
-                location: p.location,
-                message: p.message,
-            })
-            .collect();
-        ApiError::from_body(ErrorBody::from_schema_problems(&as_schema))
-    })?;
-    let version = state.put_schema(app, schema).await?;
-    tracing::info!(app = app.get(), version, %format, "schema replaced");
-    record(
-        &state,
-        AuditDraft::new(actor(None), address, action::SCHEMA_PUT)
-            .about(app, None)
-            .with_detail(serde_json::json!({"version": version, "format": format.to_string()})),
-    )
-    .await;
-    ok_json(&SchemaPutResponse {
-        result: EResult::Ok.code(),
-        app_id: app.get(),
-        version,
-    })
-}
-
-fn key_body(k: KeyRecord) -> KeyBody {
-    KeyBody {
-        id: k.id,
-        app_id: k.app.get(),
-        label: k.label,
-        created: k.created,
-        revoked: k.revoked,
-    }
-}
-
-pub async fn admin_list_keys(
-    _: Admin,
-    State(state): State<AppState>,
-    AppPath(app): AppPath,
-) -> ApiResult {
-    existing_schema(&state, app).await?;
-    let keys = state.store().keys(app).await?;
-    ok_json(&KeyListResponse {
-        result: EResult::Ok.code(),
-        keys: keys.into_iter().map(key_body).collect(),
-    })
-}
-
-pub async fn admin_create_key(
-    _: Admin,
-    State(state): State<AppState>,
-    Origin(address): Origin,
-    AppPath(app): AppPath,
-    raw: RawBody,
-) -> ApiResult {
-    let request: KeyCreateRequest = raw.json_or_else(|| KeyCreateRequest {
-        label: String::new(),
-    })?;
-    if request.label.len() > MAX_KEY_LABEL_BYTES {
-        return Err(ApiError::invalid(format!(
-            "label is {} bytes; the limit is {MAX_KEY_LABEL_BYTES}",
-            request.label.len()
-        )));
-    }
-    if request.label.chars().any(char::is_control) {
-        return Err(ApiError::invalid("label contains a control character"));
-    }
-    existing_schema(&state, app).await?;
-    let secret = generate_server_key()
-        .map_err(|e| ApiError::new(EResult::Fail, format!("no randomness for a new key: {e}")))?;
-    let record = state
-        .store()
-        .create_key(app, &request.label, &hash_server_key(&secret), unix_now())
-        .await?;
-    tracing::info!(app = app.get(), key_id = record.id, "server key created");
-    self::record(
-        &state,
-        AuditDraft::new(actor(None), address, action::KEY_CREATE)
-            .about(app, None)
-            .with_detail(serde_json::json!({"key_id": record.id, "label": record.label})),
-    )
-    .await;
-    ok_json(&KeyCreateResponse {
-        result: EResult::Ok.code(),
-        key: secret,
-        record: key_body(record),
-    })
-}
-
-pub async fn admin_revoke_key(
-    _: Admin,
-    State(state): State<AppState>,
-    Origin(address): Origin,
-    KeyPath(app, id): KeyPath,
-) -> ApiResult {
-    if !state.store().revoke_key(app, id).await? {
-        return Err(ApiError::new(
-            EResult::FileNotFound,
-            format!("app {app} has no key {id}"),
-        ));
-    }
-    state.key_cache().forget(app, id);
-    // The tokens it minted are refused from now on.
-    state.tokens().note_key_revoked(id);
-    tracing::info!(app = app.get(), key_id = id, "server key revoked");
-    record(
-        &state,
-        AuditDraft::new(actor(None), address, action::KEY_REVOKE)
-            .about(app, None)
-            .with_detail(serde_json::json!({"key_id": id})),
-    )
-    .await;
-    ok_json(&KeyRevokeResponse {
-        result: EResult::Ok.code(),
-        app_id: app.get(),
-        id,
-        revoked: true,
-    })
-}
-
-pub async fn admin_reset_progress(
-    _: Admin,
-    State(state): State<AppState>,
-    Origin(address): Origin,
-    UserPath(app, user): UserPath,
-    raw: RawBody,
-) -> ApiResult {
-    let audit = AuditDraft::new(actor(None), address, action::RESET);
-    reset_and_answer(&state, app, user, &raw, ResetAuthority::Full, audit).await
-}
-
-/// Records an admin action that has been carried out. Unlike a reset's or
-/// a revocation's, the record is written after the action, in its own
-/// transaction: a crash between the two loses the record, not the action.
-/// A record that cannot be written is logged, and the answer still says
-/// what was done (a new key's secret, shown once, must not be lost to it).
-async fn record(state: &AppState, draft: AuditDraft) {
-    let action = draft.action;
-    if let Err(e) = state.store().record_audit(draft).await {
-        tracing::error!(action, error = %e, "the audit record of a completed action was not written");
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use laurel_core::UserProgress;
+    use laurel_wire::ProgressBody;
+
     use super::*;
 
     #[test]

@@ -1,0 +1,5 @@
+//! `ISteamUserStats`, by concern.
+
+pub(super) mod global;
+pub(super) mod reads;
+pub(super) mod set;
