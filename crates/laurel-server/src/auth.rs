@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 
+/// SHA-256 hex of a server key: what the store keeps instead of the secret.
 pub fn hash_server_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }

@@ -65,8 +65,6 @@ impl TokenSigner {
     }
 }
 
-/// SHA-256 hex of a server key: what the store keeps instead of the secret.
-
 /// How often a node reloads secrets and revocations from the store.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 
