@@ -5,19 +5,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use laurel_core::{AppId, ResetScope, Schema, SteamId};
+use laurel_core::{ResetScope, Schema};
 use laurel_schema_formats::{
     ExportOptions, Format, ImportOptions, MAX_INPUT_BYTES, SourceFile, detect, export, import,
 };
 use laurel_store::audit::{AuditDraft, AuditQuery, action};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{Store, StoreError, TokenRevocation};
-use laurel_store_postgres::{PostgresOptions, PostgresStore, redacted_url};
 
-use crate::{
-    AuditAction, AuditArgs, Cli, Command, Failure, KeyAction, LogFormat, SchemaAction,
-    SecretAction, ServeArgs, StoreArgs, TokenAction, UserAction, exit, fail,
+use crate::args::{about_flag, parse_app, parse_user};
+use crate::cli::{
+    AuditAction, AuditArgs, Cli, Command, KeyAction, LogFormat, SchemaAction, SecretAction,
+    ServeArgs, StoreArgs, TokenAction, UserAction,
 };
+use crate::database::{DatabaseUrl, open_database};
+use crate::failure::{Failure, exit, fail};
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -40,55 +41,6 @@ async fn run_async(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// A database named on the command line (`--database`, `--from`, `--to`):
-/// `sqlite://PATH` or `postgres://…` (also `postgresql://…`). `Debug` and
-/// `Display` show it without its password.
-#[derive(Clone)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    /// Parses a URL; the error says what is accepted (exit code 2: usage).
-    pub fn parse(url: &str) -> Result<DatabaseUrl, Failure> {
-        match url.split_once("://") {
-            Some(("sqlite", path)) if !path.is_empty() => Ok(DatabaseUrl::Sqlite(path.into())),
-            Some(("postgres" | "postgresql", _)) => Ok(DatabaseUrl::Postgres(url.to_owned())),
-            _ => Err(fail(
-                exit::USAGE,
-                anyhow!(
-                    "must be sqlite://PATH or postgres://USER@HOST:PORT/DB, got {:?}",
-                    redacted_url(url)
-                ),
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            DatabaseUrl::Postgres(url) => f.write_str(&redacted_url(url)),
-        }
-    }
-}
-
-impl std::fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self}")
-    }
-}
-
-/// Names the flag a failure is about, keeping its exit code.
-pub fn about_flag(flag: &'static str) -> impl Fn(Failure) -> Failure {
-    move |f| Failure {
-        code: f.code,
-        error: f.error.context(flag),
-    }
-}
-
 /// Opens the store named by `--database` or `--data-dir`.
 async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, Failure> {
     let database = match &args.database {
@@ -96,38 +48,6 @@ async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, Failure> {
         Some(url) => DatabaseUrl::parse(url).map_err(about_flag("--database"))?,
     };
     open_database(&database, args.db_pool_size).await
-}
-
-/// Opens a store; `pool_size` is PostgreSQL's connection pool.
-pub async fn open_database(
-    database: &DatabaseUrl,
-    pool_size: u16,
-) -> Result<Arc<dyn Store>, Failure> {
-    match database {
-        DatabaseUrl::Postgres(url) => {
-            let mut options = PostgresOptions::new(url.as_str());
-            options.max_connections = usize::from(pool_size);
-            let store = PostgresStore::open(options)
-                .await
-                .with_context(|| format!("opening the database {database}"))?;
-            Ok(Arc::new(store))
-        }
-        DatabaseUrl::Sqlite(path) => {
-            let store = SqliteStore::open(path, SqliteOptions::default())
-                .with_context(|| format!("opening the database {}", path.display()))?;
-            Ok(Arc::new(store))
-        }
-    }
-}
-
-pub fn parse_app(text: &str) -> Result<AppId, Failure> {
-    text.parse()
-        .map_err(|e| fail(exit::INVALID_INPUT, anyhow!("APP: {e}")))
-}
-
-fn parse_user(text: &str) -> Result<SteamId, Failure> {
-    text.parse()
-        .map_err(|e| fail(exit::INVALID_INPUT, anyhow!("STEAMID: {e}")))
 }
 
 fn init_logging(format: LogFormat) {

@@ -27,8 +27,9 @@ use laurel_core::{AppId, StatValue, SteamId, UserProgress};
 use laurel_store::{AppSummary, GlobalStatsQuery, StatTotal, Store, StoredKey};
 use tokio::task::JoinSet;
 
-use crate::commands::{DatabaseUrl, about_flag, open_database, parse_app};
-use crate::{Failure, exit, fail};
+use crate::args::{about_flag, parse_app};
+use crate::database::{DatabaseUrl, open_database};
+use crate::failure::{Failure, exit, fail};
 
 /// Users listed, copied and verified per page.
 const PAGE_USERS: usize = 1_000;

@@ -1,0 +1,75 @@
+//! The databases a command names (`--database`, `--from`, `--to`), and
+//! opening a store on one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use laurel_store::Store;
+use laurel_store::sqlite::{SqliteOptions, SqliteStore};
+use laurel_store_postgres::{PostgresOptions, PostgresStore, redacted_url};
+
+use crate::failure::{Failure, exit, fail};
+
+/// A database named on the command line (`--database`, `--from`, `--to`):
+/// `sqlite://PATH` or `postgres://…` (also `postgresql://…`). `Debug` and
+/// `Display` show it without its password.
+#[derive(Clone)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a URL; the error says what is accepted (exit code 2: usage).
+    pub fn parse(url: &str) -> Result<DatabaseUrl, Failure> {
+        match url.split_once("://") {
+            Some(("sqlite", path)) if !path.is_empty() => Ok(DatabaseUrl::Sqlite(path.into())),
+            Some(("postgres" | "postgresql", _)) => Ok(DatabaseUrl::Postgres(url.to_owned())),
+            _ => Err(fail(
+                exit::USAGE,
+                anyhow!(
+                    "must be sqlite://PATH or postgres://USER@HOST:PORT/DB, got {:?}",
+                    redacted_url(url)
+                ),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => f.write_str(&redacted_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Opens a store; `pool_size` is PostgreSQL's connection pool.
+pub async fn open_database(
+    database: &DatabaseUrl,
+    pool_size: u16,
+) -> Result<Arc<dyn Store>, Failure> {
+    match database {
+        DatabaseUrl::Postgres(url) => {
+            let mut options = PostgresOptions::new(url.as_str());
+            options.max_connections = usize::from(pool_size);
+            let store = PostgresStore::open(options)
+                .await
+                .with_context(|| format!("opening the database {database}"))?;
+            Ok(Arc::new(store))
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let store = SqliteStore::open(path, SqliteOptions::default())
+                .with_context(|| format!("opening the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
