@@ -84,6 +84,7 @@
 //! unsent stores, it keeps the last schema, progress and profile the server
 //! sent ([`journal::Cached`]); they are a cache, replaced by every answer.
 
+mod clock;
 mod config;
 mod event;
 mod global;
@@ -113,6 +114,7 @@ pub use worker::{
     MAX_STORE_RETRY_BACKOFF,
 };
 
+use clock::now;
 use journal::{EntryKind, Journal};
 use state::{InFlight, State};
 use worker::{Inbox, Shared, Worker, lock};
@@ -138,7 +140,7 @@ fn token_claims(token: &str, app: AppId) -> Result<TokenClaims, ClientError> {
             reason: format!("the token is for app {}, not app {app}", claims.app),
         });
     }
-    if claims.expires_at <= crate::now() {
+    if claims.expires_at <= now() {
         // The server decides; a wrong clock here must not lock the game out.
         tracing::warn!(
             expires_at = claims.expires_at,
@@ -468,7 +470,7 @@ impl Client {
             return false;
         }
         let mut state = lock(&self.shared.state);
-        state.may_write_as(name, kind) && state.write(entry, crate::now())
+        state.may_write_as(name, kind) && state.write(entry, now())
     }
 
     /// Judges stat values (`(name, value)`, as `set_stat_*` would send them)
@@ -478,12 +480,12 @@ impl Client {
     /// `max_change` or `increment_only`, as Steam's do, and leave them to
     /// the server. The errors carry the server's rule codes.
     pub fn check_stats(&self, stats: &[(&str, f64)]) -> Result<(), Vec<SaveDetail>> {
-        lock(&self.shared.state).check_stats(stats, crate::now())
+        lock(&self.shared.state).check_stats(stats, now())
     }
 
     /// Unlocks an achievement. `true` also if it is already unlocked (then nothing changes).
     pub fn set_achievement(&self, name: &str) -> bool {
-        !self.journal_full() && lock(&self.shared.state).set_achievement(name, crate::now())
+        !self.journal_full() && lock(&self.shared.state).set_achievement(name, now())
     }
 
     /// Locks an achievement again (only where the app allows user clears).
@@ -493,7 +495,7 @@ impl Client {
                 BatchEntry::ClearAchievement {
                     name: name.to_owned(),
                 },
-                crate::now(),
+                now(),
             )
     }
 
@@ -501,7 +503,7 @@ impl Client {
     /// `false` if it is already unlocked (as on Steam) or `max` is 0.
     pub fn indicate_achievement_progress(&self, name: &str, current: u32, max: u32) -> bool {
         !self.journal_full()
-            && lock(&self.shared.state).indicate_progress(name, current, max, crate::now())
+            && lock(&self.shared.state).indicate_progress(name, current, max, now())
     }
 
     /// Sets an `int` stat (`false` for a stat of another type).
@@ -580,13 +582,7 @@ impl Client {
         let Some((seq, key, body)) = self.journal_append(EntryKind::Reset, &request) else {
             return false;
         };
-        state.commit_reset(
-            ResetScope::own(achievements_too),
-            seq,
-            key,
-            body,
-            crate::now(),
-        );
+        state.commit_reset(ResetScope::own(achievements_too), seq, key, body, now());
         drop(state);
         self.wake_worker();
         true
@@ -604,7 +600,7 @@ impl Client {
             .map_err(|e| tracing::error!(error = %e, "no randomness for an idempotency key"))
             .ok()?;
         let seq = lock(&self.shared.journal)
-            .append(kind, &key, &text, crate::now())
+            .append(kind, &key, &text, now())
             .map_err(|e| tracing::warn!(error = %e, "store refused: the journal cannot take it"))
             .ok()?;
         self.journaled.fetch_add(1, Ordering::AcqRel);
@@ -713,26 +709,18 @@ fn restore_cached(journal: &Journal, state: &mut State) {
         tracing::warn!("the kept schema is unreadable; waiting for the server's");
         return;
     };
-    state.install_schema(version, schema, crate::now());
+    state.install_schema(version, schema, now());
     if let Some(body) = read(journal::Cached::Progress)
         .and_then(|text| serde_json::from_str::<laurel_wire::ProgressBody>(&text).ok())
     {
         let user = state.user();
-        state.install_progress(user, &body, crate::now());
+        state.install_progress(user, &body, now());
     }
     if let Some(body) = read(journal::Cached::Profile)
         .and_then(|text| serde_json::from_str::<laurel_wire::ProfileBody>(&text).ok())
     {
         state.install_profile(&body);
     }
-}
-
-/// UTC Unix seconds: the SDK's one clock read, at its edge (the calls and
-/// the worker); the state's transitions take the time they are given.
-pub(crate) fn now() -> laurel_core::UnixTime {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A fresh idempotency key: 128 random bits in hex.

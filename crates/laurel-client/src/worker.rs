@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use laurel_core::{EResult, Schema, SteamId};
 use laurel_wire::TokenClaims;
 
+use crate::clock::now;
 use crate::config::Credentials;
 use crate::event::{Event, EventQueue, SaveDetail};
 use crate::global::{GlobalCache, GlobalRequest};
@@ -302,7 +303,7 @@ impl Worker {
         let resp = self.transport.schema(token, timeout)?;
         match Schema::from_doc(&resp.schema) {
             Ok(schema) => {
-                lock(&self.shared.state).install_schema(resp.version, schema, crate::now());
+                lock(&self.shared.state).install_schema(resp.version, schema, now());
                 self.keep(Cached::Schema, &resp);
                 Ok(())
             }
@@ -364,7 +365,7 @@ impl Worker {
         let head = lock(&self.shared.state).in_flight.front().cloned();
         let Some(head) = head else { return false };
         if matches!(head.op, Op::Nothing) {
-            let events = lock(&self.shared.state).answer_head(HeadAnswer::Empty, crate::now());
+            let events = lock(&self.shared.state).answer_head(HeadAnswer::Empty, now());
             self.shared.push_events(events);
             return true;
         }
@@ -466,7 +467,7 @@ impl Worker {
                 tracing::error!("journal head changed under the worker");
                 return true;
             }
-            state.answer_head(answer, crate::now())
+            state.answer_head(answer, now())
         };
         self.shared.push_events(events);
         self.offline = None;
@@ -728,8 +729,7 @@ impl Worker {
                 if user == self.shared.user {
                     self.keep(Cached::Progress, &body);
                 }
-                let mut events =
-                    lock(&self.shared.state).install_progress(user, &body, crate::now());
+                let mut events = lock(&self.shared.state).install_progress(user, &body, now());
                 if user == self.shared.user {
                     events.extend(self.fetch_profile(user, deadline));
                 }
