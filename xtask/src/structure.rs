@@ -27,12 +27,18 @@ pub fn check() -> Result<()> {
             }
         }
         for cycle in cycles(&graph) {
-            findings.push(format!("{}: module cycle {}", krate.name, cycle.join(" ↔ ")));
+            findings.push(format!(
+                "{}: module cycle {}",
+                krate.name,
+                cycle.join(" ↔ ")
+            ));
         }
     }
     findings.extend(code_map_findings()?);
     if findings.is_empty() {
-        println!("structure: no module cycles; ARCHITECTURE.md's crate arrows match cargo metadata");
+        println!(
+            "structure: no module cycles; ARCHITECTURE.md's crate arrows match cargo metadata"
+        );
         return Ok(());
     }
     for f in &findings {
@@ -54,17 +60,26 @@ fn workspace_crates() -> Result<Vec<Crate>> {
         .output()
         .context("running cargo metadata")?;
     if !out.status.success() {
-        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading cargo metadata")?;
-    let packages = meta["packages"].as_array().context("metadata has no packages")?;
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("reading cargo metadata")?;
+    let packages = meta["packages"]
+        .as_array()
+        .context("metadata has no packages")?;
     let names: BTreeSet<String> = packages
         .iter()
         .filter_map(|p| p["name"].as_str().map(str::to_owned))
         .collect();
     let mut crates = Vec::new();
     for p in packages {
-        let name = p["name"].as_str().context("package without a name")?.to_owned();
+        let name = p["name"]
+            .as_str()
+            .context("package without a name")?
+            .to_owned();
         let manifest = PathBuf::from(p["manifest_path"].as_str().context("no manifest path")?);
         let dir = manifest.parent().context("manifest without folder")?;
         let deps = p["dependencies"]
@@ -96,7 +111,8 @@ fn module_graph(src: &Path) -> Result<BTreeMap<ModPath, BTreeSet<ModPath>>> {
     let modules: BTreeSet<ModPath> = files.keys().cloned().collect();
     let mut graph = BTreeMap::new();
     for (module, file) in &files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let ast = syn::parse_file(&text).with_context(|| format!("parsing {}", file.display()))?;
         let mut refs = References {
             file_module: module.clone(),
@@ -160,7 +176,9 @@ impl References<'_> {
 
     /// Resolves a path's leading segments to the deepest file module it names.
     fn refer(&mut self, segments: &[String]) {
-        let Some(first) = segments.first() else { return };
+        let Some(first) = segments.first() else {
+            return;
+        };
         let mut absolute: ModPath = match first.as_str() {
             "crate" => Vec::new(),
             "self" => self.current(),
@@ -273,7 +291,9 @@ fn cycles(graph: &BTreeMap<ModPath, BTreeSet<ModPath>>) -> Vec<Vec<String>> {
             self.stack.push(v);
             self.on_stack.insert(v);
             for w in self.graph.get(v).into_iter().flatten() {
-                let Some((w, _)) = self.graph.get_key_value(w) else { continue };
+                let Some((w, _)) = self.graph.get_key_value(w) else {
+                    continue;
+                };
                 if !self.index.contains_key(w) {
                     self.visit(w);
                     let lw = self.low[w];
@@ -336,7 +356,9 @@ fn code_map_findings() -> Result<Vec<String>> {
         .nth(1)
         .and_then(|rest| rest.split("<!-- /crate-arrows -->").next())
     else {
-        return Ok(vec!["ARCHITECTURE.md has no <!-- crate-arrows --> block".to_owned()]);
+        return Ok(vec![
+            "ARCHITECTURE.md has no <!-- crate-arrows --> block".to_owned(),
+        ]);
     };
     let mut documented = BTreeSet::new();
     for line in block.lines().filter(|l| l.contains('←')) {
@@ -369,7 +391,9 @@ fn code_map_findings() -> Result<Vec<String>> {
         findings.push(format!("ARCHITECTURE.md lacks the arrow {to} ← {from}"));
     }
     for (to, from) in documented.difference(&actual) {
-        findings.push(format!("ARCHITECTURE.md shows {to} ← {from}, which Cargo.toml does not have"));
+        findings.push(format!(
+            "ARCHITECTURE.md shows {to} ← {from}, which Cargo.toml does not have"
+        ));
     }
     Ok(findings)
 }

@@ -12,6 +12,8 @@
 //!
 //! `laurel-bench postgres` is the PostgreSQL benchmark instead ([`pg`]):
 //! pgbench running Laurel's store transaction, then Laurel with 1 and 2 nodes.
+// Unsafe code is allowed here only: process groups and CPU times of the processes it measures (libc).
+#![allow(unsafe_code)]
 
 mod baseline;
 mod child;

@@ -1,5 +1,10 @@
 //! The SDK against a real `laurel-server` (dev mode, SQLite in a temp dir)
 //! over loopback. Every wait is bounded: events are pumped with a deadline.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its place"
+)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

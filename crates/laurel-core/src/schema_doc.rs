@@ -509,6 +509,10 @@ impl Schema {
 /// The demo app `480` (Spacewar), loaded by `laurel serve --dev`.
 pub const DEMO_SCHEMA_JSON: &str = include_str!("demo_schema.json");
 
+#[allow(
+    clippy::expect_used,
+    reason = "a constant of this crate, parsed and validated by its tests"
+)]
 pub fn demo_schema() -> Schema {
     let doc = SchemaDoc::from_json(DEMO_SCHEMA_JSON).expect("demo schema parses");
     Schema::from_doc(&doc).expect("demo schema is valid")

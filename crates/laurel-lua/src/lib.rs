@@ -25,6 +25,8 @@ mod args;
 mod config;
 mod convert;
 mod events;
+// The one module with unsafe code: the C API fast path.
+#[allow(unsafe_code)]
 mod fast;
 mod log;
 

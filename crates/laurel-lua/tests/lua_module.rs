@@ -3,6 +3,11 @@
 //! here, each run in its own working directory with its own server, with a
 //! deadline (the process is killed if it hangs). A run passes when it exits
 //! 0 and prints its `LUA-TEST-OK <script>` line.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its place"
+)]
 
 mod support;
 

@@ -2,6 +2,11 @@
 //! the shared conformance suite, then what is PostgreSQL's own (several
 //! nodes on one database, the database going away and coming back,
 //! migrations, key expiry).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its place"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -302,7 +302,8 @@ impl FigureChanges {
     }
 }
 
-#[cfg(all(test, feature = "conformance"))]
+#[cfg(test)]
+#[cfg(feature = "conformance")]
 mod tests {
     use laurel_core::{SchemaDoc, StoreBatch, WriteAuthority, apply_batch};
 

@@ -1,5 +1,10 @@
 //! The SQLite store: the shared conformance suite, then what is SQLite's own
 //! (files, migrations, shutdown, checkpoints, key expiry).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its place"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

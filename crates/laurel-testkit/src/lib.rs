@@ -2,6 +2,13 @@
 //! fresh data dir, and talk to it over HTTP or HTTPS; start a throwaway
 //! PostgreSQL ([`postgres`]); make certificates ([`tls`]). Every wait here
 //! is bounded.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its place"
+)]
+// Unsafe code is allowed here only: process groups, signals and rlimits of the processes it starts (libc).
+#![allow(unsafe_code)]
 
 pub mod postgres;
 pub mod tls;

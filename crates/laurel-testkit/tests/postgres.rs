@@ -1,6 +1,11 @@
 //! The throwaway PostgreSQL of `laurel_testkit::postgres`: it starts (also
 //! as root), serves fresh databases on loopback, stops and starts again,
 //! and leaves nothing behind.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its place"
+)]
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -161,26 +161,13 @@ const RESERVED_FDS: u64 = 64;
 fn fd_limited(max_connections: usize) -> usize {
     #[cfg(unix)]
     {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
+        use rlimit::Resource;
+        let Ok((mut soft, hard)) = Resource::NOFILE.get() else {
+            return max_connections;
         };
-        // SAFETY: getrlimit/setrlimit only read or write the struct passed in.
-        let soft = unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-                return max_connections;
-            }
-            if limit.rlim_cur < limit.rlim_max {
-                let raised = libc::rlimit {
-                    rlim_cur: limit.rlim_max,
-                    rlim_max: limit.rlim_max,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                    limit.rlim_cur = limit.rlim_max;
-                }
-            }
-            limit.rlim_cur
-        };
+        if soft < hard && Resource::NOFILE.set(hard, hard).is_ok() {
+            soft = hard;
+        }
         let allowed =
             usize::try_from(soft.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX);
         if allowed < max_connections {

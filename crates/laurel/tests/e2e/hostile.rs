@@ -391,17 +391,9 @@ fn healthz_from(source: &str, server: &str, within: Duration) -> Option<u16> {
 /// Raises this test process's own open-file limit to its hard limit, so
 /// that it can hold the connections it opens.
 fn raise_own_open_file_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read or write the struct passed in.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        limit.rlim_cur = limit.rlim_max;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-    }
-    limit.rlim_cur
+    let (_, hard) = rlimit::Resource::NOFILE.get().expect("getrlimit");
+    rlimit::Resource::NOFILE.set(hard, hard).expect("setrlimit");
+    hard
 }
 
 /// Finding 3: with no timer, no cap and no idle timeout, about 1,100

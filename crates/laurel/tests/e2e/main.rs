@@ -3,6 +3,11 @@
 //! and `laurel migrate` between SQLite and PostgreSQL; and several nodes on
 //! one PostgreSQL database (`cluster`); and TLS, to clients and to
 //! PostgreSQL (`tls`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its place"
+)]
 
 mod api;
 mod cli;

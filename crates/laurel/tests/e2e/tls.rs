@@ -74,10 +74,9 @@ fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> Output {
     match rx.recv_timeout(REFUSAL_DEADLINE) {
         Ok(output) => output.expect("laurel's output"),
         Err(_) => {
-            // SAFETY: kill(2) of our own child; no memory effects.
-            unsafe {
-                libc::kill(pid as i32, libc::SIGKILL);
-            }
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("laurel {args:?} still ran after {REFUSAL_DEADLINE:?}");
         }
     }
