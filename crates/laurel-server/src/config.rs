@@ -36,11 +36,11 @@ pub struct ServerConfig {
     pub progress_cache: bool,
     /// Bytes the progress snapshot cache may hold.
     pub cache_bytes: usize,
-    /// Header timeout and connection caps ([`connections`]).
+    /// Header timeout and connection caps ([`crate::connections`]).
     pub connections: ConnectionLimits,
-    /// Rate limits per credential and client address ([`rate_limit`]).
+    /// Rate limits per credential and client address ([`crate::rate_limit`]).
     pub rate_limits: RateLimits,
-    /// Serve HTTPS with this certificate ([`tls`]); plain HTTP when `None`.
+    /// Serve HTTPS with this certificate ([`crate::tls`]); plain HTTP when `None`.
     pub tls: Option<Arc<ServerTls>>,
 }
 

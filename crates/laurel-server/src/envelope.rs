@@ -69,7 +69,7 @@ fn track(request: Request) -> (Request, Option<Arc<AtomicBool>>) {
 
 /// The layer every route (and the fallback) runs in: it numbers the
 /// request, runs it with its id in scope through the rate gate
-/// ([`crate::admission::admit`]) and the request timeout, logs a refusal,
+/// (`admission::admit`) and the request timeout, logs a refusal,
 /// counts the answer in the metrics, and adds the common headers.
 ///
 /// One hand-written service rather than `from_fn` layers: each of those

@@ -5,6 +5,55 @@
 //! This is the only crate that knows HTTP. It converts wire shapes
 //! ([`laurel_wire`]) to core types at the edge, and maps every failure to a
 //! Steam EResult and an HTTP status in one place ([`error`]).
+//!
+//! # Modules, bottom up
+//!
+//! No module imports one above it (`cargo xtask structure` checks that the
+//! module graph has no cycle):
+//!
+//! - leaves: [`clock`] (the one clock read), [`request_id`], [`log_limit`],
+//!   [`metrics`], [`cache`], [`players`], [`tls`], [`routes`] (the route
+//!   table, data only), `steam::format` and `steam::params`;
+//! - [`error`], [`auth`] (bearer parsing, key hashing, the admin gate),
+//!   [`tokens`] (signing, verifying, revocations), [`rate_limit`] (the
+//!   buckets), [`connections`], [`config`];
+//! - [`state`] (`AppState`: the store and the per-node caches), then what
+//!   reads it: `credentials` (who is calling), `admission` (the rate gate
+//!   around a request), `extract` (axum extractors), `progress` (the paths
+//!   both front ends share around a write);
+//! - the handlers: `api::{service, client, admin}` by audience, and the
+//!   Steam Web API ([`steam`]: one registry entry per method, beside its
+//!   handler, grouped by interface);
+//! - [`envelope`] and [`router`](router()), and at the top [`Application`].
+//!
+//! # A request's path, outside in
+//!
+//! 1. The accept loop ([`connections`]): hyper's HTTP/1 with a timer (the
+//!    header-read timeout also closes idle keep-alive connections), caps on
+//!    open connections in total and per client address, the TLS handshake
+//!    after the caps on the connection's own task, the peer address put on
+//!    the request.
+//! 2. Routing, then the envelope ([`envelope`]: one hand-written tower
+//!    `Service` around each route and the fallback, so it sees the matched
+//!    route; `from_fn` layers box and clone the service under them per
+//!    request, which the read path felt). It puts a request id in scope for
+//!    every log line and error, runs the rate gate (`admission`: the client
+//!    address, `X-Forwarded-For` believed only from `--trusted-proxy`
+//!    networks; one GCRA bucket per request — the user token's under its
+//!    app's quota, the server key's, or the address's; what it found goes
+//!    to the handler as one [`rate_limit::Admitted`]), the request timeout,
+//!    the handler, then the answer's headers (`X-Request-Id`, `nosniff`,
+//!    `no-store`, `Connection: close` when the body was left unread), the
+//!    metrics, the refusal log (at most 5 lines a second), and a failed
+//!    authentication charged to the address's failure budget.
+//! 3. The handler: credentials, path ids, body, then the store; an applied
+//!    write goes through `progress::after_store` (the snapshot cache and the
+//!    current players), whichever front end took it.
+//!
+//! User tokens are verified without the database ([`tokens`]): every node
+//! keeps the signing secrets, the revocations and the revoked keys in
+//! memory, applies its own changes at once and reloads them every 5 s, so a
+//! revocation anywhere holds everywhere within 5 s.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,7 +66,7 @@ mod admission;
 mod api;
 pub mod auth;
 pub mod cache;
-mod clock;
+pub mod clock;
 pub mod config;
 pub mod connections;
 mod credentials;
@@ -30,7 +79,7 @@ pub mod players;
 mod progress;
 pub mod rate_limit;
 pub mod request_id;
-mod router;
+pub mod router;
 pub mod routes;
 pub mod state;
 pub mod steam;

@@ -1,5 +1,5 @@
 //! The route table of the client and admin API, as data: the router
-//! ([`crate::router`]) is built from [`ROUTES`] and nothing else, and a test
+//! ([`crate::router()`]) is built from [`ROUTES`] and nothing else, and a test
 //! checks the OpenAPI document against it. The Steam Web API's methods are
 //! listed by [`crate::steam::registry`].
 

@@ -8,10 +8,10 @@
 //!   `/Interface/Method/{version}` and `/Interface/Method/{version}/`, where
 //!   the version is `v1`, `v0001`, `v2`, `v0002`, … ([`params::parse_version`]).
 //! - Credentials: `key=` (or `Authorization: Bearer`) is a server key of the
-//!   app or a user token of the app ([`Credential`]). Missing required
+//!   app or a user token of the app ([`method::Credential`](method)). Missing required
 //!   parameters (the `key` included) are Steam's HTML 400, an unknown,
 //!   revoked or wrong-app key its HTML 403, an expired user token its 401.
-//! - Formats: `format=json` (default), `xml`, `vdf` ([`format`]).
+//! - Formats: `format=json` (default), `xml`, `vdf` ([`mod@format`]).
 
 mod dispatch;
 pub mod format;
