@@ -25,8 +25,8 @@ mod args;
 mod config;
 mod convert;
 mod events;
-mod fast;
 mod log;
+mod raw_c_api;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
