@@ -1,4 +1,6 @@
-//! Issue 5's benchmark, in one run:
+//! What the global figures cost, in one run: the latency of Steam's global
+//! achievement percentages at scale, and the stores' throughput with the
+//! figures kept current and without:
 //!
 //! 1. **Seed** a SQLite store with `--users` users (default 1,000,000) of an
 //!    app with `--achievements` achievements (default 100) and five stats

@@ -44,7 +44,10 @@ impl ChildGuard {
         let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {name}: {cmd:?}"))?;
-        let stdout = child.stdout.take().expect("piped stdout");
+        let stdout = child
+            .stdout
+            .take()
+            .context("the child has no piped stdout")?;
         let mut guard = ChildGuard {
             name: name.to_owned(),
             child: Some(child),

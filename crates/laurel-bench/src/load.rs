@@ -57,6 +57,10 @@ pub async fn send(
 }
 
 /// A request with the usual headers; `body` is JSON when given.
+#[allow(
+    clippy::expect_used,
+    reason = "the method, URI and headers are the bench's own constants"
+)]
 pub fn request(
     addr: SocketAddr,
     method: Method,

@@ -6,11 +6,7 @@
     reason = "test code: a failed unwrap is a failed test, with its place"
 )]
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use laurel_client::journal::Journal;
@@ -18,9 +14,9 @@ use laurel_client::{
     AppId, Client, ClientConfig, ClientError, Credentials, EResult, Event, SaveDetail, StatKind,
     SteamId, UserInfo,
 };
-use laurel_server::{Application, ServerConfig};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_testkit::Http;
+use laurel_testkit::in_process::InProcessServer;
+use laurel_testkit::unlocked as unlocked_on_server;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -34,77 +30,6 @@ fn user_a() -> SteamId {
 }
 fn user_b() -> SteamId {
     SteamId::new(76561197960287931).unwrap()
-}
-
-/// A dev-mode server on `127.0.0.1:0` with its own tokio runtime on a thread.
-struct TestServer {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TestServer {
-    fn start(db: &Path) -> TestServer {
-        TestServer::start_with(db, |_| {})
-    }
-
-    /// As [`TestServer::start`], with the configuration changed by `tweak`.
-    fn start_with(db: &Path, tweak: impl FnOnce(&mut ServerConfig) + Send + 'static) -> TestServer {
-        let db = db.to_owned();
-        let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            rt.block_on(async move {
-                let store = SqliteStore::open(&db, SqliteOptions::default()).expect("store");
-                let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
-                config.dev = true;
-                tweak(&mut config);
-                let app = Application::build(config, Arc::new(store))
-                    .await
-                    .expect("server");
-                addr_tx.send(app.local_addr()).unwrap();
-                app.run_until_stopped(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server run");
-            });
-        });
-        let addr = addr_rx.recv_timeout(WAIT).expect("the server starts");
-        TestServer {
-            url: format!("http://{addr}"),
-            stop: Some(stop),
-            thread: Some(thread),
-        }
-    }
-
-    /// Stops serving (graceful, bounded) and waits for the thread.
-    fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let deadline = Instant::now() + WAIT;
-            while !thread.is_finished() {
-                assert!(Instant::now() < deadline, "the server did not stop");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            thread.join().expect("server thread");
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 struct Env {
@@ -235,11 +160,9 @@ fn store_directly(url: &str, user: SteamId, key: &str, body: &Value) -> (u16, Va
 }
 
 fn server_progress(url: &str, user: SteamId) -> Value {
-    let (status, body) = Http::new(url)
-        .progress(480, &user.to_string(), &token(url, user))
-        .expect("server answers");
-    assert_eq!(status, 200, "{body}");
-    body
+    Http::new(url)
+        .dev_progress(480, &user.to_string())
+        .expect("server answers")
 }
 
 fn stat_of(progress: &Value, name: &str) -> Value {
@@ -252,18 +175,10 @@ fn stat_of(progress: &Value, name: &str) -> Value {
         .clone()
 }
 
-fn unlocked_on_server(progress: &Value, name: &str) -> bool {
-    progress["achievements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|a| a["name"] == name && a["unlocked"] == true)
-}
-
 #[test]
 fn start_up_brings_the_current_users_progress() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let client = ready(&env, &server.url, user_a());
     assert_eq!(client.user_steam_id(), Some(user_a()));
     assert_eq!(client.achievement_names().len(), 4);
@@ -279,7 +194,7 @@ fn start_up_brings_the_current_users_progress() {
 #[test]
 fn a_store_gives_achievement_info_then_save_then_update() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let client = ready(&env, &server.url, user_a());
 
     assert!(client.set_achievement("ACH_WIN_ONE_GAME"));
@@ -340,7 +255,7 @@ fn a_store_gives_achievement_info_then_save_then_update() {
 #[test]
 fn a_refused_store_reports_the_servers_result_and_reverts_the_cache() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let client = ready(&env, &server.url, user_a());
 
     // Another device raises the increment-only NumGames to 5 behind the client's back.
@@ -395,7 +310,7 @@ fn a_refused_store_reports_the_servers_result_and_reverts_the_cache() {
 #[test]
 fn a_write_that_breaks_constraints_is_taken_and_the_server_says_why_it_refused() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let client = ready(&env, &server.url, user_a());
     assert!(client.set_stat_i32("NumGames", 2));
     assert!(client.store_stats());
@@ -440,7 +355,7 @@ fn a_write_that_breaks_constraints_is_taken_and_the_server_says_why_it_refused()
 #[test]
 fn writes_in_the_first_frame_reach_the_server() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let client = env.client(&server.url, user_b());
     assert!(client.set_achievement("ACH_WIN_ONE_GAME"));
     assert!(client.set_stat_i32("NumGames", 2));
@@ -486,7 +401,7 @@ fn a_cold_offline_start_then_relaunches_online_and_offline() {
     assert_eq!(env.journaled(user_a()), 1);
     drop(client);
 
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     name_user(&server.url, user_a(), "Gordon");
     let client = env.client(&server.url, user_a());
     // The replayed store's answer, then the start-up request's (with the profile).
@@ -530,7 +445,7 @@ fn a_cold_offline_start_then_relaunches_online_and_offline() {
 #[test]
 fn a_user_reads_another_users_progress() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let a = ready(&env, &server.url, user_a());
     assert!(a.set_achievement("ACH_WIN_ONE_GAME"));
     assert!(a.set_stat_i32("NumWins", 3));
@@ -585,7 +500,7 @@ fn a_user_reads_another_users_progress() {
 #[test]
 fn reset_all_stats_resets_on_the_server() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let client = ready(&env, &server.url, user_a());
     assert!(client.set_achievement("ACH_WIN_ONE_GAME"));
     assert!(client.set_stat_i32("NumGames", 2));
@@ -625,9 +540,9 @@ fn without_a_server_a_progress_request_fails_with_no_connection() {
 #[test]
 fn an_offline_store_survives_a_crash_and_is_applied_exactly_once() {
     let env = Env::new();
-    let mut server = TestServer::start(&env.db());
+    let mut server = InProcessServer::start(&env.db()).unwrap();
     let client = ready(&env, &server.url, user_a());
-    server.stop();
+    server.stop().unwrap();
 
     // Offline: requests time out with NoConnection.
     assert!(client.request_user_progress(None));
@@ -668,7 +583,7 @@ fn an_offline_store_survives_a_crash_and_is_applied_exactly_once() {
     drop(client);
     assert_eq!(env.journaled(user_a()), 2);
 
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let client = env.client(&server.url, user_a());
     let events = pump_until(&client, |e| {
         e.iter()
@@ -704,15 +619,15 @@ fn an_offline_store_survives_a_crash_and_is_applied_exactly_once() {
 #[test]
 fn a_replay_of_a_store_the_server_already_applied_changes_nothing() {
     let env = Env::new();
-    let mut server = TestServer::start(&env.db());
+    let mut server = InProcessServer::start(&env.db()).unwrap();
     let client = ready(&env, &server.url, user_a());
-    server.stop();
+    server.stop().unwrap();
     assert!(client.set_stat_i32("NumGames", 1));
     assert!(client.store_stats());
     pump_until(&client, |e| !e.is_empty());
     drop(client);
 
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let entries = Journal::open(&env.journal(user_a()), app(), user_a())
         .unwrap()
         .entries()
@@ -747,7 +662,7 @@ fn a_replay_of_a_store_the_server_already_applied_changes_nothing() {
 #[test]
 fn a_rejected_token_logs_the_user_off() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     // Well-formed, but not signed by this server.
     let forged = format!("lt2.480.{}.1.4000000000.0.{}", user_a(), "0".repeat(64));
     let client = Client::init(
@@ -777,7 +692,7 @@ fn globals_done(events: &[Event]) -> bool {
 #[test]
 fn global_percentages_and_stats_arrive_as_events() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let a = ready(&env, &server.url, user_a());
     assert!(a.set_stat_i32("NumGames", 3));
     assert!(a.set_achievement("ACH_WIN_ONE_GAME"));
@@ -876,9 +791,10 @@ fn rate_limited_stores_wait_for_retry_after_and_are_all_applied() {
     const STORES: i32 = 5;
     let env = Env::new();
     // One request a second for a user token, no burst beyond one.
-    let server = TestServer::start_with(&env.db(), |config| {
+    let server = InProcessServer::start_with(&env.db(), |config| {
         config.rate_limits.user = laurel_server::Rate::new(1, 1);
-    });
+    })
+    .unwrap();
     let client = ready(&env, &server.url, user_a());
     for n in 1..=STORES {
         assert!(client.set_stat_i32("NumGames", n));
@@ -903,9 +819,10 @@ fn rate_limited_stores_wait_for_retry_after_and_are_all_applied() {
 #[test]
 fn a_new_token_after_a_revocation_resumes_the_journaled_stores() {
     let env = Env::new();
-    let server = TestServer::start_with(&env.db(), |config| {
+    let server = InProcessServer::start_with(&env.db(), |config| {
         config.admin_token = Some(laurel_testkit::ADMIN_TOKEN.to_owned());
-    });
+    })
+    .unwrap();
     let client = Client::init(
         ClientConfig::new(
             &server.url,
@@ -970,7 +887,7 @@ fn player_count_answer(events: &[Event]) -> bool {
 #[test]
 fn the_active_player_count_leaves_out_the_asking_user() {
     let env = Env::new();
-    let server = TestServer::start(&env.db());
+    let server = InProcessServer::start(&env.db()).unwrap();
     let a = ready(&env, &server.url, user_a());
     assert!(a.request_active_player_count());
     assert_eq!(

@@ -12,6 +12,11 @@
 //! `userProgressSave` event on loopback (timed here, as the script's lines
 //! arrive), with the time the unlock call itself takes (it journals the store
 //! durably before returning).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark: a failure ends the run, with its place"
+)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -20,7 +25,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{ModuleDir, Run, StepReply, TestServer};
+use support::{ModuleDir, Run, StepReply};
 use tempfile::TempDir;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -38,7 +43,7 @@ fn main() {
     let unlocks = args.get(1).cloned().unwrap_or_else(|| "200".into());
     let module = ModuleDir::install();
     let data = TempDir::new().unwrap();
-    let server = TestServer::start(&data.path().join("laurel.sqlite3"), None);
+    let server = support::start_server(&data.path().join("laurel.sqlite3"), None);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/bench.lua");
     println!(
         "plugin.steamworks benchmark: {reads} reads per figure, {unlocks} unlocks, server on {}",

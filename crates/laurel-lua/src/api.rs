@@ -11,7 +11,7 @@ use mlua::{Lua, MultiValue, Table, Value};
 use crate::args::{Checks, Place, arg, got};
 use crate::convert::{self, StatType};
 use crate::events::{self, Added, Listener};
-use crate::{MAX_UPDATE_WAIT, Plugin, config, fast, guarded, log};
+use crate::{MAX_UPDATE_WAIT, Plugin, config, guarded, log, raw_c_api};
 
 /// What a function returns when it cannot do its work.
 #[derive(Clone, Copy)]
@@ -322,7 +322,7 @@ fn get_achievement_names(lua: &Lua, p: &Rc<Plugin>, _: &MultiValue) -> mlua::Res
         .logged_on("getAchievementNames")
         .map(|c| c.achievement_names())
         .unwrap_or_default();
-    fast::string_array(lua, &names)
+    raw_c_api::string_array(lua, &names)
 }
 
 /// `steamworks.getAchievementInfo(name [, userSteamId])` → AchievementInfo or nil.
@@ -341,7 +341,7 @@ fn get_achievement_info(lua: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::R
         return Ok(Value::Nil);
     };
     match client.achievement(&name, user) {
-        Some(info) => fast::achievement_table(lua, &info),
+        Some(info) => raw_c_api::achievement_table(lua, &info),
         None => {
             let known = client.achievement_icons(&name).is_some();
             explain_missing(&c, &client, Kind::Achievement, &name, known, user);
@@ -409,7 +409,7 @@ fn get_user_stat_value(lua: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Re
     let Some(params) = c.table(Place::Arg(1, "params"), arg(args, 0)) else {
         return Ok(Value::Nil);
     };
-    let (name_v, type_v, user_v) = match fast::stat_params(lua, &params) {
+    let (name_v, type_v, user_v) = match raw_c_api::stat_params(lua, &params) {
         Ok(fields) => fields,
         Err(e) => {
             c.fail(

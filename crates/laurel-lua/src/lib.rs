@@ -25,10 +25,10 @@ mod args;
 mod config;
 mod convert;
 mod events;
+mod log;
 // The one module with unsafe code: the C API fast path.
 #[allow(unsafe_code)]
-mod fast;
-mod log;
+mod raw_c_api;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;

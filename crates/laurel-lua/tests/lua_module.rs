@@ -23,8 +23,8 @@ use std::time::Duration;
 use laurel_testkit::Http;
 use serde_json::json;
 use support::{
-    INTERPRETERS, ModuleDir, Outcome, Run, StepReply, TestServer, assert_passed, server_progress,
-    token, unlocked_on_server,
+    INTERPRETERS, InProcessServer, ModuleDir, Outcome, Run, StepReply, assert_passed,
+    server_progress, token, unlocked_on_server,
 };
 use tempfile::TempDir;
 
@@ -41,7 +41,7 @@ fn lua_dir() -> PathBuf {
 struct Case {
     interpreter: &'static str,
     module: ModuleDir,
-    server: TestServer,
+    server: InProcessServer,
     _db_dir: TempDir,
     work: TempDir,
 }
@@ -54,7 +54,7 @@ impl Case {
     fn with_admin(interpreter: &'static str, admin: Option<&str>) -> Case {
         support::interpreter(interpreter);
         let db_dir = TempDir::new().unwrap();
-        let server = TestServer::start(&db_dir.path().join("laurel.sqlite3"), admin);
+        let server = support::start_server(&db_dir.path().join("laurel.sqlite3"), admin);
         Case {
             interpreter,
             module: ModuleDir::install(),
@@ -247,11 +247,11 @@ fn offline_store_is_journaled_and_replayed() {
         let server = &mut case.server;
         let outcome = support::run(&run, |step| match step {
             "stop the server" => {
-                server.stop();
+                server.stop().expect("the server stops");
                 StepReply::Line("stopped".into())
             }
             "start the server" => {
-                server.restart();
+                server.restart().expect("the server restarts");
                 StepReply::Line("started".into())
             }
             other => panic!("unexpected step {other}"),
@@ -279,14 +279,14 @@ fn a_store_made_offline_survives_a_killed_game() {
         let server = &mut case.server;
         let outcome = support::run(&run, |step| match step {
             "stop the server" => {
-                server.stop();
+                server.stop().expect("the server stops");
                 StepReply::Line("stopped".into())
             }
             "kill me" => StepReply::Kill,
             other => panic!("unexpected step {other}"),
         });
         assert!(outcome.killed_by_harness, "{}", outcome.report(&run));
-        case.server.restart();
+        case.server.restart().expect("the server restarts");
         case.pass("offline_replay.lua", &[]);
         let progress = server_progress(&case.server.url, 480, USER_A);
         assert!(
@@ -335,9 +335,9 @@ fn writes_in_the_first_frame_reach_the_server() {
 fn a_cold_offline_start_then_relaunches_online_and_offline() {
     for_each_interpreter(|interpreter| {
         let mut case = Case::new(interpreter);
-        case.server.stop();
+        case.server.stop().expect("the server stops");
         case.pass("cold_offline.lua", &[]);
-        case.server.restart();
+        case.server.restart().expect("the server restarts");
         case.pass("cold_replay.lua", &[]);
         let progress = server_progress(&case.server.url, 480, USER_A);
         assert!(
@@ -350,7 +350,7 @@ fn a_cold_offline_start_then_relaunches_online_and_offline() {
             json!(2),
             "two stores, each once: {progress}"
         );
-        case.server.stop();
+        case.server.stop().expect("the server stops");
         case.pass("offline_relaunch.lua", &[]);
     });
 }

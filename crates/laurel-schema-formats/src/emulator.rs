@@ -19,17 +19,17 @@
 use std::collections::BTreeMap;
 
 use laurel_core::SchemaDoc;
-use laurel_core::schema_doc::{AchievementDoc, ProgressDoc, SetByDoc, StatDoc, StatKindDoc};
+use laurel_core::schema_doc::{AchievementDoc, SetByDoc, StatDoc, StatKindDoc};
 use serde::Serialize;
 use serde_json::Number;
 
-use crate::json::{self, Fields, Json};
-use crate::problems::{Origins, PathStyle, Problems};
-use crate::steam_web::{drop_app_settings, json_number};
+use crate::foreign::{
+    self, Object, TOKEN_KEY, blank_achievement, drop_app_settings, in_default_language, non_empty,
+    parse_number, plain_stat, push_achievement, push_stat,
+};
+use crate::json::{self, Fields, Json, json_number};
+use crate::problems::{Origins, Problems};
 use crate::{ExportError, ImportOptions, number_text, shown};
-
-/// gbe_fork's generator writes the Steam localization token beside the languages.
-const TOKEN_KEY: &str = "token";
 
 pub(crate) fn import_achievements(
     text: &str,
@@ -50,15 +50,9 @@ pub(crate) fn import_achievements(
     };
     for (i, item) in items.iter().enumerate() {
         let path = format!("[{i}]");
-        let before = problems.len();
-        doc.achievements
-            .push(read_achievement(item, &path, options, problems));
-        origins.achievement(
-            problems,
-            path,
-            PathStyle::Annotated,
-            problems.len() > before,
-        );
+        push_achievement(doc, origins, problems, path.clone(), |problems| {
+            read_achievement(item, &path, options, problems)
+        });
     }
 }
 
@@ -68,15 +62,7 @@ fn read_achievement(
     options: &ImportOptions,
     problems: &mut Problems,
 ) -> AchievementDoc {
-    let mut achievement = AchievementDoc {
-        name: String::new(),
-        display_name: BTreeMap::new(),
-        description: BTreeMap::new(),
-        hidden: false,
-        icon: None,
-        icon_gray: None,
-        progress: None,
-    };
+    let mut achievement = blank_achievement();
     let Some(fields) = Fields::of(item, path, problems) else {
         return achievement;
     };
@@ -88,11 +74,11 @@ fn read_achievement(
             achievement.display_name =
                 localized(v, &fields.path_of("displayName"), options, problems);
         }
-        None => problems.push(fields.path_of("displayName"), "required, but missing"),
+        None => problems.missing(fields.path_of("displayName")),
     }
     achievement.description = match fields.get("description") {
         Some(v) => localized(v, &fields.path_of("description"), options, problems),
-        None => BTreeMap::from([(options.language.clone(), String::new())]),
+        None => in_default_language("", options),
     };
     if let Some(v) = fields.get("hidden") {
         match json::flag_of(v) {
@@ -105,9 +91,9 @@ fn read_achievement(
         Some(_) => non_empty(fields.opt_string("icon_gray", problems)),
         None => non_empty(fields.opt_string("icongray", problems)),
     };
-    if let Some(v) = fields.get("progress") {
-        achievement.progress = read_progress(v, &fields.path_of("progress"), problems);
-    }
+    achievement.progress = fields
+        .object("progress", problems)
+        .and_then(|progress| foreign::read_progress(&progress, problems));
     achievement
 }
 
@@ -120,9 +106,7 @@ fn localized(
 ) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     match v {
-        Json::String(s) => {
-            map.insert(options.language.clone(), s.clone());
-        }
+        Json::String(s) => map = in_default_language(s, options),
         Json::Object(entries) => {
             for (language, text) in entries {
                 if language == TOKEN_KEY {
@@ -148,62 +132,6 @@ fn localized(
         ),
     }
     map
-}
-
-fn read_progress(v: &Json, path: &str, problems: &mut Problems) -> Option<ProgressDoc> {
-    let fields = Fields::of(v, path, problems)?;
-    let min = fields.opt_number("min_val", problems).unwrap_or(0.0);
-    let max = match fields.get("max_val") {
-        Some(_) => fields.opt_number("max_val", problems),
-        None => {
-            problems.push(fields.path_of("max_val"), "required, but missing");
-            None
-        }
-    };
-    let value = match fields.get("value") {
-        Some(v) => Fields::of(v, &fields.path_of("value"), problems),
-        None => {
-            problems.push(fields.path_of("value"), "required, but missing");
-            None
-        }
-    }?;
-    let operation = value.string("operation", problems)?;
-    if !operation.eq_ignore_ascii_case("statvalue") {
-        problems.push(
-            value.path_of("operation"),
-            format!(
-                "only \"statvalue\" progress (the value of one stat) is supported, found {}",
-                shown(operation)
-            ),
-        );
-        return None;
-    }
-    let stat = value.string("operand1", problems)?;
-    Some(ProgressDoc {
-        stat: stat.to_owned(),
-        min,
-        max: max?,
-    })
-}
-
-fn non_empty(s: Option<&str>) -> Option<String> {
-    s.filter(|s| !s.is_empty()).map(str::to_owned)
-}
-
-fn plain_stat(name: String, kind: StatKindDoc, default: f64, options: &ImportOptions) -> StatDoc {
-    StatDoc {
-        name,
-        kind,
-        display_name: None,
-        default,
-        min: None,
-        max: None,
-        max_change: None,
-        increment_only: false,
-        set_by: SetByDoc::Client,
-        aggregated: false,
-        window: (kind == StatKindDoc::Avgrate).then_some(options.avgrate_window_seconds),
-    }
 }
 
 fn kind_of(text: &str) -> Result<StatKindDoc, String> {
@@ -232,15 +160,9 @@ pub(crate) fn import_stats_txt(
             continue;
         }
         let location = format!("line {}", i + 1);
-        let before = problems.len();
-        let stat = read_stats_line(line, &location, options, problems);
-        doc.stats.push(stat);
-        origins.stat(
-            problems,
-            location,
-            PathStyle::Annotated,
-            problems.len() > before,
-        );
+        push_stat(doc, origins, problems, location.clone(), |problems| {
+            read_stats_line(line, &location, options, problems)
+        });
     }
 }
 
@@ -262,9 +184,9 @@ fn read_stats_line(
         problems.push(location, message);
         StatKindDoc::Int
     });
-    let default = match default_text.trim().parse::<f64>() {
-        Ok(v) => v,
-        Err(_) => {
+    let default = match parse_number(default_text) {
+        Some(v) => v,
+        None => {
             problems.push(
                 location,
                 format!(
@@ -300,32 +222,36 @@ pub(crate) fn import_stats_json(
     };
     for (i, item) in items.iter().enumerate() {
         let path = format!("[{i}]");
-        let before = problems.len();
-        let mut stat = plain_stat(String::new(), StatKindDoc::Int, 0.0, options);
-        if let Some(fields) = Fields::of(item, &path, problems) {
-            if let Some(name) = fields.string("name", problems) {
-                stat.name = name.to_owned();
-            }
-            if let Some(kind) = fields.string("type", problems) {
-                match kind_of(kind) {
-                    Ok(kind) => {
-                        stat = plain_stat(std::mem::take(&mut stat.name), kind, 0.0, options)
-                    }
-                    Err(message) => problems.push(fields.path_of("type"), message),
-                }
-            }
-            if let Some(default) = fields.opt_number("default", problems) {
-                stat.default = default;
-            }
-        }
-        doc.stats.push(stat);
-        origins.stat(
-            problems,
-            path,
-            PathStyle::Annotated,
-            problems.len() > before,
-        );
+        push_stat(doc, origins, problems, path.clone(), |problems| {
+            read_stats_json_entry(item, &path, options, problems)
+        });
     }
+}
+
+/// One `{"name", "type", "default"}` of `stats.json`.
+fn read_stats_json_entry(
+    item: &Json,
+    path: &str,
+    options: &ImportOptions,
+    problems: &mut Problems,
+) -> StatDoc {
+    let mut stat = plain_stat(String::new(), StatKindDoc::Int, 0.0, options);
+    let Some(fields) = Fields::of(item, path, problems) else {
+        return stat;
+    };
+    if let Some(name) = fields.string("name", problems) {
+        stat.name = name.to_owned();
+    }
+    if let Some(kind) = fields.string("type", problems) {
+        match kind_of(kind) {
+            Ok(kind) => stat = plain_stat(std::mem::take(&mut stat.name), kind, 0.0, options),
+            Err(message) => problems.push(fields.path_of("type"), message),
+        }
+    }
+    if let Some(default) = fields.opt_number("default", problems) {
+        stat.default = default;
+    }
+    stat
 }
 
 #[derive(Serialize)]
@@ -356,6 +282,10 @@ struct EmuProgressValue<'a> {
     operand1: &'a str,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "plain data (strings, numbers, maps with string keys) always serializes"
+)]
 pub(crate) fn export_achievements(doc: &SchemaDoc, dropped: &mut Vec<String>) -> String {
     drop_app_settings(doc, "achievements.json", dropped);
     if !doc.app.name.is_empty() {
@@ -450,6 +380,10 @@ struct EmuStat<'a> {
     default: String,
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "plain data (strings, numbers, maps with string keys) always serializes"
+)]
 pub(crate) fn export_stats_json(doc: &SchemaDoc, dropped: &mut Vec<String>) -> String {
     drop_stat_fields(doc, "stats.json", dropped);
     let list: Vec<EmuStat<'_>> = doc

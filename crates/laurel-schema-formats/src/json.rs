@@ -3,14 +3,14 @@
 //! the last one (what `serde_json::Value` does). Parsing is serde_json's, with
 //! its nesting limit of 128, so no input can recurse without bound.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 
-use crate::problems::Problems;
+use crate::foreign::{Object, parse_flag, parse_number};
+use crate::problems::{Problems, path_key};
 use crate::shown;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,15 +74,16 @@ pub(crate) fn parse(text: &str, problems: &mut Problems) -> Option<Json> {
 /// Walks the tree; a path is only written out for a repeated key (a wide or
 /// deep input with long keys must not cost a path per value).
 fn report_repeated_keys(tree: &Json, problems: &mut Problems) {
-    enum Step<'a> {
+    /// One step from the root to the value being walked.
+    enum PathSegment<'a> {
         Key(&'a str),
         Index(usize),
     }
-    fn walk<'a>(tree: &'a Json, path: &mut Vec<Step<'a>>, problems: &mut Problems) {
+    fn walk<'a>(tree: &'a Json, path: &mut Vec<PathSegment<'a>>, problems: &mut Problems) {
         match tree {
             Json::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    path.push(Step::Index(i));
+                    path.push(PathSegment::Index(i));
                     walk(item, path, problems);
                     path.pop();
                 }
@@ -90,13 +91,13 @@ fn report_repeated_keys(tree: &Json, problems: &mut Problems) {
             Json::Object(fields) => {
                 let mut seen = HashSet::with_capacity(fields.len());
                 for (key, value) in fields {
-                    path.push(Step::Key(key));
+                    path.push(PathSegment::Key(key));
                     if !seen.insert(key.as_str()) {
                         let mut at = String::new();
-                        for step in path.iter() {
-                            match step {
-                                Step::Key(k) => at = join(&at, k),
-                                Step::Index(i) => at.push_str(&format!("[{i}]")),
+                        for segment in path.iter() {
+                            match segment {
+                                PathSegment::Key(k) => at = join(&at, k),
+                                PathSegment::Index(i) => at.push_str(&format!("[{i}]")),
                             }
                         }
                         problems.push(
@@ -122,20 +123,6 @@ pub(crate) fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-/// A key as it appears in a location: cut after 40 bytes, so that a hostile
-/// key cannot make every location as long as itself.
-pub(crate) fn path_key(key: &str) -> Cow<'_, str> {
-    const MAX: usize = 40;
-    if key.len() <= MAX {
-        return Cow::Borrowed(key);
-    }
-    let mut end = MAX;
-    while !key.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}…", &key[..end]))
 }
 
 /// Typed access to an object's fields, reporting wrong types with their path.
@@ -174,7 +161,7 @@ impl<'a> Fields<'a> {
     pub fn string(&self, key: &str, problems: &mut Problems) -> Option<&'a str> {
         match self.get(key) {
             None => {
-                problems.push(self.path_of(key), "required, but missing");
+                problems.missing(self.path_of(key));
                 None
             }
             Some(v) => self.as_string(key, v, problems),
@@ -227,6 +214,34 @@ impl<'a> Fields<'a> {
     }
 }
 
+impl Object for Fields<'_> {
+    fn path_of(&self, key: &str) -> String {
+        Fields::path_of(self, key)
+    }
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    fn text(&self, key: &str, problems: &mut Problems) -> Option<&str> {
+        self.string(key, problems)
+    }
+    fn opt_number(&self, key: &str, problems: &mut Problems) -> Option<f64> {
+        Fields::opt_number(self, key, problems)
+    }
+    fn object(&self, key: &str, problems: &mut Problems) -> Option<Self> {
+        let value = self.get(key)?;
+        Fields::of(value, &self.path_of(key), problems)
+    }
+}
+
+/// A JSON number: an integer when the value is one (and exactly representable).
+pub(crate) fn json_number(v: f64) -> Number {
+    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
+        Number::from(v as i64)
+    } else {
+        Number::from_f64(v).unwrap_or_else(|| Number::from(0))
+    }
+}
+
 /// A path for messages: the root is `(root)`.
 pub(crate) fn display_path(path: &str) -> String {
     if path.is_empty() {
@@ -242,10 +257,8 @@ pub(crate) fn number_of(v: &Json) -> Result<f64, String> {
         Json::Number(n) => n
             .as_f64()
             .ok_or_else(|| format!("{n} is not a usable number")),
-        Json::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| format!("expected a number, found the string {}", shown(s))),
+        Json::String(s) => parse_number(s)
+            .ok_or_else(|| format!("expected a number, found the string {}", shown(s))),
         other => Err(format!("expected a number, found {}", other.kind())),
     }
 }
@@ -257,11 +270,9 @@ pub(crate) fn flag_of(v: &Json) -> Result<bool, String> {
         Json::Bool(b) => Ok(*b),
         Json::Number(n) if n.as_u64() == Some(0) => Ok(false),
         Json::Number(n) if n.as_u64() == Some(1) => Ok(true),
-        Json::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "0" | "false" => Ok(false),
-            "1" | "true" => Ok(true),
-            _ => Err(format!("expected 0 or 1, found the string {}", shown(s))),
-        },
+        Json::String(s) => {
+            parse_flag(s).ok_or_else(|| format!("expected 0 or 1, found the string {}", shown(s)))
+        }
         Json::Number(n) => Err(format!("expected 0 or 1, found {n}")),
         other => Err(format!("expected 0 or 1, found {}", other.kind())),
     }

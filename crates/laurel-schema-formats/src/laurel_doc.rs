@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::ExportError;
 use crate::json::{self, Json};
-use crate::problems::{Origins, PathStyle, Problems};
+use crate::problems::{Origins, PathStyle, Problems, line_column};
 
 const SECTIONS: &str = "expected one of `app`, `stats`, `achievements`";
 
@@ -176,23 +176,10 @@ fn at(base: &str, path: &str) -> String {
     }
 }
 
-/// `line L, column C` (1-based, columns in characters) of a byte offset.
-pub(crate) fn line_column(text: &str, offset: usize) -> String {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before, |nl| &before[nl + 1..])
-        .chars()
-        .count()
-        + 1;
-    format!("line {line}, column {column}")
-}
-
+#[allow(
+    clippy::expect_used,
+    reason = "plain data (strings, numbers, maps with string keys) always serializes"
+)]
 pub(crate) fn export_json(doc: &SchemaDoc) -> String {
     serde_json::to_string_pretty(doc).expect("a SchemaDoc always serializes") + "\n"
 }

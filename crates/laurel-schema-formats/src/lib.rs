@@ -19,6 +19,7 @@
 
 mod detect;
 mod emulator;
+mod foreign;
 mod json;
 mod laurel_doc;
 mod problems;

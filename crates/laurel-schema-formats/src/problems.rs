@@ -1,5 +1,7 @@
-//! Collecting problems, and mapping `Schema::from_doc`'s locations (paths into
+//! Collecting problems, writing locations, and mapping `Schema::from_doc`'s locations (paths into
 //! the `SchemaDoc`) back to where each entry came from in the input.
+
+use std::borrow::Cow;
 
 use laurel_core::SchemaProblem;
 
@@ -35,6 +37,10 @@ impl Problems {
             message,
         });
     }
+    /// A required field that is not there.
+    pub fn missing(&mut self, location: impl Into<String>) {
+        self.push(location, "required, but missing");
+    }
     /// A syntax error: nothing after it can be read, so the import stops there.
     pub fn push_syntax(&mut self, location: impl Into<String>, message: impl Into<String>) {
         self.syntax = true;
@@ -62,6 +68,37 @@ impl Problems {
         }
         self.list
     }
+}
+
+/// A key as it appears in a location: cut after 40 bytes, so that a hostile
+/// key cannot make every location as long as itself.
+pub(crate) fn path_key(key: &str) -> Cow<'_, str> {
+    const MAX: usize = 40;
+    if key.len() <= MAX {
+        return Cow::Borrowed(key);
+    }
+    let mut end = MAX;
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…", &key[..end]))
+}
+
+/// `line L, column C` (1-based, columns in characters) of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> String {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before, |nl| &before[nl + 1..])
+        .chars()
+        .count()
+        + 1;
+    format!("line {line}, column {column}")
 }
 
 /// How a `SchemaDoc` path maps to the input.

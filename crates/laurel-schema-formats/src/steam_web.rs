@@ -20,6 +20,10 @@ use laurel_core::schema_doc::{AchievementDoc, SetByDoc, StatDoc, StatKindDoc};
 use serde::Serialize;
 use serde_json::Number;
 
+use crate::foreign::{
+    blank_achievement, drop_app_settings, in_default_language, non_empty, plain_stat,
+    push_achievement, push_stat,
+};
 use crate::json::{self, Fields, Json};
 use crate::problems::{Origins, PathStyle, Problems};
 use crate::{ExportOptions, ImportOptions};
@@ -66,14 +70,9 @@ pub(crate) fn import(
         .enumerate()
     {
         let path = format!("{}[{i}]", available.path_of("stats"));
-        let before = problems.len();
-        doc.stats.push(read_stat(item, &path, problems));
-        origins.stat(
-            problems,
-            path,
-            PathStyle::Annotated,
-            problems.len() > before,
-        );
+        push_stat(doc, origins, problems, path.clone(), |problems| {
+            read_stat(item, &path, options, problems)
+        });
     }
     for (i, item) in available
         .opt_array("achievements", problems)
@@ -82,32 +81,14 @@ pub(crate) fn import(
         .enumerate()
     {
         let path = format!("{}[{i}]", available.path_of("achievements"));
-        let before = problems.len();
-        doc.achievements
-            .push(read_achievement(item, &path, options, problems));
-        origins.achievement(
-            problems,
-            path,
-            PathStyle::Annotated,
-            problems.len() > before,
-        );
+        push_achievement(doc, origins, problems, path.clone(), |problems| {
+            read_achievement(item, &path, options, problems)
+        });
     }
 }
 
-fn read_stat(item: &Json, path: &str, problems: &mut Problems) -> StatDoc {
-    let mut stat = StatDoc {
-        name: String::new(),
-        kind: StatKindDoc::Int,
-        display_name: None,
-        default: 0.0,
-        min: None,
-        max: None,
-        max_change: None,
-        increment_only: false,
-        set_by: SetByDoc::Client,
-        aggregated: false,
-        window: None,
-    };
+fn read_stat(item: &Json, path: &str, options: &ImportOptions, problems: &mut Problems) -> StatDoc {
+    let mut stat = plain_stat(String::new(), StatKindDoc::Int, 0.0, options);
     let Some(fields) = Fields::of(item, path, problems) else {
         return stat;
     };
@@ -147,15 +128,7 @@ fn read_achievement(
     options: &ImportOptions,
     problems: &mut Problems,
 ) -> AchievementDoc {
-    let mut achievement = AchievementDoc {
-        name: String::new(),
-        display_name: BTreeMap::new(),
-        description: BTreeMap::new(),
-        hidden: false,
-        icon: None,
-        icon_gray: None,
-        progress: None,
-    };
+    let mut achievement = blank_achievement();
     let Some(fields) = Fields::of(item, path, problems) else {
         return achievement;
     };
@@ -163,15 +136,11 @@ fn read_achievement(
         achievement.name = name.to_owned();
     }
     let display = fields.string("displayName", problems).unwrap_or_default();
-    achievement
-        .display_name
-        .insert(options.language.clone(), display.to_owned());
+    achievement.display_name = in_default_language(display, options);
     let description = fields
         .opt_string("description", problems)
         .unwrap_or_default();
-    achievement
-        .description
-        .insert(options.language.clone(), description.to_owned());
+    achievement.description = in_default_language(description, options);
     if let Some(v) = fields.get("hidden") {
         match json::flag_of(v) {
             Ok(h) => achievement.hidden = h,
@@ -181,10 +150,6 @@ fn read_achievement(
     achievement.icon = non_empty(fields.opt_string("icon", problems));
     achievement.icon_gray = non_empty(fields.opt_string("icongray", problems));
     achievement
-}
-
-fn non_empty(s: Option<&str>) -> Option<String> {
-    s.filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 #[derive(Serialize)]
@@ -240,6 +205,10 @@ fn text_in<'a>(map: &'a BTreeMap<String, String>, language: &str) -> &'a str {
         .map_or("", String::as_str)
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "plain data (strings, numbers, maps with string keys) always serializes"
+)]
 pub(crate) fn export(
     doc: &SchemaDoc,
     options: &ExportOptions,
@@ -336,35 +305,4 @@ pub(crate) fn export(
         },
     };
     serde_json::to_string_pretty(&response).expect("plain data serializes") + "\n"
-}
-
-pub(crate) fn drop_app_settings(doc: &SchemaDoc, format: &str, dropped: &mut Vec<String>) {
-    for (field, on) in [
-        ("public_progress", doc.app.public_progress),
-        ("allow_achievement_clear", doc.app.allow_achievement_clear),
-        ("allow_user_reset", doc.app.allow_user_reset),
-        ("allow_user_display_name", doc.app.allow_user_display_name),
-        ("public_globals", doc.app.public_globals),
-    ] {
-        if on {
-            dropped.push(format!("app.{field}: {format} has no {field}"));
-        }
-    }
-    for (field, value) in [
-        ("user_requests_per_second", doc.app.user_requests_per_second),
-        ("user_request_burst", doc.app.user_request_burst),
-    ] {
-        if value.is_some() {
-            dropped.push(format!("app.{field}: {format} has no {field}"));
-        }
-    }
-}
-
-/// A JSON number: an integer when the value is one (and exactly representable).
-pub(crate) fn json_number(v: f64) -> Number {
-    if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 {
-        Number::from(v as i64)
-    } else {
-        Number::from_f64(v).unwrap_or_else(|| Number::from(0))
-    }
 }

@@ -36,12 +36,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use keyvalues_parser::{Obj, Value, Vdf};
 use laurel_core::SchemaDoc;
-use laurel_core::schema_doc::{AchievementDoc, ProgressDoc, SetByDoc, StatDoc, StatKindDoc};
+use laurel_core::schema_doc::{AchievementDoc, SetByDoc, StatDoc, StatKindDoc};
 
-use crate::json::path_key;
-use crate::laurel_doc::line_column;
-use crate::problems::{Origins, PathStyle, Problems};
-use crate::steam_web::drop_app_settings;
+use crate::foreign::{
+    self, Object, TOKEN_KEY, blank_achievement, drop_app_settings, in_default_language, non_empty,
+    parse_flag, parse_number, push_achievement,
+};
+use crate::problems::{Origins, PathStyle, Problems, line_column, path_key};
 use crate::{ExportOptions, ImportOptions, MAX_NESTING, number_text, shown};
 
 const TYPE_INT: u32 = 1;
@@ -55,7 +56,6 @@ const BITS_PER_BLOCK: usize = 32;
 const PERMISSION_SERVER_MASK: i64 = 3;
 /// What Laurel writes for `set_by: server` ("Official GS").
 const PERMISSION_SERVER: &str = "2";
-const TOKEN_KEY: &str = "token";
 
 pub(crate) fn import(
     text: &str,
@@ -97,6 +97,8 @@ pub(crate) fn import(
     };
     for (id, value) in stats.numbered_children() {
         let path = stats.path_of(id);
+        // Not `foreign::push_stat`: a stat is broken by a problem of its
+        // object too (a repeated key), found before its type is known.
         let before = problems.len();
         let Some(stat) = Node::of(value, &path, problems) else {
             continue;
@@ -214,7 +216,7 @@ fn read_block(
     problems: &mut Problems,
 ) {
     let Some(bits) = block.get("bits") else {
-        problems.push(block.path_of("bits"), "required, but missing");
+        problems.missing(block.path_of("bits"));
         return;
     };
     let Some(bits) = Node::of(bits, &block.path_of("bits"), problems) else {
@@ -222,30 +224,16 @@ fn read_block(
     };
     for (bit, value) in bits.numbered_children() {
         let path = bits.path_of(bit);
-        let before = problems.len();
-        let achievement = match Node::of(value, &path, problems) {
-            Some(node) => read_achievement(&node, options, problems),
-            None => empty_achievement(),
-        };
-        doc.achievements.push(achievement);
-        origins.achievement(
+        push_achievement(
+            doc,
+            origins,
             problems,
-            path,
-            PathStyle::Annotated,
-            problems.len() > before,
+            path.clone(),
+            |problems| match Node::of(value, &path, problems) {
+                Some(node) => read_achievement(&node, options, problems),
+                None => blank_achievement(),
+            },
         );
-    }
-}
-
-fn empty_achievement() -> AchievementDoc {
-    AchievementDoc {
-        name: String::new(),
-        display_name: BTreeMap::new(),
-        description: BTreeMap::new(),
-        hidden: false,
-        icon: None,
-        icon_gray: None,
-        progress: None,
     }
 }
 
@@ -254,74 +242,32 @@ fn read_achievement(
     options: &ImportOptions,
     problems: &mut Problems,
 ) -> AchievementDoc {
-    let mut a = empty_achievement();
+    let mut a = blank_achievement();
     a.name = bit.str("name", problems).unwrap_or_default().to_owned();
     let display = match bit.get("display") {
         Some(d) => Node::of(d, &bit.path_of("display"), problems),
         None => {
-            problems.push(bit.path_of("display"), "required, but missing");
+            problems.missing(bit.path_of("display"));
             None
         }
     };
     if let Some(display) = display {
         match display.get("name") {
             Some(v) => a.display_name = localized(v, &display.path_of("name"), options, problems),
-            None => problems.push(display.path_of("name"), "required, but missing"),
+            None => problems.missing(display.path_of("name")),
         }
         a.description = match display.get("desc") {
             Some(v) => localized(v, &display.path_of("desc"), options, problems),
-            None => BTreeMap::from([(options.language.clone(), String::new())]),
+            None => in_default_language("", options),
         };
         a.hidden = display.opt_flag("hidden", problems).unwrap_or(false);
-        a.icon = display
-            .opt_str("icon", problems)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
-        a.icon_gray = display
-            .opt_str("icon_gray", problems)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned);
+        a.icon = non_empty(display.opt_str("icon", problems));
+        a.icon_gray = non_empty(display.opt_str("icon_gray", problems));
     }
-    if let Some(p) = bit.get("progress") {
-        a.progress = Node::of(p, &bit.path_of("progress"), problems)
-            .and_then(|p| read_progress(&p, problems));
-    }
+    a.progress = bit
+        .object("progress", problems)
+        .and_then(|progress| foreign::read_progress(&progress, problems));
     a
-}
-
-fn read_progress(p: &Node<'_>, problems: &mut Problems) -> Option<ProgressDoc> {
-    let min = p.opt_number("min_val", problems).unwrap_or(0.0);
-    let max = match p.get("max_val") {
-        Some(_) => p.opt_number("max_val", problems),
-        None => {
-            problems.push(p.path_of("max_val"), "required, but missing");
-            None
-        }
-    };
-    let value = match p.get("value") {
-        Some(v) => Node::of(v, &p.path_of("value"), problems),
-        None => {
-            problems.push(p.path_of("value"), "required, but missing");
-            None
-        }
-    }?;
-    let operation = value.str("operation", problems)?;
-    if !operation.eq_ignore_ascii_case("statvalue") {
-        problems.push(
-            value.path_of("operation"),
-            format!(
-                "only \"statvalue\" progress (the value of one stat) is supported, found {}",
-                shown(operation)
-            ),
-        );
-        return None;
-    }
-    let stat = value.str("operand1", problems)?;
-    Some(ProgressDoc {
-        stat: stat.to_owned(),
-        min,
-        max: max?,
-    })
 }
 
 /// A text given as a plain string (in `options.language`) or as an object
@@ -335,9 +281,7 @@ fn localized(
 ) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     match v {
-        Value::Str(s) => {
-            map.insert(options.language.clone(), s.to_string());
-        }
+        Value::Str(s) => map = in_default_language(s, options),
         Value::Obj(_) => {
             let Some(node) = Node::of(v, path, problems) else {
                 return map;
@@ -415,7 +359,7 @@ impl<'a> Node<'a> {
     fn str(&self, key: &str, problems: &mut Problems) -> Option<&'a str> {
         match self.get(key) {
             None => {
-                problems.push(self.path_of(key), "required, but missing");
+                problems.missing(self.path_of(key));
                 None
             }
             Some(v) => self.as_str(key, v, problems),
@@ -438,9 +382,9 @@ impl<'a> Node<'a> {
 
     fn opt_number(&self, key: &str, problems: &mut Problems) -> Option<f64> {
         let text = self.opt_str(key, problems)?;
-        match text.trim().parse::<f64>() {
-            Ok(v) => Some(v),
-            Err(_) => {
+        match parse_number(text) {
+            Some(v) => Some(v),
+            None => {
                 problems.push(
                     self.path_of(key),
                     format!("expected a number, found {}", shown(text)),
@@ -452,10 +396,9 @@ impl<'a> Node<'a> {
 
     fn opt_flag(&self, key: &str, problems: &mut Problems) -> Option<bool> {
         let text = self.opt_str(key, problems)?;
-        match text.trim().to_ascii_lowercase().as_str() {
-            "0" | "false" => Some(false),
-            "1" | "true" => Some(true),
-            _ => {
+        match parse_flag(text) {
+            Some(flag) => Some(flag),
+            None => {
                 problems.push(
                     self.path_of(key),
                     format!("expected 0 or 1, found {}", shown(text)),
@@ -463,6 +406,25 @@ impl<'a> Node<'a> {
                 None
             }
         }
+    }
+}
+
+impl Object for Node<'_> {
+    fn path_of(&self, key: &str) -> String {
+        Node::path_of(self, key)
+    }
+    fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    fn text(&self, key: &str, problems: &mut Problems) -> Option<&str> {
+        self.str(key, problems)
+    }
+    fn opt_number(&self, key: &str, problems: &mut Problems) -> Option<f64> {
+        Node::opt_number(self, key, problems)
+    }
+    fn object(&self, key: &str, problems: &mut Problems) -> Option<Self> {
+        let value = self.get(key)?;
+        Node::of(value, &self.path_of(key), problems)
     }
 }
 

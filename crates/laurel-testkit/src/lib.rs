@@ -1,15 +1,19 @@
 //! Test harness: run the real `laurel` binary on a free loopback port with a
-//! fresh data dir, and talk to it over HTTP or HTTPS; start a throwaway
-//! PostgreSQL ([`postgres`]); make certificates ([`tls`]). Every wait here
-//! is bounded.
+//! fresh data dir, or the server inside the test process (`in_process`,
+//! feature `in-process`), and talk to it over HTTP or HTTPS; start a
+//! throwaway PostgreSQL ([`postgres`]); make certificates ([`tls`]). Every
+//! wait here is bounded.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     reason = "test code: a failed unwrap is a failed test, with its place"
 )]
-// Unsafe code is allowed here only: process groups, signals and rlimits of the processes it starts (libc).
+// Unsafe code is allowed here only: process groups, signals and rlimits of
+// the processes it starts (libc).
 #![allow(unsafe_code)]
 
+#[cfg(feature = "in-process")]
+pub mod in_process;
 pub mod postgres;
 pub mod tls;
 
@@ -407,6 +411,17 @@ impl Http {
             Some(token),
         )
     }
+
+    /// `steam_id`'s progress in `app` as the server holds it, read with a
+    /// dev-mode token (a dev server only).
+    pub fn dev_progress(&self, app: u32, steam_id: &str) -> Result<Value> {
+        let token = self.dev_token(app, steam_id)?;
+        let (status, body) = self.progress(app, steam_id, &token)?;
+        if status != 200 {
+            bail!("progress: {status} {body}");
+        }
+        Ok(body)
+    }
 }
 
 /// A stat's value in a progress body.
@@ -424,4 +439,9 @@ pub fn achievement<'a>(progress: &'a Value, name: &str) -> Option<&'a Value> {
         .as_array()?
         .iter()
         .find(|a| a["name"] == name)
+}
+
+/// Whether a progress body has the achievement unlocked.
+pub fn unlocked(progress: &Value, name: &str) -> bool {
+    achievement(progress, name).is_some_and(|a| a["unlocked"] == true)
 }

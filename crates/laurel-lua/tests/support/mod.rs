@@ -1,6 +1,6 @@
 //! Harness shared by the Lua tests and the Lua benchmark: the freshly built
 //! module installed as `plugin/steamworks.so` in a temp dir, a dev-mode
-//! server in-process (stoppable and restartable on the same address), and
+//! server in-process (`laurel_testkit::in_process`), and
 //! real `luajit` / `lua5.1` processes run with a deadline and a small
 //! line protocol on stdout/stdin:
 //!
@@ -10,24 +10,19 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use laurel_server::{Application, ServerConfig};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_testkit::Http;
+pub use laurel_testkit::in_process::InProcessServer;
 use serde_json::Value;
 use tempfile::TempDir;
 
 /// The interpreters every script runs under.
 pub const INTERPRETERS: [&str; 2] = ["luajit", "lua5.1"];
-
-const SERVER_WAIT: Duration = Duration::from_secs(20);
 
 /// The cdylib cargo built for this profile. Building the tests (or an
 /// example) rebuilds the library into `target/<profile>/deps/` (it is only
@@ -93,113 +88,13 @@ pub fn interpreter(name: &str) -> PathBuf {
     );
 }
 
-/// A dev-mode server on loopback with its own tokio runtime on a thread.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub url: String,
-    db: PathBuf,
-    admin_token: Option<String>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TestServer {
-    /// Starts on `127.0.0.1:0`; `admin_token` enables the admin API.
-    pub fn start(db: &Path, admin_token: Option<&str>) -> TestServer {
-        let mut server = TestServer {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            url: String::new(),
-            db: db.to_owned(),
-            admin_token: admin_token.map(str::to_owned),
-            stop: None,
-            thread: None,
-        };
-        server.run();
-        server
-    }
-
-    fn run(&mut self) {
-        let db = self.db.clone();
-        let mut config = ServerConfig::new(self.addr);
-        config.dev = true;
-        config.admin_token = self.admin_token.clone();
-        let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, String>>();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            rt.block_on(async move {
-                let store = SqliteStore::open(&db, SqliteOptions::default()).expect("store");
-                let app = match Application::build(config, Arc::new(store)).await {
-                    Ok(app) => app,
-                    Err(e) => {
-                        let _ = addr_tx.send(Err(e.to_string()));
-                        return;
-                    }
-                };
-                addr_tx.send(Ok(app.local_addr())).unwrap();
-                app.run_until_stopped(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server run");
-            });
-        });
-        let addr = addr_rx
-            .recv_timeout(SERVER_WAIT)
-            .expect("the server starts")
-            .unwrap_or_else(|e| panic!("the server did not start: {e}"));
-        self.addr = addr;
-        self.url = format!("http://{addr}");
-        self.stop = Some(stop);
-        self.thread = Some(thread);
-    }
-
-    /// Stops serving (graceful, bounded) and waits for the thread.
-    pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let deadline = Instant::now() + SERVER_WAIT;
-            while !thread.is_finished() {
-                assert!(Instant::now() < deadline, "the server did not stop");
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            thread.join().expect("server thread");
-        }
-    }
-
-    /// Starts again on the same address (retrying while the port is busy).
-    pub fn restart(&mut self) {
-        self.stop();
-        let deadline = Instant::now() + SERVER_WAIT;
-        loop {
-            let probe = std::net::TcpListener::bind(self.addr);
-            match probe {
-                Ok(l) => {
-                    drop(l);
-                    break;
-                }
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "{} stays busy: {e}", self.addr);
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        }
-        self.run();
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+/// A dev-mode server in-process; `admin_token` enables the admin API.
+pub fn start_server(db: &Path, admin_token: Option<&str>) -> InProcessServer {
+    let admin_token = admin_token.map(str::to_owned);
+    InProcessServer::start_with(db, move |config| {
+        config.admin_token.clone_from(&admin_token)
+    })
+    .expect("the server starts")
 }
 
 /// A dev-mode user token.
@@ -209,20 +104,14 @@ pub fn token(url: &str, app: u32, user: &str) -> String {
 
 /// A user's progress as the server holds it.
 pub fn server_progress(url: &str, app: u32, user: &str) -> Value {
-    let (status, body) = Http::new(url)
-        .progress(app, user, &token(url, app, user))
-        .expect("the server answers");
-    assert_eq!(status, 200, "{body}");
-    body
+    Http::new(url)
+        .dev_progress(app, user)
+        .expect("the server answers")
 }
 
+/// Whether the server's progress has the achievement unlocked.
 pub fn unlocked_on_server(progress: &Value, name: &str) -> bool {
-    progress["progress"]["achievements"]
-        .as_array()
-        .or_else(|| progress["achievements"].as_array())
-        .expect("achievements")
-        .iter()
-        .any(|a| a["name"] == name && a["unlocked"] == true)
+    laurel_testkit::unlocked(progress, name)
 }
 
 /// What a step handler tells the harness to do.

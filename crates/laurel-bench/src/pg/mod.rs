@@ -1,0 +1,415 @@
+//! `laurel-bench postgres`: Laurel's durable stores on PostgreSQL,
+//! in one run, on one PostgreSQL cluster started by the test harness
+//! (`laurel_testkit::postgres`):
+//!
+//! 1. **pgbench**: Laurel's store transaction, statement for statement (the
+//!    SQL of `laurel-store-postgres`, on Laurel's own tables, which a Laurel
+//!    node created), one pgbench connection per client, each its own user;
+//! 2. **Laurel, 1 node**: `laurel serve --database postgres://…`, the store
+//!    requests of the foundation bench's store phase over HTTP;
+//! 3. **Laurel, 2 nodes**: two `laurel serve` on one database, the clients
+//!    split between them.
+//!
+//! Every phase gets a fresh database (dropped after it) and a `CHECKPOINT` first. With
+//! `--rounds N` the three phases run N times, each round in an order
+//! rotated by one, and the summary pools the rounds. The ratios
+//! `1 node / pgbench` (target ≥ 0.7) and `2 nodes / 1 node` are printed,
+//! never asserted; the exit code is 1 only when a phase could not run or a
+//! request (or a pgbench transaction) failed.
+//!
+//! Here: the run and its summary; [`cluster`] the PostgreSQL cluster and
+//! its counters, [`pgbench`] the pgbench side, [`nodes`] the Laurel side.
+
+mod cluster;
+mod nodes;
+mod pgbench;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::child::GroupCpu;
+use crate::host::{fs_kind, loadavg, machine};
+use crate::servers::check_laurel_bin;
+use crate::stats::{Latencies, Us};
+use crate::{Cli, WARMUP};
+use cluster::Cluster;
+use nodes::laurel_phase;
+use pgbench::pgbench_phase;
+
+/// The bar for one node on PostgreSQL: `1 node / pgbench` at or above this,
+/// i.e. at least 70 % of what pgbench gets from the same transaction.
+const PGBENCH_TARGET: f64 = 0.7;
+
+#[derive(clap::Args, Debug)]
+pub struct PgFlags {
+    /// `shared_buffers` of the cluster. The test harness starts clusters with
+    /// 16MB; the bench restarts its cluster with this (PostgreSQL's default).
+    #[arg(long, default_value = "128MB")]
+    shared_buffers: String,
+    /// `max_wal_size`. The harness's clusters have 1 MB WAL segments, so
+    /// initdb set 64MB (64 segments); PostgreSQL's default with 16 MB
+    /// segments is 1GB. Small values bring checkpoints into the phases.
+    #[arg(long, default_value = "1GB")]
+    max_wal_size: String,
+    /// `min_wal_size` (harness: 5MB, i.e. 5 segments; PostgreSQL's default: 80MB).
+    #[arg(long, default_value = "80MB")]
+    min_wal_size: String,
+    /// Connections per Laurel node (`laurel serve --db-pool-size`). Default:
+    /// the node's share of the clients, so that every client can have a
+    /// transaction in flight, as every pgbench connection can.
+    #[arg(long)]
+    db_pool_size: Option<u16>,
+    /// pgbench threads (`-j`).
+    #[arg(long, default_value_t = 2)]
+    pgbench_jobs: usize,
+    /// Rounds of the three phases (each round in an order rotated by one);
+    /// the summary pools every round's measured windows. The speed of a
+    /// shared VM drifts by tens of percent within a minute: one round per
+    /// phase would compare phases run at different speeds.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// The figures of one phase.
+pub(super) struct Figures {
+    /// Transactions (pgbench) or stores (Laurel) per second.
+    pub(super) rate: f64,
+    pub(super) latencies: Latencies,
+    pub(super) errors: u64,
+    pub(super) error_samples: Vec<String>,
+    pub(super) cpu: GroupCpu,
+    /// What the database did per transaction, from its statistics views.
+    pub(super) per_tx: Option<String>,
+    pub(super) notes: Vec<String>,
+}
+
+type Outcome = std::result::Result<Figures, String>;
+
+pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
+    let duration = Duration::from_secs(if cli.quick { 2 } else { cli.duration.max(1) });
+    let clients = cli.clients.max(1);
+    if let Some(dir) = &cli.work_dir {
+        // The harness puts its clusters under the temporary directory.
+        // SAFETY: nothing else runs yet (no thread has been started), so
+        // nothing reads the environment while it changes.
+        unsafe {
+            std::env::set_var("TMPDIR", dir);
+        }
+    }
+    let work_parent = std::env::temp_dir();
+    let work = crate::work_dir(&work_parent, "laurel-bench-pg-")?;
+    let exe = std::env::current_exe().context("locating this binary")?;
+    let laurel_bin = crate::laurel_bin(cli, &exe);
+    check_laurel_bin(&laurel_bin)?;
+
+    println!("laurel-bench postgres — {}", machine());
+    println!(
+        "phases: {} s measured after {} s warm-up; {clients} clients; work dir {}",
+        duration.as_secs(),
+        WARMUP.as_secs(),
+        work.path().display(),
+    );
+    println!("load average at start: {}", loadavg());
+    if cfg!(debug_assertions) {
+        println!("WARNING: this is a debug build of laurel-bench; run it with --release");
+    }
+
+    let started = Instant::now();
+    let cluster = Cluster::start(&[
+        ("shared_buffers", &flags.shared_buffers),
+        ("max_wal_size", &flags.max_wal_size),
+        ("min_wal_size", &flags.min_wal_size),
+    ])?;
+    println!(
+        "PostgreSQL: port {}, data {} ({}), started in {:.1} s, postmaster pid {}",
+        cluster.server.port(),
+        cluster.data.display(),
+        fs_kind(&cluster.data),
+        started.elapsed().as_secs_f64(),
+        cluster.postmaster().unwrap_or(0),
+    );
+    let segments = cluster.psql("postgres", "SELECT count(*) FROM pg_ls_waldir()")?;
+    println!(
+        "WAL segments in pg_wal after pre-allocation: {}",
+        segments.trim()
+    );
+    let settings = cluster.settings()?;
+    println!(
+        "settings: {}",
+        settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let setting = |name: &str| settings.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    for (name, want) in [("fsync", "on"), ("synchronous_commit", "on")] {
+        if setting(name).map(String::as_str) != Some(want) {
+            bail!(
+                "the cluster runs with {name} = {:?}, not {want}",
+                setting(name)
+            );
+        }
+    }
+    println!();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    // Each round runs the three phases, in an order rotated by one per
+    // round, so that a drift of the machine's speed during the run (or the
+    // position of a phase) weighs on all three alike.
+    let rounds = flags.rounds.max(1);
+    let jobs = flags.pgbench_jobs.max(1);
+    let pool = |nodes: usize| {
+        flags
+            .db_pool_size
+            .unwrap_or_else(|| u16::try_from(clients.div_ceil(nodes)).unwrap_or(256))
+            .clamp(1, 256)
+    };
+    let titles = [
+        format!("pgbench, Laurel's store transaction (-M prepared, -c {clients} -j {jobs})"),
+        format!(
+            "Laurel, 1 node (--db-pool-size {}), stores over HTTP",
+            pool(1)
+        ),
+        format!(
+            "Laurel, 2 nodes (--db-pool-size {} each), stores over HTTP",
+            pool(2)
+        ),
+    ];
+    let mut outcomes: [Vec<Outcome>; 3] = Default::default();
+    for round in 0..rounds {
+        for k in 0..3 {
+            let phase = (round + k) % 3;
+            let outcome = match phase {
+                0 => runtime.block_on(pgbench_phase(
+                    &cluster,
+                    &laurel_bin,
+                    work.path(),
+                    clients,
+                    jobs,
+                    duration,
+                )),
+                n => runtime.block_on(laurel_phase(
+                    &cluster,
+                    &laurel_bin,
+                    work.path(),
+                    n,
+                    pool(n),
+                    clients,
+                    duration,
+                )),
+            }
+            .map_err(|e| format!("{e:#}"));
+            let unit = if phase == 0 { "tx/s" } else { "stores/s" };
+            print_phase(
+                &format!(
+                    "[round {}/{rounds}, {}] {}",
+                    round + 1,
+                    phase + 1,
+                    titles[phase]
+                ),
+                unit,
+                &outcome,
+            );
+            outcomes[phase].push(outcome);
+        }
+        if rounds > 1 {
+            let rate = |o: Option<&Outcome>| o.and_then(|o| o.as_ref().ok()).map(|f| f.rate);
+            let last = |i: usize| rate(outcomes[i].last());
+            if let (Some(p), Some(one), Some(two)) = (last(0), last(1), last(2)) {
+                println!(
+                    "round {}: 1 node / pgbench = {:.3}, 2 nodes / 1 node = {:.3}\n",
+                    round + 1,
+                    one / p.max(1e-9),
+                    two / one.max(1e-9)
+                );
+            }
+        }
+    }
+    println!("load average at end: {}", loadavg());
+    let [pgbench, one, two] = outcomes.map(|o| merge(o, duration));
+    if rounds > 1 {
+        println!("all {rounds} rounds together (every measured window of a phase pooled):");
+    }
+    Ok(summary(&pgbench, &one, &two))
+}
+
+/// The rounds of one phase as one: completions over all measured windows,
+/// latencies pooled, CPU averaged. Any failed round fails the phase.
+fn merge(rounds: Vec<Outcome>, duration: Duration) -> Outcome {
+    let n = rounds.len();
+    if n == 1 {
+        return rounds
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err("not run".into()));
+    }
+    let mut done = Vec::with_capacity(n);
+    for r in rounds {
+        done.push(r?);
+    }
+    let window = duration.as_secs_f64() * n as f64;
+    let mut cpu = GroupCpu::default();
+    for f in &done {
+        for (name, _) in &f.cpu.groups {
+            if !cpu.groups.iter().any(|(g, _)| g == name) {
+                let values: Vec<f64> = done
+                    .iter()
+                    .filter_map(|f| f.cpu.groups.iter().find(|(g, _)| g == name)?.1)
+                    .collect();
+                let mean =
+                    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+                cpu.groups.push((name.clone(), mean));
+            }
+        }
+    }
+    cpu.own = done.iter().map(|f| f.cpu.own).sum::<f64>() / n as f64;
+    let others: Vec<f64> = done.iter().filter_map(|f| f.cpu.others).collect();
+    cpu.others = (others.len() == n).then(|| others.iter().sum::<f64>() / n as f64);
+    let completed: usize = done.iter().map(|f| f.latencies.len()).sum();
+    Ok(Figures {
+        rate: completed as f64 / window,
+        errors: done.iter().map(|f| f.errors).sum(),
+        error_samples: done.iter().flat_map(|f| f.error_samples.clone()).collect(),
+        cpu,
+        per_tx: None,
+        notes: Vec::new(),
+        latencies: Latencies::merge(done.into_iter().map(|f| f.latencies).collect()),
+    })
+}
+
+fn print_phase(title: &str, unit: &str, r: &Outcome) {
+    match r {
+        Ok(f) => {
+            println!(
+                "{title}: {:.0} {unit}  p50 {}  p99 {}  max {}  (n={}, errors {})",
+                f.rate,
+                Us(f.latencies.p50()),
+                Us(f.latencies.p99()),
+                Us(f.latencies.max()),
+                f.latencies.len(),
+                f.errors
+            );
+            println!("    CPU: {}", cpu_text(&f.cpu));
+            if let Some(p) = &f.per_tx {
+                println!("    per transaction: {p}");
+            }
+            for n in &f.notes {
+                println!("    {n}");
+            }
+            for s in &f.error_samples {
+                println!("    error: {s}");
+            }
+        }
+        Err(e) => println!("{title}: NOT MEASURED: {e}"),
+    }
+    println!();
+}
+
+/// `laurel 0.81, postgres 0.93, laurel-bench 0.16, others 0.01 (cores of 2)`
+fn cpu_text(c: &GroupCpu) -> String {
+    let mut parts: Vec<String> = c
+        .groups
+        .iter()
+        .map(|(name, used)| match used {
+            Some(u) => format!("{name} {u:.2}"),
+            None => format!("{name} ?"),
+        })
+        .collect();
+    parts.push(format!("laurel-bench {:.2}", c.own));
+    if let Some(o) = c.others {
+        parts.push(format!("others {o:.2}"));
+    }
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{} (cores of {cores})", parts.join(", "))
+}
+
+/// Prints the table and the ratios; returns whether the run is valid.
+fn summary(pgbench: &Outcome, one: &Outcome, two: &Outcome) -> bool {
+    println!("| phase | throughput | p50 | p99 | max | errors | CPU (cores) |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut problems = Vec::new();
+    let mut busy = Vec::new();
+    for (name, unit, o) in [
+        ("pgbench, same transaction", "tx/s", pgbench),
+        ("Laurel, 1 node", "stores/s", one),
+        ("Laurel, 2 nodes", "stores/s", two),
+    ] {
+        match o {
+            Ok(f) => {
+                let cpu = cpu_text(&f.cpu);
+                let cpu = cpu.split(" (cores").next().unwrap_or_default();
+                println!(
+                    "| {name} | {:.0} {unit} | {} | {} | {} | {} | {cpu} |",
+                    f.rate,
+                    Us(f.latencies.p50()),
+                    Us(f.latencies.p99()),
+                    Us(f.latencies.max()),
+                    f.errors
+                );
+                if f.errors > 0 {
+                    problems.push(format!("{name}: {} errors", f.errors));
+                }
+                if f.latencies.len() == 0 {
+                    problems.push(format!("{name}: nothing completed in the measured window"));
+                }
+                if let Some(o) = f.cpu.others.filter(|o| *o > 0.25) {
+                    busy.push(format!("{name}: other processes used {o:.2} cores"));
+                }
+            }
+            Err(e) => {
+                println!("| {name} | not measured | | | | | |");
+                problems.push(format!("{name} not measured: {e}"));
+            }
+        }
+    }
+    println!();
+    let rate = |o: &Outcome| {
+        o.as_ref()
+            .ok()
+            .filter(|f| f.latencies.len() > 0)
+            .map(|f| f.rate)
+    };
+    match (rate(one), rate(pgbench)) {
+        (Some(n), Some(d)) if d > 0.0 => {
+            let x = n / d;
+            let verdict = if x >= PGBENCH_TARGET {
+                "PASS"
+            } else {
+                "BELOW TARGET"
+            };
+            println!(
+                "1 node / pgbench = {n:.0} / {d:.0} = {x:.3} (target ≥ {PGBENCH_TARGET:.1}): {verdict}"
+            );
+        }
+        _ => println!("1 node / pgbench: not available (a phase was not measured)"),
+    }
+    match (rate(two), rate(one)) {
+        (Some(n), Some(d)) if d > 0.0 => {
+            println!("2 nodes / 1 node = {n:.0} / {d:.0} = {:.3}", n / d);
+        }
+        _ => println!("2 nodes / 1 node: not available (a phase was not measured)"),
+    }
+    if !busy.is_empty() {
+        println!();
+        println!("WARNING: the machine was not quiet; these figures are skewed by other work:");
+        for b in &busy {
+            println!("  - {b}");
+        }
+    }
+    if problems.is_empty() {
+        return true;
+    }
+    println!();
+    println!("################################################################");
+    println!("##  THIS BENCHMARK RUN IS INVALID                              ##");
+    println!("################################################################");
+    for p in &problems {
+        println!("##  {p}");
+    }
+    false
+}
