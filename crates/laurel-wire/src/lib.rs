@@ -8,6 +8,8 @@ use laurel_core::{
 };
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "json-schema")]
+pub mod schema;
 pub mod token;
 pub use token::{SERVER_KEY_PREFIX, TOKEN_PREFIX, TokenClaims};
 
@@ -16,6 +18,7 @@ pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
 /// Every error answer: `{ "result": <EResult>, "error": "<message>", "details": [...] }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     pub result: i32,
@@ -29,6 +32,7 @@ pub const MAX_ERROR_DETAILS: usize = 100;
 
 /// One precise fault: where, which rule, and a sentence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ErrorDetail {
     /// `stats[1]`, `unlock[0]`, `stats[2].min`, `line 3, column 4`, …
@@ -106,6 +110,7 @@ impl ErrorBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     #[serde(deserialize_with = "whole_number::u32")]
@@ -120,6 +125,7 @@ pub struct SessionRequest {
 
 /// A user's profile in an app: what `getUserInfo` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfileBody {
     pub result: i32,
@@ -145,12 +151,14 @@ impl ProfileBody {
 
 /// `PUT …/profile`: a new display name, or `null` to remove it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     pub display_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SessionResponse {
     pub result: i32,
@@ -163,6 +171,7 @@ pub struct SessionResponse {
 
 /// A JSON number that stays an integer for `int` stats.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum StatNumber {
     Int(i64),
@@ -179,6 +188,7 @@ impl StatNumber {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatBody {
     pub name: String,
@@ -189,6 +199,7 @@ pub struct StatBody {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressPair {
     pub current: u32,
@@ -196,6 +207,7 @@ pub struct ProgressPair {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AchievementBody {
     pub name: String,
@@ -210,6 +222,7 @@ pub struct AchievementBody {
 
 /// A user's progress, with every stat and achievement of the schema (defaults filled in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressBody {
     pub result: i32,
@@ -282,6 +295,7 @@ impl ProgressBody {
 
 /// One stat write: `value` for `int`/`float`; `count` and `session_seconds` for `avgrate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StatWrite {
     pub name: String,
@@ -294,6 +308,7 @@ pub struct StatWrite {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProgressWrite {
     pub name: String,
@@ -305,6 +320,7 @@ pub struct ProgressWrite {
 
 /// The body of a store: one atomic batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StoreRequestBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -390,6 +406,7 @@ impl StoreRequestBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StoreResponse {
     pub result: i32,
@@ -400,6 +417,7 @@ pub struct StoreResponse {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     /// Also lock every achievement again (stats are always reset).
@@ -408,15 +426,18 @@ pub struct ResetRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SchemaResponse {
     pub result: i32,
     pub app_id: u32,
     pub version: u64,
+    #[cfg_attr(feature = "json-schema", schemars(with = "schema::SchemaDocShape"))]
     pub schema: SchemaDoc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SchemaPutResponse {
     pub result: i32,
@@ -425,6 +446,7 @@ pub struct SchemaPutResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GlobalAchievementBody {
     pub name: String,
@@ -434,6 +456,7 @@ pub struct GlobalAchievementBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GlobalAchievementsResponse {
     pub result: i32,
@@ -448,6 +471,7 @@ pub const MAX_GLOBAL_STAT_HISTORY_DAYS: u32 = 60;
 
 /// One UTC day of an aggregated stat: how much its global total changed that day.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GlobalStatDay {
     /// UTC Unix seconds of the day's midnight.
@@ -457,6 +481,7 @@ pub struct GlobalStatDay {
 
 /// The global total of an aggregated stat: the sum of every user's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GlobalStatBody {
     pub name: String,
@@ -471,6 +496,7 @@ pub struct GlobalStatBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GlobalStatsResponse {
     pub result: i32,
@@ -479,6 +505,7 @@ pub struct GlobalStatsResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyCreateRequest {
     #[serde(default)]
@@ -486,6 +513,7 @@ pub struct KeyCreateRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyBody {
     pub id: i64,
@@ -496,6 +524,7 @@ pub struct KeyBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyCreateResponse {
     pub result: i32,
@@ -505,18 +534,18 @@ pub struct KeyCreateResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyListResponse {
     pub result: i32,
     pub keys: Vec<KeyBody>,
 }
 
-/// The answer to revoking a server key: it stops working at once on the node
-/// that revoked it, and within the key cache's lifetime on the others.
 /// `POST /api/v1/admin/apps/{app_id}/revocations`: refuse the user tokens
 /// of one user (`steam_id`) or of every user of the app (no `steam_id`)
 /// issued until now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenRevokeRequest {
     #[serde(default)]
@@ -524,6 +553,7 @@ pub struct TokenRevokeRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenRevokeResponse {
     pub result: i32,
@@ -536,6 +566,8 @@ pub struct TokenRevokeResponse {
 
 /// One record of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "json-schema", schemars(rename = "AuditRecord"))]
 #[serde(deny_unknown_fields)]
 pub struct AuditRecordBody {
     pub id: i64,
@@ -554,6 +586,7 @@ pub struct AuditRecordBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditListResponse {
     pub result: i32,
@@ -563,6 +596,7 @@ pub struct AuditListResponse {
 
 /// `POST /api/v1/admin/audit/{id}/undo`: the restored progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UndoResponse {
     pub result: i32,
@@ -570,7 +604,10 @@ pub struct UndoResponse {
     pub progress: ProgressBody,
 }
 
+/// The answer to revoking a server key: it stops working at once on the node
+/// that revoked it, and within the key cache's lifetime on the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevokeResponse {
     pub result: i32,
@@ -580,6 +617,7 @@ pub struct KeyRevokeResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AppBody {
     pub app_id: u32,
@@ -589,6 +627,7 @@ pub struct AppBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AppListResponse {
     pub result: i32,

@@ -11,6 +11,7 @@ mod e2e;
 mod errors;
 mod helpers;
 mod openapi;
+mod openapi_schemas;
 mod profiles;
 mod progress;
 mod sessions;
