@@ -11,7 +11,8 @@ use mlua::{Lua, MultiValue, Table, Value};
 use crate::args::{Checks, Place, arg, got};
 use crate::convert::{self, StatType};
 use crate::events::{self, Added, Listener};
-use crate::{MAX_UPDATE_WAIT, Plugin, config, guarded, log, raw_c_api};
+use crate::plugin::{MAX_UPDATE_WAIT, Plugin, guarded};
+use crate::{config, log, raw_c_api};
 
 /// What a function returns when it cannot do its work.
 #[derive(Clone, Copy)]
