@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::{Context, Result};
+
 /// `/proc/loadavg`'s 1/5/15-minute figures: other work on the machine skews the run.
 pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -46,4 +48,12 @@ pub(crate) fn fs_kind(path: &Path) -> String {
         BTRFS_MAGIC => "btrfs".into(),
         other => format!("fs type {other:#x}"),
     }
+}
+
+/// A temporary directory for one run, under `parent`.
+pub(crate) fn work_dir(parent: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a temp dir in {}", parent.display()))
 }

@@ -17,6 +17,7 @@
 
 mod baseline;
 mod child;
+mod cli;
 mod hello;
 mod host;
 mod load;
@@ -24,70 +25,23 @@ mod pg;
 mod report;
 mod requests;
 mod servers;
+mod settings;
 mod stats;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-use crate::host::{fs_kind, loadavg, machine};
+use crate::cli::{Cli, Sub, laurel_bin};
+use crate::host::{fs_kind, loadavg, machine, work_dir};
 use crate::load::PhaseResult;
-use crate::report::{Report, merge_baselines, merge_phases, print_baseline, print_phase, summary};
+use crate::report::{
+    Outcome, Report, merge_baselines, merge_phases, print_baseline, print_phase, summary,
+};
 use crate::servers::Servers;
-
-const WARMUP: Duration = Duration::from_secs(1);
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-const ADMIN_TOKEN: &str = "laurel-bench-admin-token-0123456789";
-const FIRST_STEAM_ID: u64 = 76_561_198_000_000_000;
-const DEMO_APP: u32 = 480;
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "laurel-bench",
-    about = "Laurel's foundation benchmark (prints figures; never asserts them)"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Sub>,
-    /// Seconds per measured phase (each phase also has a 1 s warm-up).
-    #[arg(long, global = true, default_value_t = 10)]
-    duration: u64,
-    /// Concurrent clients (keep-alive connections), each its own user.
-    #[arg(long, global = true, default_value_t = 32)]
-    clients: usize,
-    /// The `laurel` server binary (default: `laurel` next to this binary, i.e. target/release/laurel).
-    #[arg(long, global = true)]
-    laurel_bin: Option<PathBuf>,
-    /// Smoke run: 2 s phases, one round.
-    #[arg(long, global = true)]
-    quick: bool,
-    /// Rounds of the four phases, each round in an order rotated by one; the
-    /// ratios pool every round, so a drift of the machine's speed during the
-    /// run weighs on both sides of each ratio alike.
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-    /// Directory under which the temporary databases are created (default: the system temp dir).
-    /// Must be on a real disk: fsync on tmpfs costs nothing.
-    #[arg(long, global = true)]
-    work_dir: Option<PathBuf>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Sub {
-    /// Stores on PostgreSQL: pgbench running the same transaction, then
-    /// Laurel with 1 node and with 2 nodes, on one cluster.
-    Postgres(pg::PgFlags),
-    /// Internal: the hello-world server of phase 3.
-    #[command(hide = true)]
-    HelloServer {
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: SocketAddr,
-    },
-}
+use crate::settings::WARMUP;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -112,26 +66,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// A phase's outcome: its figures, or why it could not be measured.
-type Outcome<T> = std::result::Result<T, String>;
-
-/// A temporary directory for one run, under `parent`.
-fn work_dir(parent: &Path, prefix: &str) -> Result<tempfile::TempDir> {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(parent)
-        .with_context(|| format!("creating a temp dir in {}", parent.display()))
-}
-
-/// The `laurel` server binary: `--laurel-bin`, else `laurel` next to this binary.
-fn laurel_bin(cli: &Cli, exe: &Path) -> PathBuf {
-    cli.laurel_bin.clone().unwrap_or_else(|| {
-        exe.parent()
-            .map(|d| d.join("laurel"))
-            .unwrap_or_else(|| "laurel".into())
-    })
 }
 
 fn run(cli: &Cli) -> Result<bool> {

@@ -3,7 +3,10 @@
 
 use crate::load::PhaseResult;
 use crate::stats::{Latencies, Us};
-use crate::{Outcome, baseline, child};
+use crate::{baseline, child};
+
+/// A phase's outcome: its figures, or why it could not be measured.
+pub(crate) type Outcome<T> = std::result::Result<T, String>;
 
 const STORES_TARGET: f64 = 2.0;
 

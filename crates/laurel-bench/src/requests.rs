@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow, bail};
 use hyper::Method;
 
 use crate::load::{MakeRequest, expect_ok, request};
-use crate::{ADMIN_TOKEN, DEMO_APP, FIRST_STEAM_ID};
+use crate::settings::{ADMIN_TOKEN, DEMO_APP, FIRST_STEAM_ID};
 
 const READ_APP: u32 = 4242;
 

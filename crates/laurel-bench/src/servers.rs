@@ -13,8 +13,10 @@ use hyper::Method;
 use crate::child::ChildGuard;
 use crate::load::{MakeRequest, Phase, PhaseResult, request};
 
+use crate::report::Outcome;
 use crate::requests::{read_requests, store_requests};
-use crate::{ADMIN_TOKEN, Outcome, STARTUP_TIMEOUT, WARMUP, child, hello, load};
+use crate::settings::{ADMIN_TOKEN, STARTUP_TIMEOUT, WARMUP};
+use crate::{child, hello, load};
 
 pub(crate) fn check_laurel_bin(bin: &Path) -> Result<()> {
     if !bin.is_file() {

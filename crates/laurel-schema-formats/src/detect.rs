@@ -1,6 +1,6 @@
 //! Telling a file's format from its name and, for JSON, its shape.
 
-use crate::Format;
+use crate::format::Format;
 use crate::json::{self, Json};
 use crate::problems::Problems;
 

@@ -28,8 +28,10 @@ use crate::foreign::{
     parse_number, plain_stat, push_achievement, push_stat,
 };
 use crate::json::{self, Fields, Json, json_number};
+use crate::options::ImportOptions;
+use crate::outcome::ExportError;
 use crate::problems::{Origins, Problems};
-use crate::{ExportError, ImportOptions, number_text, shown};
+use crate::text::{number_text, shown};
 
 pub(crate) fn import_achievements(
     text: &str,

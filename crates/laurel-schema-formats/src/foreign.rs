@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 use laurel_core::SchemaDoc;
 use laurel_core::schema_doc::{AchievementDoc, ProgressDoc, SetByDoc, StatDoc, StatKindDoc};
 
+use crate::options::ImportOptions;
 use crate::problems::{Origins, PathStyle, Problems};
-use crate::{ImportOptions, shown};
+use crate::text::shown;
 
 /// The key of Steam's localization token beside the languages of a text
 /// (gbe_fork's generator copies it into `achievements.json`); not a language.

@@ -11,7 +11,7 @@ use serde_json::Number;
 
 use crate::foreign::{Object, parse_flag, parse_number};
 use crate::problems::{Problems, path_key};
-use crate::shown;
+use crate::text::shown;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Json {

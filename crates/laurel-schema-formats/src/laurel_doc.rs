@@ -6,8 +6,8 @@ use laurel_core::SchemaDoc;
 use laurel_core::schema_doc::{AchievementDoc, AppDoc, StatDoc};
 use serde::de::DeserializeOwned;
 
-use crate::ExportError;
 use crate::json::{self, Json};
+use crate::outcome::ExportError;
 use crate::problems::{Origins, PathStyle, Problems, line_column};
 
 const SECTIONS: &str = "expected one of `app`, `stats`, `achievements`";

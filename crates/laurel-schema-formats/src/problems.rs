@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use laurel_core::SchemaProblem;
 
-use crate::{ImportProblem, MAX_PROBLEMS};
+use crate::options::MAX_PROBLEMS;
+use crate::outcome::ImportProblem;
 
 #[derive(Debug, Default)]
 pub(crate) struct Problems {

@@ -25,8 +25,8 @@ use crate::foreign::{
     push_achievement, push_stat,
 };
 use crate::json::{self, Fields, Json};
+use crate::options::{ExportOptions, ImportOptions};
 use crate::problems::{Origins, PathStyle, Problems};
-use crate::{ExportOptions, ImportOptions};
 
 pub(crate) fn import(
     text: &str,

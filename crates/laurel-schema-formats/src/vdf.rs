@@ -42,8 +42,9 @@ use crate::foreign::{
     self, Object, TOKEN_KEY, blank_achievement, drop_app_settings, in_default_language, non_empty,
     parse_flag, parse_number, push_achievement,
 };
+use crate::options::{ExportOptions, ImportOptions, MAX_NESTING};
 use crate::problems::{Origins, PathStyle, Problems, line_column, path_key};
-use crate::{ExportOptions, ImportOptions, MAX_NESTING, number_text, shown};
+use crate::text::{number_text, shown};
 
 const TYPE_INT: u32 = 1;
 const TYPE_FLOAT: u32 = 2;

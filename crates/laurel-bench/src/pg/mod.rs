@@ -18,9 +18,11 @@
 //! request (or a pgbench transaction) failed.
 //!
 //! Here: the run and its summary; [`cluster`] the PostgreSQL cluster and
-//! its counters, [`pgbench`] the pgbench side, [`nodes`] the Laurel side.
+//! its counters, [`figures`] what a phase measures, [`pgbench`] the pgbench
+//! side, [`nodes`] the Laurel side.
 
 mod cluster;
+mod figures;
 mod nodes;
 mod pgbench;
 
@@ -29,60 +31,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::child::GroupCpu;
+use crate::cli::{Cli, PgFlags, laurel_bin};
 use crate::host::{fs_kind, loadavg, machine};
 use crate::servers::check_laurel_bin;
+use crate::settings::WARMUP;
 use crate::stats::{Latencies, Us};
-use crate::{Cli, WARMUP};
 use cluster::Cluster;
+use figures::Figures;
 use nodes::laurel_phase;
 use pgbench::pgbench_phase;
 
 /// The bar for one node on PostgreSQL: `1 node / pgbench` at or above this,
 /// i.e. at least 70 % of what pgbench gets from the same transaction.
 const PGBENCH_TARGET: f64 = 0.7;
-
-#[derive(clap::Args, Debug)]
-pub struct PgFlags {
-    /// `shared_buffers` of the cluster. The test harness starts clusters with
-    /// 16MB; the bench restarts its cluster with this (PostgreSQL's default).
-    #[arg(long, default_value = "128MB")]
-    shared_buffers: String,
-    /// `max_wal_size`. The harness's clusters have 1 MB WAL segments, so
-    /// initdb set 64MB (64 segments); PostgreSQL's default with 16 MB
-    /// segments is 1GB. Small values bring checkpoints into the phases.
-    #[arg(long, default_value = "1GB")]
-    max_wal_size: String,
-    /// `min_wal_size` (harness: 5MB, i.e. 5 segments; PostgreSQL's default: 80MB).
-    #[arg(long, default_value = "80MB")]
-    min_wal_size: String,
-    /// Connections per Laurel node (`laurel serve --db-pool-size`). Default:
-    /// the node's share of the clients, so that every client can have a
-    /// transaction in flight, as every pgbench connection can.
-    #[arg(long)]
-    db_pool_size: Option<u16>,
-    /// pgbench threads (`-j`).
-    #[arg(long, default_value_t = 2)]
-    pgbench_jobs: usize,
-    /// Rounds of the three phases (each round in an order rotated by one);
-    /// the summary pools every round's measured windows. The speed of a
-    /// shared VM drifts by tens of percent within a minute: one round per
-    /// phase would compare phases run at different speeds.
-    #[arg(long, default_value_t = 3)]
-    rounds: usize,
-}
-
-/// The figures of one phase.
-pub(super) struct Figures {
-    /// Transactions (pgbench) or stores (Laurel) per second.
-    pub(super) rate: f64,
-    pub(super) latencies: Latencies,
-    pub(super) errors: u64,
-    pub(super) error_samples: Vec<String>,
-    pub(super) cpu: GroupCpu,
-    /// What the database did per transaction, from its statistics views.
-    pub(super) per_tx: Option<String>,
-    pub(super) notes: Vec<String>,
-}
 
 type Outcome = std::result::Result<Figures, String>;
 
@@ -98,9 +59,9 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
         }
     }
     let work_parent = std::env::temp_dir();
-    let work = crate::work_dir(&work_parent, "laurel-bench-pg-")?;
+    let work = crate::host::work_dir(&work_parent, "laurel-bench-pg-")?;
     let exe = std::env::current_exe().context("locating this binary")?;
-    let laurel_bin = crate::laurel_bin(cli, &exe);
+    let laurel_bin = laurel_bin(cli, &exe);
     check_laurel_bin(&laurel_bin)?;
 
     println!("laurel-bench postgres — {}", machine());

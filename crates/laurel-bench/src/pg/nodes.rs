@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::Figures;
 use super::cluster::{Cluster, per_tx};
+use super::figures::Figures;
 use crate::child::{ChildGuard, Counted, GroupMeter};
 use crate::load::{self, Phase};
 use crate::requests::store_requests;
 use crate::servers::LOAD_RATE_ARGS;
-use crate::{ADMIN_TOKEN, STARTUP_TIMEOUT, WARMUP};
+use crate::settings::{ADMIN_TOKEN, STARTUP_TIMEOUT, WARMUP};
 
 /// Starts `laurel serve --dev` on `url`; waits until it listens.
 pub(super) fn start_node(

@@ -8,14 +8,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use laurel_testkit::postgres::SUPERUSER;
 
-use super::Figures;
 use super::cluster::{Cluster, per_tx};
+use super::figures::Figures;
 use super::nodes::start_node;
 use crate::child::{Counted, GroupMeter};
 use crate::load::expect_ok;
 use crate::requests::store_requests;
+use crate::settings::{DEMO_APP, FIRST_STEAM_ID, WARMUP};
 use crate::stats::Latencies;
-use crate::{DEMO_APP, FIRST_STEAM_ID, WARMUP};
 
 // What `laurel-store-postgres` uses (rows.rs, figures.rs): the class of the
 // per-app advisory locks ("Laur") and the number of counter shards.

@@ -1,0 +1,90 @@
+//! The command line: the foundation bench's flags, its subcommands, and
+//! `laurel-bench postgres`'s flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "laurel-bench",
+    about = "Laurel's foundation benchmark (prints figures; never asserts them)"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Sub>,
+    /// Seconds per measured phase (each phase also has a 1 s warm-up).
+    #[arg(long, global = true, default_value_t = 10)]
+    pub(crate) duration: u64,
+    /// Concurrent clients (keep-alive connections), each its own user.
+    #[arg(long, global = true, default_value_t = 32)]
+    pub(crate) clients: usize,
+    /// The `laurel` server binary (default: `laurel` next to this binary, i.e. target/release/laurel).
+    #[arg(long, global = true)]
+    pub(crate) laurel_bin: Option<PathBuf>,
+    /// Smoke run: 2 s phases, one round.
+    #[arg(long, global = true)]
+    pub(crate) quick: bool,
+    /// Rounds of the four phases, each round in an order rotated by one; the
+    /// ratios pool every round, so a drift of the machine's speed during the
+    /// run weighs on both sides of each ratio alike.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) rounds: usize,
+    /// Directory under which the temporary databases are created (default: the system temp dir).
+    /// Must be on a real disk: fsync on tmpfs costs nothing.
+    #[arg(long, global = true)]
+    pub(crate) work_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Sub {
+    /// Stores on PostgreSQL: pgbench running the same transaction, then
+    /// Laurel with 1 node and with 2 nodes, on one cluster.
+    Postgres(PgFlags),
+    /// Internal: the hello-world server of phase 3.
+    #[command(hide = true)]
+    HelloServer {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct PgFlags {
+    /// `shared_buffers` of the cluster. The test harness starts clusters with
+    /// 16MB; the bench restarts its cluster with this (PostgreSQL's default).
+    #[arg(long, default_value = "128MB")]
+    pub(crate) shared_buffers: String,
+    /// `max_wal_size`. The harness's clusters have 1 MB WAL segments, so
+    /// initdb set 64MB (64 segments); PostgreSQL's default with 16 MB
+    /// segments is 1GB. Small values bring checkpoints into the phases.
+    #[arg(long, default_value = "1GB")]
+    pub(crate) max_wal_size: String,
+    /// `min_wal_size` (harness: 5MB, i.e. 5 segments; PostgreSQL's default: 80MB).
+    #[arg(long, default_value = "80MB")]
+    pub(crate) min_wal_size: String,
+    /// Connections per Laurel node (`laurel serve --db-pool-size`). Default:
+    /// the node's share of the clients, so that every client can have a
+    /// transaction in flight, as every pgbench connection can.
+    #[arg(long)]
+    pub(crate) db_pool_size: Option<u16>,
+    /// pgbench threads (`-j`).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) pgbench_jobs: usize,
+    /// Rounds of the three phases (each round in an order rotated by one);
+    /// the summary pools every round's measured windows. The speed of a
+    /// shared VM drifts by tens of percent within a minute: one round per
+    /// phase would compare phases run at different speeds.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) rounds: usize,
+}
+
+/// The `laurel` server binary: `--laurel-bin`, else `laurel` next to this binary.
+pub(crate) fn laurel_bin(cli: &Cli, exe: &Path) -> PathBuf {
+    cli.laurel_bin.clone().unwrap_or_else(|| {
+        exe.parent()
+            .map(|d| d.join("laurel"))
+            .unwrap_or_else(|| "laurel".into())
+    })
+}
