@@ -302,15 +302,7 @@ impl GroupMeter {
             .and_then(|(t1, t0)| t1.checked_sub(t0))
             .map_or(0.0, |d| d.as_secs_f64() / wall);
         let counted: f64 = own + groups.iter().filter_map(|g| g.1).sum::<f64>();
-        let others = self
-            .machine
-            .zip(machine_ticks())
-            .and_then(|((b0, t0), (b1, t1))| {
-                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-                let busy =
-                    (b1.checked_sub(b0)? as f64) / (t1.checked_sub(t0)?.max(1) as f64) * cpus;
-                Some((busy - counted).max(0.0))
-            });
+        let others = others_since(self.machine, counted);
         GroupCpu {
             groups,
             own,
@@ -320,6 +312,15 @@ impl GroupMeter {
 }
 
 /// Busy and total jiffies of the whole machine (`/proc/stat`), all CPUs.
+/// Cores the rest of the machine used since `machine` (a [`machine_ticks`]
+/// reading): the whole machine's busy cores less the `counted` ones.
+fn others_since(machine: Option<(u64, u64)>, counted: f64) -> Option<f64> {
+    let ((b0, t0), (b1, t1)) = machine.zip(machine_ticks())?;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let busy = (b1.checked_sub(b0)? as f64) / (t1.checked_sub(t0)?.max(1) as f64) * cpus;
+    Some((busy - counted).max(0.0))
+}
+
 fn machine_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
@@ -375,15 +376,7 @@ impl CpuMeter {
             None => None,
         };
         let own = cpu_time(0)?.checked_sub(self.own?)?.as_secs_f64() / wall;
-        let others = self
-            .machine
-            .zip(machine_ticks())
-            .and_then(|((b0, t0), (b1, t1))| {
-                let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-                let busy =
-                    (b1.checked_sub(b0)? as f64) / (t1.checked_sub(t0)?.max(1) as f64) * cpus;
-                Some((busy - own - server.unwrap_or(0.0)).max(0.0))
-            });
+        let others = others_since(self.machine, own + server.unwrap_or(0.0));
         Some(CpuUse {
             server,
             own,
