@@ -14,7 +14,7 @@ use laurel_client::{
     SteamId, UserInfo,
 };
 use laurel_server::{Application, ServerConfig};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 use laurel_testkit::Http;
 use serde_json::{Value, json};
 use tempfile::TempDir;

@@ -1,6 +1,6 @@
 //! The `Store` trait: everything Laurel persists, behind one seam, so that
-//! the SQLite store (here) and the PostgreSQL store (crate
-//! `laurel-store-postgres`) are interchangeable without touching the server.
+//! the SQLite store (crate `laurel-store-sqlite`) and the PostgreSQL store
+//! (crate `laurel-store-postgres`) are interchangeable without touching the server.
 //!
 //! Invariants every implementation keeps:
 //! - a store request is acknowledged (its future resolves `Ok`) only after it is durable;
@@ -35,7 +35,6 @@ pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod figures;
-pub mod sqlite;
 
 /// How long idempotency keys are remembered, at least.
 pub const IDEMPOTENCY_RETENTION_SECONDS: i64 = 48 * 3600;

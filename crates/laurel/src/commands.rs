@@ -10,9 +10,9 @@ use laurel_schema_formats::{
     ExportOptions, Format, ImportOptions, MAX_INPUT_BYTES, SourceFile, detect, export, import,
 };
 use laurel_store::audit::{AuditDraft, AuditQuery, action};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{Store, StoreError, TokenRevocation};
 use laurel_store_postgres::{PostgresOptions, PostgresStore, redacted_url};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::{
     AuditAction, AuditArgs, Cli, Command, Failure, KeyAction, LogFormat, SchemaAction,

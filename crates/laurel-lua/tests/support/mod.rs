@@ -19,7 +19,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use laurel_server::{Application, ServerConfig};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 use laurel_testkit::Http;
 use serde_json::Value;
 use tempfile::TempDir;

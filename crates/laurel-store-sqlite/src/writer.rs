@@ -1,5 +1,5 @@
 //! The writer thread: the only connection that writes. See the module
-//! documentation of [`crate::sqlite`] for the group-commit and checkpoint design.
+//! documentation of the crate for the group-commit and checkpoint design.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,22 +8,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::figures::GroupFigures;
-use super::idempotency::{self, NewRecord, PendingKeys, StagedKeys};
-use crate::figures::FigureChanges;
+use crate::figures::GroupFigures;
+use crate::idempotency::{self, NewRecord, PendingKeys, StagedKeys};
 use laurel_core::{
     ApiName, AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress, apply_batch, reset,
 };
+use laurel_store::figures::FigureChanges;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{
+use crate::rows::{
     Context, SchemaCache, app_sql, current_schema, load_progress, load_schema,
     reconcile_stat_totals, same_error, schema_version, user_sql, visible, write_achievement,
     write_stat, write_version,
 };
-use crate::audit::{self, AuditDraft, TokenRevocation};
-use crate::{
+use laurel_store::audit::{self, AuditDraft, TokenRevocation};
+use laurel_store::{
     IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, PURGE_BATCH_ROWS, SIGNING_SECRET_BYTES, StoreError,
     StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
@@ -948,7 +948,13 @@ fn execute_reset(
     }
     if env.global_figures {
         let relocked: &[ApiName] = if scope.achievements { &relocked } else { &[] };
-        *figures = FigureChanges::of_reset(&schema, &stored, &next, relocked, crate::utc_day(now));
+        *figures = FigureChanges::of_reset(
+            &schema,
+            &stored,
+            &next,
+            relocked,
+            laurel_store::utc_day(now),
+        );
         figures.check_finite()?;
     }
     write_version(conn, app, user, next.version, true)?;
@@ -998,7 +1004,7 @@ fn execute_undo_reset(
             &restored,
             &current,
             achievements,
-            crate::utc_day(now),
+            laurel_store::utc_day(now),
         );
         figures.check_finite()?;
     }
@@ -1191,7 +1197,7 @@ pub(crate) fn insert_audit(conn: &Connection, draft: &AuditDraft) -> Result<i64,
     )
     .and_then(|mut s| {
         s.execute((
-            crate::unix_now_ms(),
+            laurel_store::unix_now_ms(),
             &draft.actor,
             &draft.address,
             draft.action,
@@ -1206,11 +1212,11 @@ pub(crate) fn insert_audit(conn: &Connection, draft: &AuditDraft) -> Result<i64,
 
 fn read_audit(conn: &Connection, id: i64) -> Result<audit::AuditRecord, StoreError> {
     let row = conn
-        .prepare_cached(&format!("{} WHERE id = ?1", super::rows::AUDIT_SELECT))
-        .and_then(|mut s| s.query_row([id], super::rows::audit_row).optional())
+        .prepare_cached(&format!("{} WHERE id = ?1", crate::rows::AUDIT_SELECT))
+        .and_then(|mut s| s.query_row([id], crate::rows::audit_row).optional())
         .context("reading an audit record")?
         .ok_or_else(|| StoreError::NotFound(format!("no audit record {id}")))?;
-    super::rows::audit_record(row)
+    crate::rows::audit_record(row)
 }
 
 fn set_display_name(
@@ -1226,7 +1232,7 @@ fn set_display_name(
                  VALUES (?1, ?2, ?3, ?4) ON CONFLICT (app_id, steam_id) \
                  DO UPDATE SET display_name = excluded.display_name, updated_ms = excluded.updated_ms",
             )
-            .and_then(|mut s| s.execute((app_sql(app), user_sql(user), name, crate::unix_now_ms()))),
+            .and_then(|mut s| s.execute((app_sql(app), user_sql(user), name, laurel_store::unix_now_ms()))),
         None => conn
             .prepare_cached("DELETE FROM user_profiles WHERE app_id = ?1 AND steam_id = ?2")
             .and_then(|mut s| s.execute((app_sql(app), user_sql(user)))),

@@ -97,7 +97,7 @@
 //! ```no_run
 //! # async fn example() -> Result<(), laurel_store::StoreError> {
 //! use laurel_store::Store;
-//! use laurel_store::sqlite::{SqliteOptions, SqliteStore};
+//! use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 //!
 //! let store = SqliteStore::open("laurel-data/laurel.db".as_ref(), SqliteOptions::default())?;
 //! store.health().await?;
@@ -131,12 +131,12 @@ use self::rows::{
     visible,
 };
 use self::writer::{Command, GroupItem, Reply, SingleCommand, WriterConfig, WriterCounters};
-use crate::{
+use laurel_store::{
     AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, MAX_GROUP_COMMIT,
     MAX_USERS_PAGE, Store, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema,
     stored_id_ranges_after, users_page,
 };
-use crate::{
+use laurel_store::{
     AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, SigningSecrets, TokenRevocation,
     TokenRevocations, Undone,
 };
@@ -256,7 +256,7 @@ fn closed_error() -> StoreError {
 mod private_files {
     use std::path::Path;
 
-    use crate::StoreError;
+    use laurel_store::StoreError;
 
     /// Group and other permission bits.
     #[cfg(unix)]

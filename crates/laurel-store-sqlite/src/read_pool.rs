@@ -8,8 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::rows::Context;
-use crate::StoreError;
+use crate::rows::Context;
+use laurel_store::StoreError;
 
 pub(crate) struct ReadPool {
     path: PathBuf,
@@ -94,6 +94,6 @@ fn open_reader(path: &PathBuf, busy_timeout: Duration) -> Result<Connection, Sto
         .context(&format!("opening {} for reading", path.display()))?;
     conn.busy_timeout(busy_timeout)
         .context("setting the busy timeout")?;
-    conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
+    conn.set_prepared_statement_cache_capacity(crate::STATEMENT_CACHE);
     Ok(conn)
 }

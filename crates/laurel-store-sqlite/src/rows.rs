@@ -12,8 +12,8 @@ use laurel_core::{
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
 
-use crate::figures;
-use crate::{
+use laurel_store::figures;
+use laurel_store::{
     DailyChange, GlobalStat, GlobalStatsQuery, MAX_HISTORY_DAYS, StatTotal, StoreError,
     StoredSchema,
 };
@@ -84,7 +84,7 @@ pub(crate) fn name_from_sql(text: String) -> Result<ApiName, StoreError> {
     ApiName::parse(&text).map_err(|e| corrupt(format_args!("name {text:?}: {e}")))
 }
 
-pub(crate) use crate::SchemaCache;
+pub(crate) use laurel_store::SchemaCache;
 
 pub(crate) fn schema_version(conn: &Connection, app: AppId) -> Result<Option<u64>, StoreError> {
     conn.prepare_cached("SELECT schema_version FROM apps WHERE app_id = ?1")
@@ -163,7 +163,7 @@ pub(crate) fn kind_code(kind: StatKind) -> i64 {
     i64::from(figures::kind_code(kind))
 }
 
-pub(crate) use crate::figures::visible;
+pub(crate) use laurel_store::figures::visible;
 
 /// One `stats` row as stored, before its kind is checked.
 struct StatRow {
@@ -632,8 +632,8 @@ pub(crate) fn audit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
 
 pub(crate) fn audit_record(
     (id, at_ms, actor, address, action, app, user, detail, undone_by): AuditRow,
-) -> Result<crate::AuditRecord, StoreError> {
-    Ok(crate::AuditRecord {
+) -> Result<laurel_store::AuditRecord, StoreError> {
+    Ok(laurel_store::AuditRecord {
         id,
         at_ms,
         actor,

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use laurel_core::{ApiName, AppId, SteamId};
 use rusqlite::{Connection, OptionalExtension};
 
-use super::rows::{Context, app_from_sql, app_sql, corrupt, user_sql};
-use crate::{IdempotencyRecord, StoreError};
+use crate::rows::{Context, app_from_sql, app_sql, corrupt, user_sql};
+use laurel_store::{IdempotencyRecord, StoreError};
 
 /// Least time between a failed flush and the next attempt.
 const FLUSH_RETRY: Duration = Duration::from_secs(1);
