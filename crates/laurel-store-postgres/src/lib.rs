@@ -132,12 +132,14 @@ use async_trait::async_trait;
 use deadpool_postgres::{
     ClientWrapper, Hook, HookError, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
 };
-use laurel_core::{AppId, ResetScope, Schema, StatKind, SteamId, UnixTime, UserProgress};
+use laurel_core::{AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress};
+use laurel_store::figures::{
+    KeptSums, check_history_range, daily_history, queried_stats, stat_total,
+};
 use laurel_store::{
-    AppSummary, DailyChange, GlobalAchievements, GlobalStat, GlobalStatsQuery,
-    IDEMPOTENCY_RETENTION_SECONDS, KeyRecord, MAX_HISTORY_DAYS, MAX_USERS_PAGE, StatTotal, Store,
-    StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, stored_id_ranges_after,
-    users_page,
+    AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, IDEMPOTENCY_RETENTION_SECONDS,
+    KeyRecord, MAX_USERS_PAGE, Store, StoreError, StoreReply, StoreRequest, StoredKey,
+    StoredSchema, stored_id_ranges_after, users_page,
 };
 use laurel_store::{
     AuditDraft, AuditQuery, AuditRecord, SigningSecrets, TokenRevocation, TokenRevocations,
@@ -798,10 +800,7 @@ impl Store for PostgresStore {
         query_: GlobalStatsQuery,
     ) -> Result<Vec<GlobalStat>, StoreError> {
         let inner = &*self.inner;
-        let range_ok = query_.history.is_none_or(|(first, last)| {
-            let days = last.saturating_sub(first).saturating_add(1);
-            first <= last && days <= i64::from(MAX_HISTORY_DAYS)
-        });
+        let range_ok = check_history_range(&query_).is_ok();
         // An invalid range reads no history; it is refused once the app is known.
         let (first_day, last_day) = match query_.history {
             Some(range) if range_ok => range,
@@ -851,11 +850,7 @@ impl Store for PostgresStore {
             Ok((schema, users, totals, history))
         });
         let (schema, users, totals, history) = stats?;
-        if let Some((first, last)) = query_.history.filter(|_| !range_ok) {
-            return Err(StoreError::Backend(format!(
-                "history of days {first}..={last} is not 1..={MAX_HISTORY_DAYS} days"
-            )));
-        }
+        check_history_range(&query_)?;
         global_stats_from_rows(&schema.schema, users, &query_, &totals, &history).map_err(|f| {
             match f {
                 Failure::Store(e) => e,
@@ -1181,21 +1176,20 @@ fn global_stats_from_rows(
 
     /// (stat name, kind code): the key of `stat_totals` and `stat_history` within an app.
     type StatKey = (String, i16);
-    /// (`value_rows`, `int_sum`, `float_sum`), or (`day`, `int_change`, `float_change`).
-    type Columns = (i64, i64, f64);
-    let mut sums: HashMap<StatKey, Columns> = HashMap::new();
+    let mut sums: HashMap<StatKey, KeptSums> = HashMap::new();
     for row in totals {
         let what = "reading a stat total";
         sums.insert(
             (row.try_get(0).context(what)?, row.try_get(1).context(what)?),
-            (
-                row.try_get(2).context(what)?,
-                row.try_get(3).context(what)?,
-                row.try_get(4).context(what)?,
-            ),
+            KeptSums {
+                value_rows: row.try_get(2).context(what)?,
+                int_sum: row.try_get(3).context(what)?,
+                float_sum: row.try_get(4).context(what)?,
+            },
         );
     }
-    let mut changes: HashMap<StatKey, Vec<Columns>> = HashMap::new();
+    // (`day`, `int_change`, `float_change`) of each history row.
+    let mut changes: HashMap<StatKey, Vec<(i64, i64, f64)>> = HashMap::new();
     for row in history {
         let what = "reading a stat's history";
         changes
@@ -1207,50 +1201,24 @@ fn global_stats_from_rows(
                 row.try_get(4).context(what)?,
             ));
     }
-    let wanted = |def: &&laurel_core::StatDef| {
-        def.aggregated
-            && (query.names.is_empty() || query.names.iter().any(|n| n == def.name.as_str()))
-    };
     let mut out = Vec::new();
-    for def in schema.stats().iter().filter(wanted) {
+    for def in queried_stats(schema, query) {
         let key = (def.name.to_string(), kind_code(def.kind));
-        let (value_rows, int_sum, float_sum) = sums.get(&key).copied().unwrap_or((0, 0, 0.0));
-        let without_row = users.saturating_sub(value_rows).max(0);
-        let total = match def.kind {
-            StatKind::Int => StatTotal::Int(
-                int_sum.saturating_add((def.default as i64).saturating_mul(without_row)),
+        let sums = sums.get(&key).copied().unwrap_or_default();
+        let history = match query.history {
+            // Rows come ordered by day.
+            Some(range) => daily_history(
+                def.kind,
+                range,
+                changes.get(&key).into_iter().flatten().copied(),
             ),
-            StatKind::Float | StatKind::AvgRate => {
-                StatTotal::Float(float_sum + def.default * without_row as f64)
-            }
+            None => Vec::new(),
         };
-        let mut days = Vec::new();
-        if let Some((first, last)) = query.history {
-            // Rows come ordered by day; days without a row changed by zero.
-            let mut rows = changes
-                .get(&key)
-                .map_or(&[][..], Vec::as_slice)
-                .iter()
-                .peekable();
-            for day in first..=last {
-                let change = match rows.peek() {
-                    Some(&&(d, int, float)) if d == day => {
-                        rows.next();
-                        match def.kind {
-                            StatKind::Int => StatTotal::Int(int),
-                            _ => StatTotal::Float(float),
-                        }
-                    }
-                    _ => StatTotal::zero(def.kind),
-                };
-                days.push(DailyChange { day, change });
-            }
-        }
         out.push(GlobalStat {
             name: def.name.to_string(),
             kind: def.kind,
-            total,
-            history: days,
+            total: stat_total(def, users, sums),
+            history,
         });
     }
     Ok(out)

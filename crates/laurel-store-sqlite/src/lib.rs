@@ -127,10 +127,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::read_pool::ReadPool;
 use self::rows::{
-    Context, SchemaCache, app_from_sql, app_sql, load_global_stats, load_progress, load_schema,
-    visible,
+    Context, SchemaCache, app_from_sql, app_sql, count, load_global_stats, load_progress,
+    load_schema, revoked_user, visible,
 };
 use self::writer::{Command, GroupItem, Reply, SingleCommand, WriterConfig, WriterCounters};
+use laurel_store::rows::AuditRow;
 use laurel_store::{
     AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, MAX_GROUP_COMMIT,
     MAX_USERS_PAGE, Store, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema,
@@ -498,11 +499,6 @@ fn key_record(
     })
 }
 
-fn count(value: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(value)
-        .map_err(|_| StoreError::Backend(format!("database holds a negative {what}: {value}")))
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn put_schema(&self, app: AppId, schema: Schema) -> Result<u64, StoreError> {
@@ -808,12 +804,7 @@ impl Store for SqliteStore {
                     .map(|(app, user, not_before_ms)| {
                         Ok(TokenRevocation {
                             app: app_from_sql(app)?,
-                            user: (user != 0)
-                                .then(|| SteamId::new(user as u64))
-                                .transpose()
-                                .map_err(|_| {
-                                    StoreError::Backend(format!("revocation of steam id {user}"))
-                                })?,
+                            user: revoked_user(user)?,
                             not_before_ms,
                         })
                     })
@@ -887,7 +878,7 @@ impl Store for SqliteStore {
                             .collect::<rusqlite::Result<Vec<_>>>()
                     })
                     .context("listing the audit log")?;
-                rows.into_iter().map(rows::audit_record).collect()
+                rows.into_iter().map(AuditRow::into_record).collect()
             })
             .await
     }

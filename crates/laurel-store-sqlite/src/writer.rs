@@ -1216,7 +1216,7 @@ fn read_audit(conn: &Connection, id: i64) -> Result<audit::AuditRecord, StoreErr
         .and_then(|mut s| s.query_row([id], crate::rows::audit_row).optional())
         .context("reading an audit record")?
         .ok_or_else(|| StoreError::NotFound(format!("no audit record {id}")))?;
-    crate::rows::audit_record(row)
+    row.into_record()
 }
 
 fn set_display_name(

@@ -35,6 +35,7 @@ pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod figures;
+pub mod rows;
 
 /// How long idempotency keys are remembered, at least.
 pub const IDEMPOTENCY_RETENTION_SECONDS: i64 = 48 * 3600;
@@ -54,7 +55,6 @@ pub const SECONDS_PER_DAY: i64 = 86_400;
 /// Most Steam ids one call of [`Store::users`] returns.
 pub const MAX_USERS_PAGE: usize = 10_000;
 
-/// The UTC day (days since 1970-01-01) of a Unix time.
 /// Now, in UTC Unix milliseconds (audit records, token revocations).
 pub fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -62,6 +62,7 @@ pub fn unix_now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The UTC day (days since 1970-01-01) of a Unix time.
 pub fn utc_day(time: UnixTime) -> i64 {
     time.div_euclid(SECONDS_PER_DAY)
 }
