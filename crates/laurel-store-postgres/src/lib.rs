@@ -149,8 +149,8 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::config::Host;
 
 use self::connection::{
-    Context, Failure, Lease, MAX_ATTEMPTS, Reuse, Verdict, all3, backoff, both, execute, judge,
-    pool_error, query, query_opt,
+    Context, Failure, FailureKind, Lease, MAX_ATTEMPTS, Reuse, backoff, classify, execute,
+    join_pipelined, join3_pipelined, pool_error, query, query_opt,
 };
 use self::rows::{
     SchemaCache, app_from_sql, app_sql, count, current_schema, existing_schema, kind_code, visible,
@@ -316,10 +316,10 @@ struct PurgeState {
     running: AtomicBool,
 }
 
-/// What to do after one attempt of a call.
-enum Step<T> {
-    Done(Result<T, StoreError>),
-    Again,
+/// What follows one attempt of a call: its answer, or a rerun.
+enum AfterAttempt<T> {
+    Answer(Result<T, StoreError>),
+    Rerun,
 }
 
 /// Runs `$body` (an expression of type `Result<T, Failure>` that may
@@ -342,9 +342,9 @@ macro_rules! with_client {
                 $body
             })
             .await;
-            match settle(&mut lease, outcome, attempt, timeout) {
-                Step::Done(result) => break result,
-                Step::Again => {
+            match after_attempt(&mut lease, outcome, attempt, timeout) {
+                AfterAttempt::Answer(result) => break result,
+                AfterAttempt::Rerun => {
                     drop(lease);
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -355,48 +355,48 @@ macro_rules! with_client {
 
 /// Turns one attempt's outcome into the answer (or a rerun), and decides
 /// whether its connection goes back to the pool.
-fn settle<T>(
+fn after_attempt<T>(
     lease: &mut Lease,
     outcome: Result<Result<T, Failure>, Elapsed>,
     attempt: u32,
     timeout: Duration,
-) -> Step<T> {
+) -> AfterAttempt<T> {
     let failure = match outcome {
         // The lease is left as interrupted: its connection is discarded.
         Err(_) => {
-            return Step::Done(Err(StoreError::Unavailable(format!(
+            return AfterAttempt::Answer(Err(StoreError::Unavailable(format!(
                 "the database did not answer within {} ms",
                 timeout.as_millis()
             ))));
         }
         Ok(Ok(value)) => {
             lease.keep();
-            return Step::Done(Ok(value));
+            return AfterAttempt::Answer(Ok(value));
         }
         Ok(Err(failure)) => failure,
     };
     let (what, source) = match failure {
         Failure::Store(e) => {
             lease.keep();
-            return Step::Done(Err(e));
+            return AfterAttempt::Answer(Err(e));
         }
         Failure::Db { what, source } => (what, source),
     };
-    let (verdict, reuse) = judge(&source);
+    let (kind, reuse) = classify(&source);
     if reuse == Reuse::Keep {
         lease.keep();
     }
     let message = Failure::Db { what, source }.to_string();
-    match verdict {
-        Verdict::Retry if attempt < MAX_ATTEMPTS => {
+    match kind {
+        FailureKind::Retry if attempt < MAX_ATTEMPTS => {
             tracing::debug!(attempt, error = %message, "rerunning a transaction");
-            Step::Again
+            AfterAttempt::Rerun
         }
-        Verdict::Retry => Step::Done(Err(StoreError::Unavailable(format!(
+        FailureKind::Retry => AfterAttempt::Answer(Err(StoreError::Unavailable(format!(
             "{message} (still failing after {MAX_ATTEMPTS} attempts)"
         )))),
-        Verdict::Unavailable => Step::Done(Err(StoreError::Unavailable(message))),
-        Verdict::Backend => Step::Done(Err(StoreError::Backend(message))),
+        FailureKind::Unavailable => AfterAttempt::Answer(Err(StoreError::Unavailable(message))),
+        FailureKind::Backend => AfterAttempt::Answer(Err(StoreError::Backend(message))),
     }
 }
 
@@ -753,7 +753,7 @@ impl Store for PostgresStore {
                 .start()
                 .await
                 .context("beginning a read")?;
-            let (schema, users, counts) = all3(
+            let (schema, users, counts) = join3_pipelined(
                 existing_schema(&tx, &inner.schemas, app),
                 query_opt(
                     &tx,
@@ -797,22 +797,22 @@ impl Store for PostgresStore {
     async fn global_stats(
         &self,
         app: AppId,
-        query_: GlobalStatsQuery,
+        wanted: GlobalStatsQuery,
     ) -> Result<Vec<GlobalStat>, StoreError> {
         let inner = &*self.inner;
-        let range_ok = check_history_range(&query_).is_ok();
+        let range_ok = check_history_range(&wanted).is_ok();
         // An invalid range reads no history; it is refused once the app is known.
-        let (first_day, last_day) = match query_.history {
+        let (first_day, last_day) = match wanted.history {
             Some(range) if range_ok => range,
             _ => (1, 0),
         };
-        let names: Vec<&str> = query_.names.iter().map(String::as_str).collect();
+        let names: Vec<&str> = wanted.names.iter().map(String::as_str).collect();
         let stats = with_client!(inner, inner.operation_timeout, |client| {
             let tx = read_only(client)
                 .start()
                 .await
                 .context("beginning a read")?;
-            let (schema, users, (totals, history)) = all3(
+            let (schema, users, (totals, history)) = join3_pipelined(
                 existing_schema(&tx, &inner.schemas, app),
                 query_opt(
                     &tx,
@@ -820,7 +820,7 @@ impl Store for PostgresStore {
                     "SELECT coalesce(sum(users), 0)::bigint FROM app_users WHERE app_id = $1",
                     &[&app_sql(app)],
                 ),
-                both(
+                join_pipelined(
                     query(
                         &tx,
                         "reading stat totals",
@@ -850,8 +850,8 @@ impl Store for PostgresStore {
             Ok((schema, users, totals, history))
         });
         let (schema, users, totals, history) = stats?;
-        check_history_range(&query_)?;
-        global_stats_from_rows(&schema.schema, users, &query_, &totals, &history).map_err(|f| {
+        check_history_range(&wanted)?;
+        global_stats_from_rows(&schema.schema, users, &wanted, &totals, &history).map_err(|f| {
             match f {
                 Failure::Store(e) => e,
                 other => StoreError::Backend(other.to_string()),
@@ -1055,7 +1055,7 @@ impl Store for PostgresStore {
         let stored = with_client!(inner, inner.operation_timeout, |client| {
             // Two index range scans, each in stored order, at most `limit` each;
             // the schema read says whether the app exists (one round trip).
-            let (_, rows) = both(
+            let (_, rows) = join_pipelined(
                 existing_schema(&*client, &inner.schemas, app),
                 query(
                     &*client,

@@ -14,7 +14,7 @@ use laurel_store::rows::{
 use laurel_store::{IdempotencyRecord, StoreError, StoredSchema};
 use tokio_postgres::{Row, SimpleQueryRow};
 
-use crate::connection::{Context, Failure, both, execute, query, query_opt};
+use crate::connection::{Context, Failure, execute, join_pipelined, query, query_opt};
 use crate::script::{Array, Literal, Prepared, Script};
 
 /// [`laurel_store::rows::corrupt`], as a [`Failure`].
@@ -392,7 +392,7 @@ pub(crate) async fn load_progress<C: GenericClient>(
     version: u64,
 ) -> Result<UserProgress, Failure> {
     let (app_id, steam_id) = (app_sql(app), user_sql(user));
-    let (stat_rows, achievement_rows) = both(
+    let (stat_rows, achievement_rows) = join_pipelined(
         query(
             client,
             "reading a user's stats",

@@ -15,7 +15,7 @@ use laurel_store::{
     KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
 
-use crate::connection::{Context, Failure, all3, execute, query, query_opt};
+use crate::connection::{Context, Failure, execute, join3_pipelined, query, query_opt};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
     BUMP_USER, CLEAR_ACHIEVEMENTS, Cells, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
@@ -312,7 +312,7 @@ pub(crate) async fn import_key(
     tx.batch_execute("LOCK TABLE keys IN SHARE ROW EXCLUSIVE MODE")
         .await
         .context("locking the keys")?;
-    let (app_row, hash_row, id_row) = all3(
+    let (app_row, hash_row, id_row) = join3_pipelined(
         query_opt(
             &tx,
             "looking for the app",
