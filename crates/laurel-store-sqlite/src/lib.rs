@@ -167,7 +167,7 @@ pub struct SqliteOptions {
     pub commit_delay: Duration,
     /// Idempotency keys recorded before they are moved into their index in
     /// one sorted batch (1..=[`MAX_IDEMPOTENCY_INDEX_BATCH`]); until then the
-    /// writer finds them in memory. See `sqlite/idempotency.rs`.
+    /// writer finds them in memory. See `idempotency.rs`.
     pub idempotency_index_batch: usize,
     /// Keep the global figures current on every store and reset (users,
     /// unlock counts, aggregated stat totals and their daily history).

@@ -21,6 +21,11 @@
 //! - the imports ([`Store::import_user`], [`Store::import_key`],
 //!   [`Store::import_signing_secret`]) copy what another store holds, exactly,
 //!   and write only where nothing is: they never overwrite (see `laurel migrate`).
+//!
+//! Besides the trait and its types, what every backend shares: the
+//! global-figure rules ([`figures`]), the audit log's records ([`audit`]),
+//! the row codecs ([`rows`]: how values are encoded in either database) and,
+//! behind the `conformance` feature, the suite every backend's tests run.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -374,7 +379,7 @@ pub fn check_import(
 }
 
 /// For stores that keep Steam ids bit-cast into a signed 64-bit integer
-/// (`id as i64`, both stores here): the two inclusive ranges of stored
+/// (`id as i64`, both backends): the two inclusive ranges of stored
 /// values holding the ids after `after`, in the ids' u64 order. Ids up to
 /// `i64::MAX` are stored as themselves; the ones above are stored negative,
 /// and ascending among themselves too, so they come second. An empty range
