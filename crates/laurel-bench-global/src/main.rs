@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use laurel_core::{AppId, BatchEntry, Schema, SchemaDoc, SteamId, StoreBatch, WriteAuthority};
 use laurel_server::{Application, ServerConfig};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{Store, StoreReply, StoreRequest};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 
 const APP: u32 = 480;
 const FIRST_STEAM_ID: u64 = 76_561_197_960_265_728;

@@ -3,6 +3,7 @@
 use deadpool_postgres::{ClientWrapper, GenericClient};
 use laurel_core::{AppId, ResetScope, SteamId, UnixTime, UserProgress, reset};
 use laurel_store::audit::{self, AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, Undone};
+use laurel_store::rows::{AUDIT_SELECT, AuditRow, revoked_user};
 use laurel_store::{
     SigningSecrets, StoreError, TokenRevocation, TokenRevocations, unix_now_ms, utc_day,
 };
@@ -17,37 +18,21 @@ use crate::rows::{
 use crate::script::Script;
 use crate::writes::{DELETE_ACHIEVEMENTS, DELETE_STATS};
 
-const AUDIT_SELECT: &str = "SELECT id, at_ms, actor, address, action, app_id, steam_id, \
-     detail, undone_by FROM audit_log";
-
-fn steam_from_sql(value: i64) -> Result<SteamId, Failure> {
-    SteamId::new(value as u64).map_err(|_| corrupt(format_args!("steam id {value}")))
-}
-
+/// A row of [`AUDIT_SELECT`] as a record.
 fn audit_record(row: &Row) -> Result<AuditRecord, Failure> {
     let what = "reading an audit record";
-    let id: i64 = row.try_get(0).context(what)?;
-    let detail: String = row.try_get(7).context(what)?;
-    Ok(AuditRecord {
-        id,
+    let row = AuditRow {
+        id: row.try_get(0).context(what)?,
         at_ms: row.try_get(1).context(what)?,
         actor: row.try_get(2).context(what)?,
         address: row.try_get(3).context(what)?,
         action: row.try_get(4).context(what)?,
-        app: row
-            .try_get::<_, Option<i64>>(5)
-            .context(what)?
-            .map(app_from_sql)
-            .transpose()?,
-        user: row
-            .try_get::<_, Option<i64>>(6)
-            .context(what)?
-            .map(steam_from_sql)
-            .transpose()?,
-        detail: serde_json::from_str(&detail)
-            .map_err(|e| corrupt(format_args!("audit detail of {id}: {e}")))?,
+        app: row.try_get(5).context(what)?,
+        user: row.try_get(6).context(what)?,
+        detail: row.try_get(7).context(what)?,
         undone_by: row.try_get(8).context(what)?,
-    })
+    };
+    Ok(row.into_record()?)
 }
 
 /// Appends a record; its id.
@@ -326,7 +311,7 @@ pub(crate) async fn revocations<C: GenericClient>(client: &C) -> Result<TokenRev
             let user: i64 = row.try_get(1).context(what)?;
             Ok(TokenRevocation {
                 app: app_from_sql(row.try_get(0).context(what)?)?,
-                user: (user != 0).then(|| steam_from_sql(user)).transpose()?,
+                user: revoked_user(user)?,
                 not_before_ms: row.try_get(2).context(what)?,
             })
         })

@@ -62,7 +62,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 
 /// What a failure means for the caller and for the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub(crate) enum FailureKind {
     /// Serialization failure or deadlock: the transaction was rolled back and
     /// running it again may succeed.
     Retry,
@@ -73,20 +73,20 @@ pub(crate) enum Verdict {
 }
 
 /// How a driver error is answered, and whether its connection is still usable.
-pub(crate) fn judge(e: &tokio_postgres::Error) -> (Verdict, Reuse) {
+pub(crate) fn classify(e: &tokio_postgres::Error) -> (FailureKind, Reuse) {
     let Some(code) = e.code() else {
         // No SQLSTATE: the socket failed, the connection is closed, or a
         // value did not convert. Only the last is not about the connection,
         // and a connection is cheap: none of them is reused.
         let lost = e.is_closed() || has_io_source(e);
-        let verdict = if lost {
-            Verdict::Unavailable
+        let kind = if lost {
+            FailureKind::Unavailable
         } else {
-            Verdict::Backend
+            FailureKind::Backend
         };
-        return (verdict, Reuse::Discard);
+        return (kind, Reuse::Discard);
     };
-    judge_sqlstate(code.code())
+    classify_sqlstate(code.code())
 }
 
 /// Whether a connection may go back to the pool.
@@ -97,27 +97,29 @@ pub(crate) enum Reuse {
 }
 
 /// SQLSTATE classes and codes (PostgreSQL manual, appendix A).
-pub(crate) fn judge_sqlstate(code: &str) -> (Verdict, Reuse) {
+pub(crate) fn classify_sqlstate(code: &str) -> (FailureKind, Reuse) {
     match code {
         // serialization_failure, deadlock_detected: rolled back, safe to rerun.
-        "40001" | "40P01" => (Verdict::Retry, Reuse::Keep),
+        "40001" | "40P01" => (FailureKind::Retry, Reuse::Keep),
         // admin_shutdown, crash_shutdown, cannot_connect_now (starting or
         // stopping), idle_in_transaction_session_timeout (the server closed
         // the session), read_only_sql_transaction (a standby after a
         // failover: reconnecting finds the new primary).
-        "57P01" | "57P02" | "57P03" | "25P03" | "25006" => (Verdict::Unavailable, Reuse::Discard),
+        "57P01" | "57P02" | "57P03" | "25P03" | "25006" => {
+            (FailureKind::Unavailable, Reuse::Discard)
+        }
         // invalid_sql_statement_name: a statement every connection prepares
         // when it opens is gone (something ran DEALLOCATE on the session);
         // a new connection has it again.
-        "26000" => (Verdict::Retry, Reuse::Discard),
+        "26000" => (FailureKind::Retry, Reuse::Discard),
         // query_canceled (statement_timeout), lock_not_available: the
         // database is too busy to answer in time; the session is fine.
-        "57014" | "55P03" => (Verdict::Unavailable, Reuse::Keep),
+        "57014" | "55P03" => (FailureKind::Unavailable, Reuse::Keep),
         // connection_exception (08xxx).
-        _ if code.starts_with("08") => (Verdict::Unavailable, Reuse::Discard),
+        _ if code.starts_with("08") => (FailureKind::Unavailable, Reuse::Discard),
         // insufficient_resources (53xxx): too many connections, disk full, out of memory.
-        _ if code.starts_with("53") => (Verdict::Unavailable, Reuse::Keep),
-        _ => (Verdict::Backend, Reuse::Keep),
+        _ if code.starts_with("53") => (FailureKind::Unavailable, Reuse::Keep),
+        _ => (FailureKind::Backend, Reuse::Keep),
     }
 }
 
@@ -147,9 +149,9 @@ pub(crate) fn pool_error(e: PoolError) -> StoreError {
         PoolError::Closed => StoreError::Unavailable("the store is closed".into()),
         PoolError::Backend(e) => {
             let message = format!("connecting to the database: {}", describe(&e));
-            match judge(&e).0 {
-                Verdict::Backend => StoreError::Backend(message),
-                Verdict::Retry | Verdict::Unavailable => StoreError::Unavailable(message),
+            match classify(&e).0 {
+                FailureKind::Backend => StoreError::Backend(message),
+                FailureKind::Retry | FailureKind::Unavailable => StoreError::Unavailable(message),
             }
         }
         PoolError::PostCreateHook(e) => {
@@ -222,7 +224,7 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 /// one fails with `25P02 in_failed_sql_transaction`; which branch is polled
 /// first is not fixed, so the error reported is the root cause, not the
 /// echo (a deadlock must stay a deadlock, to be rerun).
-pub(crate) async fn both<A, B>(
+pub(crate) async fn join_pipelined<A, B>(
     a: impl Future<Output = Result<A, Failure>>,
     b: impl Future<Output = Result<B, Failure>>,
 ) -> Result<(A, B), Failure> {
@@ -232,8 +234,8 @@ pub(crate) async fn both<A, B>(
     }
 }
 
-/// Like [`both`], for three.
-pub(crate) async fn all3<A, B, C>(
+/// Like [`join_pipelined`], for three.
+pub(crate) async fn join3_pipelined<A, B, C>(
     a: impl Future<Output = Result<A, Failure>>,
     b: impl Future<Output = Result<B, Failure>>,
     c: impl Future<Output = Result<C, Failure>>,
@@ -298,25 +300,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlstates_are_judged() {
+    fn sqlstates_are_classified() {
         let cases = [
-            ("40001", Verdict::Retry, Reuse::Keep),
-            ("40P01", Verdict::Retry, Reuse::Keep),
-            ("26000", Verdict::Retry, Reuse::Discard),
-            ("57P01", Verdict::Unavailable, Reuse::Discard),
-            ("57P03", Verdict::Unavailable, Reuse::Discard),
-            ("08006", Verdict::Unavailable, Reuse::Discard),
-            ("08001", Verdict::Unavailable, Reuse::Discard),
-            ("57014", Verdict::Unavailable, Reuse::Keep),
-            ("53300", Verdict::Unavailable, Reuse::Keep),
-            ("25006", Verdict::Unavailable, Reuse::Discard),
-            ("23505", Verdict::Backend, Reuse::Keep),
-            ("42P01", Verdict::Backend, Reuse::Keep),
-            ("3D000", Verdict::Backend, Reuse::Keep),
-            ("28P01", Verdict::Backend, Reuse::Keep),
+            ("40001", FailureKind::Retry, Reuse::Keep),
+            ("40P01", FailureKind::Retry, Reuse::Keep),
+            ("26000", FailureKind::Retry, Reuse::Discard),
+            ("57P01", FailureKind::Unavailable, Reuse::Discard),
+            ("57P03", FailureKind::Unavailable, Reuse::Discard),
+            ("08006", FailureKind::Unavailable, Reuse::Discard),
+            ("08001", FailureKind::Unavailable, Reuse::Discard),
+            ("57014", FailureKind::Unavailable, Reuse::Keep),
+            ("53300", FailureKind::Unavailable, Reuse::Keep),
+            ("25006", FailureKind::Unavailable, Reuse::Discard),
+            ("23505", FailureKind::Backend, Reuse::Keep),
+            ("42P01", FailureKind::Backend, Reuse::Keep),
+            ("3D000", FailureKind::Backend, Reuse::Keep),
+            ("28P01", FailureKind::Backend, Reuse::Keep),
         ];
-        for (code, verdict, reuse) in cases {
-            assert_eq!(judge_sqlstate(code), (verdict, reuse), "{code}");
+        for (code, kind, reuse) in cases {
+            assert_eq!(classify_sqlstate(code), (kind, reuse), "{code}");
         }
     }
 

@@ -3,7 +3,7 @@
 //! first and written afterwards in one fixed order.
 //!
 //! The rules are the SQLite store's (`count_aggregated_stats` and
-//! `execute_reset` in `laurel_store::sqlite`), and the conformance suite
+//! `execute_reset` in `laurel_store_sqlite`), and the conformance suite
 //! holds both to them: a user counts once their version goes from 0 to 1; an
 //! unlock adds one, a clear or a reset with achievements takes one away; a
 //! change of an aggregated stat moves its sum by new − old and adds the

@@ -4,42 +4,28 @@
 //! [`Script`], so the caller decides the transaction boundaries.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
-use laurel_core::{
-    AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatValue, SteamId, UserProgress,
+use laurel_core::{AchievementState, ApiName, AppId, StatDef, StatValue, SteamId, UserProgress};
+use laurel_store::rows::kind_of;
+use laurel_store::rows::{
+    StatColumns, achievement_state, idempotency_record, parse_schema, progress_columns,
 };
 use laurel_store::{IdempotencyRecord, StoreError, StoredSchema};
 use tokio_postgres::{Row, SimpleQueryRow};
 
-use crate::connection::{Context, Failure, both, execute, query, query_opt};
+use crate::connection::{Context, Failure, execute, join_pipelined, query, query_opt};
 use crate::script::{Array, Literal, Prepared, Script};
 
+/// [`laurel_store::rows::corrupt`], as a [`Failure`].
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> Failure {
-    Failure::Store(StoreError::Backend(format!(
-        "database holds an invalid value: {what}"
-    )))
+    Failure::Store(laurel_store::rows::corrupt(what))
 }
 
-pub(crate) fn app_sql(app: AppId) -> i64 {
-    i64::from(app.get())
-}
+pub(crate) use laurel_store::rows::{app_sql, user_sql};
 
 pub(crate) fn app_from_sql(value: i64) -> Result<AppId, Failure> {
-    u32::try_from(value)
-        .ok()
-        .and_then(|v| AppId::new(v).ok())
-        .ok_or_else(|| corrupt(format_args!("app id {value}")))
-}
-
-/// Steam ids are u64 and PostgreSQL's widest integer is the signed BIGINT:
-/// ids are stored bit-cast (`as i64`), so ids above `i64::MAX` are negative
-/// in the database. SQL only ever compares Steam ids for equality, never by
-/// magnitude, and the cast is a bijection, so nothing is lost. (The SQLite
-/// store does the same.)
-pub(crate) fn user_sql(user: SteamId) -> i64 {
-    user.get() as i64
+    Ok(laurel_store::rows::app_from_sql(value)?)
 }
 
 /// The class of Laurel's per-app advisory locks (two-argument form; the
@@ -89,11 +75,11 @@ pub(crate) fn app_lock(app: AppId) -> [i32; 2] {
 }
 
 fn name_from_sql(text: String) -> Result<ApiName, Failure> {
-    ApiName::parse(&text).map_err(|e| corrupt(format_args!("name {text:?}: {e}")))
+    Ok(laurel_store::rows::name_from_sql(text)?)
 }
 
 pub(crate) fn count(value: i64, what: &str) -> Result<u64, Failure> {
-    u64::try_from(value).map_err(|_| corrupt(format_args!("negative {what}: {value}")))
+    Ok(laurel_store::rows::count(value, what)?)
 }
 
 /// A column the statement never leaves NULL.
@@ -258,41 +244,14 @@ pub(crate) async fn existing_schema<C: GenericClient>(
         .ok_or(Failure::Store(StoreError::UnknownApp(app)))
 }
 
-fn parse_schema(app: AppId, version: u64, json: &str) -> Result<StoredSchema, Failure> {
-    // A stored schema passed validation when it was put; failing now means the
-    // rules changed under it, which is worth a loud error rather than a guess.
-    let doc = SchemaDoc::from_json(json)
-        .map_err(|p| corrupt(format_args!("schema of app {app}: {p}")))?;
-    let schema = Schema::from_doc(&doc).map_err(|problems| {
-        let shown: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
-        corrupt(format_args!(
-            "schema of app {app} no longer validates: {}",
-            shown.join("; ")
-        ))
-    })?;
-    Ok(StoredSchema {
-        app,
-        version,
-        schema: Arc::new(schema),
-    })
-}
-
-// Stat kinds in the `kind` columns.
-const KIND_INT: i16 = 0;
-const KIND_FLOAT: i16 = 1;
-const KIND_AVGRATE: i16 = 2;
-
-pub(crate) use laurel_store::figures::{kind_code, kind_of, visible};
+pub(crate) use laurel_store::figures::visible;
+pub(crate) use laurel_store::rows::kind_code;
 
 /// One `stats` row as stored, before its kind is checked. Columns:
 /// `name, kind, int_value, float_value, avg_count, avg_seconds`.
 pub(crate) struct StatRow {
     pub(crate) name: String,
-    kind: i16,
-    int_value: Option<i64>,
-    float_value: Option<f32>,
-    avg_count: Option<f64>,
-    avg_seconds: Option<f64>,
+    columns: StatColumns,
 }
 
 impl StatRow {
@@ -300,28 +259,18 @@ impl StatRow {
         let what = "reading a stat";
         Ok(StatRow {
             name: required(row.text(0, what)?, "stat name")?,
-            kind: required(row.int2(1, what)?, "stat kind")?,
-            int_value: row.int8(2, what)?,
-            float_value: row.float4(3, what)?,
-            avg_count: row.float8(4, what)?,
-            avg_seconds: row.float8(5, what)?,
+            columns: StatColumns {
+                kind: i64::from(required(row.int2(1, what)?, "stat kind")?),
+                int_value: row.int8(2, what)?,
+                float_value: row.float4(3, what)?,
+                avg_count: row.float8(4, what)?,
+                avg_seconds: row.float8(5, what)?,
+            },
         })
     }
 
     pub(crate) fn value(&self) -> Result<StatValue, Failure> {
-        let bad = || corrupt(format_args!("stat {:?} of kind {}", self.name, self.kind));
-        match self.kind {
-            KIND_INT => {
-                let v = self.int_value.ok_or_else(bad)?;
-                i32::try_from(v).map(StatValue::Int).map_err(|_| bad())
-            }
-            KIND_FLOAT => self.float_value.map(StatValue::Float).ok_or_else(bad),
-            KIND_AVGRATE => match (self.avg_count, self.avg_seconds) {
-                (Some(count), Some(seconds)) => Ok(StatValue::AvgRate { count, seconds }),
-                _ => Err(bad()),
-            },
-            _ => Err(bad()),
-        }
+        Ok(self.columns.value(&self.name)?)
     }
 }
 
@@ -444,7 +393,7 @@ pub(crate) async fn load_progress<C: GenericClient>(
     version: u64,
 ) -> Result<UserProgress, Failure> {
     let (app_id, steam_id) = (app_sql(app), user_sql(user));
-    let (stat_rows, achievement_rows) = both(
+    let (stat_rows, achievement_rows) = join_pipelined(
         query(
             client,
             "reading a user's stats",
@@ -481,18 +430,7 @@ pub(crate) fn progress_from_rows<R: Cells>(
         let unlock_time = row.int8(2, what)?;
         let current = row.int8(3, what)?;
         let max = row.int8(4, what)?;
-        let progress = match (current, max) {
-            (Some(c), Some(m)) => match (u32::try_from(c), u32::try_from(m)) {
-                (Ok(c), Ok(m)) => Some((c, m)),
-                _ => return Err(corrupt(format_args!("progress of {name:?}"))),
-            },
-            _ => None,
-        };
-        let state = AchievementState {
-            unlocked,
-            unlock_time,
-            progress,
-        };
+        let state = achievement_state(&name, unlocked, unlock_time, current, max)?;
         achievements.insert(name_from_sql(name)?, state);
     }
     Ok(UserProgress {
@@ -520,17 +458,13 @@ pub(crate) fn write_stats(
     let mut counts: Vec<Option<f64>> = Vec::with_capacity(stats.len());
     let mut seconds: Vec<Option<f64>> = Vec::with_capacity(stats.len());
     for (name, value) in stats {
+        let columns = StatColumns::of(value);
         names.push(name.as_str());
         kinds.push(kind_code(kind_of(value)));
-        let (i, f, c, s) = match **value {
-            StatValue::Int(v) => (Some(i64::from(v)), None, None, None),
-            StatValue::Float(v) => (None, Some(v), None, None),
-            StatValue::AvgRate { count, seconds } => (None, None, Some(count), Some(seconds)),
-        };
-        ints.push(i);
-        floats.push(f);
-        counts.push(c);
-        seconds.push(s);
+        ints.push(columns.int_value);
+        floats.push(columns.float_value);
+        counts.push(columns.avg_count);
+        seconds.push(columns.avg_seconds);
     }
     script
         .execute(
@@ -571,8 +505,9 @@ pub(crate) fn write_achievements(
         names.push(name.as_str());
         unlocked.push(state.unlocked);
         times.push(state.unlock_time);
-        currents.push(state.progress.map(|(c, _)| i64::from(c)));
-        maxes.push(state.progress.map(|(_, m)| i64::from(m)));
+        let (current, max) = progress_columns(state);
+        currents.push(current);
+        maxes.push(max);
     }
     let (app_id, steam_id) = (app_sql(app), user_sql(user));
     if !names.is_empty() {
@@ -667,9 +602,7 @@ pub(crate) fn idempotency_from_row(
     let what = "reading an idempotency key";
     let fingerprint = required(row.text(0, what)?, "key fingerprint")?;
     let names = required(row.text(1, what)?, "unlocked names")?;
-    let names: Vec<String> = serde_json::from_str(&names)
-        .map_err(|e| corrupt(format_args!("unlocked names {names:?}: {e}")))?;
-    Ok(Some(IdempotencyRecord::from_stored(fingerprint, names)?))
+    Ok(Some(idempotency_record(fingerprint, &names)?))
 }
 
 /// Adds the record of a store's key and first answer.

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use deadpool_postgres::{Client, ClientWrapper, GenericClient};
 use laurel_core::{AppId, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch};
+use laurel_store::figures::{newly_aggregated, total_still_kept};
 use laurel_store::{
     KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
 };
 
-use crate::connection::{Context, Failure, all3, execute, query, query_opt};
+use crate::connection::{Context, Failure, execute, join3_pipelined, query, query_opt};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
     BUMP_USER, CLEAR_ACHIEVEMENTS, Cells, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
@@ -311,7 +312,7 @@ pub(crate) async fn import_key(
     tx.batch_execute("LOCK TABLE keys IN SHARE ROW EXCLUSIVE MODE")
         .await
         .context("locking the keys")?;
-    let (app_row, hash_row, id_row) = all3(
+    let (app_row, hash_row, id_row) = join3_pipelined(
         query_opt(
             &tx,
             "looking for the app",
@@ -456,10 +457,7 @@ async fn reconcile_stat_totals<C: GenericClient>(
     for row in &kept {
         let name: String = row.try_get(0).context("listing stat totals")?;
         let kind: i16 = row.try_get(1).context("listing stat totals")?;
-        let still = new
-            .stat(&name)
-            .is_some_and(|d| d.aggregated && kind_code(d.kind) == kind);
-        if !still {
+        if !total_still_kept(new, &name, kind) {
             dropped_names.push(name);
             dropped_kinds.push(kind);
         }
@@ -474,13 +472,8 @@ async fn reconcile_stat_totals<C: GenericClient>(
         )
         .await?;
     }
-    for def in new.stats().iter().filter(|d| d.aggregated) {
-        let was = old
-            .and_then(|o| o.stat(def.name.as_str()))
-            .is_some_and(|d| d.aggregated && d.kind == def.kind);
-        if !was {
-            recount_stat_total(client, app, def).await?;
-        }
+    for def in newly_aggregated(old, new) {
+        recount_stat_total(client, app, def).await?;
     }
     Ok(())
 }

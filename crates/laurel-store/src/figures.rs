@@ -17,26 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use laurel_core::{Schema, StatDef, StatKind, StatValue, StoreOutcome, UnixTime, UserProgress};
+use laurel_core::{Schema, StatDef, StatKind, StoreOutcome, UnixTime, UserProgress};
 
-use crate::{StoreError, utc_day};
-
-/// A stat kind as the databases store it (`kind` columns).
-pub fn kind_code(kind: StatKind) -> i16 {
-    match kind {
-        StatKind::Int => 0,
-        StatKind::Float => 1,
-        StatKind::AvgRate => 2,
-    }
-}
-
-pub fn kind_of(value: &StatValue) -> StatKind {
-    match value {
-        StatValue::Int(_) => StatKind::Int,
-        StatValue::Float(_) => StatKind::Float,
-        StatValue::AvgRate { .. } => StatKind::AvgRate,
-    }
-}
+use crate::rows::{kind_code, kind_of};
+use crate::{DailyChange, GlobalStatsQuery, MAX_HISTORY_DAYS, StatTotal, StoreError, utc_day};
 
 /// Stored rows outlive schema changes. A stat or achievement the schema no
 /// longer defines, or a stat whose type changed, reads as absent (its
@@ -300,6 +284,109 @@ impl FigureChanges {
             history.float_change += h.float_change;
         }
     }
+}
+
+// ---- reading the figures back: the same arithmetic on every backend ----
+
+/// Refuses a history range that is empty or longer than [`MAX_HISTORY_DAYS`].
+pub fn check_history_range(query: &GlobalStatsQuery) -> Result<(), StoreError> {
+    match query.history {
+        Some((first, last)) if !history_range_fits(first, last) => Err(StoreError::Backend(
+            format!("history of days {first}..={last} is not 1..={MAX_HISTORY_DAYS} days"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn history_range_fits(first: i64, last: i64) -> bool {
+    let days = last.saturating_sub(first).saturating_add(1);
+    first <= last && days <= i64::from(MAX_HISTORY_DAYS)
+}
+
+/// The stats [`crate::Store::global_stats`] answers about, in schema order:
+/// the aggregated ones `query` names (all of them when it names none).
+pub fn queried_stats<'a>(
+    schema: &'a Schema,
+    query: &'a GlobalStatsQuery,
+) -> impl Iterator<Item = &'a StatDef> + 'a {
+    schema.stats().iter().filter(|def| {
+        def.aggregated
+            && (query.names.is_empty() || query.names.iter().any(|n| n == def.name.as_str()))
+    })
+}
+
+/// The kept sums of one aggregated stat, as its `stat_totals` row(s) hold
+/// them (all zero when it has none).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct KeptSums {
+    /// Users with a stored row of the stat.
+    pub value_rows: i64,
+    pub int_sum: i64,
+    pub float_sum: f64,
+}
+
+/// The total of an aggregated stat over an app's `users`: the kept sum plus
+/// the default for every user without a row of it.
+pub fn stat_total(def: &StatDef, users: i64, sums: KeptSums) -> StatTotal {
+    let without_row = users.saturating_sub(sums.value_rows).max(0);
+    match def.kind {
+        StatKind::Int => StatTotal::Int(
+            sums.int_sum
+                .saturating_add((def.default as i64).saturating_mul(without_row)),
+        ),
+        StatKind::Float | StatKind::AvgRate => {
+            StatTotal::Float(sums.float_sum + def.default * without_row as f64)
+        }
+    }
+}
+
+/// The dense history of days `first..=last` of a stat of `kind`, from its
+/// `stat_history` rows `(day, int_change, float_change)` in ascending day
+/// order: a day without a row changed by zero.
+pub fn daily_history(
+    kind: StatKind,
+    (first, last): (i64, i64),
+    rows: impl IntoIterator<Item = (i64, i64, f64)>,
+) -> Vec<DailyChange> {
+    let mut rows = rows.into_iter().peekable();
+    let mut days = Vec::new();
+    for day in first..=last {
+        let change = match rows.peek() {
+            Some(&(d, int, float)) if d == day => {
+                rows.next();
+                match kind {
+                    StatKind::Int => StatTotal::Int(int),
+                    StatKind::Float | StatKind::AvgRate => StatTotal::Float(float),
+                }
+            }
+            _ => StatTotal::zero(kind),
+        };
+        days.push(DailyChange { day, change });
+    }
+    days
+}
+
+/// Whether the kept total of stat `name` of kind code `kind` survives a
+/// change to schema `new`: only while the stat is still aggregated with
+/// the same kind.
+pub fn total_still_kept(new: &Schema, name: &str, kind: i16) -> bool {
+    new.stat(name)
+        .is_some_and(|d| d.aggregated && kind_code(d.kind) == kind)
+}
+
+/// The stats a change from schema `old` to `new` makes aggregated (or
+/// aggregated with another kind): their totals are counted from the stored
+/// rows once, when the schema is put.
+pub fn newly_aggregated<'a>(
+    old: Option<&'a Schema>,
+    new: &'a Schema,
+) -> impl Iterator<Item = &'a StatDef> + 'a {
+    new.stats().iter().filter(move |def| {
+        def.aggregated
+            && !old
+                .and_then(|o| o.stat(def.name.as_str()))
+                .is_some_and(|d| d.aggregated && d.kind == def.kind)
+    })
 }
 
 #[cfg(test)]

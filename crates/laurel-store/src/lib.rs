@@ -1,6 +1,6 @@
 //! The `Store` trait: everything Laurel persists, behind one seam, so that
-//! the SQLite store (here) and the PostgreSQL store (crate
-//! `laurel-store-postgres`) are interchangeable without touching the server.
+//! the SQLite store (crate `laurel-store-sqlite`) and the PostgreSQL store
+//! (crate `laurel-store-postgres`) are interchangeable without touching the server.
 //!
 //! Invariants every implementation keeps:
 //! - a store request is acknowledged (its future resolves `Ok`) only after it is durable;
@@ -21,6 +21,11 @@
 //! - the imports ([`Store::import_user`], [`Store::import_key`],
 //!   [`Store::import_signing_secret`]) copy what another store holds, exactly,
 //!   and write only where nothing is: they never overwrite (see `laurel migrate`).
+//!
+//! Besides the trait and its types, what every backend shares: the
+//! global-figure rules ([`figures`]), the audit log's records ([`audit`]),
+//! the row codecs ([`rows`]: how values are encoded in either database) and,
+//! behind the `conformance` feature, the suite every backend's tests run.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,9 +38,14 @@ use laurel_core::{
 
 pub mod audit;
 #[cfg(feature = "conformance")]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code run by every backend's tests: a failed unwrap is a failed test, with its place"
+)]
 pub mod conformance;
 pub mod figures;
-pub mod sqlite;
+pub mod rows;
 
 /// How long idempotency keys are remembered, at least.
 pub const IDEMPOTENCY_RETENTION_SECONDS: i64 = 48 * 3600;
@@ -55,7 +65,6 @@ pub const SECONDS_PER_DAY: i64 = 86_400;
 /// Most Steam ids one call of [`Store::users`] returns.
 pub const MAX_USERS_PAGE: usize = 10_000;
 
-/// The UTC day (days since 1970-01-01) of a Unix time.
 /// Now, in UTC Unix milliseconds (audit records, token revocations).
 pub fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -63,6 +72,7 @@ pub fn unix_now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The UTC day (days since 1970-01-01) of a Unix time.
 pub fn utc_day(time: UnixTime) -> i64 {
     time.div_euclid(SECONDS_PER_DAY)
 }
@@ -374,7 +384,7 @@ pub fn check_import(
 }
 
 /// For stores that keep Steam ids bit-cast into a signed 64-bit integer
-/// (`id as i64`, both stores here): the two inclusive ranges of stored
+/// (`id as i64`, both backends): the two inclusive ranges of stored
 /// values holding the ids after `after`, in the ids' u64 order. Ids up to
 /// `i64::MAX` are stored as themselves; the ones above are stored negative,
 /// and ascending among themselves too, so they come second. An empty range

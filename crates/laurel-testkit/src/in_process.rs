@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use laurel_server::{Application, ServerConfig};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// How long the server may take to start or to stop.
 const WAIT: Duration = Duration::from_secs(20);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use laurel_store::Store;
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store_postgres::{PostgresOptions, PostgresStore, redacted_url};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::failure::{Failure, exit, fail};
 

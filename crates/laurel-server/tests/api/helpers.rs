@@ -11,12 +11,12 @@ use axum::http::{Request, StatusCode};
 use laurel_core::UserProgress;
 use laurel_core::{AppId, ResetScope, Schema, SteamId};
 use laurel_server::{AppState, ServerConfig, router};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{
     AppSummary, AuditDraft, AuditQuery, AuditRecord, GlobalAchievements, GlobalStat,
     GlobalStatsQuery, KeyRecord, SigningSecrets, Store, StoreError, StoreReply, StoreRequest,
     StoredKey, StoredSchema, TokenRevocation, TokenRevocations,
 };
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt;

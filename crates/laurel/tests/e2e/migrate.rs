@@ -12,9 +12,9 @@ use laurel_core::{
     AppId, BatchEntry, ResetScope, Schema, SchemaDoc, StatValue, SteamId, StoreBatch, UserProgress,
     WriteAuthority,
 };
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{GlobalStatsQuery, StatTotal, Store, StoreReply, StoreRequest};
 use laurel_store_postgres::{PostgresOptions, PostgresStore};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 use laurel_testkit::postgres::PostgresServer;
 
 use crate::bin;

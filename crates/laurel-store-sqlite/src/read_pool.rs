@@ -8,8 +8,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
-use super::rows::Context;
-use crate::StoreError;
+use crate::rows::Context;
+use laurel_store::StoreError;
+
+/// Prepared statements kept per connection. The writer uses about twenty;
+/// rusqlite's default of 16 made it prepare some again on every store.
+pub(crate) const STATEMENT_CACHE: usize = 64;
 
 pub(crate) struct ReadPool {
     path: PathBuf,
@@ -94,6 +98,6 @@ fn open_reader(path: &PathBuf, busy_timeout: Duration) -> Result<Connection, Sto
         .context(&format!("opening {} for reading", path.display()))?;
     conn.busy_timeout(busy_timeout)
         .context("setting the busy timeout")?;
-    conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }

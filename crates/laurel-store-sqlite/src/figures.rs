@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 use laurel_core::AppId;
 use rusqlite::Connection;
 
-use super::rows::{Context, app_sql};
-use crate::StoreError;
-use crate::figures::FigureChanges;
+use crate::rows::{Context, app_sql};
+use laurel_store::StoreError;
+use laurel_store::figures::FigureChanges;
 
 /// The changes of a group, by app.
 #[derive(Debug, Default)]

@@ -1,7 +1,7 @@
 //! How group commit behaves with closed-loop writers (each waits for its answer,
 //! "thinks" briefly, stores again), with and without the commit delay.
 //!
-//! `cargo run --release -p laurel-store --example group_commit [WRITERS] [SECONDS] [DIR] [SETTING]`
+//! `cargo run --release -p laurel-store-sqlite --example group_commit [WRITERS] [SECONDS] [DIR] [SETTING]`
 //! prints stores/s and the mean group size for each setting. Group sizes are
 //! the robust figure here: they do not depend on what else the machine runs.
 
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use laurel_core::schema_doc::demo_schema;
 use laurel_core::{AppId, BatchEntry, SteamId, StoreBatch, WriteAuthority};
-use laurel_store::sqlite::{SqliteOptions, SqliteStore};
 use laurel_store::{Store, StoreRequest};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// CPU seconds (user + system) the store's writer thread has used so far.
 fn writer_cpu_seconds() -> f64 {

@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::rows::Context;
-use crate::StoreError;
+use crate::rows::Context;
+use laurel_store::StoreError;
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.

@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 use laurel_core::{ApiName, AppId, SteamId};
 use rusqlite::{Connection, OptionalExtension};
 
-use super::rows::{Context, app_from_sql, app_sql, corrupt, user_sql};
-use crate::{IdempotencyRecord, StoreError};
+use crate::rows::{Context, app_from_sql, app_sql, corrupt, user_sql};
+use laurel_store::rows::idempotency_record;
+use laurel_store::{IdempotencyRecord, StoreError};
 
 /// Least time between a failed flush and the next attempt.
 const FLUSH_RETRY: Duration = Duration::from_secs(1);
@@ -203,9 +204,7 @@ impl PendingKeys {
             return Ok(None);
         };
         let json: String = json;
-        let names: Vec<String> = serde_json::from_str(&json)
-            .map_err(|e| corrupt(format_args!("newly_unlocked of key {key:?}: {e}")))?;
-        IdempotencyRecord::from_stored(fingerprint, names).map(Some)
+        idempotency_record(fingerprint, &json).map(Some)
     }
 }
 

@@ -7,16 +7,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use laurel_core::{
-    AchievementState, ApiName, AppId, Schema, SchemaDoc, StatDef, StatKind, StatValue, SteamId,
-    UserProgress,
+    AchievementState, ApiName, AppId, Schema, StatDef, StatKind, StatValue, SteamId, UserProgress,
 };
+use laurel_store::figures::{
+    KeptSums, check_history_range, daily_history, newly_aggregated, queried_stats, stat_total,
+    total_still_kept,
+};
+use laurel_store::rows::{
+    AuditRow, StatColumns, achievement_state, parse_schema, progress_columns,
+};
+use laurel_store::{GlobalStat, GlobalStatsQuery, StoreError, StoredSchema};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
-
-use crate::figures;
-use crate::{
-    DailyChange, GlobalStat, GlobalStatsQuery, MAX_HISTORY_DAYS, StatTotal, StoreError,
-    StoredSchema,
-};
 
 /// Attaches what the store was doing to a SQLite error.
 pub(crate) trait Context<T> {
@@ -40,9 +41,9 @@ pub(crate) fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
     }
 }
 
-pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("database holds an invalid value: {what}"))
-}
+pub(crate) use laurel_store::rows::{
+    app_from_sql, app_sql, corrupt, count, name_from_sql, revoked_user, user_sql,
+};
 
 /// Rebuilds an error for every request of a failed group (errors are not `Clone`).
 pub(crate) fn same_error(e: &StoreError) -> StoreError {
@@ -60,31 +61,7 @@ pub(crate) fn same_error(e: &StoreError) -> StoreError {
     }
 }
 
-pub(crate) fn app_sql(app: AppId) -> i64 {
-    i64::from(app.get())
-}
-
-pub(crate) fn app_from_sql(value: i64) -> Result<AppId, StoreError> {
-    u32::try_from(value)
-        .ok()
-        .and_then(|v| AppId::new(v).ok())
-        .ok_or_else(|| corrupt(format_args!("app id {value}")))
-}
-
-/// SQLite integers are i64 and Steam ids are u64: ids are stored bit-cast
-/// (`as i64`), so ids above `i64::MAX` are negative in the database. The
-/// cast is a bijection, so equality is all most statements need; the one
-/// listing users in id order reads two ranges
-/// ([`crate::stored_id_ranges_after`]) to get u64 order.
-pub(crate) fn user_sql(user: SteamId) -> i64 {
-    user.get() as i64
-}
-
-pub(crate) fn name_from_sql(text: String) -> Result<ApiName, StoreError> {
-    ApiName::parse(&text).map_err(|e| corrupt(format_args!("name {text:?}: {e}")))
-}
-
-pub(crate) use crate::SchemaCache;
+pub(crate) use laurel_store::SchemaCache;
 
 pub(crate) fn schema_version(conn: &Connection, app: AppId) -> Result<Option<u64>, StoreError> {
     conn.prepare_cached("SELECT schema_version FROM apps WHERE app_id = ?1")
@@ -115,22 +92,7 @@ pub(crate) fn load_schema(
     };
     let version =
         u64::try_from(version).map_err(|_| corrupt(format_args!("schema version {version}")))?;
-    // A stored schema passed validation when it was put; failing now means the
-    // rules changed under it, which is worth a loud error rather than a guess.
-    let doc = SchemaDoc::from_json(&json)
-        .map_err(|p| corrupt(format_args!("schema of app {app}: {p}")))?;
-    let schema = Schema::from_doc(&doc).map_err(|problems| {
-        let shown: Vec<String> = problems.iter().take(5).map(|p| p.to_string()).collect();
-        corrupt(format_args!(
-            "schema of app {app} no longer validates: {}",
-            shown.join("; ")
-        ))
-    })?;
-    Ok(Some(StoredSchema {
-        app,
-        version,
-        schema: Arc::new(schema),
-    }))
+    parse_schema(app, version, &json).map(Some)
 }
 
 /// The schema the writer validates against: the cached one when its version
@@ -153,58 +115,36 @@ pub(crate) fn current_schema(
     Ok(schema)
 }
 
-// Stat kinds in the `stats.kind` column.
-const KIND_INT: i64 = 0;
-const KIND_FLOAT: i64 = 1;
-const KIND_AVGRATE: i64 = 2;
-
 /// The shared code of a kind, as SQLite's integer columns hold it.
 pub(crate) fn kind_code(kind: StatKind) -> i64 {
-    i64::from(figures::kind_code(kind))
+    i64::from(laurel_store::rows::kind_code(kind))
 }
 
-pub(crate) use crate::figures::visible;
+pub(crate) use laurel_store::figures::visible;
 
 /// One `stats` row as stored, before its kind is checked.
 struct StatRow {
     name: String,
-    kind: i64,
-    int_value: Option<i64>,
-    float_value: Option<f64>,
-    avg_count: Option<f64>,
-    avg_seconds: Option<f64>,
+    columns: StatColumns,
 }
 
 impl StatRow {
     fn read(row: &Row<'_>) -> rusqlite::Result<StatRow> {
         Ok(StatRow {
             name: row.get(0)?,
-            kind: row.get(1)?,
-            int_value: row.get(2)?,
-            float_value: row.get(3)?,
-            avg_count: row.get(4)?,
-            avg_seconds: row.get(5)?,
+            columns: StatColumns {
+                kind: row.get(1)?,
+                int_value: row.get(2)?,
+                // Written from an f32, so the conversion back is exact.
+                float_value: row.get::<_, Option<f64>>(3)?.map(|v| v as f32),
+                avg_count: row.get(4)?,
+                avg_seconds: row.get(5)?,
+            },
         })
     }
 
     fn value(&self) -> Result<StatValue, StoreError> {
-        let bad = || corrupt(format_args!("stat {:?} of kind {}", self.name, self.kind));
-        match self.kind {
-            KIND_INT => {
-                let v = self.int_value.ok_or_else(bad)?;
-                i32::try_from(v).map(StatValue::Int).map_err(|_| bad())
-            }
-            // Written from an f32, so the conversion back is exact.
-            KIND_FLOAT => self
-                .float_value
-                .map(|v| StatValue::Float(v as f32))
-                .ok_or_else(bad),
-            KIND_AVGRATE => match (self.avg_count, self.avg_seconds) {
-                (Some(count), Some(seconds)) => Ok(StatValue::AvgRate { count, seconds }),
-                _ => Err(bad()),
-            },
-            _ => Err(bad()),
-        }
+        self.columns.value(&self.name)
     }
 }
 
@@ -263,18 +203,7 @@ pub(crate) fn load_progress(
         })
         .context("reading a user's achievements")?;
     for (name, unlocked, unlock_time, current, max) in rows {
-        let progress = match (current, max) {
-            (Some(c), Some(m)) => match (u32::try_from(c), u32::try_from(m)) {
-                (Ok(c), Ok(m)) => Some((c, m)),
-                _ => return Err(corrupt(format_args!("progress of {name:?}"))),
-            },
-            _ => None,
-        };
-        let state = AchievementState {
-            unlocked,
-            unlock_time,
-            progress,
-        };
+        let state = achievement_state(&name, unlocked, unlock_time, current, max)?;
         achievements.insert(name_from_sql(name)?, state);
     }
     Ok(UserProgress {
@@ -295,13 +224,14 @@ pub(crate) fn write_stat(
     value: &StatValue,
     exists: bool,
 ) -> Result<(), StoreError> {
-    let (kind, int_value, float_value, avg_count, avg_seconds) = match *value {
-        StatValue::Int(v) => (KIND_INT, Some(i64::from(v)), None, None, None),
-        StatValue::Float(v) => (KIND_FLOAT, None, Some(f64::from(v)), None, None),
-        StatValue::AvgRate { count, seconds } => {
-            (KIND_AVGRATE, None, None, Some(count), Some(seconds))
-        }
-    };
+    let StatColumns {
+        kind,
+        int_value,
+        float_value,
+        avg_count,
+        avg_seconds,
+    } = StatColumns::of(value);
+    let float_value = float_value.map(f64::from);
     if exists {
         let changed = conn
             .prepare_cached(
@@ -372,14 +302,15 @@ pub(crate) fn write_achievement(
          progress_max = excluded.progress_max",
     )
     .and_then(|mut s| {
+        let (current, max) = progress_columns(state);
         s.execute((
             app_sql(app),
             user_sql(user),
             name.as_str(),
             state.unlocked,
             state.unlock_time,
-            state.progress.map(|(c, _)| i64::from(c)),
-            state.progress.map(|(_, m)| i64::from(m)),
+            current,
+            max,
         ))
     })
     .context("writing an achievement")?;
@@ -415,13 +346,6 @@ pub(crate) fn write_version(
 }
 
 // ---- aggregated stats: totals and daily history ----
-
-fn total_from_columns(kind: StatKind, int: i64, float: f64) -> StatTotal {
-    match kind {
-        StatKind::Int => StatTotal::Int(int),
-        StatKind::Float | StatKind::AvgRate => StatTotal::Float(float),
-    }
-}
 
 /// Counts an aggregated stat from the stored rows: run when a stat becomes
 /// aggregated (a schema change, rare), never on a store.
@@ -486,9 +410,7 @@ pub(crate) fn reconcile_stat_totals(
         })
         .context("listing stat totals")?;
     for (name, kind) in kept {
-        let still = new
-            .stat(&name)
-            .is_some_and(|d| d.aggregated && kind_code(d.kind) == kind);
+        let still = i16::try_from(kind).is_ok_and(|kind| total_still_kept(new, &name, kind));
         if !still {
             conn.prepare_cached(
                 "DELETE FROM stat_totals WHERE app_id = ?1 AND name = ?2 AND kind = ?3",
@@ -497,13 +419,8 @@ pub(crate) fn reconcile_stat_totals(
             .context("dropping a stat total")?;
         }
     }
-    for def in new.stats().iter().filter(|d| d.aggregated) {
-        let was = old
-            .and_then(|o| o.stat(def.name.as_str()))
-            .is_some_and(|d| d.aggregated && d.kind == def.kind);
-        if !was {
-            recount_stat_total(conn, app, def)?;
-        }
+    for def in newly_aggregated(old, new) {
+        recount_stat_total(conn, app, def)?;
     }
     Ok(())
 }
@@ -517,48 +434,27 @@ pub(crate) fn load_global_stats(
     users: i64,
     query: &GlobalStatsQuery,
 ) -> Result<Vec<GlobalStat>, StoreError> {
-    if let Some((first, last)) = query.history {
-        let days = last.saturating_sub(first).saturating_add(1);
-        if first > last || days > i64::from(MAX_HISTORY_DAYS) {
-            return Err(StoreError::Backend(format!(
-                "history of days {first}..={last} is not 1..={MAX_HISTORY_DAYS} days"
-            )));
-        }
-    }
-    let wanted = |def: &&StatDef| {
-        def.aggregated
-            && (query.names.is_empty() || query.names.iter().any(|n| n == def.name.as_str()))
-    };
+    check_history_range(query)?;
     let mut out = Vec::new();
-    for def in schema.stats().iter().filter(wanted) {
+    for def in queried_stats(schema, query) {
         let kind = kind_code(def.kind);
         let key = (app_sql(app), def.name.as_str(), kind);
-        let row = conn
+        let sums = conn
             .prepare_cached(
                 "SELECT value_rows, int_sum, float_sum FROM stat_totals \
                  WHERE app_id = ?1 AND name = ?2 AND kind = ?3",
             )
             .and_then(|mut s| {
                 s.query_row(key, |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, f64>(2)?,
-                    ))
+                    Ok(KeptSums {
+                        value_rows: r.get(0)?,
+                        int_sum: r.get(1)?,
+                        float_sum: r.get(2)?,
+                    })
                 })
                 .optional()
             })
             .context("reading a stat total")?;
-        let (value_rows, int_sum, float_sum) = row.unwrap_or((0, 0, 0.0));
-        let without_row = users.saturating_sub(value_rows).max(0);
-        let total = match def.kind {
-            StatKind::Int => StatTotal::Int(
-                int_sum.saturating_add((def.default as i64).saturating_mul(without_row)),
-            ),
-            StatKind::Float | StatKind::AvgRate => {
-                StatTotal::Float(float_sum + def.default * without_row as f64)
-            }
-        };
         let mut history = Vec::new();
         if let Some((first, last)) = query.history {
             let changes = conn
@@ -578,73 +474,31 @@ pub(crate) fn load_global_stats(
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .context("reading a stat's history")?;
-            let mut changes = changes.into_iter().peekable();
-            for day in first..=last {
-                let change = match changes.peek() {
-                    Some(&(d, int, float)) if d == day => {
-                        changes.next();
-                        total_from_columns(def.kind, int, float)
-                    }
-                    _ => StatTotal::zero(def.kind),
-                };
-                history.push(DailyChange { day, change });
-            }
+            history = daily_history(def.kind, (first, last), changes);
         }
         out.push(GlobalStat {
             name: def.name.to_string(),
             kind: def.kind,
-            total,
+            total: stat_total(def, users, sums.unwrap_or_default()),
             history,
         });
     }
     Ok(out)
 }
 
-/// The columns of an audit record, in the order [`audit_row`] reads them.
-pub(crate) const AUDIT_SELECT: &str = "SELECT id, at_ms, actor, address, action, app_id, \
-     steam_id, detail, undone_by FROM audit_log";
+pub(crate) use laurel_store::rows::AUDIT_SELECT;
 
-pub(crate) type AuditRow = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    Option<i64>,
-    Option<i64>,
-    String,
-    Option<i64>,
-);
-
+/// An audit record's row, in the order of [`AUDIT_SELECT`].
 pub(crate) fn audit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
-}
-
-pub(crate) fn audit_record(
-    (id, at_ms, actor, address, action, app, user, detail, undone_by): AuditRow,
-) -> Result<crate::AuditRecord, StoreError> {
-    Ok(crate::AuditRecord {
-        id,
-        at_ms,
-        actor,
-        address,
-        action,
-        app: app.map(app_from_sql).transpose()?,
-        user: user
-            .map(|u| SteamId::new(u as u64).map_err(|_| corrupt(format_args!("steam id {u}"))))
-            .transpose()?,
-        detail: serde_json::from_str(&detail)
-            .map_err(|e| corrupt(format_args!("audit detail of {id}: {e}")))?,
-        undone_by,
+    Ok(AuditRow {
+        id: row.get(0)?,
+        at_ms: row.get(1)?,
+        actor: row.get(2)?,
+        address: row.get(3)?,
+        action: row.get(4)?,
+        app: row.get(5)?,
+        user: row.get(6)?,
+        detail: row.get(7)?,
+        undone_by: row.get(8)?,
     })
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use laurel_store::MAX_GROUP_COMMIT;
 use laurel_store::conformance::{self, NOW, app, request, set, unlock, user};
-use laurel_store::sqlite::{LAYOUT_VERSION, MAX_READ_CONNECTIONS, SqliteOptions, SqliteStore};
 use laurel_store::{IDEMPOTENCY_RETENTION_SECONDS, Store, StoreError, StoreReply};
+use laurel_store_sqlite::{LAYOUT_VERSION, MAX_READ_CONNECTIONS, SqliteOptions, SqliteStore};
 use proptest::prelude::*;
 use tempfile::TempDir;
 

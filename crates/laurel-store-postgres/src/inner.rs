@@ -1,0 +1,31 @@
+//! What a store's calls share: the pool, the schema cache, the timeouts and
+//! the purge's state. Data only; the calls live in the modules above it.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+
+use crate::rows::SchemaCache;
+
+/// What every call shares: the pool, the parsed schemas, the bounds, and
+/// the purge of expired idempotency keys.
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
+    pub(crate) schemas: SchemaCache,
+    pub(crate) operation_timeout: Duration,
+    pub(crate) schema_timeout: Duration,
+    pub(crate) purge: PurgeState,
+}
+
+/// When this node last purged expired idempotency keys, and by which clock.
+pub(crate) struct PurgeState {
+    pub(crate) interval: Duration,
+    /// The latest `now` of any store (`i64::MIN` before the first): keys
+    /// expire by the clock their `created` times come from.
+    pub(crate) clock: AtomicI64,
+    pub(crate) last: Mutex<Option<Instant>>,
+    pub(crate) backlog: AtomicBool,
+    pub(crate) running: AtomicBool,
+}
