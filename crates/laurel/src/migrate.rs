@@ -344,7 +344,7 @@ where
 {
     let mut tasks = JoinSet::new();
     let mut answers: Vec<Option<T>> = page.iter().map(|_| None).collect();
-    let mut settle =
+    let mut keep_answer =
         |joined: Option<Result<(usize, anyhow::Result<T>), tokio::task::JoinError>>| match joined {
             Some(Ok((i, Ok(answer)))) => {
                 answers[i] = Some(answer);
@@ -356,13 +356,13 @@ where
         };
     for (i, &user) in page.iter().enumerate() {
         while tasks.len() >= in_flight.max(1) {
-            settle(tasks.join_next().await)?;
+            keep_answer(tasks.join_next().await)?;
         }
         let future = work(user);
         tasks.spawn(async move { (i, future.await) });
     }
     while !tasks.is_empty() {
-        settle(tasks.join_next().await)?;
+        keep_answer(tasks.join_next().await)?;
     }
     answers
         .into_iter()
