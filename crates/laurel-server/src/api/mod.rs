@@ -46,6 +46,9 @@ pub(crate) enum ResetAuthority {
     Full,
 }
 
+/// A reset, for both audiences that may ask for one (a user or server key
+/// on the client API, the admin): what `authority` may clear, the store's
+/// reset, and the new progress as the answer.
 async fn reset_and_answer(
     state: &AppState,
     app: AppId,
