@@ -171,24 +171,31 @@ pub(crate) fn summary(r: &Report) -> bool {
     );
 
     let busy = busy.into_inner();
+    valid &= verdict(&busy, &problems);
+    valid
+}
+
+/// Prints the run's warnings (other work on the machine) and, when a
+/// problem makes the run invalid, says so loudly. True when it is valid.
+pub(crate) fn verdict(busy: &[String], problems: &[String]) -> bool {
     if !busy.is_empty() {
         println!();
         println!("WARNING: the machine was not quiet; these figures are skewed by other work:");
-        for b in &busy {
+        for b in busy {
             println!("  - {b}");
         }
     }
-    if !problems.is_empty() {
-        valid = false;
-        println!();
-        println!("################################################################");
-        println!("##  THIS BENCHMARK RUN IS INVALID                              ##");
-        println!("################################################################");
-        for p in &problems {
-            println!("##  {p}");
-        }
+    if problems.is_empty() {
+        return true;
     }
-    valid
+    println!();
+    println!("################################################################");
+    println!("##  THIS BENCHMARK RUN IS INVALID                              ##");
+    println!("################################################################");
+    for p in problems {
+        println!("##  {p}");
+    }
+    false
 }
 
 /// The rounds of one server phase as one: every measured window pooled, CPU

@@ -319,15 +319,8 @@ impl PostgresServer {
         }
     }
 
-    /// The postmaster's pid, from the first line of `postmaster.pid`.
     fn postmaster_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.root.join("data").join("postmaster.pid"))
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
+        postmaster_pid(&self.root.join("data"))
     }
 
     /// The last lines of the server's log, for a failing test's message.
@@ -707,4 +700,16 @@ fn check(out: &Output, what: &str) -> Result<()> {
         text(&out.stderr),
         text(&out.stdout)
     )
+}
+
+/// The pid of a cluster's postmaster, from the first line of
+/// `postmaster.pid` in its data directory; `None` when it is not running.
+pub fn postmaster_pid(data_dir: &Path) -> Option<i32> {
+    std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }

@@ -193,13 +193,7 @@ impl Cluster {
     }
 
     pub(super) fn postmaster(&self) -> Option<u32> {
-        std::fs::read_to_string(self.data.join("postmaster.pid"))
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
+        laurel_testkit::postgres::postmaster_pid(&self.data).and_then(|pid| u32::try_from(pid).ok())
     }
 
     pub(super) fn snapshot(&self, db: &str) -> Result<DbCounters> {

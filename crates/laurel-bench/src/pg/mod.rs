@@ -355,22 +355,5 @@ fn summary(pgbench: &Outcome, one: &Outcome, two: &Outcome) -> bool {
         }
         _ => println!("2 nodes / 1 node: not available (a phase was not measured)"),
     }
-    if !busy.is_empty() {
-        println!();
-        println!("WARNING: the machine was not quiet; these figures are skewed by other work:");
-        for b in &busy {
-            println!("  - {b}");
-        }
-    }
-    if problems.is_empty() {
-        return true;
-    }
-    println!();
-    println!("################################################################");
-    println!("##  THIS BENCHMARK RUN IS INVALID                              ##");
-    println!("################################################################");
-    for p in &problems {
-        println!("##  {p}");
-    }
-    false
+    crate::report::verdict(&busy, &problems)
 }
