@@ -33,6 +33,21 @@ use crate::outcome::ExportError;
 use crate::problems::{Origins, Problems};
 use crate::text::{number_text, shown};
 
+/// The entries of a file whose root must be an array of `what`; `None`
+/// (with the problem recorded) for anything else.
+fn root_items(text: &str, what: &str, problems: &mut Problems) -> Option<Vec<Json>> {
+    match json::parse(text, problems)? {
+        Json::Array(items) => Some(items),
+        other => {
+            problems.push(
+                "(root)",
+                format!("expected an array of {what}, found {}", other.kind()),
+            );
+            None
+        }
+    }
+}
+
 pub(crate) fn import_achievements(
     text: &str,
     options: &ImportOptions,
@@ -40,14 +55,7 @@ pub(crate) fn import_achievements(
     origins: &mut Origins,
     problems: &mut Problems,
 ) {
-    let Some(tree) = json::parse(text, problems) else {
-        return;
-    };
-    let Json::Array(items) = &tree else {
-        problems.push(
-            "(root)",
-            format!("expected an array of achievements, found {}", tree.kind()),
-        );
+    let Some(items) = root_items(text, "achievements", problems) else {
         return;
     };
     for (i, item) in items.iter().enumerate() {
@@ -212,14 +220,7 @@ pub(crate) fn import_stats_json(
     origins: &mut Origins,
     problems: &mut Problems,
 ) {
-    let Some(tree) = json::parse(text, problems) else {
-        return;
-    };
-    let Json::Array(items) = &tree else {
-        problems.push(
-            "(root)",
-            format!("expected an array of stats, found {}", tree.kind()),
-        );
+    let Some(items) = root_items(text, "stats", problems) else {
         return;
     };
     for (i, item) in items.iter().enumerate() {
