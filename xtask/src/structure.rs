@@ -351,15 +351,35 @@ fn display(m: &ModPath) -> String {
 /// workspace crates.
 fn code_map_findings() -> Result<Vec<String>> {
     let text = std::fs::read_to_string("ARCHITECTURE.md").context("reading ARCHITECTURE.md")?;
-    let Some(block) = text
-        .split("<!-- crate-arrows -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- /crate-arrows -->").next())
-    else {
+    let Some(documented) = documented_arrows(&text) else {
         return Ok(vec![
             "ARCHITECTURE.md has no <!-- crate-arrows --> block".to_owned(),
         ]);
     };
+    let mut actual = BTreeSet::new();
+    for c in workspace_crates()? {
+        for d in &c.deps {
+            actual.insert((d.clone(), c.name.clone()));
+        }
+    }
+    let mut findings = Vec::new();
+    for (to, from) in actual.difference(&documented) {
+        findings.push(format!("ARCHITECTURE.md lacks the arrow {to} ← {from}"));
+    }
+    for (to, from) in documented.difference(&actual) {
+        findings.push(format!(
+            "ARCHITECTURE.md shows {to} ← {from}, which Cargo.toml does not have"
+        ));
+    }
+    Ok(findings)
+}
+
+/// The `(dependency, dependent)` pairs of the crate-arrows block of `text`.
+fn documented_arrows(text: &str) -> Option<BTreeSet<(String, String)>> {
+    let block = text
+        .split("<!-- crate-arrows -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- /crate-arrows -->").next())?;
     let mut documented = BTreeSet::new();
     for line in block.lines().filter(|l| l.contains('←')) {
         let groups: Vec<Vec<String>> = line
@@ -380,20 +400,80 @@ fn code_map_findings() -> Result<Vec<String>> {
             }
         }
     }
-    let mut actual = BTreeSet::new();
-    for c in workspace_crates()? {
-        for d in &c.deps {
-            actual.insert((d.clone(), c.name.clone()));
+    Some(documented)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crate_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
         }
+        dir
     }
-    let mut findings = Vec::new();
-    for (to, from) in actual.difference(&documented) {
-        findings.push(format!("ARCHITECTURE.md lacks the arrow {to} ← {from}"));
+
+    fn found(files: &[(&str, &str)]) -> Vec<Vec<String>> {
+        let dir = crate_with(files);
+        cycles(&module_graph(dir.path()).unwrap())
     }
-    for (to, from) in documented.difference(&actual) {
-        findings.push(format!(
-            "ARCHITECTURE.md shows {to} ← {from}, which Cargo.toml does not have"
-        ));
+
+    #[test]
+    fn a_child_that_imports_its_user_is_a_cycle() {
+        let c = found(&[
+            ("lib.rs", "mod a;\nmod b;\npub fn top() { a::f(); }\n"),
+            ("a.rs", "use crate::b::g;\npub fn f() { g() }\n"),
+            ("b.rs", "pub fn g() { crate::a::f() }\n"),
+        ]);
+        assert_eq!(c, vec![vec!["a".to_owned(), "b".to_owned()]]);
+        // Through the crate root: a child using an item the root defines,
+        // while the root uses the child.
+        let c = found(&[
+            (
+                "lib.rs",
+                "mod a;\npub struct Config;\npub fn run() { a::f() }\n",
+            ),
+            ("a.rs", "use crate::Config;\npub fn f() {}\n"),
+        ]);
+        assert_eq!(c, vec![vec!["a".to_owned(), "crate".to_owned()]]);
     }
-    Ok(findings)
+
+    #[test]
+    fn facades_and_one_way_imports_are_not_cycles() {
+        let c = found(&[
+            (
+                "lib.rs",
+                "mod a;\nmod b;\npub use a::f;\npub use self::b::g;\n",
+            ),
+            ("a.rs", "use super::b::g;\npub fn f() { g() }\n"),
+            ("b/mod.rs", "mod c;\npub use c::g;\n"),
+            (
+                "b/c.rs",
+                "pub fn g() {}\n#[cfg(test)]\nmod tests { use super::*; }\n",
+            ),
+        ]);
+        assert!(c.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn arrows_read_as_every_left_crate_under_every_right_one() {
+        let text =
+            "x\n<!-- crate-arrows -->\n```\na, `b` ← c ← d, e\n```\n<!-- /crate-arrows -->\n";
+        let arrows = documented_arrows(text).unwrap();
+        let pair = |x: &str, y: &str| (x.to_owned(), y.to_owned());
+        let want: BTreeSet<_> = [
+            pair("a", "c"),
+            pair("b", "c"),
+            pair("c", "d"),
+            pair("c", "e"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(arrows, want);
+        assert!(documented_arrows("no block here").is_none());
+    }
 }
