@@ -174,16 +174,7 @@ async fn store_unfinished(
     };
     let current = visible(stored, &schema);
     if let Some(first) = first {
-        if first.fingerprint != *fingerprint {
-            return Err(Failure::Store(StoreError::IdempotencyConflict {
-                key: idempotency_key.to_string(),
-            }));
-        }
-        let reply = StoreReply::Applied {
-            progress: current,
-            newly_unlocked: first.newly_unlocked,
-            replayed: true,
-        };
+        let reply = first.replay(request, || Ok::<_, Failure>(current))?;
         return Ok((reply, Ended::Open));
     }
     let outcome = match apply_batch(&schema, &current, batch, *authority, *now) {
