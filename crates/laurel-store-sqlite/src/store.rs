@@ -13,6 +13,8 @@ use crate::rows::{
     revoked_user, visible,
 };
 use crate::writer::{Command, GroupItem, SingleCommand};
+use laurel_store::audit::check_imported_secret;
+use laurel_store::figures::global_achievements;
 use laurel_store::rows::AuditRow;
 use laurel_store::{
     AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, MAX_USERS_PAGE, Store,
@@ -53,8 +55,7 @@ impl Store for SqliteStore {
     async fn put_schema(&self, app: AppId, schema: Schema) -> Result<u64, StoreError> {
         // Serialized here, on the caller's task: the writer thread is the one
         // resource every write shares.
-        let json = serde_json::to_string(&schema.to_doc())
-            .map_err(|e| StoreError::Backend(format!("encoding the schema: {e}")))?;
+        let json = laurel_store::rows::schema_json(&schema)?;
         let schema = Arc::new(schema);
         self.write(|reply| {
             Command::Single(SingleCommand::PutSchema {
@@ -176,16 +177,7 @@ impl Store for SqliteStore {
                 Ok((users.unwrap_or(0), counts))
             })
             .await?;
-        // Every achievement the schema has, none it lost: the same view as `progress`.
-        let mut unlocked = BTreeMap::new();
-        for def in schema.schema.achievements() {
-            let n = counts.get(def.name.as_str()).copied().unwrap_or(0);
-            unlocked.insert(def.name.to_string(), count(n, "unlock count")?);
-        }
-        Ok(GlobalAchievements {
-            users: count(users, "user count")?,
-            unlocked,
-        })
+        global_achievements(&schema.schema, users, |name| counts.get(name).copied())
     }
 
     async fn global_stats(
@@ -540,11 +532,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
-        if secret.is_empty() {
-            return Err(StoreError::InvalidImport(
-                "the signing secret is empty".into(),
-            ));
-        }
+        check_imported_secret(secret)?;
         let secret = secret.to_vec();
         self.write(|reply| Command::Single(SingleCommand::ImportSigningSecret { secret, reply }))
             .await
