@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use deadpool_postgres::Object;
+use deadpool_postgres::{GenericClient, Object};
 use laurel_core::{AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress};
 use laurel_store::audit::{check_imported_secret, fresh_signing_secret};
 use laurel_store::figures::{
@@ -64,6 +64,23 @@ fn read_only(client: &mut Object) -> deadpool_postgres::TransactionBuilder<'_> {
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
+}
+
+/// The app's user count: the sum of its `app_users` rows (0 without any).
+/// One statement, so that it pipelines with the other reads of a figure.
+async fn app_user_count<C: GenericClient>(client: &C, app: AppId) -> Result<i64, Failure> {
+    let what = "reading the app's user count";
+    let row = query_opt(
+        client,
+        what,
+        "SELECT coalesce(sum(users), 0)::bigint FROM app_users WHERE app_id = $1",
+        &[&app_sql(app)],
+    )
+    .await?;
+    match row {
+        Some(row) => row.try_get(0).context(what),
+        None => Ok(0),
+    }
 }
 
 fn key_record(row: &tokio_postgres::Row) -> Result<KeyRecord, Failure> {
@@ -208,12 +225,7 @@ impl Store for PostgresStore {
                 .context("beginning a read")?;
             let (schema, users, counts) = join3_pipelined(
                 existing_schema(&tx, &inner.schemas, app),
-                query_opt(
-                    &tx,
-                    "reading the app's user count",
-                    "SELECT coalesce(sum(users), 0)::bigint FROM app_users WHERE app_id = $1",
-                    &[&app_sql(app)],
-                ),
+                app_user_count(&tx, app),
                 query(
                     &tx,
                     "reading unlock counts",
@@ -224,10 +236,6 @@ impl Store for PostgresStore {
             )
             .await?;
             tx.commit().await.context("ending a read")?;
-            let users: i64 = match users {
-                Some(row) => row.try_get(0).context("reading the app's user count")?,
-                None => 0,
-            };
             let mut by_name = std::collections::HashMap::new();
             for row in &counts {
                 let name: String = row.try_get(0).context("reading unlock counts")?;
@@ -260,12 +268,7 @@ impl Store for PostgresStore {
                 .context("beginning a read")?;
             let (schema, users, (totals, history)) = join3_pipelined(
                 existing_schema(&tx, &inner.schemas, app),
-                query_opt(
-                    &tx,
-                    "reading the app's user count",
-                    "SELECT coalesce(sum(users), 0)::bigint FROM app_users WHERE app_id = $1",
-                    &[&app_sql(app)],
-                ),
+                app_user_count(&tx, app),
                 join_pipelined(
                     query(
                         &tx,
@@ -289,10 +292,6 @@ impl Store for PostgresStore {
             )
             .await?;
             tx.commit().await.context("ending a read")?;
-            let users: i64 = match users {
-                Some(row) => row.try_get(0).context("reading the app's user count")?,
-                None => 0,
-            };
             Ok((schema, users, totals, history))
         });
         let (schema, users, totals, history) = stats?;

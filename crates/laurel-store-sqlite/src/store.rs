@@ -50,6 +50,15 @@ fn key_record(
     })
 }
 
+/// The app's user count as `apps.users` keeps it (0 for no such row).
+fn app_user_count(conn: &rusqlite::Connection, app: AppId) -> Result<i64, StoreError> {
+    let users: Option<i64> = conn
+        .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
+        .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
+        .context("reading the app's user count")?;
+    Ok(users.unwrap_or(0))
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn put_schema(&self, app: AppId, schema: Schema) -> Result<u64, StoreError> {
@@ -161,10 +170,7 @@ impl Store for SqliteStore {
             .reads
             .run(move |c| {
                 let tx = c.transaction().context("beginning a read")?;
-                let users: Option<i64> = tx
-                    .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
-                    .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
-                    .context("reading the app's user count")?;
+                let users = app_user_count(&tx, app)?;
                 let counts = tx
                     .prepare_cached("SELECT name, users FROM achievement_unlocks WHERE app_id = ?1")
                     .and_then(|mut s| {
@@ -174,7 +180,7 @@ impl Store for SqliteStore {
                         .collect::<rusqlite::Result<BTreeMap<_, _>>>()
                     })
                     .context("reading unlock counts")?;
-                Ok((users.unwrap_or(0), counts))
+                Ok((users, counts))
             })
             .await?;
         global_achievements(&schema.schema, users, |name| counts.get(name).copied())
@@ -190,11 +196,7 @@ impl Store for SqliteStore {
             .run(move |c| {
                 // One read transaction: the user count and the sums are one snapshot.
                 let tx = c.transaction().context("beginning a read")?;
-                let users: i64 = tx
-                    .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
-                    .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
-                    .context("reading the app's user count")?
-                    .unwrap_or(0);
+                let users = app_user_count(&tx, app)?;
                 load_global_stats(&tx, app, &schema.schema, users, &query)
             })
             .await
