@@ -256,17 +256,7 @@ pub(crate) async fn migrate(client: &mut ClientWrapper) -> Result<(), Failure> {
         Some(row) => row.try_get(0).context("reading the database version")?,
         None => 0,
     };
-    let known = MIGRATIONS.len();
-    let found = match usize::try_from(found) {
-        Ok(v) if v <= known => v,
-        _ => {
-            return Err(StoreError::Unavailable(format!(
-                "the database has layout version {found}, newer than this build of Laurel \
-                 understands (up to {known}); run a newer Laurel or restore a backup"
-            ))
-            .into());
-        }
-    };
+    let found = laurel_store::applied_migrations(i64::from(found), MIGRATIONS.len())?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found) {
         let version = i32::try_from(i + 1)
             .map_err(|_| StoreError::Backend(format!("migration {} overflows", i + 1)))?;

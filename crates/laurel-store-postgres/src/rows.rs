@@ -3,13 +3,11 @@
 //! [`GenericClient`] (a pooled connection or a transaction), or adds to a
 //! [`Script`], so the caller decides the transaction boundaries.
 
-use std::collections::BTreeMap;
-
 use deadpool_postgres::GenericClient;
 use laurel_core::{AchievementState, ApiName, AppId, StatDef, StatValue, SteamId, UserProgress};
 use laurel_store::rows::kind_of;
 use laurel_store::rows::{
-    StatColumns, achievement_state, idempotency_record, parse_schema, progress_columns,
+    AchievementRow, StatColumns, StatRow, idempotency_record, parse_schema, progress_columns,
 };
 use laurel_store::{IdempotencyRecord, StoreError, StoredSchema};
 use tokio_postgres::{Row, SimpleQueryRow};
@@ -72,10 +70,6 @@ pub(crate) const LOCK_APP_SHARED: Prepared = Prepared {
 /// The parameters of [`LOCK_APP_SHARED`] for `app`.
 pub(crate) fn app_lock(app: AppId) -> [i32; 2] {
     [APP_LOCK_CLASS, app_lock_key(app)]
-}
-
-fn name_from_sql(text: String) -> Result<ApiName, Failure> {
-    Ok(laurel_store::rows::name_from_sql(text)?)
 }
 
 pub(crate) fn count(value: i64, what: &str) -> Result<u64, Failure> {
@@ -249,29 +243,30 @@ pub(crate) use laurel_store::rows::kind_code;
 
 /// One `stats` row as stored, before its kind is checked. Columns:
 /// `name, kind, int_value, float_value, avg_count, avg_seconds`.
-pub(crate) struct StatRow {
-    pub(crate) name: String,
-    columns: StatColumns,
+pub(crate) fn stat_row(row: &impl Cells) -> Result<StatRow, Failure> {
+    let what = "reading a stat";
+    Ok(StatRow {
+        name: required(row.text(0, what)?, "stat name")?,
+        columns: StatColumns {
+            kind: i64::from(required(row.int2(1, what)?, "stat kind")?),
+            int_value: row.int8(2, what)?,
+            float_value: row.float4(3, what)?,
+            avg_count: row.float8(4, what)?,
+            avg_seconds: row.float8(5, what)?,
+        },
+    })
 }
 
-impl StatRow {
-    pub(crate) fn read(row: &impl Cells) -> Result<StatRow, Failure> {
-        let what = "reading a stat";
-        Ok(StatRow {
-            name: required(row.text(0, what)?, "stat name")?,
-            columns: StatColumns {
-                kind: i64::from(required(row.int2(1, what)?, "stat kind")?),
-                int_value: row.int8(2, what)?,
-                float_value: row.float4(3, what)?,
-                avg_count: row.float8(4, what)?,
-                avg_seconds: row.float8(5, what)?,
-            },
-        })
-    }
-
-    pub(crate) fn value(&self) -> Result<StatValue, Failure> {
-        Ok(self.columns.value(&self.name)?)
-    }
+/// One `achievements` row as [`SELECT_ACHIEVEMENTS`] reads it.
+fn achievement_row(row: &impl Cells) -> Result<AchievementRow, Failure> {
+    let what = "reading an achievement";
+    Ok(AchievementRow {
+        name: required(row.text(0, what)?, "achievement name")?,
+        unlocked: required(row.boolean(1, what)?, "achievement state")?,
+        unlock_time: row.int8(2, what)?,
+        current: row.int8(3, what)?,
+        max: row.int8(4, what)?,
+    })
 }
 
 pub(crate) const SELECT_STATS: Prepared = Prepared {
@@ -416,28 +411,11 @@ pub(crate) fn progress_from_rows<R: Cells>(
     stat_rows: &[R],
     achievement_rows: &[R],
 ) -> Result<UserProgress, Failure> {
-    let mut stats = BTreeMap::new();
-    for row in stat_rows {
-        let row = StatRow::read(row)?;
-        let value = row.value()?;
-        stats.insert(name_from_sql(row.name)?, value);
-    }
-    let mut achievements = BTreeMap::new();
-    for row in achievement_rows {
-        let what = "reading an achievement";
-        let name = required(row.text(0, what)?, "achievement name")?;
-        let unlocked = required(row.boolean(1, what)?, "achievement state")?;
-        let unlock_time = row.int8(2, what)?;
-        let current = row.int8(3, what)?;
-        let max = row.int8(4, what)?;
-        let state = achievement_state(&name, unlocked, unlock_time, current, max)?;
-        achievements.insert(name_from_sql(name)?, state);
-    }
-    Ok(UserProgress {
+    laurel_store::rows::progress_from_rows(
         version,
-        stats,
-        achievements,
-    })
+        stat_rows.iter().map(stat_row),
+        achievement_rows.iter().map(achievement_row),
+    )
 }
 
 /// Adds the write of the given stats of a user (one statement for all of

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use deadpool_postgres::Object;
+use deadpool_postgres::{GenericClient, Object};
 use laurel_core::{AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress};
+use laurel_store::audit::{check_imported_secret, fresh_signing_secret};
 use laurel_store::figures::{
-    KeptSums, check_history_range, daily_history, queried_stats, stat_total,
+    KeptSums, check_history_range, daily_history, global_achievements, queried_stats, stat_total,
 };
 use laurel_store::{
     AppSummary, AuditDraft, AuditQuery, AuditRecord, GlobalAchievements, GlobalStat,
-    GlobalStatsQuery, KeyRecord, MAX_USERS_PAGE, SIGNING_SECRET_BYTES, SigningSecrets, Store,
-    StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, TokenRevocation,
-    TokenRevocations, stored_id_ranges_after, users_page,
+    GlobalStatsQuery, KeyRecord, MAX_USERS_PAGE, SigningSecrets, Store, StoreError, StoreReply,
+    StoreRequest, StoredKey, StoredSchema, TokenRevocation, TokenRevocations,
+    stored_id_ranges_after, users_page,
 };
 use tokio_postgres::IsolationLevel;
 
@@ -65,6 +66,23 @@ fn read_only(client: &mut Object) -> deadpool_postgres::TransactionBuilder<'_> {
         .read_only(true)
 }
 
+/// The app's user count: the sum of its `app_users` rows (0 without any).
+/// One statement, so that it pipelines with the other reads of a figure.
+async fn app_user_count<C: GenericClient>(client: &C, app: AppId) -> Result<i64, Failure> {
+    let what = "reading the app's user count";
+    let row = query_opt(
+        client,
+        what,
+        "SELECT coalesce(sum(users), 0)::bigint FROM app_users WHERE app_id = $1",
+        &[&app_sql(app)],
+    )
+    .await?;
+    match row {
+        Some(row) => row.try_get(0).context(what),
+        None => Ok(0),
+    }
+}
+
 fn key_record(row: &tokio_postgres::Row) -> Result<KeyRecord, Failure> {
     let what = "reading a key";
     Ok(KeyRecord {
@@ -76,11 +94,40 @@ fn key_record(row: &tokio_postgres::Row) -> Result<KeyRecord, Failure> {
     })
 }
 
+/// The rows of every key of `app` (`id, app_id, label, created, revoked,
+/// secret_hash`), by id, for `keys` and `stored_keys`. One statement: no row
+/// at all means no app; the one row without a key of an app without keys is
+/// dropped.
+async fn app_key_rows(
+    client: &deadpool_postgres::Client,
+    app: AppId,
+) -> Result<Vec<tokio_postgres::Row>, Failure> {
+    let rows = query(
+        client,
+        "listing keys",
+        "SELECT k.id, a.app_id, k.label, k.created, k.revoked, k.secret_hash \
+         FROM apps a LEFT JOIN keys k ON k.app_id = a.app_id \
+         WHERE a.app_id = $1 ORDER BY k.id",
+        &[&app_sql(app)],
+    )
+    .await?;
+    if rows.is_empty() {
+        return Err(Failure::Store(StoreError::UnknownApp(app)));
+    }
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: Option<i64> = row.try_get("id").context("listing keys")?;
+        if id.is_some() {
+            keys.push(row);
+        }
+    }
+    Ok(keys)
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn put_schema(&self, app: AppId, schema: Schema) -> Result<u64, StoreError> {
-        let json = serde_json::to_string(&schema.to_doc())
-            .map_err(|e| StoreError::Backend(format!("encoding the schema: {e}")))?;
+        let json = laurel_store::rows::schema_json(&schema)?;
         let schema = Arc::new(schema);
         let inner = &*self.inner;
         let version = with_client!(inner, inner.schema_timeout, |client| {
@@ -178,12 +225,7 @@ impl Store for PostgresStore {
                 .context("beginning a read")?;
             let (schema, users, counts) = join3_pipelined(
                 existing_schema(&tx, &inner.schemas, app),
-                query_opt(
-                    &tx,
-                    "reading the app's user count",
-                    "SELECT coalesce(sum(users), 0)::bigint FROM app_users WHERE app_id = $1",
-                    &[&app_sql(app)],
-                ),
+                app_user_count(&tx, app),
                 query(
                     &tx,
                     "reading unlock counts",
@@ -194,26 +236,15 @@ impl Store for PostgresStore {
             )
             .await?;
             tx.commit().await.context("ending a read")?;
-            let users: i64 = match users {
-                Some(row) => row.try_get(0).context("reading the app's user count")?,
-                None => 0,
-            };
             let mut by_name = std::collections::HashMap::new();
             for row in &counts {
                 let name: String = row.try_get(0).context("reading unlock counts")?;
                 let n: i64 = row.try_get(1).context("reading unlock counts")?;
                 by_name.insert(name, n);
             }
-            // Every achievement the schema has, none it lost: the same view as `progress`.
-            let mut unlocked = std::collections::BTreeMap::new();
-            for def in schema.schema.achievements() {
-                let n = by_name.get(def.name.as_str()).copied().unwrap_or(0);
-                unlocked.insert(def.name.to_string(), count(n, "unlock count")?);
-            }
-            Ok(GlobalAchievements {
-                users: count(users, "user count")?,
-                unlocked,
-            })
+            Ok(global_achievements(&schema.schema, users, |name| {
+                by_name.get(name).copied()
+            })?)
         })
     }
 
@@ -237,12 +268,7 @@ impl Store for PostgresStore {
                 .context("beginning a read")?;
             let (schema, users, (totals, history)) = join3_pipelined(
                 existing_schema(&tx, &inner.schemas, app),
-                query_opt(
-                    &tx,
-                    "reading the app's user count",
-                    "SELECT coalesce(sum(users), 0)::bigint FROM app_users WHERE app_id = $1",
-                    &[&app_sql(app)],
-                ),
+                app_user_count(&tx, app),
                 join_pipelined(
                     query(
                         &tx,
@@ -266,10 +292,6 @@ impl Store for PostgresStore {
             )
             .await?;
             tx.commit().await.context("ending a read")?;
-            let users: i64 = match users {
-                Some(row) => row.try_get(0).context("reading the app's user count")?,
-                None => 0,
-            };
             Ok((schema, users, totals, history))
         });
         let (schema, users, totals, history) = stats?;
@@ -316,28 +338,11 @@ impl Store for PostgresStore {
     async fn keys(&self, app: AppId) -> Result<Vec<KeyRecord>, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
-            // One statement: no row at all means no app; a row without a key
-            // means an app without keys.
-            let rows = query(
-                &*client,
-                "listing keys",
-                "SELECT k.id, a.app_id, k.label, k.created, k.revoked \
-                 FROM apps a LEFT JOIN keys k ON k.app_id = a.app_id \
-                 WHERE a.app_id = $1 ORDER BY k.id",
-                &[&app_sql(app)],
-            )
-            .await?;
-            if rows.is_empty() {
-                return Err(Failure::Store(StoreError::UnknownApp(app)));
-            }
-            let mut keys = Vec::new();
-            for row in &rows {
-                let id: Option<i64> = row.try_get("id").context("listing keys")?;
-                if id.is_some() {
-                    keys.push(key_record(row)?);
-                }
-            }
-            Ok(keys)
+            app_key_rows(&*client, app)
+                .await?
+                .iter()
+                .map(key_record)
+                .collect()
         })
     }
 
@@ -378,12 +383,8 @@ impl Store for PostgresStore {
         if let Some(secrets) = found {
             return Ok(secrets);
         }
-        let mut candidate = vec![0u8; SIGNING_SECRET_BYTES];
-        getrandom::fill(&mut candidate).map_err(|e| {
-            StoreError::Backend(format!("no randomness for the signing secret: {e}"))
-        })?;
         // Every node offers its own; the first insert wins and all read it.
-        let current = self.offer_signing_secret(&candidate).await?;
+        let current = self.offer_signing_secret(&fresh_signing_secret()?).await?;
         Ok(SigningSecrets {
             current,
             previous: None,
@@ -392,10 +393,7 @@ impl Store for PostgresStore {
 
     async fn rotate_signing_secret(&self, grace_until: i64) -> Result<(), StoreError> {
         let inner = &*self.inner;
-        let mut fresh = vec![0u8; SIGNING_SECRET_BYTES];
-        getrandom::fill(&mut fresh).map_err(|e| {
-            StoreError::Backend(format!("no randomness for the signing secret: {e}"))
-        })?;
+        let fresh = fresh_signing_secret()?;
         with_client!(inner, inner.operation_timeout, |client| {
             audit::rotate(client, &fresh, grace_until).await
         })
@@ -516,30 +514,15 @@ impl Store for PostgresStore {
     async fn stored_keys(&self, app: AppId) -> Result<Vec<StoredKey>, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
-            // As in `keys`: no row at all means no app.
-            let rows = query(
-                &*client,
-                "listing keys",
-                "SELECT k.id, a.app_id, k.label, k.created, k.revoked, k.secret_hash \
-                 FROM apps a LEFT JOIN keys k ON k.app_id = a.app_id \
-                 WHERE a.app_id = $1 ORDER BY k.id",
-                &[&app_sql(app)],
-            )
-            .await?;
-            if rows.is_empty() {
-                return Err(Failure::Store(StoreError::UnknownApp(app)));
-            }
-            let mut keys = Vec::new();
-            for row in &rows {
-                let id: Option<i64> = row.try_get("id").context("listing keys")?;
-                if id.is_some() {
-                    keys.push(StoredKey {
+            let rows = app_key_rows(&*client, app).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredKey {
                         record: key_record(row)?,
                         secret_hash: row.try_get("secret_hash").context("listing keys")?,
-                    });
-                }
-            }
-            Ok(keys)
+                    })
+                })
+                .collect()
         })
     }
 
@@ -551,11 +534,7 @@ impl Store for PostgresStore {
     }
 
     async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
-        if secret.is_empty() {
-            return Err(StoreError::InvalidImport(
-                "the signing secret is empty".into(),
-            ));
-        }
+        check_imported_secret(secret)?;
         Ok(self.offer_signing_secret(secret).await? == secret)
     }
 

@@ -20,9 +20,9 @@ use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
     BUMP_USER, CLEAR_ACHIEVEMENTS, Cells, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
     LOCKING_USER, SELECT_ACHIEVEMENTS, SELECT_SCHEMA, SELECT_STATS, SELECT_VERSION, SchemaCache,
-    StatRow, UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION, app_lock, app_sql, cached_schema,
-    corrupt, count, current_schema, existing_schema, idempotency_from_row, insert_idempotency,
-    kind_code, lock_app, progress_from_rows, read_as, required, schema_from_row, user_sql, visible,
+    UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION, app_lock, app_sql, cached_schema, corrupt,
+    count, current_schema, existing_schema, idempotency_from_row, insert_idempotency, kind_code,
+    lock_app, progress_from_rows, read_as, required, schema_from_row, stat_row, user_sql, visible,
     write_achievements, write_stats,
 };
 use crate::script::{Answer, Prepared, Script};
@@ -174,16 +174,7 @@ async fn store_unfinished(
     };
     let current = visible(stored, &schema);
     if let Some(first) = first {
-        if first.fingerprint != *fingerprint {
-            return Err(Failure::Store(StoreError::IdempotencyConflict {
-                key: idempotency_key.to_string(),
-            }));
-        }
-        let reply = StoreReply::Applied {
-            progress: current,
-            newly_unlocked: first.newly_unlocked,
-            replayed: true,
-        };
+        let reply = first.replay(request, || Ok::<_, Failure>(current))?;
         return Ok((reply, Ended::Open));
     }
     let outcome = match apply_batch(&schema, &current, batch, *authority, *now) {
@@ -516,7 +507,7 @@ async fn recount_stat_total<C: GenericClient>(
     let mut int_sums = vec![0i64; SHARDS];
     let mut float_sums = vec![0f64; SHARDS];
     while let Some(row) = rows.try_next().await.context(what)? {
-        let v = read_as(def, &StatRow::read(&row)?)?;
+        let v = read_as(def, &stat_row(&row)?)?;
         let steam_id: i64 = row.try_get(6).context(what)?;
         // In 0..SHARDS: `shard_of` is a remainder.
         let shard = shard_of(steam_id) as usize;

@@ -279,15 +279,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .context("reading the database version")?;
     let known = MIGRATIONS.len();
-    let found = match usize::try_from(found) {
-        Ok(v) if v <= known => v,
-        _ => {
-            return Err(StoreError::Unavailable(format!(
-                "the database has layout version {found}, newer than this build of Laurel \
-                 understands (up to {known}); run a newer Laurel or restore a backup"
-            )));
-        }
-    };
+    let found = laurel_store::applied_migrations(found, known)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found) {
         tx.execute_batch(sql)
             .context(&format!("applying migration {}", i + 1))?;

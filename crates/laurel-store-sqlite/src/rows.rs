@@ -3,7 +3,6 @@
 //! Every function takes a plain `&Connection` (a transaction or savepoint
 //! derefs to one), so the caller decides the transaction boundaries.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use laurel_core::{
@@ -14,7 +13,8 @@ use laurel_store::figures::{
     total_still_kept,
 };
 use laurel_store::rows::{
-    AuditRow, StatColumns, achievement_state, parse_schema, progress_columns,
+    AchievementRow, AuditRow, StatColumns, StatRow, parse_schema, progress_columns,
+    progress_from_rows,
 };
 use laurel_store::{GlobalStat, GlobalStatsQuery, StoreError, StoredSchema};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row};
@@ -42,7 +42,7 @@ pub(crate) fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
 }
 
 pub(crate) use laurel_store::rows::{
-    app_from_sql, app_sql, corrupt, count, name_from_sql, revoked_user, user_sql,
+    app_from_sql, app_sql, corrupt, count, revoked_user, user_sql,
 };
 
 /// Rebuilds an error for every request of a failed group (errors are not `Clone`).
@@ -122,30 +122,20 @@ pub(crate) fn kind_code(kind: StatKind) -> i64 {
 
 pub(crate) use laurel_store::figures::visible;
 
-/// One `stats` row as stored, before its kind is checked.
-struct StatRow {
-    name: String,
-    columns: StatColumns,
-}
-
-impl StatRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<StatRow> {
-        Ok(StatRow {
-            name: row.get(0)?,
-            columns: StatColumns {
-                kind: row.get(1)?,
-                int_value: row.get(2)?,
-                // Written from an f32, so the conversion back is exact.
-                float_value: row.get::<_, Option<f64>>(3)?.map(|v| v as f32),
-                avg_count: row.get(4)?,
-                avg_seconds: row.get(5)?,
-            },
-        })
-    }
-
-    fn value(&self) -> Result<StatValue, StoreError> {
-        self.columns.value(&self.name)
-    }
+/// One `stats` row as stored (`name, kind, int_value, float_value,
+/// avg_count, avg_seconds`), before its kind is checked.
+fn stat_row(row: &Row<'_>) -> rusqlite::Result<StatRow> {
+    Ok(StatRow {
+        name: row.get(0)?,
+        columns: StatColumns {
+            kind: row.get(1)?,
+            int_value: row.get(2)?,
+            // Written from an f32, so the conversion back is exact.
+            float_value: row.get::<_, Option<f64>>(3)?.map(|v| v as f32),
+            avg_count: row.get(4)?,
+            avg_seconds: row.get(5)?,
+        },
+    })
 }
 
 /// The stored progress of a user, as rows say, including values the current
@@ -167,50 +157,39 @@ pub(crate) fn load_progress(
     let version =
         u64::try_from(version).map_err(|_| corrupt(format_args!("user version {version}")))?;
 
-    let mut stats = BTreeMap::new();
-    let rows = conn
+    let stats = conn
         .prepare_cached(
             "SELECT name, kind, int_value, float_value, avg_count, avg_seconds \
              FROM stats WHERE app_id = ?1 AND steam_id = ?2",
         )
         .and_then(|mut s| {
-            s.query_map(key, StatRow::read)?
+            s.query_map(key, stat_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .context("reading a user's stats")?;
-    for row in rows {
-        let value = row.value()?;
-        stats.insert(name_from_sql(row.name)?, value);
-    }
-
-    let mut achievements = BTreeMap::new();
-    let rows = conn
+    let achievements = conn
         .prepare_cached(
             "SELECT name, unlocked, unlock_time, progress_current, progress_max \
              FROM achievements WHERE app_id = ?1 AND steam_id = ?2",
         )
         .and_then(|mut s| {
             s.query_map(key, |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                ))
+                Ok(AchievementRow {
+                    name: r.get(0)?,
+                    unlocked: r.get(1)?,
+                    unlock_time: r.get(2)?,
+                    current: r.get(3)?,
+                    max: r.get(4)?,
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .context("reading a user's achievements")?;
-    for (name, unlocked, unlock_time, current, max) in rows {
-        let state = achievement_state(&name, unlocked, unlock_time, current, max)?;
-        achievements.insert(name_from_sql(name)?, state);
-    }
-    Ok(UserProgress {
+    progress_from_rows(
         version,
-        stats,
-        achievements,
-    })
+        stats.into_iter().map(Ok),
+        achievements.into_iter().map(Ok),
+    )
 }
 
 /// Writes a stat's value. `exists` says the caller read a row of the same
@@ -361,7 +340,7 @@ pub(crate) fn recount_stat_total(
              FROM stats WHERE app_id = ?1 AND name = ?2 AND kind = ?3",
         )
         .and_then(|mut s| {
-            s.query_map((app_sql(app), def.name.as_str(), kind), StatRow::read)?
+            s.query_map((app_sql(app), def.name.as_str(), kind), stat_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .context("counting an aggregated stat")?;

@@ -13,6 +13,8 @@ use crate::rows::{
     revoked_user, visible,
 };
 use crate::writer::{Command, GroupItem, SingleCommand};
+use laurel_store::audit::check_imported_secret;
+use laurel_store::figures::global_achievements;
 use laurel_store::rows::AuditRow;
 use laurel_store::{
     AppSummary, GlobalAchievements, GlobalStat, GlobalStatsQuery, KeyRecord, MAX_USERS_PAGE, Store,
@@ -48,13 +50,21 @@ fn key_record(
     })
 }
 
+/// The app's user count as `apps.users` keeps it (0 for no such row).
+fn app_user_count(conn: &rusqlite::Connection, app: AppId) -> Result<i64, StoreError> {
+    let users: Option<i64> = conn
+        .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
+        .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
+        .context("reading the app's user count")?;
+    Ok(users.unwrap_or(0))
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn put_schema(&self, app: AppId, schema: Schema) -> Result<u64, StoreError> {
         // Serialized here, on the caller's task: the writer thread is the one
         // resource every write shares.
-        let json = serde_json::to_string(&schema.to_doc())
-            .map_err(|e| StoreError::Backend(format!("encoding the schema: {e}")))?;
+        let json = laurel_store::rows::schema_json(&schema)?;
         let schema = Arc::new(schema);
         self.write(|reply| {
             Command::Single(SingleCommand::PutSchema {
@@ -160,10 +170,7 @@ impl Store for SqliteStore {
             .reads
             .run(move |c| {
                 let tx = c.transaction().context("beginning a read")?;
-                let users: Option<i64> = tx
-                    .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
-                    .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
-                    .context("reading the app's user count")?;
+                let users = app_user_count(&tx, app)?;
                 let counts = tx
                     .prepare_cached("SELECT name, users FROM achievement_unlocks WHERE app_id = ?1")
                     .and_then(|mut s| {
@@ -173,19 +180,10 @@ impl Store for SqliteStore {
                         .collect::<rusqlite::Result<BTreeMap<_, _>>>()
                     })
                     .context("reading unlock counts")?;
-                Ok((users.unwrap_or(0), counts))
+                Ok((users, counts))
             })
             .await?;
-        // Every achievement the schema has, none it lost: the same view as `progress`.
-        let mut unlocked = BTreeMap::new();
-        for def in schema.schema.achievements() {
-            let n = counts.get(def.name.as_str()).copied().unwrap_or(0);
-            unlocked.insert(def.name.to_string(), count(n, "unlock count")?);
-        }
-        Ok(GlobalAchievements {
-            users: count(users, "user count")?,
-            unlocked,
-        })
+        global_achievements(&schema.schema, users, |name| counts.get(name).copied())
     }
 
     async fn global_stats(
@@ -198,11 +196,7 @@ impl Store for SqliteStore {
             .run(move |c| {
                 // One read transaction: the user count and the sums are one snapshot.
                 let tx = c.transaction().context("beginning a read")?;
-                let users: i64 = tx
-                    .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
-                    .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
-                    .context("reading the app's user count")?
-                    .unwrap_or(0);
+                let users = app_user_count(&tx, app)?;
                 load_global_stats(&tx, app, &schema.schema, users, &query)
             })
             .await
@@ -540,11 +534,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
-        if secret.is_empty() {
-            return Err(StoreError::InvalidImport(
-                "the signing secret is empty".into(),
-            ));
-        }
+        check_imported_secret(secret)?;
         let secret = secret.to_vec();
         self.write(|reply| Command::Single(SingleCommand::ImportSigningSecret { secret, reply }))
             .await

@@ -128,6 +128,25 @@ impl SigningSecrets {
     }
 }
 
+/// A new random token-signing secret of [`crate::SIGNING_SECRET_BYTES`].
+pub fn fresh_signing_secret() -> Result<Vec<u8>, StoreError> {
+    let mut secret = vec![0u8; crate::SIGNING_SECRET_BYTES];
+    getrandom::fill(&mut secret)
+        .map_err(|e| StoreError::Backend(format!("no randomness for the signing secret: {e}")))?;
+    Ok(secret)
+}
+
+/// Refuses an empty secret to `Store::import_signing_secret`: no token
+/// could be checked against it.
+pub fn check_imported_secret(secret: &[u8]) -> Result<(), StoreError> {
+    if secret.is_empty() {
+        return Err(StoreError::InvalidImport(
+            "the signing secret is empty".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl std::fmt::Debug for SigningSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningSecrets")

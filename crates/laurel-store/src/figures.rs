@@ -19,8 +19,11 @@ use std::collections::BTreeMap;
 
 use laurel_core::{Schema, StatDef, StatKind, StoreOutcome, UnixTime, UserProgress};
 
-use crate::rows::{kind_code, kind_of};
-use crate::{DailyChange, GlobalStatsQuery, MAX_HISTORY_DAYS, StatTotal, StoreError, utc_day};
+use crate::rows::{count, kind_code, kind_of};
+use crate::{
+    DailyChange, GlobalAchievements, GlobalStatsQuery, MAX_HISTORY_DAYS, StatTotal, StoreError,
+    utc_day,
+};
 
 /// Stored rows outlive schema changes. A stat or achievement the schema no
 /// longer defines, or a stat whose type changed, reads as absent (its
@@ -287,6 +290,26 @@ impl FigureChanges {
 }
 
 // ---- reading the figures back: the same arithmetic on every backend ----
+
+/// The answer of [`crate::Store::global_achievements`] for an app with
+/// `users` users, from the kept unlock count of each achievement name
+/// (`None`: no row, none unlocked): every achievement the schema has and none
+/// it lost, the same view as `progress`.
+pub fn global_achievements(
+    schema: &Schema,
+    users: i64,
+    unlocks: impl Fn(&str) -> Option<i64>,
+) -> Result<GlobalAchievements, StoreError> {
+    let mut unlocked = BTreeMap::new();
+    for def in schema.achievements() {
+        let n = unlocks(def.name.as_str()).unwrap_or(0);
+        unlocked.insert(def.name.to_string(), count(n, "unlock count")?);
+    }
+    Ok(GlobalAchievements {
+        users: count(users, "user count")?,
+        unlocked,
+    })
+}
 
 /// Refuses a history range that is empty or longer than [`MAX_HISTORY_DAYS`].
 pub fn check_history_range(query: &GlobalStatsQuery) -> Result<(), StoreError> {

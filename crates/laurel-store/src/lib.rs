@@ -219,6 +219,28 @@ impl IdempotencyRecord {
             newly_unlocked,
         })
     }
+
+    /// The answer to `request` when its key already has this first answer:
+    /// the first answer's unlocks with the user's `progress` as it is now
+    /// (read only when the request is the same one), or
+    /// [`StoreError::IdempotencyConflict`] for a key reused for another request.
+    pub fn replay<E: From<StoreError>>(
+        self,
+        request: &StoreRequest,
+        progress: impl FnOnce() -> Result<UserProgress, E>,
+    ) -> Result<StoreReply, E> {
+        if self.fingerprint != request.fingerprint {
+            return Err(StoreError::IdempotencyConflict {
+                key: request.idempotency_key.to_string(),
+            }
+            .into());
+        }
+        Ok(StoreReply::Applied {
+            progress: progress()?,
+            newly_unlocked: self.newly_unlocked,
+            replayed: true,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -423,6 +445,19 @@ pub fn users_page(stored: Vec<i64>, limit: usize) -> Result<Vec<SteamId>, StoreE
             })
         })
         .collect()
+}
+
+/// How many of the `known` migrations a database at layout version `found`
+/// has applied; a database written by a newer build is refused rather than
+/// guessed at (every backend numbers its own migrations from 1).
+pub fn applied_migrations(found: i64, known: usize) -> Result<usize, StoreError> {
+    match usize::try_from(found) {
+        Ok(v) if v <= known => Ok(v),
+        _ => Err(StoreError::Unavailable(format!(
+            "the database has layout version {found}, newer than this build of Laurel \
+             understands (up to {known}); run a newer Laurel or restore a backup"
+        ))),
+    }
 }
 
 #[async_trait]

@@ -6,10 +6,11 @@
 //! Only the codecs are shared: each backend binds and reads the columns
 //! with its own driver, and keeps its own SQL.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use laurel_core::{
-    AchievementState, ApiName, AppId, Schema, SchemaDoc, StatKind, StatValue, SteamId,
+    AchievementState, ApiName, AppId, Schema, SchemaDoc, StatKind, StatValue, SteamId, UserProgress,
 };
 
 use crate::{AuditRecord, IdempotencyRecord, StoreError, StoredSchema};
@@ -75,6 +76,12 @@ pub fn parse_schema(app: AppId, version: u64, json: &str) -> Result<StoredSchema
         version,
         schema: Arc::new(schema),
     })
+}
+
+/// A schema as `apps.schema_json` stores it (what [`parse_schema`] reads).
+pub fn schema_json(schema: &Schema) -> Result<String, StoreError> {
+    serde_json::to_string(&schema.to_doc())
+        .map_err(|e| StoreError::Backend(format!("encoding the schema: {e}")))
 }
 
 /// A stat kind as the databases store it (`kind` columns).
@@ -150,6 +157,64 @@ impl StatColumns {
             _ => Err(bad()),
         }
     }
+}
+
+/// One `stats` row as stored (`name`, then the [`StatColumns`]), before its
+/// kind is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatRow {
+    pub name: String,
+    pub columns: StatColumns,
+}
+
+impl StatRow {
+    /// The value the row holds.
+    pub fn value(&self) -> Result<StatValue, StoreError> {
+        self.columns.value(&self.name)
+    }
+}
+
+/// One `achievements` row as stored: `name, unlocked, unlock_time,
+/// progress_current, progress_max`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AchievementRow {
+    pub name: String,
+    pub unlocked: bool,
+    pub unlock_time: Option<i64>,
+    pub current: Option<i64>,
+    pub max: Option<i64>,
+}
+
+/// A user's stored progress at `version` from its `stats` and
+/// `achievements` rows, as each driver reads them (a row read may fail).
+pub fn progress_from_rows<E: From<StoreError>>(
+    version: u64,
+    stat_rows: impl IntoIterator<Item = Result<StatRow, E>>,
+    achievement_rows: impl IntoIterator<Item = Result<AchievementRow, E>>,
+) -> Result<UserProgress, E> {
+    let mut stats = BTreeMap::new();
+    for row in stat_rows {
+        let row = row?;
+        let value = row.value()?;
+        stats.insert(name_from_sql(row.name)?, value);
+    }
+    let mut achievements = BTreeMap::new();
+    for row in achievement_rows {
+        let AchievementRow {
+            name,
+            unlocked,
+            unlock_time,
+            current,
+            max,
+        } = row?;
+        let state = achievement_state(&name, unlocked, unlock_time, current, max)?;
+        achievements.insert(name_from_sql(name)?, state);
+    }
+    Ok(UserProgress {
+        version,
+        stats,
+        achievements,
+    })
 }
 
 /// The `progress_current` and `progress_max` columns of an achievement's row.

@@ -149,16 +149,7 @@ pub(super) fn execute_store(
         .keys
         .find(conn, &env.staged, app, user, idempotency_key.as_str())?
     {
-        if first.fingerprint != *fingerprint {
-            return Err(StoreError::IdempotencyConflict {
-                key: idempotency_key.to_string(),
-            });
-        }
-        return Ok(StoreReply::Applied {
-            progress: env.progress(conn, app, user, &schema)?,
-            newly_unlocked: first.newly_unlocked,
-            replayed: true,
-        });
+        return first.replay(request, || env.progress(conn, app, user, &schema));
     }
     let current = env.progress(conn, app, user, &schema)?;
     let outcome = match apply_batch(&schema, &current, batch, *authority, *now) {

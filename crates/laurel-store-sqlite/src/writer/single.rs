@@ -5,8 +5,9 @@ use laurel_core::{AppId, SteamId, UnixTime};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::rows::{Context, app_sql, schema_version, user_sql};
+use laurel_store::audit::fresh_signing_secret;
 use laurel_store::audit::{self, AuditDraft, TokenRevocation};
-use laurel_store::{KeyRecord, SIGNING_SECRET_BYTES, StoreError, StoredKey};
+use laurel_store::{KeyRecord, StoreError, StoredKey};
 
 pub(super) fn in_transaction<T>(
     conn: &mut Connection,
@@ -127,6 +128,16 @@ pub(super) fn import_key(conn: &Connection, key: &StoredKey) -> Result<KeyRecord
 
 /// Sets the signing secret if there is none; whether it is now `secret`.
 pub(super) fn import_signing_secret(conn: &Connection, secret: &[u8]) -> Result<bool, StoreError> {
+    Ok(offer_signing_secret(conn, || Ok(secret.to_vec()))? == secret)
+}
+
+/// The signing secret, made from `candidate` first when there is none (the
+/// candidate is only made then): creating it and importing one differ only
+/// in where the candidate comes from.
+fn offer_signing_secret(
+    conn: &Connection,
+    candidate: impl FnOnce() -> Result<Vec<u8>, StoreError>,
+) -> Result<Vec<u8>, StoreError> {
     let existing: Option<Vec<u8>> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'signing_secret'",
@@ -135,15 +146,16 @@ pub(super) fn import_signing_secret(conn: &Connection, secret: &[u8]) -> Result<
         )
         .optional()
         .context("reading the signing secret")?;
-    if let Some(existing) = existing {
-        return Ok(existing == secret);
+    if let Some(secret) = existing {
+        return Ok(secret);
     }
+    let secret = candidate()?;
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('signing_secret', ?1)",
-        [secret],
+        [&secret],
     )
     .context("writing the signing secret")?;
-    Ok(true)
+    Ok(secret)
 }
 
 /// Appends a record to the audit log; its id.
@@ -214,9 +226,7 @@ pub(super) fn rotate_signing_secret(
     grace_until: i64,
 ) -> Result<(), StoreError> {
     let current = signing_secret(conn)?;
-    let mut fresh = vec![0u8; SIGNING_SECRET_BYTES];
-    getrandom::fill(&mut fresh)
-        .map_err(|e| StoreError::Backend(format!("no randomness for the signing secret: {e}")))?;
+    let fresh = fresh_signing_secret()?;
     let mut put = conn
         .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
         .context("rotating the signing secret")?;
@@ -235,24 +245,5 @@ pub(super) fn rotate_signing_secret(
 }
 
 pub(super) fn signing_secret(conn: &Transaction<'_>) -> Result<Vec<u8>, StoreError> {
-    let existing: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'signing_secret'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .context("reading the signing secret")?;
-    if let Some(secret) = existing {
-        return Ok(secret);
-    }
-    let mut secret = vec![0u8; SIGNING_SECRET_BYTES];
-    getrandom::fill(&mut secret)
-        .map_err(|e| StoreError::Backend(format!("no randomness for the signing secret: {e}")))?;
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('signing_secret', ?1)",
-        [&secret],
-    )
-    .context("writing the signing secret")?;
-    Ok(secret)
+    offer_signing_secret(conn, fresh_signing_secret)
 }
