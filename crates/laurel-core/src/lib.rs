@@ -11,6 +11,7 @@ pub mod batch;
 pub mod eresult;
 pub mod idempotency;
 pub mod ids;
+pub mod leaderboard;
 pub mod limits;
 pub mod name;
 pub mod progress;

@@ -25,3 +25,10 @@ pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 /// Longest display name of a user, in bytes of UTF-8 (Steam's persona
 /// names are at most 32 characters; 64 bytes holds those in most scripts).
 pub const MAX_DISPLAY_NAME_BYTES: usize = 64;
+/// Most int32 details one entry may carry (Steam's
+/// `k_cLeaderboardDetailsMax`).
+pub const MAX_LEADERBOARD_DETAILS: usize = 64;
+/// Most boards one app may have.
+pub const MAX_LEADERBOARDS_PER_APP: usize = 10_000;
+/// Most users one for-users download may name (Steam's limit).
+pub const MAX_LEADERBOARD_USERS: usize = 100;
