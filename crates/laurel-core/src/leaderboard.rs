@@ -60,6 +60,17 @@ impl fmt::Display for BoardName {
     }
 }
 
+/// A board as the schema defines it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderboardDef {
+    pub name: BoardName,
+    pub sort: SortMethod,
+    pub display: DisplayType,
+    pub display_name: Option<String>,
+    pub writes: BoardWrites,
+    pub period: BoardPeriod,
+}
+
 /// Words a board's settings are written with, in schemas and on the wire.
 macro_rules! words {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $word:literal),+ $(,)? }) => {
@@ -91,6 +102,26 @@ macro_rules! words {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$name, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $name::parse(&text).ok_or_else(|| {
+                    let words: Vec<&str> = $name::ALL.iter().map(|v| v.as_str()).collect();
+                    serde::de::Error::custom(format!(
+                        "{} is not one of {}",
+                        crate::name::shown(&text, 40),
+                        words.join(", ")
+                    ))
+                })
             }
         }
     };

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use crate::leaderboard::LeaderboardDef;
 use crate::name::ApiName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,6 +123,10 @@ pub struct AppSettings {
     /// the burst); each `None` means the server's default.
     pub user_requests_per_second: Option<u32>,
     pub user_request_burst: Option<u32>,
+    /// Whether a user token may create a leaderboard the schema does not
+    /// define (Steam's `FindOrCreateLeaderboard` from the game); server keys
+    /// always may.
+    pub allow_client_leaderboard_create: bool,
 }
 
 /// One problem found in a schema, with where it is.
@@ -143,8 +148,11 @@ pub struct Schema {
     settings: AppSettings,
     stats: Vec<StatDef>,
     achievements: Vec<AchievementDef>,
+    leaderboards: Vec<LeaderboardDef>,
     stat_index: HashMap<String, usize>,
     achievement_index: HashMap<String, usize>,
+    /// By [`crate::leaderboard::BoardName::key`]: names compare without case.
+    leaderboard_index: HashMap<String, usize>,
 }
 
 impl Schema {
@@ -153,6 +161,7 @@ impl Schema {
         settings: AppSettings,
         stats: Vec<StatDef>,
         achievements: Vec<AchievementDef>,
+        leaderboards: Vec<LeaderboardDef>,
     ) -> Schema {
         let stat_index = stats
             .iter()
@@ -164,12 +173,19 @@ impl Schema {
             .enumerate()
             .map(|(i, a)| (a.name.as_str().to_owned(), i))
             .collect();
+        let leaderboard_index = leaderboards
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.key().to_owned(), i))
+            .collect();
         Schema {
             settings,
             stats,
             achievements,
+            leaderboards,
             stat_index,
             achievement_index,
+            leaderboard_index,
         }
     }
 
@@ -181,6 +197,15 @@ impl Schema {
     }
     pub fn achievements(&self) -> &[AchievementDef] {
         &self.achievements
+    }
+    pub fn leaderboards(&self) -> &[LeaderboardDef] {
+        &self.leaderboards
+    }
+    /// The board called `name`, in any case.
+    pub fn leaderboard(&self, name: &str) -> Option<&LeaderboardDef> {
+        self.leaderboard_index
+            .get(&name.to_lowercase())
+            .map(|&i| &self.leaderboards[i])
     }
     pub fn stat(&self, name: &str) -> Option<&StatDef> {
         self.stat_index.get(name).map(|&i| &self.stats[i])

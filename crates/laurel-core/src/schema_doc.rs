@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::leaderboard::{
+    BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod,
+};
 use crate::limits::*;
 use crate::name::ApiName;
 use crate::schema::{
@@ -23,6 +26,41 @@ pub struct SchemaDoc {
     pub stats: Vec<StatDoc>,
     #[serde(default)]
     pub achievements: Vec<AchievementDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaderboards: Vec<LeaderboardDoc>,
+}
+
+/// A leaderboard (`[[leaderboards]]`): Steam's settings of a board, and
+/// Laurel's period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderboardDoc {
+    pub name: String,
+    pub sort: SortMethod,
+    #[serde(default = "numeric")]
+    pub display: DisplayType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default = "client_writes", skip_serializing_if = "is_client_writes")]
+    pub writes: BoardWrites,
+    #[serde(default = "no_period", skip_serializing_if = "is_no_period")]
+    pub period: BoardPeriod,
+}
+
+fn numeric() -> DisplayType {
+    DisplayType::Numeric
+}
+fn client_writes() -> BoardWrites {
+    BoardWrites::Client
+}
+fn is_client_writes(w: &BoardWrites) -> bool {
+    *w == BoardWrites::Client
+}
+fn no_period() -> BoardPeriod {
+    BoardPeriod::None
+}
+fn is_no_period(p: &BoardPeriod) -> bool {
+    *p == BoardPeriod::None
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -48,6 +86,10 @@ pub struct AppDoc {
     /// `--user-burst` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_request_burst: Option<u32>,
+    /// Whether a user token may create a leaderboard this schema does not
+    /// define.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_client_leaderboard_create: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -429,6 +471,8 @@ impl Schema {
             }
         }
 
+        let leaderboards = check_leaderboards(&mut p, &doc.leaderboards);
+
         if !p.0.is_empty() {
             return Err(p.0);
         }
@@ -442,9 +486,11 @@ impl Schema {
                 public_globals: doc.app.public_globals,
                 user_requests_per_second: doc.app.user_requests_per_second,
                 user_request_burst: doc.app.user_request_burst,
+                allow_client_leaderboard_create: doc.app.allow_client_leaderboard_create,
             },
             stats,
             achievements,
+            leaderboards,
         ))
     }
 
@@ -460,6 +506,7 @@ impl Schema {
                 public_globals: self.settings().public_globals,
                 user_requests_per_second: self.settings().user_requests_per_second,
                 user_request_burst: self.settings().user_request_burst,
+                allow_client_leaderboard_create: self.settings().allow_client_leaderboard_create,
             },
             stats: self
                 .stats()
@@ -502,8 +549,78 @@ impl Schema {
                     }),
                 })
                 .collect(),
+            leaderboards: self
+                .leaderboards()
+                .iter()
+                .map(|b| LeaderboardDoc {
+                    name: b.name.to_string(),
+                    sort: b.sort,
+                    display: b.display,
+                    display_name: b.display_name.clone(),
+                    writes: b.writes,
+                    period: b.period,
+                })
+                .collect(),
         }
     }
+}
+
+/// Checks the boards of a document: names, no two that differ only in
+/// case, display names that are text, and their number.
+fn check_leaderboards(p: &mut Problems, docs: &[LeaderboardDoc]) -> Vec<LeaderboardDef> {
+    if docs.len() > MAX_LEADERBOARDS_PER_APP {
+        p.push(
+            "leaderboards",
+            format!(
+                "{} leaderboards; the limit is {MAX_LEADERBOARDS_PER_APP}",
+                docs.len()
+            ),
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut boards = Vec::with_capacity(docs.len());
+    for (i, b) in docs.iter().enumerate() {
+        let at = format!("leaderboards[{i}]");
+        let name = match BoardName::parse(&b.name) {
+            Ok(name) => name,
+            Err(e) => {
+                p.push(format!("{at}.name"), e.to_string());
+                continue;
+            }
+        };
+        if !seen.insert(name.key().to_owned()) {
+            p.push(
+                format!("{at}.name"),
+                format!(
+                    "{} is already a board (names compare without case)",
+                    crate::name::shown(&b.name, 40)
+                ),
+            );
+        }
+        if let Some(text) = &b.display_name {
+            if text.len() > MAX_TEXT_BYTES {
+                p.push(
+                    format!("{at}.display_name"),
+                    format!("{} bytes; the limit is {MAX_TEXT_BYTES}", text.len()),
+                );
+            }
+            if let Some((byte, c)) = crate::name::forbidden_in_text(text) {
+                p.push(
+                    format!("{at}.display_name"),
+                    format!("holds {c:?} (U+{:04X}) at byte {byte}", u32::from(c)),
+                );
+            }
+        }
+        boards.push(LeaderboardDef {
+            name,
+            sort: b.sort,
+            display: b.display,
+            display_name: b.display_name.clone(),
+            writes: b.writes,
+            period: b.period,
+        });
+    }
+    boards
 }
 
 /// The demo app `480` (Spacewar), loaded by `laurel serve --dev`.
@@ -535,6 +652,7 @@ mod tests {
         let s = demo_schema();
         assert_eq!(s.stats().len(), 5);
         assert_eq!(s.achievements().len(), 4);
+        assert_eq!(s.leaderboards().len(), 2);
         assert_eq!(Schema::from_doc(&s.to_doc()), Ok(s.clone()));
         let json = serde_json::to_string(&s.to_doc()).unwrap();
         assert_eq!(
@@ -582,6 +700,73 @@ mod tests {
             "achievements[2].name: duplicate name \"A\" (stats and achievements share one namespace)",
         ];
         assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn leaderboards_are_checked_and_found_in_any_case() {
+        let got = problems(
+            r#"{"leaderboards": [
+                {"name": "Feet Traveled", "sort": "descending"},
+                {"name": "FEET TRAVELED", "sort": "ascending"},
+                {"name": "", "sort": "ascending"},
+                {"name": "Q", "sort": "ascending", "display_name": "bad\u0007bell"}
+            ]}"#,
+        );
+        assert_eq!(
+            got,
+            [
+                "leaderboards[1].name: \"FEET TRAVELED\" is already a board (names compare without case)",
+                "leaderboards[2].name: name is empty",
+                "leaderboards[3].display_name: holds '\\u{7}' (U+0007) at byte 3",
+            ]
+        );
+        let s = demo_schema();
+        let board = s.leaderboard("quickest WIN").expect("found without case");
+        assert_eq!(board.name.as_str(), "Quickest Win");
+        assert_eq!(board.sort, SortMethod::Ascending);
+        assert_eq!(board.display, DisplayType::Seconds);
+        assert_eq!(board.writes, BoardWrites::Client);
+        assert!(s.leaderboard("Nope").is_none());
+        // Settings' words: defaults, any case, and a refusal that lists the words.
+        let doc = SchemaDoc::from_json(
+            r#"{"leaderboards": [{"name": "T", "sort": "DESCENDING", "writes": "trusted", "period": "weekly"}]}"#,
+        )
+        .unwrap();
+        let schema = Schema::from_doc(&doc).unwrap();
+        let b = &schema.leaderboards()[0];
+        assert_eq!(
+            (b.sort, b.display, b.writes, b.period),
+            (
+                SortMethod::Descending,
+                DisplayType::Numeric,
+                BoardWrites::Trusted,
+                BoardPeriod::Weekly
+            )
+        );
+        let e =
+            SchemaDoc::from_json(r#"{"leaderboards": [{"name": "T", "sort": "up"}]}"#).unwrap_err();
+        assert!(
+            e.message
+                .contains("\"up\" is not one of ascending, descending"),
+            "{e}"
+        );
+        let e = SchemaDoc::from_json(r#"{"leaderboards": [{"name": "T"}]}"#).unwrap_err();
+        assert!(e.message.contains("missing field `sort`"), "{e}");
+        // A schema without boards writes none.
+        let json = serde_json::to_string(&SchemaDoc::default()).unwrap();
+        assert!(!json.contains("leaderboards"), "{json}");
+    }
+
+    #[test]
+    fn too_many_leaderboards_are_refused() {
+        let many: Vec<String> = (0..=MAX_LEADERBOARDS_PER_APP)
+            .map(|i| format!(r#"{{"name":"B{i}","sort":"ascending"}}"#))
+            .collect();
+        let got = problems(&format!(r#"{{"leaderboards":[{}]}}"#, many.join(",")));
+        assert_eq!(
+            got,
+            ["leaderboards: 10001 leaderboards; the limit is 10000"]
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::Number;
 
 use crate::foreign::{
-    self, Object, TOKEN_KEY, blank_achievement, drop_app_settings, in_default_language, non_empty,
-    parse_number, plain_stat, push_achievement, push_stat,
+    self, Object, TOKEN_KEY, blank_achievement, drop_app_and_boards, in_default_language,
+    non_empty, parse_number, plain_stat, push_achievement, push_stat,
 };
 use crate::json::{self, Fields, Json, json_number};
 use crate::options::ImportOptions;
@@ -290,7 +290,7 @@ struct EmuProgressValue<'a> {
     reason = "plain data (strings, numbers, maps with string keys) always serializes"
 )]
 pub(crate) fn export_achievements(doc: &SchemaDoc, dropped: &mut Vec<String>) -> String {
-    drop_app_settings(doc, "achievements.json", dropped);
+    drop_app_and_boards(doc, "achievements.json", dropped);
     if !doc.app.name.is_empty() {
         dropped.push("app.name: achievements.json has no game name".to_owned());
     }
@@ -326,7 +326,7 @@ fn kind_text(kind: StatKindDoc) -> &'static str {
 }
 
 fn drop_stat_fields(doc: &SchemaDoc, format: &str, dropped: &mut Vec<String>) {
-    drop_app_settings(doc, format, dropped);
+    drop_app_and_boards(doc, format, dropped);
     if !doc.app.name.is_empty() {
         dropped.push(format!("app.name: {format} has no game name"));
     }

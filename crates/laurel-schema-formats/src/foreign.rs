@@ -172,14 +172,19 @@ pub(crate) fn read_progress(
     })
 }
 
-/// Lists the app settings that `doc` turns on, which `format` cannot carry.
-pub(crate) fn drop_app_settings(doc: &SchemaDoc, format: &str, dropped: &mut Vec<String>) {
+/// Lists the app settings that `doc` turns on and the leaderboards it
+/// defines, which `format` cannot carry.
+pub(crate) fn drop_app_and_boards(doc: &SchemaDoc, format: &str, dropped: &mut Vec<String>) {
     for (field, on) in [
         ("public_progress", doc.app.public_progress),
         ("allow_achievement_clear", doc.app.allow_achievement_clear),
         ("allow_user_reset", doc.app.allow_user_reset),
         ("allow_user_display_name", doc.app.allow_user_display_name),
         ("public_globals", doc.app.public_globals),
+        (
+            "allow_client_leaderboard_create",
+            doc.app.allow_client_leaderboard_create,
+        ),
     ] {
         if on {
             dropped.push(format!("app.{field}: {format} has no {field}"));
@@ -192,5 +197,11 @@ pub(crate) fn drop_app_settings(doc: &SchemaDoc, format: &str, dropped: &mut Vec
         if value.is_some() {
             dropped.push(format!("app.{field}: {format} has no {field}"));
         }
+    }
+    for (i, board) in doc.leaderboards.iter().enumerate() {
+        dropped.push(format!(
+            "leaderboards[{i}] ({}): {format} has no leaderboards",
+            board.name
+        ));
     }
 }

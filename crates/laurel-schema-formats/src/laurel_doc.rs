@@ -3,14 +3,14 @@
 //! so a wrong field in one entry does not hide the problems of the others.
 
 use laurel_core::SchemaDoc;
-use laurel_core::schema_doc::{AchievementDoc, AppDoc, StatDoc};
+use laurel_core::schema_doc::{AchievementDoc, AppDoc, LeaderboardDoc, StatDoc};
 use serde::de::DeserializeOwned;
 
 use crate::json::{self, Json};
 use crate::outcome::ExportError;
 use crate::problems::{Origins, PathStyle, Problems, line_column};
 
-const SECTIONS: &str = "expected one of `app`, `stats`, `achievements`";
+const SECTIONS: &str = "expected one of `app`, `stats`, `achievements`, `leaderboards`";
 
 /// One value of the input tree, in either syntax.
 trait Tree: Sized {
@@ -70,7 +70,7 @@ pub(crate) fn import_json(
         problems.push(
             "(root)",
             format!(
-                "expected an object with `app`, `stats` and `achievements`, found {}",
+                "expected an object with `app`, `stats`, `achievements` and `leaderboards`, found {}",
                 tree.kind()
             ),
         );
@@ -142,6 +142,18 @@ fn read_sections<'a, T: Tree + 'a>(
                         Ok(achievement) => {
                             doc.achievements.push(achievement);
                             origins.achievement(problems, location, PathStyle::Same, false);
+                        }
+                        Err((path, message)) => problems.push(at(&location, &path), message),
+                    }
+                }
+            }
+            "leaderboards" => {
+                for (i, item) in entries(value, "leaderboards", problems).iter().enumerate() {
+                    let location = format!("leaderboards[{i}]");
+                    match item.typed::<LeaderboardDoc>() {
+                        Ok(board) => {
+                            doc.leaderboards.push(board);
+                            origins.leaderboard(problems, location, PathStyle::Same);
                         }
                         Err((path, message)) => problems.push(at(&location, &path), message),
                     }

@@ -121,12 +121,13 @@ struct Origin {
     broken: bool,
 }
 
-/// Where each stat and achievement of the `SchemaDoc` came from.
+/// Where each stat, achievement and leaderboard of the `SchemaDoc` came from.
 #[derive(Debug, Default)]
 pub(crate) struct Origins {
     app: Option<Origin>,
     stats: Vec<Origin>,
     achievements: Vec<Origin>,
+    leaderboards: Vec<Origin>,
 }
 
 impl Origins {
@@ -163,6 +164,16 @@ impl Origins {
         });
     }
 
+    /// Records the origin of the leaderboard just pushed to the document.
+    pub fn leaderboard(&mut self, problems: &Problems, location: String, style: PathStyle) {
+        self.leaderboards.push(Origin {
+            file: problems.file().to_owned(),
+            location,
+            style,
+            broken: false,
+        });
+    }
+
     /// Adds a rule problem from `Schema::from_doc`, located in the input.
     pub fn report(&self, p: SchemaProblem, problems: &mut Problems) {
         let (origin, rest) = self.locate(&p.location);
@@ -192,6 +203,7 @@ impl Origins {
         for (prefix, list) in [
             ("stats[", &self.stats),
             ("achievements[", &self.achievements),
+            ("leaderboards[", &self.leaderboards),
         ] {
             if let Some(after) = location.strip_prefix(prefix)
                 && let Some(end) = after.find(']')

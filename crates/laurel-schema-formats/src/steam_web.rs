@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Number;
 
 use crate::foreign::{
-    blank_achievement, drop_app_settings, in_default_language, non_empty, plain_stat,
+    blank_achievement, drop_app_and_boards, in_default_language, non_empty, plain_stat,
     push_achievement, push_stat,
 };
 use crate::json::{self, Fields, Json};
@@ -215,7 +215,7 @@ pub(crate) fn export(
     dropped: &mut Vec<String>,
 ) -> String {
     const NO: &str = "Steam's schema JSON has no";
-    drop_app_settings(doc, "Steam's schema JSON", dropped);
+    drop_app_and_boards(doc, "Steam's schema JSON", dropped);
     let stats: Vec<WebStat<'_>> = doc
         .stats
         .iter()

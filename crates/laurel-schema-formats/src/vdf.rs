@@ -39,8 +39,8 @@ use laurel_core::SchemaDoc;
 use laurel_core::schema_doc::{AchievementDoc, SetByDoc, StatDoc, StatKindDoc};
 
 use crate::foreign::{
-    self, Object, TOKEN_KEY, blank_achievement, drop_app_settings, in_default_language, non_empty,
-    parse_flag, parse_number, push_achievement,
+    self, Object, TOKEN_KEY, blank_achievement, drop_app_and_boards, in_default_language,
+    non_empty, parse_flag, parse_number, push_achievement,
 };
 use crate::options::{ExportOptions, ImportOptions, MAX_NESTING};
 use crate::problems::{Origins, PathStyle, Problems, line_column, path_key};
@@ -555,7 +555,7 @@ pub(crate) fn export(
     options: &ExportOptions,
     dropped: &mut Vec<String>,
 ) -> String {
-    drop_app_settings(doc, "KeyValues", dropped);
+    drop_app_and_boards(doc, "KeyValues", dropped);
     let mut stats: Vec<(String, Value<'static>)> = Vec::new();
     for (i, s) in doc.stats.iter().enumerate() {
         let id = (i + 1).to_string();

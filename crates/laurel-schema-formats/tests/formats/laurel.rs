@@ -33,7 +33,7 @@ fn every_problem_in_every_entry_is_reported() {
             "in: stats[1].type: unknown variant `integer`, expected one of `int`, `float`, `avgrate`",
             "in: stats[2].default: invalid type: string \"0\", expected f64",
             "in: achievements[0].hidden: invalid type: string \"no\", expected a boolean",
-            "in: version: unknown field `version`, expected one of `app`, `stats`, `achievements`",
+            "in: version: unknown field `version`, expected one of `app`, `stats`, `achievements`, `leaderboards`",
             // stats[3] repeats stats[0]'s name, but stats[0] cannot be read, so it is
             // left out of the rule checks until its field is fixed.
             "in: achievements[1].display_name: an `english` text is required (it is the fallback)",
@@ -76,6 +76,8 @@ fn json_syntax_errors_name_line_and_column() {
     check(
         Format::LaurelJson,
         "[1, 2]",
-        &["in: (root): expected an object with `app`, `stats` and `achievements`, found an array"],
+        &[
+            "in: (root): expected an object with `app`, `stats`, `achievements` and `leaderboards`, found an array",
+        ],
     );
 }

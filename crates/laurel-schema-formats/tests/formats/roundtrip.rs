@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use laurel_core::leaderboard::{BoardPeriod, BoardWrites, DisplayType, SortMethod};
 use laurel_core::schema_doc::{
-    AchievementDoc, AppDoc, ProgressDoc, SetByDoc, StatDoc, StatKindDoc, demo_schema,
+    AchievementDoc, AppDoc, LeaderboardDoc, ProgressDoc, SetByDoc, StatDoc, StatKindDoc,
+    demo_schema,
 };
 use laurel_core::{Schema, SchemaDoc};
 use laurel_schema_formats::{
@@ -41,6 +43,7 @@ fn valid(doc: SchemaDoc) -> Schema {
 /// What Steam's schema JSON keeps (in English).
 fn steam_keeps(s: &Schema) -> Schema {
     let mut doc = s.to_doc();
+    doc.leaderboards.clear();
     doc.app = AppDoc {
         name: doc.app.name,
         ..AppDoc::default()
@@ -78,6 +81,7 @@ fn steam_keeps(s: &Schema) -> Schema {
 fn emulator_keeps(s: &Schema) -> Schema {
     let mut doc = s.to_doc();
     doc.app = AppDoc::default();
+    doc.leaderboards.clear();
     for st in &mut doc.stats {
         *st = StatDoc {
             name: std::mem::take(&mut st.name),
@@ -96,9 +100,10 @@ fn emulator_keeps(s: &Schema) -> Schema {
     valid(doc)
 }
 
-/// What KeyValues keeps: everything but the app settings.
+/// What KeyValues keeps: everything but the app settings and the leaderboards.
 fn key_values_keeps(s: &Schema) -> Schema {
     let mut doc = s.to_doc();
+    doc.leaderboards.clear();
     doc.app = AppDoc {
         name: doc.app.name,
         ..AppDoc::default()
@@ -150,6 +155,7 @@ fn lossless_where_the_format_carries_everything() {
 #[test]
 fn export_refuses_what_stats_txt_cannot_hold() {
     let doc = SchemaDoc {
+        leaderboards: Vec::new(),
         stats: vec![StatDoc {
             name: "Kills=Total".into(),
             kind: StatKindDoc::Int,
@@ -298,18 +304,48 @@ fn achievement(name: String) -> impl Strategy<Value = AchievementDoc> {
         )
 }
 
+fn leaderboards() -> impl Strategy<Value = Vec<LeaderboardDoc>> {
+    // Lower-case names: distinct in the set, so distinct without case too.
+    proptest::collection::btree_set("[a-z][a-z ]{0,12}", 0..4).prop_flat_map(|names| {
+        names
+            .into_iter()
+            .map(|name| {
+                (
+                    prop::sample::select(SortMethod::ALL),
+                    prop::sample::select(DisplayType::ALL),
+                    proptest::option::of("[ -~]{1,20}"),
+                    prop::sample::select(BoardWrites::ALL),
+                    prop::sample::select(BoardPeriod::ALL),
+                )
+                    .prop_map(
+                        move |(sort, display, display_name, writes, period)| LeaderboardDoc {
+                            name: name.clone(),
+                            sort,
+                            display,
+                            display_name,
+                            writes,
+                            period,
+                        },
+                    )
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
 fn schema() -> impl Strategy<Value = Schema> {
     (
         proptest::collection::btree_set(api_name(), 0..12),
         "[ -~]{0,20}",
         any::<(bool, bool)>(),
         0usize..12,
+        leaderboards(),
     )
-        .prop_flat_map(|(names, game, (public, clear), split)| {
+        .prop_flat_map(|(names, game, (public, clear), split, leaderboards)| {
             let names: Vec<String> = names.into_iter().collect();
             let split = split.min(names.len());
             let stats: Vec<_> = names[..split].iter().cloned().map(stat).collect();
             let achievements: Vec<_> = names[split..].iter().cloned().map(achievement).collect();
+            let leaderboards = leaderboards.clone();
             (stats, achievements).prop_map(move |(stats, mut achievements)| {
                 let bindable: Vec<&StatDoc> = stats
                     .iter()
@@ -335,9 +371,11 @@ fn schema() -> impl Strategy<Value = Schema> {
                         public_globals: public,
                         user_requests_per_second: None,
                         user_request_burst: None,
+                        allow_client_leaderboard_create: clear,
                     },
                     stats,
                     achievements,
+                    leaderboards: leaderboards.clone(),
                 };
                 Schema::from_doc(&doc)
                     .unwrap_or_else(|p| panic!("generated an invalid schema: {p:?}\n{doc:#?}"))

@@ -31,6 +31,7 @@ const NOT_WIRE_TYPES: &[(&str, &str)] = &[
     ("SchemaStat", "part of SchemaDoc"),
     ("SchemaAchievement", "part of SchemaDoc"),
     ("SchemaProgress", "part of SchemaDoc"),
+    ("SchemaLeaderboard", "part of SchemaDoc"),
 ];
 
 /// Wire types the document writes out where they are used, not as a component.

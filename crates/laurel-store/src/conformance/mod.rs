@@ -95,6 +95,7 @@ pub fn many_achievements_schema(n: usize) -> Schema {
                 progress: None,
             })
             .collect(),
+        leaderboards: Vec::new(),
     };
     Schema::from_doc(&doc).expect("generated schema is valid")
 }
