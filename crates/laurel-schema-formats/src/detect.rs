@@ -4,7 +4,8 @@ use crate::format::Format;
 use crate::json::{self, Json};
 use crate::problems::Problems;
 
-/// The format of a file, from its name (`*.toml`, `*.vdf`, `stats.txt`, …) and,
+/// The format of a file, from its name (`*.toml`, `*.vdf`, `leaderboards.txt`,
+/// `stats.txt`, …) and,
 /// for JSON, from its shape: `{"game": …}` is Steam's response, an object with
 /// `app`/`stats`/`achievements` is Laurel's, an array of objects with `type`
 /// is the emulator's `stats.json`, any other array its `achievements.json`.
@@ -19,6 +20,7 @@ pub fn detect(file_name: &str, text: &str) -> Option<Format> {
     match extension {
         "toml" => return Some(Format::LaurelToml),
         "vdf" | "acf" => return Some(Format::ValveKeyValues),
+        "txt" if base == "leaderboards.txt" => return Some(Format::EmulatorLeaderboardsTxt),
         "txt" if looks_like_stats_txt(text) => return Some(Format::EmulatorStatsTxt),
         "json" => return detect_json(&base, text),
         _ => {}

@@ -18,18 +18,22 @@ pub enum Format {
     EmulatorStatsTxt,
     /// gbe_fork's `steam_settings/stats.json`.
     EmulatorStatsJson,
+    /// The Steam emulators' `steam_settings/leaderboards.txt`
+    /// (`NAME=SORT=DISPLAY` lines, Steam's enum numbers).
+    EmulatorLeaderboardsTxt,
     /// Valve KeyValues text of the stats schema (`"<appid>" { "stats" { … } }`).
     ValveKeyValues,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::LaurelJson,
         Format::LaurelToml,
         Format::SteamSchemaJson,
         Format::EmulatorAchievementsJson,
         Format::EmulatorStatsTxt,
         Format::EmulatorStatsJson,
+        Format::EmulatorLeaderboardsTxt,
         Format::ValveKeyValues,
     ];
 
@@ -42,6 +46,7 @@ impl Format {
             Format::EmulatorAchievementsJson => "emu-achievements",
             Format::EmulatorStatsTxt => "emu-stats-txt",
             Format::EmulatorStatsJson => "emu-stats-json",
+            Format::EmulatorLeaderboardsTxt => "emu-leaderboards",
             Format::ValveKeyValues => "vdf",
         }
     }
@@ -55,6 +60,7 @@ impl Format {
             Format::EmulatorAchievementsJson => "achievements.json",
             Format::EmulatorStatsTxt => "stats.txt",
             Format::EmulatorStatsJson => "stats.json",
+            Format::EmulatorLeaderboardsTxt => "leaderboards.txt",
             Format::ValveKeyValues => "UserGameStatsSchema.vdf",
         }
     }
@@ -62,7 +68,10 @@ impl Format {
     pub(crate) fn is_emulator(self) -> bool {
         matches!(
             self,
-            Format::EmulatorAchievementsJson | Format::EmulatorStatsTxt | Format::EmulatorStatsJson
+            Format::EmulatorAchievementsJson
+                | Format::EmulatorStatsTxt
+                | Format::EmulatorStatsJson
+                | Format::EmulatorLeaderboardsTxt
         )
     }
 }
@@ -75,7 +84,7 @@ impl fmt::Display for Format {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown schema format {0:?}; known: json, toml, steam-json, emu-achievements, emu-stats-txt, emu-stats-json, vdf"
+    "unknown schema format {0:?}; known: json, toml, steam-json, emu-achievements, emu-stats-txt, emu-stats-json, emu-leaderboards, vdf"
 )]
 pub struct UnknownFormat(pub String);
 

@@ -23,6 +23,7 @@ mod foreign;
 mod format;
 mod json;
 mod laurel_doc;
+mod leaderboards_txt;
 mod options;
 mod outcome;
 mod problems;
@@ -41,8 +42,9 @@ pub use options::{
 pub use outcome::{ExportError, Exported, ImportProblem};
 use problems::{Origins, Problems};
 
-/// Reads a schema from one file, or from the emulator's pair of files
-/// (`achievements.json` plus `stats.txt` or `stats.json`, either may be left out).
+/// Reads a schema from one file, or from the emulator's files
+/// (`achievements.json` with `stats.txt` or `stats.json`, and
+/// `leaderboards.txt`; any of them may be given alone).
 /// Returns the validated schema, or every problem found; never a partial result.
 pub fn import(
     files: &[SourceFile<'_>],
@@ -89,6 +91,9 @@ pub fn import(
                 &mut origins,
                 &mut problems,
             ),
+            Format::EmulatorLeaderboardsTxt => {
+                leaderboards_txt::import(file.text, &mut doc, &mut origins, &mut problems)
+            }
             Format::ValveKeyValues => {
                 vdf::import(file.text, options, &mut doc, &mut origins, &mut problems)
             }
@@ -127,13 +132,16 @@ fn check_file_set(files: &[SourceFile<'_>], problems: &mut Problems) {
     }
     problems.set_file("");
     let emulator = files.iter().filter(|f| f.format.is_emulator()).count();
-    let achievements = files
-        .iter()
-        .filter(|f| f.format == Format::EmulatorAchievementsJson)
-        .count();
+    let of = |format: Format| files.iter().filter(|f| f.format == format).count();
+    let stats = of(Format::EmulatorStatsTxt) + of(Format::EmulatorStatsJson);
     let ok = match files.len() {
         1 => true,
-        2 => emulator == 2 && achievements == 1,
+        2 | 3 => {
+            emulator == files.len()
+                && of(Format::EmulatorAchievementsJson) == 1
+                && stats <= 1
+                && of(Format::EmulatorLeaderboardsTxt) <= 1
+        }
         _ => false,
     };
     if !ok {
@@ -144,15 +152,16 @@ fn check_file_set(files: &[SourceFile<'_>], problems: &mut Problems) {
         problems.push(
             "",
             format!(
-                "give one schema file, or the emulator's achievements.json with stats.txt or stats.json; got [{}]",
+                "give one schema file, or the emulator's achievements.json with stats.txt or stats.json and/or leaderboards.txt; got [{}]",
                 got.join(", ")
             ),
         );
     }
 }
 
-/// Writes a schema in `format`. The emulator's schema is two files: export
-/// `EmulatorAchievementsJson` and one of the stats formats.
+/// Writes a schema in `format`. The emulator's schema is several files:
+/// export `EmulatorAchievementsJson`, one of the stats formats and
+/// `EmulatorLeaderboardsTxt`.
 /// `import(export(s)) == s` for every schema the format can express; what a
 /// lossy format drops is listed in [`Exported::dropped`].
 pub fn export(
@@ -169,6 +178,7 @@ pub fn export(
         Format::EmulatorAchievementsJson => emulator::export_achievements(&doc, &mut dropped),
         Format::EmulatorStatsTxt => emulator::export_stats_txt(&doc, &mut dropped)?,
         Format::EmulatorStatsJson => emulator::export_stats_json(&doc, &mut dropped),
+        Format::EmulatorLeaderboardsTxt => leaderboards_txt::export(&doc, &mut dropped)?,
         Format::ValveKeyValues => vdf::export(&doc, options, &mut dropped),
     };
     Ok(Exported { text, dropped })

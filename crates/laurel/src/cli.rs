@@ -274,14 +274,16 @@ pub enum SchemaAction {
     /// Validate a schema file and make it the app's schema (creates the app).
     ///
     /// Formats: json, toml (Laurel's own), steam-json (a saved GetSchemaForGame
-    /// response), emu-achievements + emu-stats-txt | emu-stats-json (the Steam
-    /// emulators' achievements.json with stats.txt or stats.json: give both
-    /// files), vdf (Valve KeyValues text). See docs/schema-formats.md.
+    /// response), emu-achievements + emu-stats-txt | emu-stats-json +
+    /// emu-leaderboards (the Steam emulators' achievements.json with stats.txt
+    /// or stats.json, and leaderboards.txt: give them together), vdf (Valve
+    /// KeyValues text). See docs/schema-formats.md.
     Import {
         /// App id (e.g. 480).
         app: String,
-        /// Schema file(s): one file, or the emulators' achievements.json and stats file.
-        #[arg(required = true, num_args = 1..=2)]
+        /// Schema file(s): one file, or the emulators' achievements.json with
+        /// its stats file and leaderboards.txt.
+        #[arg(required = true, num_args = 1..=3)]
         files: Vec<PathBuf>,
         /// Format of a single file; by default detected from its name and content.
         #[arg(long)]
@@ -298,7 +300,8 @@ pub enum SchemaAction {
     /// Print an app's schema (what a format cannot carry is listed on stderr).
     Export {
         app: String,
-        /// json, toml, steam-json, emu-achievements, emu-stats-txt, emu-stats-json or vdf.
+        /// json, toml, steam-json, emu-achievements, emu-stats-txt, emu-stats-json,
+        /// emu-leaderboards or vdf.
         #[arg(long, default_value = "json")]
         format: Format,
         /// The one language written by formats that carry one (steam-json).

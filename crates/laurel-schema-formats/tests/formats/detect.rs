@@ -64,6 +64,6 @@ fn names_parse_back() {
     }
     assert_eq!(
         "xml".parse::<Format>().unwrap_err().to_string(),
-        "unknown schema format \"xml\"; known: json, toml, steam-json, emu-achievements, emu-stats-txt, emu-stats-json, vdf"
+        "unknown schema format \"xml\"; known: json, toml, steam-json, emu-achievements, emu-stats-txt, emu-stats-json, emu-leaderboards, vdf"
     );
 }

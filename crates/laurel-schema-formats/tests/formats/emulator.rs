@@ -171,7 +171,7 @@ fn only_the_emulator_pair_may_come_as_two_files() {
     assert_eq!(
         got,
         [
-            "give one schema file, or the emulator's achievements.json with stats.txt or stats.json; got [a.json (json), stats.txt (emu-stats-txt)]"
+            "give one schema file, or the emulator's achievements.json with stats.txt or stats.json and/or leaderboards.txt; got [a.json (json), stats.txt (emu-stats-txt)]"
         ]
     );
     let got = problems(&[("stats.txt", TXT, ""), ("stats.json", SJ, "[]")]);
@@ -180,7 +180,7 @@ fn only_the_emulator_pair_may_come_as_two_files() {
     assert_eq!(
         got,
         [
-            "give one schema file, or the emulator's achievements.json with stats.txt or stats.json; got []"
+            "give one schema file, or the emulator's achievements.json with stats.txt or stats.json and/or leaderboards.txt; got []"
         ]
     );
 }
@@ -221,4 +221,83 @@ fn a_syntax_error_in_one_file_does_not_hide_the_other_files_problems() {
             "stats.txt: line 2: stat type must be int, float or avgrate, found \"integer\"",
         ]
     );
+}
+
+const LB: Format = Format::EmulatorLeaderboardsTxt;
+
+#[test]
+fn leaderboards_txt_reads_steams_enum_numbers() {
+    let text = "\u{feff}Feet Traveled=2=1\r\n\nQuickest Win=1=2\nLap Time=1=3\n";
+    let s = import_texts(&[("leaderboards.txt", LB, text)], &ImportOptions::default()).unwrap();
+    let boards: Vec<(&str, &str, &str)> = s
+        .leaderboards()
+        .iter()
+        .map(|b| (b.name.as_str(), b.sort.as_str(), b.display.as_str()))
+        .collect();
+    assert_eq!(
+        boards,
+        [
+            ("Feet Traveled", "descending", "numeric"),
+            ("Quickest Win", "ascending", "seconds"),
+            ("Lap Time", "ascending", "milliseconds"),
+        ]
+    );
+    // With the rest of the emulator's files.
+    let s = import_fixtures(&[
+        ("emulator/achievements.json", ACH),
+        ("emulator/stats.txt", TXT),
+    ])
+    .unwrap();
+    let ach = fixture("emulator/achievements.json");
+    let stats = fixture("emulator/stats.txt");
+    let all = import_texts(
+        &[
+            ("achievements.json", ACH, &ach),
+            ("stats.txt", TXT, &stats),
+            ("leaderboards.txt", LB, text),
+        ],
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(all.stats(), s.stats());
+    assert_eq!(all.leaderboards().len(), 3);
+}
+
+#[test]
+fn leaderboards_txt_problems_name_the_line() {
+    check(
+        LB,
+        "Ok=2=1\nNoEquals\nA=0=1\nB=2=0\nC=3=9\nD=2\nE=1=1=1\n=1=1\nok=1=1\n",
+        &[
+            "in: line 2: expected NAME=SORT=DISPLAY, found \"NoEquals\"",
+            "in: line 3: sort method \"0\": use 1 (ascending) or 2 (descending); 0 (none) cannot rank",
+            "in: line 4: display type \"0\": use 1 (numeric), 2 (seconds) or 3 (milliseconds)",
+            "in: line 5: sort method \"3\": use 1 (ascending) or 2 (descending); 0 (none) cannot rank",
+            "in: line 5: display type \"9\": use 1 (numeric), 2 (seconds) or 3 (milliseconds)",
+            "in: line 6: expected NAME=SORT=DISPLAY, found \"D=2\"",
+            "in: line 7: expected NAME=SORT=DISPLAY, found \"E=1=1=1\"",
+            "in: line 8 (leaderboards[1].name): name is empty",
+            "in: line 9 (leaderboards[2].name): \"ok\" is already a board (names compare without case)",
+        ],
+    );
+}
+
+#[test]
+fn leaderboards_txt_goes_with_the_emulators_files_only() {
+    let got = problems(&[
+        ("leaderboards.txt", LB, "A=1=1\n"),
+        ("stats.txt", TXT, "S=int=0\n"),
+    ]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].contains("and/or leaderboards.txt"), "{got:?}");
+    let got = problems(&[
+        ("achievements.json", ACH, "[]"),
+        ("leaderboards.txt", LB, "A=1=1\n"),
+        ("leaderboards.txt", LB, "B=1=1\n"),
+    ]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        laurel_schema_formats::detect("steam_settings/leaderboards.txt", "A=1=1\n") == Some(LB)
+    );
+    assert!(laurel_schema_formats::detect("stats.txt", "A=int=0\n") == Some(TXT));
 }

@@ -79,9 +79,21 @@ fn steam_keeps(s: &Schema) -> Schema {
 
 /// What the emulator pair keeps.
 fn emulator_keeps(s: &Schema) -> Schema {
+    let mut doc = emulator_with_boards_keeps(s).to_doc();
+    doc.leaderboards.clear();
+    valid(doc)
+}
+
+/// What the emulator's files keep with `leaderboards.txt`: its boards'
+/// names, sort and display.
+fn emulator_with_boards_keeps(s: &Schema) -> Schema {
     let mut doc = s.to_doc();
     doc.app = AppDoc::default();
-    doc.leaderboards.clear();
+    for b in &mut doc.leaderboards {
+        b.display_name = None;
+        b.writes = BoardWrites::Client;
+        b.period = BoardPeriod::None;
+    }
     for st in &mut doc.stats {
         *st = StatDoc {
             name: std::mem::take(&mut st.name),
@@ -123,6 +135,17 @@ fn check_all(s: &Schema) {
         assert_eq!(
             round_trip(s, &[Format::EmulatorAchievementsJson, stats]),
             emulator_keeps(s)
+        );
+        assert_eq!(
+            round_trip(
+                s,
+                &[
+                    Format::EmulatorAchievementsJson,
+                    stats,
+                    Format::EmulatorLeaderboardsTxt
+                ]
+            ),
+            emulator_with_boards_keeps(s)
         );
     }
 }

@@ -48,3 +48,8 @@ fn emulator_stats_json() {
 fn valve_key_values() {
     insta::assert_snapshot!(exported(Format::ValveKeyValues));
 }
+
+#[test]
+fn emulator_leaderboards_txt() {
+    insta::assert_snapshot!(exported(Format::EmulatorLeaderboardsTxt));
+}

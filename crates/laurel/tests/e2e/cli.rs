@@ -301,8 +301,8 @@ fn fixture(rel: &str) -> String {
 #[test]
 fn foreign_schema_formats_import_detected_and_export_back() {
     let dir = tempfile::tempdir().expect("tmp");
-    // A saved GetSchemaForGame response, the emulators' pair, and KeyValues text,
-    // each detected from name and content.
+    // A saved GetSchemaForGame response, the emulators' files, and KeyValues
+    // text, each detected from name and content.
     for (app, files) in [
         ("500", vec![fixture("steam/GetSchemaForGame_480.json")]),
         (
@@ -310,6 +310,7 @@ fn foreign_schema_formats_import_detected_and_export_back() {
             vec![
                 fixture("emulator/achievements.json"),
                 fixture("emulator/stats.txt"),
+                fixture("emulator/leaderboards.txt"),
             ],
         ),
         ("502", vec![fixture("vdf/UserGameStatsSchema_480.vdf")]),
@@ -338,6 +339,16 @@ fn foreign_schema_formats_import_detected_and_export_back() {
         assert!(out.status.success(), "{format}: {}", text(&out.stderr));
         assert!(!out.stdout.is_empty(), "{format}");
     }
+    // The emulator's boards come back as they went in.
+    let out = laurel(
+        dir.path(),
+        &["schema", "export", "501", "--format", "emu-leaderboards"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        std::fs::read_to_string(fixture("emulator/leaderboards.txt")).expect("fixture")
+    );
     let out = laurel(
         dir.path(),
         &["schema", "export", "502", "--format", "steam-json"],
