@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use crate::UnixTime;
+use crate::civil::{SECONDS_PER_DAY, civil_from_days, days_from_civil};
 use crate::limits::MAX_LEADERBOARD_DETAILS;
 use crate::name::{ApiName, NameError};
 
@@ -175,8 +176,6 @@ words!(
     }
 );
 
-const SECONDS_PER_DAY: i64 = 86_400;
-
 impl BoardPeriod {
     /// The start of the period that holds `now`: midnight UTC, Monday's
     /// midnight UTC, or the first of the month's; `None` for a board
@@ -194,30 +193,6 @@ impl BoardPeriod {
             }
         }
     }
-}
-
-/// Howard Hinnant's days-to-civil: (year, month 1–12, day 1–31).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// Howard Hinnant's civil-to-days.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A user's entry on a board.

@@ -8,6 +8,7 @@
 
 pub mod avgrate;
 pub mod batch;
+pub mod civil;
 pub mod eresult;
 pub mod idempotency;
 pub mod ids;

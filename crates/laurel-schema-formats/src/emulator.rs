@@ -31,7 +31,7 @@ use crate::json::{self, Fields, Json, json_number};
 use crate::options::ImportOptions;
 use crate::outcome::ExportError;
 use crate::problems::{Origins, Problems};
-use crate::text::{number_text, shown};
+use crate::text::{entry_lines, number_text, shown};
 
 /// The entries of a file whose root must be an array of `what`; `None`
 /// (with the problem recorded) for anything else.
@@ -163,13 +163,7 @@ pub(crate) fn import_stats_txt(
     origins: &mut Origins,
     problems: &mut Problems,
 ) {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (i, line) in text.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let location = format!("line {}", i + 1);
+    for (location, line) in entry_lines(text) {
         push_stat(doc, origins, problems, location.clone(), |problems| {
             read_stats_line(line, &location, options, problems)
         });

@@ -10,7 +10,7 @@ use laurel_core::schema_doc::LeaderboardDoc;
 
 use crate::outcome::ExportError;
 use crate::problems::{Origins, PathStyle, Problems};
-use crate::text::shown;
+use crate::text::{entry_lines, shown};
 
 const FILE: &str = "leaderboards.txt";
 
@@ -20,13 +20,7 @@ pub(crate) fn import(
     origins: &mut Origins,
     problems: &mut Problems,
 ) {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (i, line) in text.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let location = format!("line {}", i + 1);
+    for (location, line) in entry_lines(text) {
         if let Some(board) = read_line(line, &location, problems) {
             doc.leaderboards.push(board);
             origins.leaderboard(problems, location, PathStyle::Annotated);

@@ -61,7 +61,7 @@ pub const MAX_GROUP_COMMIT: usize = 64;
 /// Longest daily history of an aggregated stat one query returns, in days.
 pub const MAX_HISTORY_DAYS: u32 = 366;
 /// Seconds in a UTC day: history days start at multiples of it.
-pub const SECONDS_PER_DAY: i64 = 86_400;
+pub use laurel_core::civil::SECONDS_PER_DAY;
 /// Most Steam ids one call of [`Store::users`] returns.
 pub const MAX_USERS_PAGE: usize = 10_000;
 

@@ -46,16 +46,7 @@ pub(crate) fn asctime(time: i64) -> String {
     let days = time.div_euclid(SECONDS_PER_DAY);
     let secs = time.rem_euclid(SECONDS_PER_DAY);
     let weekday = DAYS[days.rem_euclid(7) as usize];
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = laurel_core::civil::civil_from_days(days);
     format!(
         "{weekday} {} {day:>2} {:02}:{:02}:{:02} {year}",
         MONTHS[(month - 1) as usize],
