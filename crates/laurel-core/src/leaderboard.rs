@@ -19,6 +19,9 @@ use crate::civil::{SECONDS_PER_DAY, civil_from_days, days_from_civil};
 use crate::limits::MAX_LEADERBOARD_DETAILS;
 use crate::name::{ApiName, NameError};
 
+pub mod ranking;
+pub use ranking::RankedSet;
+
 /// A board's name: an API name (1–128 bytes of UTF-8, no control
 /// character, no noncharacter), compared case-insensitively.
 #[derive(Debug, Clone)]

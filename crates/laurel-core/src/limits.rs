@@ -32,3 +32,5 @@ pub const MAX_LEADERBOARD_DETAILS: usize = 64;
 pub const MAX_LEADERBOARDS_PER_APP: usize = 10_000;
 /// Most users one for-users download may name (Steam's limit).
 pub const MAX_LEADERBOARD_USERS: usize = 100;
+/// Most friends one user's friends list may hold (Steam's own limit is 2,000).
+pub const MAX_FRIENDS: usize = 2_000;

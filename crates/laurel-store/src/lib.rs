@@ -31,12 +31,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use laurel_core::leaderboard::{BoardName, LeaderboardDef};
 use laurel_core::{
     ApiName, AppId, Fingerprint, IdempotencyKey, Refusal, ResetScope, Schema, StatKind, SteamId,
     StoreBatch, UnixTime, UserProgress, WriteAuthority,
 };
 
 pub mod audit;
+pub mod boards;
 #[cfg(feature = "conformance")]
 #[allow(
     clippy::unwrap_used,
@@ -45,6 +47,7 @@ pub mod audit;
 )]
 pub mod conformance;
 pub mod figures;
+pub mod ranks;
 pub mod rows;
 
 /// How long idempotency keys are remembered, at least.
@@ -115,6 +118,11 @@ pub use audit::{
     AuditDraft, AuditQuery, AuditRecord, MAX_AUDIT_PAGE, SigningSecrets, TokenRevocation,
     TokenRevocations, Undone,
 };
+pub use boards::{
+    Board, BoardChange, BoardChanges, BoardId, BoardSummary, PeriodStart, StoredEntry, UploadReply,
+    UploadRequest,
+};
+pub use ranks::{Download, Leaderboards, RankedEntry, RankedUpload, Scope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -460,7 +468,17 @@ pub fn applied_migrations(found: i64, known: usize) -> Result<usize, StoreError>
     }
 }
 
+/// TEMPORARY while issue 15's backends are built in parallel: removed
+/// before the issue lands (every backend implements every method).
+fn not_built() -> StoreError {
+    StoreError::Unavailable("leaderboards are not built in this store yet".into())
+}
+
 #[async_trait]
+#[allow(
+    unused_variables,
+    reason = "TEMPORARY default bodies of issue 15, removed before it lands"
+)]
 pub trait Store: Send + Sync + 'static {
     /// Creates the app or replaces its schema; returns the new schema version.
     async fn put_schema(&self, app: AppId, schema: Schema) -> Result<u64, StoreError>;
@@ -598,6 +616,118 @@ pub trait Store: Send + Sync + 'static {
     /// with `secret` are then not accepted by servers on this store). An
     /// empty secret is [`StoreError::InvalidImport`].
     async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError>;
+
+    // Leaderboards (module `boards` for the invariants; ranks are not the
+    // store's: `ranks::Leaderboards` keeps them in memory).
+
+    /// An app's boards, by id, each with its entry count in its period at
+    /// `now`.
+    async fn leaderboards(
+        &self,
+        app: AppId,
+        now: UnixTime,
+    ) -> Result<Vec<BoardSummary>, StoreError> {
+        Err(not_built())
+    }
+    /// The board of this name (without regard to case), if the app has one.
+    async fn leaderboard(&self, app: AppId, name: &BoardName) -> Result<Option<Board>, StoreError> {
+        Err(not_built())
+    }
+    /// The board of `def`'s name, created with `def`'s settings when the
+    /// app has none; answers whether it was created. An app at
+    /// [`laurel_core::limits::MAX_LEADERBOARDS_PER_APP`] boards gets
+    /// [`StoreError::Conflict`] for a new one.
+    async fn create_leaderboard(
+        &self,
+        app: AppId,
+        def: &LeaderboardDef,
+    ) -> Result<(Board, bool), StoreError> {
+        Err(not_built())
+    }
+    /// Deletes a board with its entries, recorded in the audit log in the
+    /// same transaction; `false` when the app has no such board.
+    async fn delete_leaderboard(
+        &self,
+        app: AppId,
+        board: BoardId,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        Err(not_built())
+    }
+    /// Removes every entry of a board, in every period, and moves its
+    /// epoch, recorded in the audit log; answers how many entries were
+    /// removed. No such board: [`StoreError::NotFound`].
+    async fn reset_leaderboard(
+        &self,
+        app: AppId,
+        board: BoardId,
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        Err(not_built())
+    }
+    /// Deletes a user's entry in a period (leaving a tombstone), recorded in
+    /// the audit log; `false` when the user had none. No such board:
+    /// [`StoreError::NotFound`].
+    async fn delete_leaderboard_entry(
+        &self,
+        app: AppId,
+        board: BoardId,
+        period: PeriodStart,
+        user: SteamId,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        Err(not_built())
+    }
+    /// Applies an upload (laurel_core::leaderboard::upload) to the user's
+    /// entry, durably. No such board: [`StoreError::NotFound`].
+    async fn upload_score(&self, request: UploadRequest) -> Result<UploadReply, StoreError> {
+        Err(not_built())
+    }
+    /// The board's changes in `period` after sequence number `after`, in
+    /// sequence order (every live entry and tombstone when `after` is 0).
+    /// No such board: [`StoreError::NotFound`].
+    async fn board_changes(
+        &self,
+        app: AppId,
+        board: BoardId,
+        period: PeriodStart,
+        after: u64,
+    ) -> Result<BoardChanges, StoreError> {
+        Err(not_built())
+    }
+    /// Replaces a user's friends list in an app (what `Friends` downloads read).
+    async fn set_friends(
+        &self,
+        app: AppId,
+        user: SteamId,
+        friends: &[SteamId],
+    ) -> Result<(), StoreError> {
+        Err(not_built())
+    }
+    /// A user's friends list in an app, ascending by id; empty when never set.
+    async fn friends(&self, app: AppId, user: SteamId) -> Result<Vec<SteamId>, StoreError> {
+        Err(not_built())
+    }
+    /// Every live entry of a board in every period, for `laurel migrate`.
+    async fn stored_entries(
+        &self,
+        app: AppId,
+        board: BoardId,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        Err(not_built())
+    }
+    /// Writes entries exactly as given (score, details, time, sequence
+    /// number) into a board that has none in their periods; the board's
+    /// sequence moves past the largest. [`StoreError::AlreadyExists`] when
+    /// the board has an entry in one of their periods.
+    async fn import_entries(
+        &self,
+        app: AppId,
+        board: BoardId,
+        entries: &[StoredEntry],
+    ) -> Result<(), StoreError> {
+        Err(not_built())
+    }
 
     /// Whether other processes write the same database, so that anything this
     /// process remembers about a user (a cached progress snapshot) may be

@@ -8,6 +8,7 @@ use laurel_core::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod leaderboards;
 #[cfg(feature = "json-schema")]
 pub mod schema;
 pub mod token;
