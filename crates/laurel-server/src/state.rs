@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use laurel_core::schema_doc::demo_schema;
 use laurel_core::{AppId, Schema};
-use laurel_store::{Leaderboards, Store, StoredSchema};
+use laurel_store::{Board, BoardId, Leaderboards, Store, StoredSchema};
 
 use crate::auth::AdminGate;
 use crate::cache::{KeyCache, ProgressCache};
@@ -55,7 +55,13 @@ struct Inner {
     percentages: Mutex<HashMap<AppId, (Instant, Arc<GlobalPercentages>)>>,
     /// This node's rank index of every board it serves.
     leaderboards: Leaderboards,
+    /// Each app's boards, as read at the time kept, for finding a board by
+    /// its id without listing (and counting) them on every request.
+    boards: Mutex<HashMap<AppId, KeptBoards>>,
 }
+
+/// An app's boards and when they were read.
+type KeptBoards = (Instant, Arc<Vec<Board>>);
 
 /// How long computed unlock percentages are served before the counters are
 /// read again (so the Steam answer lags the exact counters by at most this).
@@ -108,6 +114,7 @@ impl AppState {
                 connections: Arc::new(ConnectionGate::new(config.connections.clone())),
                 percentages: Mutex::new(HashMap::new()),
                 leaderboards: Leaderboards::new(),
+                boards: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -227,6 +234,55 @@ impl AppState {
         Ok(computed)
     }
 
+    /// The board `id` of `app`, `None` when it has none. The app's boards
+    /// are kept for [`SCHEMA_CACHE_TTL`] (a board's settings change with the
+    /// schema, so they lag another node's schema put as the schema does);
+    /// an id not among them reads them again. A board deleted meanwhile is
+    /// still found here, and the store answers that it is gone.
+    pub async fn board(
+        &self,
+        app: AppId,
+        id: BoardId,
+    ) -> Result<Option<Board>, laurel_store::StoreError> {
+        {
+            let boards = self
+                .inner
+                .boards
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some((at, list)) = boards.get(&app)
+                && at.elapsed() < SCHEMA_CACHE_TTL
+                && let Some(board) = list.iter().find(|b| b.id == id)
+            {
+                return Ok(Some(board.clone()));
+            }
+        }
+        let list: Vec<Board> = self
+            .inner
+            .store
+            .leaderboards(app, crate::clock::unix_now())
+            .await?
+            .into_iter()
+            .map(|s| s.board)
+            .collect();
+        let found = list.iter().find(|b| b.id == id).cloned();
+        self.inner
+            .boards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(app, (Instant::now(), Arc::new(list)));
+        Ok(found)
+    }
+
+    /// Forgets the boards kept for `app` (a board made, deleted, or a new schema).
+    pub fn forget_boards(&self, app: AppId) {
+        self.inner
+            .boards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&app);
+    }
+
     /// The app's schema, from memory when the caches are on.
     pub async fn schema(
         &self,
@@ -267,6 +323,7 @@ impl AppState {
         if let Some(progress) = &self.inner.progress {
             progress.invalidate_app(app);
         }
+        self.forget_boards(app);
         Ok(version)
     }
 

@@ -68,12 +68,8 @@ fn unknown_board(app: AppId, id: BoardId) -> ApiError {
 pub(crate) async fn board_of(state: &AppState, app: AppId, id: BoardId) -> Result<Board, ApiError> {
     existing_schema(state, app).await?;
     state
-        .store()
-        .leaderboards(app, unix_now())
+        .board(app, id)
         .await?
-        .into_iter()
-        .map(|s| s.board)
-        .find(|b| b.id == id)
         .ok_or_else(|| unknown_board(app, id))
 }
 
@@ -246,7 +242,10 @@ pub async fn find_or_create(
         period: BoardPeriod::None,
     };
     match state.store().create_leaderboard(app, &def).await {
-        Ok((board, created)) => board_answer(&state, &board, created).await,
+        Ok((board, created)) => {
+            state.forget_boards(app);
+            board_answer(&state, &board, created).await
+        }
         Err(StoreError::Conflict(why)) => Err(ApiError::with_status(
             StatusCode::CONFLICT,
             EResult::LimitExceeded,
@@ -595,6 +594,7 @@ pub async fn delete_board(
         .await
         .map_err(board_error(app, id))?;
     state.leaderboards().forget(app, id);
+    state.forget_boards(app);
     if !deleted {
         return Err(unknown_board(app, id));
     }

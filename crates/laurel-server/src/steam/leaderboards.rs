@@ -269,14 +269,10 @@ fn board_id(call: &SteamCall) -> Result<BoardId, HtmlError> {
 
 /// The board `id` of `app`, `None` when it has none.
 async fn board(state: &AppState, app: AppId, id: BoardId) -> Result<Option<Board>, HtmlError> {
-    Ok(state
-        .store()
-        .leaderboards(app, unix_now())
+    state
+        .board(app, id)
         .await
-        .map_err(|e| HtmlError::from_store(&e))?
-        .into_iter()
-        .map(|s| s.board)
-        .find(|b| b.id == id))
+        .map_err(|e| HtmlError::from_store(&e))
 }
 
 fn sort_word(sort: SortMethod) -> &'static str {
@@ -405,7 +401,10 @@ async fn find_or_create(state: &AppState, call: &SteamCall) -> SteamResult {
                 period: BoardPeriod::None,
             };
             match state.store().create_leaderboard(app, &def).await {
-                Ok((b, _)) => b,
+                Ok((b, _)) => {
+                    state.forget_boards(app);
+                    b
+                }
                 Err(StoreError::Conflict(why)) => {
                     return Ok(call.format.respond(
                         StatusCode::CONFLICT,
@@ -732,6 +731,7 @@ async fn delete_leaderboard(state: &AppState, call: &SteamCall) -> SteamResult {
     match state.store().delete_leaderboard(app, board.id, draft).await {
         Ok(true) => {
             state.leaderboards().forget(app, board.id);
+            state.forget_boards(app);
             ok_result(call)
         }
         Ok(false) | Err(StoreError::NotFound(_)) => refused(
