@@ -1211,3 +1211,231 @@ async fn server_info_shape() {
     assert_eq!(json["servertimestring"].as_str().unwrap().len(), 24);
     insta::assert_snapshot!("server_info", wire(&r.text));
 }
+
+// ---- ISteamLeaderboards ----
+
+#[tokio::test]
+async fn leaderboards_partner_interface() {
+    let app = spawn().await;
+    let key = app.create_key(480).await;
+    let lb = |m: &str| format!("/ISteamLeaderboards/{m}/");
+    // Made trusted; found again with its own settings.
+    let r = app
+        .steam_post(
+            &lb("FindOrCreateLeaderboard/v2"),
+            &format!("key={key}&appid=480&name=Arena&sortmethod=Descending&displaytype=TimeMilliSeconds&onlytrustedwrites=1"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let made = r.json();
+    let id = made["result"]["leaderboard"]["leaderBoardID"]
+        .as_i64()
+        .unwrap();
+    insta::assert_snapshot!(
+        "leaderboards_find_or_create",
+        wire(&r.text.replace(&format!(":{id},"), ":ID,"))
+    );
+    let r = app
+        .steam_post(
+            &lb("FindOrCreateLeaderboard/v2"),
+            &format!("key={key}&appid=480&name=arena&sortmethod=Ascending"),
+        )
+        .await;
+    assert_eq!(
+        r.json()["result"]["leaderboard"]["leaderBoardSortMethod"],
+        "Descending"
+    );
+    let r = app
+        .steam_post(
+            &lb("FindOrCreateLeaderboard/v2"),
+            &format!("key={key}&appid=480&name=Nope&createifnotfound=false"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["result"]["result"].clone()),
+        (404, json!(9))
+    );
+    // Scores: the server key writes the trusted board; ties go to the first.
+    let set = |user: &str, score: &str, extra: &str| {
+        format!(
+            "key={key}&appid=480&leaderboardid={id}&steamid={user}&score={score}&scoremethod=KeepBest{extra}"
+        )
+    };
+    let r = app
+        .steam_post(
+            &lb("SetLeaderboardScore/v1"),
+            &set(A, "500", "&details=1,2,3"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    insta::assert_snapshot!("leaderboards_set_score", wire(&r.text));
+    let r = app
+        .steam_post(&lb("SetLeaderboardScore/v1"), &set(B, "500", ""))
+        .await;
+    assert_eq!(
+        r.json(),
+        json!({"result": {"result": 1, "leaderboard_entry_count": 2, "score_changed": true,
+                          "global_rank_previous": 0, "global_rank_new": 2}})
+    );
+    // The whole board with a huge rangeend, from rangestart 0.
+    let entries = |query: &str| {
+        format!(
+            "{}?key={key}&appid=480&leaderboardid={id}&{query}",
+            lb("GetLeaderboardEntries/v1")
+        )
+    };
+    let r = app
+        .steam_get(&entries(
+            "rangestart=0&rangeend=99999999999&datarequest=RequestGlobal",
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    insta::assert_snapshot!(
+        "leaderboards_entries",
+        wire(&r.text.replace(&format!(":{id},"), ":ID,"))
+    );
+    let r = app
+        .steam_get(&entries(&format!(
+            "rangestart=0&rangeend=0&datarequest=1&steamid={B}"
+        )))
+        .await;
+    assert_eq!(
+        r.json()["leaderboardEntryInformation"]["leaderboardEntries"][0]["steamID"],
+        json!(B)
+    );
+    let r = app
+        .steam_get(&format!(
+            "{}?key={key}&appid=480",
+            lb("GetLeaderboardsForGame/v2")
+        ))
+        .await;
+    let boards = r.json()["response"]["leaderboards"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let arena = boards.iter().find(|b| b["name"] == "Arena").unwrap();
+    assert_eq!(
+        (
+            arena["entries"].clone(),
+            arena["displaytype"].clone(),
+            arena["onlytrustedwrites"].clone()
+        ),
+        (json!(2), json!("TimeMilliSeconds"), json!(true))
+    );
+    // Bad input: Steam's HTML 400 for parameters, `result` 8/9 for the rest.
+    for (form, needle) in [
+        (set(A, "2147483648", ""), "Parameter 'score' is invalid"),
+        (set(A, "1.5", ""), "Parameter 'score' is invalid"),
+        (set(A, "x", ""), "Parameter 'score' is invalid"),
+        (
+            set(A, "1", "").replace("KeepBest", "KeepWorst"),
+            "Parameter 'scoremethod' is invalid",
+        ),
+        (
+            set(A, "1", "").replace(&format!("leaderboardid={id}"), "leaderboardid=0"),
+            "Parameter 'leaderboardid' is invalid",
+        ),
+        (
+            set(A, "1", "").replace(&format!("leaderboardid={id}&"), ""),
+            "Parameter 'leaderboardid' is missing",
+        ),
+    ] {
+        app.steam_post(&lb("SetLeaderboardScore/v1"), &form)
+            .await
+            .html(400, needle);
+    }
+    let details: Vec<String> = (0..65).map(|i| i.to_string()).collect();
+    let r = app
+        .steam_post(
+            &lb("SetLeaderboardScore/v1"),
+            &set(A, "1", &format!("&details={}", details.join(","))),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["result"]["result"].clone()),
+        (400, json!(8))
+    );
+    let r = app
+        .steam_post(
+            &lb("SetLeaderboardScore/v1"),
+            &set(A, "1", "").replace(&format!("leaderboardid={id}"), "leaderboardid=999999"),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["result"]["result"].clone()),
+        (404, json!(9))
+    );
+    app.steam_get(&entries("rangestart=1&rangeend=x&datarequest=0"))
+        .await
+        .html(400, "Parameter 'rangeend' is invalid");
+    app.steam_get(&entries("rangestart=1&rangeend=2&datarequest=RequestUsers"))
+        .await
+        .html(400, "Parameter 'datarequest' is invalid");
+    app.steam_get(&entries("rangestart=1&rangeend=2&datarequest=1"))
+        .await
+        .html(400, "Parameter 'steamid' is missing");
+    // A user token may not use the partner interface.
+    let t = app.token(480, A).await;
+    let r = app
+        .steam_get(&format!(
+            "{}?key={t}&appid=480",
+            lb("GetLeaderboardsForGame/v2")
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    // Moderation: one entry, the reset, the board; each recorded.
+    let del = format!("key={key}&appid=480&leaderboardid={id}&steamid={A}");
+    let r = app.steam_post(&lb("DeleteLeaderboardScore/v1"), &del).await;
+    assert_eq!(r.json(), json!({"result": {"result": 1}}));
+    let r = app
+        .steam_get(&entries("rangestart=1&rangeend=10&datarequest=0"))
+        .await;
+    assert_eq!(
+        r.json()["leaderboardEntryInformation"]["leaderboardEntries"][0]["rank"],
+        1
+    );
+    assert_eq!(
+        r.json()["leaderboardEntryInformation"]["totalLeaderBoardEntryCount"],
+        1
+    );
+    let reset = format!("key={key}&appid=480&leaderboardid={id}");
+    assert_eq!(
+        app.steam_post(&lb("ResetLeaderboard/v1"), &reset)
+            .await
+            .json(),
+        json!({"result": {"result": 1}})
+    );
+    let r = app
+        .steam_get(&entries("rangestart=1&rangeend=10&datarequest=0"))
+        .await;
+    assert_eq!(
+        r.json()["leaderboardEntryInformation"]["totalLeaderBoardEntryCount"],
+        0
+    );
+    let drop = format!("key={key}&appid=480&name=ARENA");
+    assert_eq!(
+        app.steam_post(&lb("DeleteLeaderboard/v1"), &drop)
+            .await
+            .json(),
+        json!({"result": {"result": 1}})
+    );
+    let r = app.steam_post(&lb("DeleteLeaderboard/v1"), &drop).await;
+    assert_eq!(
+        (r.status, r.json()["result"]["result"].clone()),
+        (404, json!(9))
+    );
+    let r = app.get("/api/v1/admin/audit?app_id=480", Some(ADMIN)).await;
+    let actions: Vec<String> = r.json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["action"].as_str().unwrap().to_owned())
+        .collect();
+    for a in [
+        "leaderboard.entry.delete",
+        "leaderboard.reset",
+        "leaderboard.delete",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} not in {actions:?}");
+    }
+}
