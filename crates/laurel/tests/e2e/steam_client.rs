@@ -164,7 +164,12 @@ fn valvepython_steam_webapi_works_unmodified() {
             board["onlytrustedwrites"].clone(),
             board["leaderBoardEntries"].clone()
         ),
-        (json!("Python Board"), json!("Descending"), json!(true), json!(0))
+        (
+            json!("Python Board"),
+            json!("Descending"),
+            json!(true),
+            json!(0)
+        )
     );
     assert_eq!(
         result("SetLeaderboardScore"),
@@ -182,7 +187,11 @@ fn valvepython_steam_webapi_works_unmodified() {
     assert_eq!(info["leaderboardEntries"][0]["steamID"], json!(a));
     assert_eq!(info["leaderboardEntries"][0]["score"], 77);
     assert_eq!(info["leaderboardEntries"][0]["rank"], 1);
-    for call in ["DeleteLeaderboardScore", "ResetLeaderboard", "DeleteLeaderboard"] {
+    for call in [
+        "DeleteLeaderboardScore",
+        "ResetLeaderboard",
+        "DeleteLeaderboard",
+    ] {
         assert_eq!(result(call), &json!({"result": {"result": 1}}), "{call}");
     }
     // A refusal reaches the library as the HTTP error Steam would give.
