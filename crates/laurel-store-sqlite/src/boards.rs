@@ -191,7 +191,8 @@ pub(crate) fn read_entry(
     }
 }
 
-/// Live entries of a board in a period.
+/// Live entries of a board in a period (in every period: `None`), as
+/// `board_counts` keeps them.
 pub(crate) fn count_entries(
     conn: &Connection,
     board: BoardId,
@@ -199,8 +200,8 @@ pub(crate) fn count_entries(
 ) -> Result<u64, StoreError> {
     let n: i64 = conn
         .prepare_cached(
-            "SELECT count(*) FROM board_entries WHERE board_id = ?1 \
-             AND (?2 IS NULL OR period_start = ?2) AND score IS NOT NULL",
+            "SELECT coalesce(sum(entries), 0) FROM board_counts WHERE board_id = ?1 \
+             AND (?2 IS NULL OR period_start = ?2)",
         )
         .and_then(|mut s| s.query_row((board, period), |r| r.get(0)))
         .context("counting entries")?;

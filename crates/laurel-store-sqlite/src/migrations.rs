@@ -273,7 +273,8 @@ CREATE TABLE IF NOT EXISTS user_profiles (
 // board's own sequence: every change to an entry takes the next value.
 // An entry with a NULL `score` is a tombstone (a deleted entry, kept so that
 // a rank index catching up sees the deletion); `details` are little-endian
-// i32s. Upload idempotency records are kept as long as the stores' ones.
+// i32s. `board_counts` keeps the live entries of each board and period, in
+// the transaction that changes them, so a listing counts no rows. Upload idempotency records are kept as long as the stores' ones.
 const V8: &str = r#"
 CREATE TABLE IF NOT EXISTS boards (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -302,6 +303,13 @@ CREATE TABLE IF NOT EXISTS board_entries (
     PRIMARY KEY (board_id, period_start, steam_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS board_entries_by_seq ON board_entries (board_id, period_start, seq);
+
+CREATE TABLE IF NOT EXISTS board_counts (
+    board_id     INTEGER NOT NULL,
+    period_start INTEGER NOT NULL,
+    entries      INTEGER NOT NULL,
+    PRIMARY KEY (board_id, period_start)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS upload_idempotency (
     app_id      INTEGER NOT NULL,

@@ -14,8 +14,8 @@ use laurel_store::boards::{
 use rusqlite::OptionalExtension;
 
 use crate::rows::{
-    Context, app_from_sql, app_sql, count, load_global_stats, load_progress, load_schema,
-    revoked_user, visible,
+    Context, app_from_sql, app_sql, app_user_count, count, key_from_row, key_record,
+    load_global_stats, load_progress, load_schema, revoked_user, visible,
 };
 use crate::writer::{Command, GroupItem, SingleCommand};
 use laurel_store::audit::check_imported_secret;
@@ -32,37 +32,6 @@ use laurel_store::{
 };
 
 use crate::{SqliteStore, rows};
-
-fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, i64, bool)> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
-}
-
-fn key_record(
-    (id, app, label, created, revoked): (i64, i64, String, i64, bool),
-) -> Result<KeyRecord, StoreError> {
-    Ok(KeyRecord {
-        id,
-        app: app_from_sql(app)?,
-        label,
-        created,
-        revoked,
-    })
-}
-
-/// The app's user count as `apps.users` keeps it (0 for no such row).
-fn app_user_count(conn: &rusqlite::Connection, app: AppId) -> Result<i64, StoreError> {
-    let users: Option<i64> = conn
-        .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
-        .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
-        .context("reading the app's user count")?;
-    Ok(users.unwrap_or(0))
-}
 
 #[async_trait]
 impl Store for SqliteStore {

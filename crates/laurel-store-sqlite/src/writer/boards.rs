@@ -4,7 +4,7 @@
 //! transaction that makes them; with one writer thread they commit in that
 //! order (the invariant of `laurel_store::boards`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use laurel_core::leaderboard::{self, LeaderboardDef};
 use laurel_core::limits::{MAX_LEADERBOARD_DETAILS, MAX_LEADERBOARDS_PER_APP};
@@ -183,6 +183,35 @@ fn write_entry(
     Ok(())
 }
 
+/// Moves the live entry count of a board's period by `by`.
+fn count_moves(
+    conn: &Connection,
+    board: BoardId,
+    period: PeriodStart,
+    by: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO board_counts (board_id, period_start, entries) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (board_id, period_start) DO UPDATE SET entries = entries + excluded.entries",
+    )
+    .and_then(|mut s| s.execute((board, period, by)))
+    .context("counting a board's entries")?;
+    Ok(())
+}
+
+/// Removes every entry of a board, with its counts.
+fn remove_entries(conn: &Connection, board: BoardId) -> Result<(), StoreError> {
+    for sql in [
+        "DELETE FROM board_entries WHERE board_id = ?1",
+        "DELETE FROM board_counts WHERE board_id = ?1",
+    ] {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([board]))
+            .context("removing a board's entries")?;
+    }
+    Ok(())
+}
+
 fn too_many_details(count: usize) -> StoreError {
     StoreError::Conflict(format!(
         "{count} details; an entry holds at most {MAX_LEADERBOARD_DETAILS}"
@@ -250,6 +279,9 @@ fn upload(conn: &Connection, r: &UploadRequest) -> Result<UploadReply, StoreErro
         let seq = next_seq(conn, r.board)?;
         let e = &uploaded.entry;
         write_entry(conn, place, Some(e.score), &e.details, e.set_at, seq)?;
+        if previous.is_none() {
+            count_moves(conn, r.board, r.period, 1)?;
+        }
     }
     if let Some((key, fingerprint)) = &r.idempotency {
         conn.prepare_cached(
@@ -370,12 +402,9 @@ fn delete_board(
     };
     let board = row.board()?;
     let entries = count_entries(conn, id, None)?;
-    conn.prepare_cached("DELETE FROM board_entries WHERE board_id = ?1")
+    remove_entries(conn, id)?;
+    conn.prepare_cached("DELETE FROM boards WHERE id = ?1")
         .and_then(|mut s| s.execute([id]))
-        .and_then(|_| {
-            conn.prepare_cached("DELETE FROM boards WHERE id = ?1")
-                .and_then(|mut s| s.execute([id]))
-        })
         .context("deleting a board")?;
     let detail = audit_detail(&board, serde_json::json!({ "entries": entries }));
     insert_audit(conn, &audit.about(app, None).with_detail(detail))?;
@@ -391,12 +420,9 @@ fn reset_board(
     let row = existing_board(conn, app, id)?;
     let board = row.board()?;
     let removed = count_entries(conn, id, None)?;
-    conn.prepare_cached("DELETE FROM board_entries WHERE board_id = ?1")
+    remove_entries(conn, id)?;
+    conn.prepare_cached("UPDATE boards SET epoch = epoch + 1 WHERE id = ?1")
         .and_then(|mut s| s.execute([id]))
-        .and_then(|_| {
-            conn.prepare_cached("UPDATE boards SET epoch = epoch + 1 WHERE id = ?1")
-                .and_then(|mut s| s.execute([id]))
-        })
         .context("resetting a board")?;
     let detail = audit_detail(&board, serde_json::json!({ "removed": removed }));
     insert_audit(conn, &audit.about(app, None).with_detail(detail))?;
@@ -414,6 +440,7 @@ fn delete_entry(
     };
     let seq = next_seq(conn, id)?;
     write_entry(conn, (id, period, user), None, &[], entry.set_at, seq)?;
+    count_moves(conn, id, period, -1)?;
     let board = row.board()?;
     let detail = audit_detail(
         &board,
@@ -455,7 +482,7 @@ fn import_entries(
 ) -> Result<(), StoreError> {
     let row = existing_board(conn, app, id)?;
     let mut places = HashSet::new();
-    let mut periods = HashSet::new();
+    let mut periods: HashMap<PeriodStart, i64> = HashMap::new();
     let mut last = row.last_seq;
     for e in entries {
         let invalid =
@@ -475,10 +502,10 @@ fn import_entries(
                 e.user, e.period
             ));
         }
-        periods.insert(e.period);
+        *periods.entry(e.period).or_default() += 1;
         last = last.max(seq);
     }
-    for period in periods {
+    for &period in periods.keys() {
         let taken = conn
             .prepare_cached(
                 "SELECT 1 FROM board_entries WHERE board_id = ?1 AND period_start = ?2 LIMIT 1",
@@ -503,6 +530,9 @@ fn import_entries(
             entry.set_at,
             seq,
         )?;
+    }
+    for (period, n) in periods {
+        count_moves(conn, id, period, n)?;
     }
     conn.prepare_cached("UPDATE boards SET last_seq = ?2 WHERE id = ?1")
         .and_then(|mut s| s.execute((id, last)))

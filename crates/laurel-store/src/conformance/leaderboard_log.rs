@@ -388,6 +388,14 @@ pub async fn board_entries_round_trip_through_import(store: &dyn Store) {
             .iter()
             .all(|c| c.entry.as_ref().map(|e| e.seq) == Some(c.seq))
     );
+    for (now, want) in [(NOW, 2), (tomorrow, 1)] {
+        let listed = store.leaderboards(to, now).await.expect("list");
+        let count = listed
+            .iter()
+            .find(|s| s.board.id == target.id)
+            .map(|s| s.entries);
+        assert_eq!(count, Some(want), "imported entries are counted");
+    }
     let again = store.import_entries(to, target.id, &shifted[..1]).await;
     assert!(
         matches!(again, Err(StoreError::AlreadyExists(_))),
