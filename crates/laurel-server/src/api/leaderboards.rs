@@ -557,6 +557,8 @@ async fn moderator(
     }
 }
 
+/// A moderation's audit record: who, from where, what, about which app and
+/// user (the store adds the board's id and name to its detail).
 fn moderation_audit(
     who: String,
     address: String,
@@ -564,12 +566,7 @@ fn moderation_audit(
     board: &Board,
     user: Option<SteamId>,
 ) -> AuditDraft {
-    let mut draft = AuditDraft::new(who, address, what).about(board.app, user);
-    draft.detail = serde_json::json!({
-        "leaderboard_id": board.id,
-        "leaderboard": board.def.name.as_str(),
-    });
-    draft
+    AuditDraft::new(who, address, what).about(board.app, user)
 }
 
 /// `DELETE /api/v1/apps/{app_id}/leaderboards/{board_id}`

@@ -647,6 +647,7 @@ async fn set_leaderboard_score(state: &AppState, call: &SteamCall) -> SteamResul
     )]))
 }
 
+/// A moderation's audit record (the store adds the board's id and name).
 fn audit(
     actor: String,
     call: &SteamCall,
@@ -654,13 +655,7 @@ fn audit(
     board: &Board,
     user: Option<SteamId>,
 ) -> AuditDraft {
-    let mut draft = AuditDraft::new(actor, call.address.clone(), what).about(board.app, user);
-    draft.detail = serde_json::json!({
-        "leaderboard_id": board.id,
-        "leaderboard": board.def.name.as_str(),
-        "via": "ISteamLeaderboards",
-    });
-    draft
+    AuditDraft::new(actor, call.address.clone(), what).about(board.app, user)
 }
 
 async fn reset_leaderboard(state: &AppState, call: &SteamCall) -> SteamResult {

@@ -514,6 +514,24 @@ async fn moderation_is_for_server_keys_and_the_admin_and_is_audited() {
     ] {
         assert!(actions.contains(&a), "{a} not in {actions:?}");
     }
+    let records = r.json["records"].as_array().unwrap();
+    let record = |a: &str| records.iter().find(|x| x["action"] == a).unwrap().clone();
+    let entry_record = record("leaderboard.entry.delete");
+    assert!(
+        entry_record["actor"].as_str().unwrap().starts_with("key:"),
+        "{entry_record}"
+    );
+    assert_eq!(entry_record["steam_id"], json!(user(3)));
+    assert_eq!(entry_record["detail"]["board"], json!(board));
+    let reset_record = record("leaderboard.reset");
+    assert_eq!(
+        (
+            reset_record["actor"].clone(),
+            reset_record["app_id"].clone()
+        ),
+        (json!("admin"), json!(480))
+    );
+    assert_eq!(reset_record["detail"]["name"], "Feet Traveled");
 }
 
 #[tokio::test]
