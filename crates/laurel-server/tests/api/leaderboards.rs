@@ -788,3 +788,46 @@ async fn bad_input_is_refused_precisely() {
     let r = entries(&app, 480, daily, "", &key).await;
     assert_eq!(r.code(), (404, 9), "{}", r.json);
 }
+
+#[tokio::test]
+async fn an_app_holds_at_most_ten_thousand_boards_and_friends_lists_two_thousand() {
+    let app = spawn().await;
+    let boards: Vec<Value> = (0..laurel_core::limits::MAX_LEADERBOARDS_PER_APP)
+        .map(|i| json!({"name": format!("B{i}"), "sort": "ascending"}))
+        .collect();
+    let schema = json!({"app": {"name": "Full", "allow_client_leaderboard_create": true}, "leaderboards": boards});
+    let r = app.put_schema(482, &schema.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let key = app.create_key(482).await;
+    let create = json!({"name": "One More", "sort": "ascending", "display": "numeric"});
+    let r = app.post(&lb(482), Some(&key), &create).await;
+    assert_eq!(r.code(), (409, 25), "{}", r.json);
+    // Finding one of them still works.
+    let r = app
+        .post(
+            &lb(482),
+            Some(&key),
+            &json!({"name": "b9999", "sort": "ascending", "display": "numeric"}),
+        )
+        .await;
+    assert_eq!(
+        (r.code(), r.json["created"].as_bool()),
+        ((200, 1), Some(false))
+    );
+    // The Steam method answers the same limit.
+    let r = app
+        .steam_post(
+            "/ISteamLeaderboards/FindOrCreateLeaderboard/v2/",
+            &format!("key={key}&appid=482&name=One%20More"),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    // Friends lists: 2,000 ids, not 2,001.
+    let ids = |n: u64| json!({"steam_ids": (1..=n).map(user).collect::<Vec<_>>()}).to_string();
+    let path = format!("/api/v1/apps/482/users/{A}/friends");
+    let r = app.send("PUT", &path, Some(&key), &[], ids(2000)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["steam_ids"].as_array().unwrap().len(), 2000);
+    let r = app.send("PUT", &path, Some(&key), &[], ids(2001)).await;
+    assert_eq!(r.code(), (400, 8), "{}", r.json);
+}
