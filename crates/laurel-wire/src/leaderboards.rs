@@ -72,10 +72,11 @@ fn yes() -> bool {
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScoreUploadRequest {
-    /// An int32.
+    /// An int32 (`-346.0` is -346, as JSON Schema reads integers).
+    #[serde(deserialize_with = "crate::whole_number::i32")]
     pub score: i32,
     /// Up to 64 int32s.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::whole_number::i32s")]
     pub details: Vec<i32>,
     /// `KeepBest` (default) or `ForceUpdate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -646,7 +646,7 @@ pub fn kind_name(kind: StatKind) -> &'static str {
 /// numbers through some libraries). So an integer field takes a whole
 /// number however it is spelled, and still refuses `3.5`, `-1` and values
 /// out of range.
-mod whole_number {
+pub(crate) mod whole_number {
     use std::fmt;
 
     use serde::Deserializer;
@@ -681,6 +681,51 @@ mod whole_number {
 
     pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         d.deserialize_u32(U32)
+    }
+
+    struct I32;
+
+    impl Visitor<'_> for I32 {
+        type Value = i32;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer -2147483648..=2147483647")
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i32, E> {
+            if v.fract() == 0.0 && (f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&v) {
+                // Whole and in range (NaN and infinities fail both tests), so exact.
+                Ok(v as i32)
+            } else {
+                Err(E::invalid_value(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    /// An int32 as JSON Schema reads `integer`: `-346.0` is -346; `1.5`,
+    /// `2147483648` and `"7"` are refused.
+    pub fn i32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+        d.deserialize_i32(I32)
+    }
+
+    /// A list of int32s, each read as [`i32`].
+    pub fn i32s<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+        struct Whole(i32);
+        impl<'de> serde::Deserialize<'de> for Whole {
+            fn deserialize<D2: Deserializer<'de>>(d: D2) -> Result<Whole, D2::Error> {
+                i32(d).map(Whole)
+            }
+        }
+        let list: Vec<Whole> = serde::Deserialize::deserialize(d)?;
+        Ok(list.into_iter().map(|w| w.0).collect())
     }
 
     #[cfg(test)]

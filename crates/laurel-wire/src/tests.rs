@@ -267,11 +267,18 @@ mod leaderboard_shapes {
         insta::assert_json_snapshot!(create);
         let upload: ScoreUploadRequest = serde_json::from_str(r#"{"score": -5}"#).unwrap();
         insta::assert_json_snapshot!(upload);
+        // JSON Schema's integers: a whole number written with a fraction is one.
+        let whole: ScoreUploadRequest =
+            serde_json::from_str(r#"{"score": -346.0, "details": [2.0, -2147483648]}"#).unwrap();
+        assert_eq!((whole.score, whole.details), (-346, vec![2, i32::MIN]));
         for bad in [
             r#"{"score": 2147483648}"#,
             r#"{"score": 1.5}"#,
             r#"{"score": "7"}"#,
             r#"{"score": 1, "detail": []}"#,
+            r#"{"score": 1, "details": [0.5]}"#,
+            r#"{"score": 1, "details": null}"#,
+            r#"{"score": -2147483649.0}"#,
         ] {
             assert!(
                 serde_json::from_str::<ScoreUploadRequest>(bad).is_err(),

@@ -406,7 +406,6 @@ fn parse_entries_query(query: Option<&str>) -> Result<EntriesQuery, ApiError> {
                 let mut ids = Vec::with_capacity(parts.len());
                 for (i, part) in parts.iter().enumerate() {
                     let id = part
-                        .trim()
                         .parse::<SteamId>()
                         .map_err(|e| ApiError::invalid(format!("steam_ids[{i}]: {e}")))?;
                     ids.push(id);

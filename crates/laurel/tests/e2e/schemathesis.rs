@@ -31,18 +31,21 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 const USER: &str = "76561197960287930";
 
 /// `schemathesis.toml` of the runs. The crash cache is off (it would replay
-/// earlier failures). `positive_data_acceptance` also accepts 400 on the three
+/// earlier failures). `positive_data_acceptance` also accepts 400 on the
 /// operations whose valid inputs depend on what no static document can list:
 /// the names a store or a global-stats query may use are the stats and
-/// achievements of the app's schema, and a schema upload has rules across
+/// achievements of the app's schema, a schema upload has rules across
 /// fields (unique names, `min` ≤ `default` ≤ `max`, progress bindings naming
-/// a stat of the same document). Every other check keeps its defaults there.
+/// a stat of the same document), and a leaderboard download's parameters
+/// depend on its scope (`steam_ids` only with `scope=users`, which needs
+/// them; `period=previous` only on a periodic board). Every other check
+/// keeps its defaults there.
 const CONFIG: &str = r#"
 [cache]
 enabled = false
 
 [[operations]]
-include-operation-id = ["globalStats", "storeProgress", "adminPutSchema"]
+include-operation-id = ["globalStats", "storeProgress", "adminPutSchema", "downloadLeaderboardEntries"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 "#;
 
