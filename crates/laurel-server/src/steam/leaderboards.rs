@@ -310,10 +310,6 @@ fn parse_display(text: &str) -> Option<DisplayType> {
     DisplayType::parse(text)
 }
 
-fn id_number(id: BoardId) -> i64 {
-    id
-}
-
 async fn get_leaderboards_for_game(state: &AppState, call: &SteamCall) -> SteamResult {
     let (app, _) = server_app(state, call).await?;
     let boards = state
@@ -325,7 +321,7 @@ async fn get_leaderboards_for_game(state: &AppState, call: &SteamCall) -> SteamR
         .iter()
         .map(|s| {
             Node::obj([
-                ("id", Node::Int(id_number(s.board.id))),
+                ("id", Node::Int(s.board.id)),
                 ("name", Node::str(s.board.def.name.as_str())),
                 (
                     "entries",
@@ -436,7 +432,7 @@ async fn find_or_create(state: &AppState, call: &SteamCall) -> SteamResult {
             (
                 "leaderboard",
                 Node::obj([
-                    ("leaderBoardID", Node::Int(id_number(board.id))),
+                    ("leaderBoardID", Node::Int(board.id)),
                     ("leaderboardName", Node::str(board.def.name.as_str())),
                     (
                         "leaderBoardEntries",
@@ -555,7 +551,7 @@ async fn get_leaderboard_entries(state: &AppState, call: &SteamCall) -> SteamRes
         "leaderboardEntryInformation",
         Node::obj([
             ("appID", Node::Int(i64::from(app.get()))),
-            ("leaderboardID", Node::Int(id_number(id))),
+            ("leaderboardID", Node::Int(id)),
             (
                 "totalLeaderBoardEntryCount",
                 Node::Int(i64::try_from(download.entry_count).unwrap_or(i64::MAX)),
