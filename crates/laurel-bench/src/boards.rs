@@ -324,7 +324,8 @@ fn micros(t: Instant) -> u32 {
 
 /// The SQL a rank costs without the index: entries ahead of the median.
 fn sqlite_count_ahead(path: &Path, m: &Median) -> Result<Duration> {
-    let db = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let db =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let t = Instant::now();
     let n: i64 = db.query_row(
         COUNT_AHEAD_SQLITE,
@@ -410,7 +411,10 @@ async fn uploads(
     for task in tasks {
         all.push(Latencies::new(task.await??));
     }
-    Ok(((after - before) as f64 / took.as_secs_f64(), Latencies::merge(all)))
+    Ok((
+        (after - before) as f64 / took.as_secs_f64(),
+        Latencies::merge(all),
+    ))
 }
 
 /// The upload's statements on one connection, one commit per upload.
