@@ -42,12 +42,28 @@ pub(crate) enum Sub {
     /// Stores on PostgreSQL: pgbench running the same transaction, then
     /// Laurel with 1 node and with 2 nodes, on one cluster.
     Postgres(PgFlags),
+    /// Leaderboards: ranks at a million entries on SQLite and PostgreSQL,
+    /// and durable uploads on one hot board against SQLite's baseline.
+    Leaderboards(BoardFlags),
     /// Internal: the hello-world server of phase 3.
     #[command(hide = true)]
     HelloServer {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct BoardFlags {
+    /// Entries on the board the ranks are measured on.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub(crate) entries: u64,
+    /// Requests of each kind, one at a time.
+    #[arg(long, default_value_t = 2_000)]
+    pub(crate) samples: usize,
+    /// Skip PostgreSQL (SQLite only).
+    #[arg(long)]
+    pub(crate) no_postgres: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -16,6 +16,7 @@
 #![allow(unsafe_code)]
 
 mod baseline;
+mod boards;
 mod child;
 mod cli;
 mod hello;
@@ -56,6 +57,7 @@ fn main() -> ExitCode {
             };
         }
         Some(Sub::Postgres(flags)) => pg::run(&cli, flags),
+        Some(Sub::Leaderboards(flags)) => boards::run(&cli, flags),
         None => run(&cli),
     };
     match outcome {

@@ -1473,3 +1473,115 @@ fn revocations_made_on_one_node_hold_on_the_other() {
         .expect("undo");
     assert_eq!(status, 200, "{body}");
 }
+
+/// Two nodes race `KeepBest` uploads of one user on one board: the entry
+/// ends at the best score acknowledged, both nodes answer the same rank
+/// and count, and an upload acknowledged by one node is in the very next
+/// download through the other (the rank index's freshness guarantee,
+/// docs/scaling.md).
+#[test]
+fn two_nodes_racing_keep_best_uploads_end_with_the_best_score_and_one_rank() {
+    const RACERS: usize = 8;
+    const UPLOADS: usize = 40;
+    let database = PostgresServer::shared().database();
+    let cluster = Cluster::start(&database, 2);
+    let nodes: Vec<Http> = cluster.nodes.iter().map(|n| Http::new(&n.url)).collect();
+    let key = cluster.key.as_str();
+    let (status, body) = nodes[0]
+        .post(
+            &format!("/api/v1/apps/{APP}/leaderboards"),
+            Some(key),
+            &json!({"name": "Race", "sort": "descending", "display": "numeric"}),
+        )
+        .expect("find or create");
+    assert_eq!(status, 200, "{body}");
+    let board = body["leaderboard"]["id"].as_u64().expect("board id");
+    let upload = |node: &Http, user: usize, score: i64, method: &str| {
+        node.post(
+            &format!(
+                "/api/v1/apps/{APP}/leaderboards/{board}/users/{}/score",
+                user_id(user)
+            ),
+            Some(key),
+            &json!({"score": score, "method": method}),
+        )
+        .expect("upload answered")
+    };
+    // Three other users with fixed scores around the racer's range.
+    for (user, score) in [(1, 1_000), (2, 50_000), (3, 1_000_000)] {
+        let (status, body) = upload(&nodes[user % 2], user, score, "KeepBest");
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut rng = Lcg(seed("two_nodes_racing_keep_best_uploads"));
+    let plans: Vec<Vec<i64>> = (0..RACERS)
+        .map(|_| (0..UPLOADS).map(|_| rng.below(100_000) as i64).collect())
+        .collect();
+    let best_acknowledged = AtomicI64::new(i64::MIN);
+    thread::scope(|s| {
+        for (racer, plan) in plans.iter().enumerate() {
+            let node = &nodes[racer % 2];
+            let best = &best_acknowledged;
+            s.spawn(move || {
+                for &score in plan {
+                    let (status, body) = upload(node, 0, score, "KeepBest");
+                    assert_eq!(status, 200, "{body}");
+                    let rank = body["global_rank_new"].as_u64().expect("rank");
+                    let count = body["entry_count"].as_u64().expect("count");
+                    assert!((1..=count).contains(&rank), "{body}");
+                    best.fetch_max(score, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let best = best_acknowledged.load(Ordering::SeqCst);
+    let others_ahead = [1_000i64, 50_000, 1_000_000]
+        .iter()
+        .filter(|&&s| s > best)
+        .count() as u64;
+    let mut answers = Vec::new();
+    for node in &nodes {
+        let (status, body) = node
+            .get(
+                &format!(
+                    "/api/v1/apps/{APP}/leaderboards/{board}/entries?scope=users&steam_ids={}",
+                    user_id(0)
+                ),
+                Some(key),
+            )
+            .expect("download");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["entry_count"], json!(4), "{body}");
+        assert_eq!(body["entries"][0]["score"], json!(best), "{body}");
+        assert_eq!(
+            body["entries"][0]["rank"],
+            json!(others_ahead + 1),
+            "{body}"
+        );
+        answers.push(body["entries"].clone());
+    }
+    assert_eq!(answers[0], answers[1], "both nodes rank the user alike");
+
+    // Freshness: each ForceUpdate acknowledged by one node is in the next
+    // download through the other.
+    for i in 0..20i64 {
+        let (writer, reader) = (&nodes[(i % 2) as usize], &nodes[((i + 1) % 2) as usize]);
+        let score = 2_000_000 + i * if i % 2 == 0 { 1 } else { -1 };
+        let (status, body) = upload(writer, 0, score, "ForceUpdate");
+        assert_eq!(status, 200, "{body}");
+        let (status, page) = reader
+            .get(
+                &format!(
+                    "/api/v1/apps/{APP}/leaderboards/{board}/entries?scope=global&start=1&end=1"
+                ),
+                Some(key),
+            )
+            .expect("download");
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            page["entries"][0]["score"],
+            json!(score),
+            "upload {i}: {page}"
+        );
+        assert_eq!(page["entries"][0]["steam_id"], json!(user_id(0)), "{page}");
+    }
+}

@@ -1,0 +1,494 @@
+//! `laurel-bench leaderboards`: ranks at scale and durable uploads.
+//!
+//! 1. **Ranks at scale**, on SQLite and on PostgreSQL (one node): a board of
+//!    `--entries` entries (1,000,000 by default, written with the store's
+//!    import), then, one request at a time, `--samples` of each: the top
+//!    page (ranks 1–25), a 25-row page around the user at the median, a
+//!    for-users request of 100 random users, and an upload (ForceUpdate of a
+//!    random score by a random user, durable) with the rank it returns. Each
+//!    goes through `laurel_store::ranks::Leaderboards` over the store — what
+//!    a server node does for the routes, without HTTP. The baseline, in the
+//!    same run: the SQL that counts the entries ahead of the median user
+//!    (what a rank costs without the index).
+//! 2. **Uploads** on SQLite: the one-commit-per-transaction baseline (the
+//!    upload's statements on one connection, WAL, `synchronous=FULL`, one
+//!    thread) against the store's uploads from `--clients` concurrent tasks
+//!    on one hot board (group commit).
+//!
+//! Figures are printed, never asserted.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use laurel_core::leaderboard::{BoardName, Entry, UploadMethod};
+use laurel_core::{AppId, Schema, SchemaDoc, SteamId, UnixTime};
+use laurel_store::{Board, Leaderboards, Scope, Store, StoredEntry, UploadRequest};
+use laurel_store_postgres::{PostgresOptions, PostgresStore};
+use laurel_store_sqlite::{SqliteOptions, SqliteStore};
+use laurel_testkit::postgres::PostgresServer;
+
+use crate::cli::{BoardFlags, Cli};
+use crate::host::{loadavg, machine};
+use crate::stats::Latencies;
+
+const APP: u32 = 480;
+const FIRST_USER: u64 = 76_561_197_960_265_728;
+const NOW: UnixTime = 1_760_000_000;
+const BOARD: &str = "Bench Board";
+const HOT: &str = "Hot Board";
+
+const SCHEMA: &str = r#"{
+  "app": { "name": "Leaderboard bench" },
+  "stats": [],
+  "achievements": [],
+  "leaderboards": [
+    { "name": "Bench Board", "sort": "descending" },
+    { "name": "Hot Board", "sort": "descending" }
+  ]
+}"#;
+
+/// splitmix64: deterministic, so every run builds the same board.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn user(i: u64) -> Result<SteamId> {
+    SteamId::new(FIRST_USER + i).map_err(|e| anyhow!("{e}"))
+}
+
+fn app() -> Result<AppId> {
+    AppId::new(APP).map_err(|e| anyhow!("{e}"))
+}
+
+fn schema() -> Result<Schema> {
+    let doc = SchemaDoc::from_json(SCHEMA).map_err(|e| anyhow!("bench schema: {e:?}"))?;
+    Schema::from_doc(&doc).map_err(|e| anyhow!("bench schema: {e:?}"))
+}
+
+async fn board(store: &dyn Store, name: &str) -> Result<Board> {
+    let name = BoardName::parse(name).map_err(|e| anyhow!("{e}"))?;
+    store
+        .leaderboard(app()?, &name)
+        .await?
+        .ok_or_else(|| anyhow!("the schema's board {name} is missing"))
+}
+
+pub(crate) fn run(cli: &Cli, flags: &BoardFlags) -> Result<bool> {
+    let duration = Duration::from_secs(if cli.quick { 2 } else { cli.duration.max(1) });
+    let samples = if cli.quick { 200 } else { flags.samples.max(1) };
+    let entries = flags.entries.max(100);
+    let parent = cli.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let work = crate::host::work_dir(&parent, "laurel-bench-boards-")?;
+    println!("laurel-bench leaderboards — {}", machine());
+    println!(
+        "{entries} entries; {samples} samples per request kind; uploads {} s with {} clients; load average {}",
+        duration.as_secs(),
+        cli.clients,
+        loadavg()
+    );
+    if cfg!(debug_assertions) {
+        println!("WARNING: this is a debug build of laurel-bench; run it with --release");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(
+            &work.path().join("ranks.sqlite3"),
+            SqliteOptions::default(),
+        )?);
+        println!("\n## Ranks at scale: SQLite");
+        ranks_at_scale(&*sqlite, entries, samples, |median| {
+            sqlite_count_ahead(&work.path().join("ranks.sqlite3"), median)
+        })
+        .await?;
+        drop(sqlite);
+
+        if !flags.no_postgres {
+            let server = PostgresServer::try_start().context("starting PostgreSQL")?;
+            let url = server.url(&server.create_database()?);
+            let pg: Arc<dyn Store> =
+                Arc::new(PostgresStore::open(PostgresOptions::new(url.clone())).await?);
+            println!("\n## Ranks at scale: PostgreSQL (one node)");
+            let psql_server = &server;
+            ranks_at_scale(&*pg, entries, samples, |median| {
+                pg_count_ahead(psql_server, &url, median)
+            })
+            .await?;
+        }
+
+        println!("\n## Uploads on one hot board: SQLite");
+        let base = sqlite_upload_baseline(&work.path().join("baseline.sqlite3"), duration)?;
+        println!(
+            "baseline (1 commit/tx, 1 thread): {:.0} uploads/s",
+            base
+        );
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(
+            &work.path().join("uploads.sqlite3"),
+            SqliteOptions::default(),
+        )?);
+        let (rate, lat) = uploads(store, cli.clients, duration).await?;
+        println!(
+            "Laurel (store + rank, {} clients): {rate:.0} uploads/s, p50 {} µs, p99 {} µs; ratio to baseline {:.2}",
+            cli.clients,
+            lat.p50(),
+            lat.p99(),
+            rate / base
+        );
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(true)
+}
+
+/// The median user's place, for the baseline's count.
+struct Median {
+    board: i64,
+    score: i32,
+    seq: u64,
+}
+
+async fn ranks_at_scale(
+    store: &dyn Store,
+    entries: u64,
+    samples: usize,
+    count_ahead: impl Fn(&Median) -> Result<Duration>,
+) -> Result<()> {
+    let app = app()?;
+    store.put_schema(app, schema()?).await?;
+    let board = board(store, BOARD).await?;
+    let mut rng = Rng(15);
+    let mut rows = Vec::with_capacity(usize::try_from(entries)?);
+    for i in 0..entries {
+        rows.push(StoredEntry {
+            period: 0,
+            user: user(i)?,
+            entry: Entry {
+                score: i32::try_from(rng.below(10_000_000))?,
+                details: Vec::new(),
+                set_at: NOW,
+                seq: i + 1,
+            },
+        });
+    }
+    let mut order: Vec<(i32, u64, u64)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (-r.entry.score, r.entry.seq, i as u64))
+        .collect();
+    order.sort_unstable();
+    let (neg_score, median_seq, median_i) = order[order.len() / 2];
+    let median_user = user(median_i)?;
+    let t = Instant::now();
+    store.import_entries(app, board.id, &rows).await?;
+    println!(
+        "imported {entries} entries in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    drop(rows);
+
+    let boards = Leaderboards::new();
+    let t = Instant::now();
+    let first = boards
+        .download(store, &board, 0, &Scope::Global { start: 1, end: 25 })
+        .await?;
+    println!(
+        "first answer (loads the index): {:.2} s, {} entries",
+        t.elapsed().as_secs_f64(),
+        first.entry_count
+    );
+
+    let mut kinds: Vec<(&str, Latencies)> = Vec::new();
+    let mut time = |f: Vec<u32>, name: &'static str| kinds.push((name, Latencies::new(f)));
+
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        let d = boards
+            .download(store, &board, 0, &Scope::Global { start: 1, end: 25 })
+            .await?;
+        lat.push(micros(t));
+        if d.entries.len() != 25 {
+            return Err(anyhow!("top page had {} rows", d.entries.len()));
+        }
+    }
+    time(lat, "top page (ranks 1-25)");
+
+    let mut lat = Vec::with_capacity(samples);
+    let mut median_rank = 0;
+    for _ in 0..samples {
+        let t = Instant::now();
+        let d = boards
+            .download(
+                store,
+                &board,
+                0,
+                &Scope::AroundUser {
+                    user: median_user,
+                    before: -12,
+                    after: 12,
+                },
+            )
+            .await?;
+        lat.push(micros(t));
+        median_rank = d.entries.get(12).map_or(0, |e| e.rank);
+        if d.entries.len() != 25 {
+            return Err(anyhow!("around-user page had {} rows", d.entries.len()));
+        }
+    }
+    time(lat, "25 around the median user");
+
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let users = (0..100)
+            .map(|_| user(rng.below(entries)))
+            .collect::<Result<Vec<_>>>()?;
+        let t = Instant::now();
+        boards
+            .download(store, &board, 0, &Scope::Users(users))
+            .await?;
+        lat.push(micros(t));
+    }
+    time(lat, "for-users, 100 users");
+
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let request = UploadRequest {
+            app,
+            board: board.id,
+            period: 0,
+            user: user(rng.below(entries))?,
+            method: UploadMethod::ForceUpdate,
+            score: i32::try_from(rng.below(10_000_000))?,
+            details: Vec::new(),
+            now: NOW,
+            idempotency: None,
+        };
+        let t = Instant::now();
+        let up = boards.upload(store, &board, request).await?;
+        lat.push(micros(t));
+        if up.rank == 0 {
+            return Err(anyhow!("an upload answered rank 0"));
+        }
+    }
+    time(lat, "upload (durable) with its rank");
+
+    // The same uploads without the rank: what the durable write costs alone.
+    let mut lat = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let request = UploadRequest {
+            app,
+            board: board.id,
+            period: 0,
+            user: user(rng.below(entries))?,
+            method: UploadMethod::ForceUpdate,
+            score: i32::try_from(rng.below(10_000_000))?,
+            details: Vec::new(),
+            now: NOW,
+            idempotency: None,
+        };
+        let t = Instant::now();
+        store.upload_score(request).await?;
+        lat.push(micros(t));
+    }
+    time(lat, "upload (durable), the store's write alone");
+
+    let mut base = Vec::new();
+    let median = Median {
+        board: board.id,
+        score: -neg_score,
+        seq: median_seq,
+    };
+    for _ in 0..samples.min(50) {
+        base.push(u32::try_from(count_ahead(&median)?.as_micros()).unwrap_or(u32::MAX));
+    }
+    let base = Latencies::new(base);
+    println!("median user's rank: {median_rank}");
+    println!("| request | p50 µs | p99 µs | max µs |");
+    println!("|---|---|---|---|");
+    for (name, l) in &kinds {
+        println!("| {name} | {} | {} | {} |", l.p50(), l.p99(), l.max());
+    }
+    println!(
+        "| baseline: SQL count of the entries ahead of the median user | {} | {} | {} |",
+        base.p50(),
+        base.p99(),
+        base.max()
+    );
+    if let Some((_, around)) = kinds.get(1) {
+        println!(
+            "ratio: baseline count p50 / around-user page p50 = {:.1}",
+            f64::from(base.p50()) / f64::from(around.p50().max(1))
+        );
+    }
+    Ok(())
+}
+
+fn micros(t: Instant) -> u32 {
+    u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
+/// The SQL a rank costs without the index: entries ahead of the median.
+fn sqlite_count_ahead(path: &Path, m: &Median) -> Result<Duration> {
+    let db = rusqlite::Connection::open(path)?;
+    db.busy_timeout(Duration::from_secs(30))?;
+    // The best a count can do: an index in rank order (the store has none).
+    db.execute_batch(RANK_INDEX_SQLITE)?;
+    let t = Instant::now();
+    let n: i64 = db.query_row(
+        COUNT_AHEAD_SQLITE,
+        rusqlite::params![m.board, m.score, m.seq as i64],
+        |r| r.get(0),
+    )?;
+    let took = t.elapsed();
+    if n <= 0 {
+        return Err(anyhow!("count ahead of the median was {n}"));
+    }
+    Ok(took)
+}
+
+fn pg_count_ahead(server: &PostgresServer, url: &str, m: &Median) -> Result<Duration> {
+    let db = url.rsplit('/').next().unwrap_or_default();
+    let sql = COUNT_AHEAD_PG
+        .replace("$1", &m.board.to_string())
+        .replace("$2", &m.score.to_string())
+        .replace("$3", &m.seq.to_string());
+    // Time measured by the server (EXPLAIN ANALYZE), so that psql's start
+    // is not counted.
+    let out = server.psql(db, &format!("EXPLAIN (ANALYZE, TIMING OFF) {sql}"))?;
+    let ms: f64 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Execution Time:"))
+        .and_then(|v| v.trim().trim_end_matches("ms").trim().parse().ok())
+        .ok_or_else(|| anyhow!("no execution time in {out}"))?;
+    Ok(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// Uploads from `clients` tasks on one hot board for `duration`.
+async fn uploads(
+    store: Arc<dyn Store>,
+    clients: usize,
+    duration: Duration,
+) -> Result<(f64, Latencies)> {
+    let app = app()?;
+    store.put_schema(app, schema()?).await?;
+    let board = Arc::new(board(&*store, HOT).await?);
+    let boards = Arc::new(Leaderboards::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (store, board, boards, stop, done) = (
+            Arc::clone(&store),
+            Arc::clone(&board),
+            Arc::clone(&boards),
+            Arc::clone(&stop),
+            Arc::clone(&done),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(c as u64 + 1);
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let request = UploadRequest {
+                    app,
+                    board: board.id,
+                    period: 0,
+                    user: user(c as u64 * 1_000_000 + rng.below(1000))?,
+                    method: UploadMethod::ForceUpdate,
+                    score: i32::try_from(rng.below(1_000_000))?,
+                    details: Vec::new(),
+                    now: NOW,
+                    idempotency: None,
+                };
+                let t = Instant::now();
+                boards.upload(&*store, &board, request).await?;
+                lat.push(micros(t));
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<Vec<u32>, anyhow::Error>(lat)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = done.load(Ordering::Relaxed);
+    let t = Instant::now();
+    tokio::time::sleep(duration).await;
+    let after = done.load(Ordering::Relaxed);
+    let took = t.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for task in tasks {
+        all.push(Latencies::new(task.await??));
+    }
+    Ok((
+        (after - before) as f64 / took.as_secs_f64(),
+        Latencies::merge(all),
+    ))
+}
+
+/// The upload's statements on one connection, one commit per upload.
+fn sqlite_upload_baseline(path: &Path, duration: Duration) -> Result<f64> {
+    let db = rusqlite::Connection::open(path)?;
+    db.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE boards (id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL);
+         INSERT INTO boards VALUES (1, 0);
+         CREATE TABLE entries (board_id INTEGER NOT NULL, period_start INTEGER NOT NULL,
+           user_id INTEGER NOT NULL, score INTEGER, details BLOB NOT NULL, set_at INTEGER NOT NULL,
+           seq INTEGER NOT NULL, PRIMARY KEY (board_id, period_start, user_id)) WITHOUT ROWID;
+         CREATE INDEX entries_seq ON entries (board_id, period_start, seq);",
+    )?;
+    let mut rng = Rng(7);
+    let deadline = Instant::now() + duration;
+    let mut n = 0u64;
+    let t = Instant::now();
+    while Instant::now() < deadline {
+        let user = i64::try_from(FIRST_USER + rng.below(32_000))?;
+        let score = i64::try_from(rng.below(1_000_000))?;
+        let tx = db.unchecked_transaction()?;
+        let _old: Option<i64> = tx
+            .query_row(
+                "SELECT score FROM entries WHERE board_id = 1 AND period_start = 0 AND user_id = ?1",
+                [user],
+                |r| r.get(0),
+            )
+            .ok();
+        let seq: i64 = tx.query_row(
+            "UPDATE boards SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO entries VALUES (1, 0, ?1, ?2, x'', ?3, ?4)
+             ON CONFLICT (board_id, period_start, user_id) DO UPDATE SET
+               score = excluded.score, details = excluded.details, set_at = excluded.set_at, seq = excluded.seq",
+            rusqlite::params![user, score, NOW, seq],
+        )?;
+        tx.commit()?;
+        n += 1;
+    }
+    Ok(n as f64 / t.elapsed().as_secs_f64())
+}
+
+/// Filled from the stores' layouts (see each backend's migrations).
+const RANK_INDEX_SQLITE: &str = "CREATE INDEX IF NOT EXISTS bench_rank_order \
+     ON board_entries (board_id, period_start, score, seq)";
+const COUNT_AHEAD_SQLITE: &str = "SELECT count(*) FROM board_entries \
+     WHERE board_id = ?1 AND period_start = 0 AND score IS NOT NULL \
+     AND (score > ?2 OR (score = ?2 AND seq < ?3))";
+const COUNT_AHEAD_PG: &str = "SELECT count(*) FROM leaderboard_entries \
+     WHERE board_id = $1 AND period_start = 0 AND score IS NOT NULL \
+     AND (score > $2 OR (score = $2 AND seq < $3))";
