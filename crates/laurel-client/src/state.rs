@@ -112,6 +112,8 @@ impl InFlight {
                 .map_or(Op::Opaque, Op::Store),
             EntryKind::Reset => serde_json::from_str::<laurel_wire::ResetRequest>(&entry.body)
                 .map_or(Op::Opaque, |r| Op::Reset(ResetScope::own(r.achievements))),
+            // Uploads are not stores; `Client::init` queues them apart.
+            EntryKind::Score => Op::Opaque,
         };
         InFlight {
             seq: Some(entry.seq),
