@@ -112,7 +112,7 @@ pub use laurel_core::{AppId, EResult, StatKind, SteamId};
 pub use leaderboard::{
     EntriesRequest, LeaderboardCall, LeaderboardEntry, LeaderboardHandle, LeaderboardInfo,
 };
-pub use state::{AchievementIcons, AchievementInfo, MAX_CACHED_USERS, UserInfo};
+pub use state::{AchievementIcons, AchievementInfo, MAX_CACHED_USERS, MAX_LISTED_USERS, UserInfo};
 pub use transport::MAX_RESPONSE_BYTES;
 pub use worker::{
     FIRST_RETRY_BACKOFF, MAX_ATTEMPT_TIMEOUT, MAX_FETCH_RETRY_BACKOFF, MAX_QUEUED_REQUESTS,
@@ -440,9 +440,19 @@ impl Client {
     /// user's answers at once: the name kept from an earlier run or fetched
     /// with the progress, else the default (the Steam id in decimal).
     /// Another user's is `None` until [`Client::request_user_info`] brought
-    /// it (Steam's `GetFriendPersonaName` after `RequestUserInformation`).
+    /// it (Steam's `GetFriendPersonaName` after `RequestUserInformation`),
+    /// except for users listed in a leaderboard download: for them the
+    /// default answers at once, and the first read asks for their profile
+    /// ([`Event::UserInfoUpdate`] announces it).
     pub fn user_info(&self, user: Option<SteamId>) -> Option<UserInfo> {
-        lock(&self.shared.state).user_info(user)
+        let mut state = lock(&self.shared.state);
+        let info = state.user_info(user);
+        let ask = user.filter(|u| state.ask_listed(*u));
+        drop(state);
+        if let Some(other) = ask {
+            self.request_user_info(other);
+        }
+        info
     }
 
     /// Asks for another user's profile. `true` if queued (or already

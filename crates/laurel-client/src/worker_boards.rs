@@ -232,12 +232,14 @@ impl Worker {
                 ) {
                     Ok(resp) => {
                         lock(&self.shared.boards).set_entry_count(handle, resp.entry_count);
+                        let entries = entries_of(&resp);
+                        lock(&self.shared.state).note_listed(entries.iter().map(|e| e.steam_id));
                         Ok(Event::LeaderboardScoresDownloaded {
                             call: *call,
                             is_error: false,
                             result_code: EResult::Ok,
                             board: Some(handle),
-                            entries: entries_of(&resp),
+                            entries,
                             entry_count: resp.entry_count,
                         })
                     }
