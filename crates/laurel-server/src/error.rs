@@ -83,6 +83,18 @@ impl ApiError {
         }
     }
 
+    /// A refusal whose HTTP status is not the one [`status_for`] gives its
+    /// result (a board limit is a 409 with `LimitExceeded`).
+    pub fn with_status(
+        status: StatusCode,
+        result: EResult,
+        message: impl Into<String>,
+    ) -> ApiError {
+        let mut error = ApiError::new(result, message);
+        error.status = status;
+        error
+    }
+
     pub fn with_details(mut self, details: Vec<ErrorDetail>) -> ApiError {
         self.body.details = details;
         self.body = std::mem::replace(&mut self.body, ErrorBody::new(EResult::Fail, "")).capped();

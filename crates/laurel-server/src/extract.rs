@@ -115,6 +115,68 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
     }
 }
 
+fn parse_board(params: &RawPathParams) -> Result<laurel_store::BoardId, ApiError> {
+    let text = param(params, "board_id")?;
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && text.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            let shown: String = text.chars().take(40).collect();
+            ApiError::invalid(format!(
+                "bad leaderboard id in path: {shown:?} is not a positive integer"
+            ))
+        })
+}
+
+/// `{app_id}` and `{board_id}` of the path.
+pub struct BoardPath(pub AppId, pub laurel_store::BoardId);
+
+impl<S: Send + Sync> FromRequestParts<S> for BoardPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<BoardPath, ApiError> {
+        let params = path_params(parts).await?;
+        let app = parse_app(&params)?;
+        Ok(BoardPath(app, parse_board(&params)?))
+    }
+}
+
+/// `{app_id}`, `{board_id}` and `{steam_id}` of the path.
+pub struct BoardUserPath(pub AppId, pub laurel_store::BoardId, pub SteamId);
+
+impl<S: Send + Sync> FromRequestParts<S> for BoardUserPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<BoardUserPath, ApiError> {
+        let params = path_params(parts).await?;
+        let app = parse_app(&params)?;
+        let board = parse_board(&params)?;
+        let user = param(&params, "steam_id")?
+            .parse()
+            .map_err(|e| ApiError::bad_id("steam id", &e))?;
+        Ok(BoardUserPath(app, board, user))
+    }
+}
+
+/// An `Idempotency-Key` header where a route takes one but does not need it.
+pub struct OptionalIdempotencyKey(pub Option<laurel_core::IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for OptionalIdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> Result<OptionalIdempotencyKey, ApiError> {
+        let Some(value) = parts.headers.get(IDEMPOTENCY_HEADER) else {
+            return Ok(OptionalIdempotencyKey(None));
+        };
+        laurel_core::IdempotencyKey::parse(value.as_bytes())
+            .map(|k| OptionalIdempotencyKey(Some(k)))
+            .map_err(|e| ApiError::invalid(format!("{IDEMPOTENCY_HEADER}: {e}")))
+    }
+}
+
 /// The `Idempotency-Key` header, checked by [`laurel_core::IdempotencyKey::parse`].
 pub struct IdempotencyKey(pub laurel_core::IdempotencyKey);
 

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::routing::{MethodRouter, any, delete, get, post, put};
 
-use crate::api::{admin, client, service};
+use crate::api::{admin, client, leaderboards, service};
 use crate::envelope::EnvelopeLayer;
 use crate::routes::{Endpoint, ROUTES, RouteSpec};
 use crate::state::AppState;
@@ -38,6 +38,16 @@ fn method_router(spec: &RouteSpec) -> MethodRouter<AppState> {
         AdminRevokeTokens => post(admin::admin_revoke_tokens),
         AdminAuditLog => get(admin::admin_audit_log),
         AdminUndo => post(admin::admin_undo),
+        ListLeaderboards => get(leaderboards::list),
+        FindLeaderboard => get(leaderboards::find),
+        FindOrCreateLeaderboard => post(leaderboards::find_or_create),
+        UploadScore => post(leaderboards::upload),
+        LeaderboardEntries => get(leaderboards::entries),
+        DeleteLeaderboard => delete(leaderboards::delete_board),
+        ResetLeaderboard => post(leaderboards::reset_board),
+        DeleteLeaderboardEntry => delete(leaderboards::delete_entry),
+        PutFriends => put(leaderboards::put_friends),
+        GetFriends => get(leaderboards::get_friends),
     };
     if spec.body_limit > 0 {
         mr.layer(DefaultBodyLimit::max(spec.body_limit))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use laurel_core::schema_doc::demo_schema;
 use laurel_core::{AppId, Schema};
-use laurel_store::{Store, StoredSchema};
+use laurel_store::{Leaderboards, Store, StoredSchema};
 
 use crate::auth::AdminGate;
 use crate::cache::{KeyCache, ProgressCache};
@@ -53,6 +53,8 @@ struct Inner {
     /// Unlock percentages per app, computed from the store's counters, kept
     /// for [`GLOBAL_PERCENTAGES_TTL`]: the hot public read costs a map lookup.
     percentages: Mutex<HashMap<AppId, (Instant, Arc<GlobalPercentages>)>>,
+    /// This node's rank index of every board it serves.
+    leaderboards: Leaderboards,
 }
 
 /// How long computed unlock percentages are served before the counters are
@@ -105,6 +107,7 @@ impl AppState {
                 rate_gate: RateGate::new(config.rate_limits.clone()),
                 connections: Arc::new(ConnectionGate::new(config.connections.clone())),
                 percentages: Mutex::new(HashMap::new()),
+                leaderboards: Leaderboards::new(),
             }),
         })
     }
@@ -147,6 +150,9 @@ impl AppState {
     }
     pub fn connections(&self) -> &Arc<ConnectionGate> {
         &self.inner.connections
+    }
+    pub fn leaderboards(&self) -> &Leaderboards {
+        &self.inner.leaderboards
     }
 
     /// The rate limit of `app`'s user tokens: the app's own where its schema

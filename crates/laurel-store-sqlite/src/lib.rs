@@ -105,6 +105,7 @@
 //! # Ok(()) }
 //! ```
 
+mod boards;
 mod figures;
 mod idempotency;
 mod migrations;
@@ -112,6 +113,7 @@ mod private_files;
 mod read_pool;
 mod rows;
 mod store;
+mod store_boards;
 mod writer;
 
 use std::ffi::OsString;

@@ -5,6 +5,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod client;
+pub(crate) mod leaderboards;
 pub(crate) mod service;
 
 use axum::http::StatusCode;

@@ -162,7 +162,12 @@ async fn serve(
         }
         Err(e) => return Err(e),
     };
+    let address = parts
+        .extensions
+        .get::<crate::rate_limit::Admitted>()
+        .map_or_else(|| "unknown".to_owned(), |a| a.client.to_string());
     let call = SteamCall {
+        address,
         params,
         format,
         headers: parts.headers,

@@ -91,6 +91,7 @@ pub(crate) const fn param(
 pub const USER_STATS: &str = "ISteamUserStats";
 pub const WEB_API_UTIL: &str = "ISteamWebAPIUtil";
 pub const USER: &str = "ISteamUser";
+pub const LEADERBOARDS: &str = "ISteamLeaderboards";
 
 pub(crate) const KEY: SteamParam = param("key", "string", false, "access key");
 pub(crate) const STEAMID: SteamParam = param("steamid", "uint64", false, "SteamID of user");
@@ -118,6 +119,8 @@ impl Credential {
 
 /// One call of a Steam method, with everything the handlers need.
 pub struct SteamCall {
+    /// The client address, as audit records name it.
+    pub(crate) address: String,
     pub(crate) params: Params,
     pub(crate) format: Format,
     pub(crate) headers: HeaderMap,

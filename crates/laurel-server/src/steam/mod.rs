@@ -15,6 +15,7 @@
 
 mod dispatch;
 pub mod format;
+mod leaderboards;
 pub mod method;
 pub mod params;
 pub mod registry;

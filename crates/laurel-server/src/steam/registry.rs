@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::format::HtmlError;
 use super::method::SteamMethod;
-use super::{user, user_stats, web_api_util};
+use super::{leaderboards, user, user_stats, web_api_util};
 
 /// The registry: each interface module's entries.
 pub static REGISTRY: &[&[SteamMethod]] = &[
@@ -14,6 +14,7 @@ pub static REGISTRY: &[&[SteamMethod]] = &[
     user_stats::global::METHODS,
     user_stats::set::METHODS,
     user::METHODS,
+    leaderboards::METHODS,
     web_api_util::METHODS,
 ];
 

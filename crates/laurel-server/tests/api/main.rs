@@ -10,6 +10,7 @@ mod admin;
 mod e2e;
 mod errors;
 mod helpers;
+mod leaderboards;
 mod openapi;
 mod openapi_schemas;
 mod profiles;

@@ -1,0 +1,710 @@
+//! Leaderboards in the client API (docs/leaderboards.md): the board list,
+//! find and find-or-create, uploads and downloads (user tokens and server
+//! keys), moderation (server keys and the admin) and friends lists (server
+//! keys). Ranks come from this node's index ([`laurel_store::Leaderboards`]),
+//! caught up from the store before every answer.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use laurel_core::leaderboard::{
+    BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod, UploadMethod,
+};
+use laurel_core::limits::{MAX_FRIENDS, MAX_LEADERBOARD_DETAILS, MAX_LEADERBOARD_USERS};
+use laurel_core::{AppId, EResult, Fingerprint, SteamId, UnixTime};
+use laurel_store::audit::{AuditDraft, action};
+use laurel_store::{Board, BoardId, PeriodStart, Scope, StoreError, UploadRequest};
+use laurel_wire::leaderboards::{
+    BoardBody, BoardCreateRequest, BoardListResponse, BoardResponse, EntriesResponse, EntryBody,
+    FriendsBody, ModerationResponse, ScoreUploadRequest, ScoreUploadResponse,
+};
+
+use super::{ApiResult, actor, ok_json};
+use crate::auth::Caller;
+use crate::clock::unix_now;
+use crate::error::ApiError;
+use crate::extract::{
+    AppPath, BoardPath, BoardUserPath, OptionalIdempotencyKey, Origin, RawBody, UserPath,
+};
+use crate::progress::existing_schema;
+use crate::state::AppState;
+
+/// Default ranks of a `global` download: Steam's top 25.
+const GLOBAL_DEFAULT: (i64, i64) = (1, 25);
+/// Default window of an `around_user` download, relative to the user.
+const AROUND_DEFAULT: (i64, i64) = (-12, 12);
+
+/// The start of the period of `board` that holds `now` (0 without periods).
+pub(crate) fn current_period(board: &Board, now: UnixTime) -> PeriodStart {
+    board.def.period.start(now).unwrap_or(0)
+}
+
+/// The last finished period of a periodic board; `None` for one without periods.
+pub(crate) fn previous_period(board: &Board, now: UnixTime) -> Option<PeriodStart> {
+    let current = board.def.period.start(now)?;
+    board.def.period.start(current - 1)
+}
+
+pub(crate) fn board_body(board: &Board, entry_count: u64) -> BoardBody {
+    BoardBody {
+        id: u64::try_from(board.id).unwrap_or(0),
+        name: board.def.name.as_str().to_owned(),
+        sort: board.def.sort.as_str().to_owned(),
+        display: board.def.display.as_str().to_owned(),
+        display_name: board.def.display_name.clone(),
+        writes: board.def.writes.as_str().to_owned(),
+        period: board.def.period.as_str().to_owned(),
+        entry_count,
+    }
+}
+
+fn unknown_board(app: AppId, id: BoardId) -> ApiError {
+    ApiError::new(
+        EResult::FileNotFound,
+        format!("app {app} has no leaderboard {id}"),
+    )
+}
+
+/// The board `id` of `app` (the app must exist).
+pub(crate) async fn board_of(state: &AppState, app: AppId, id: BoardId) -> Result<Board, ApiError> {
+    existing_schema(state, app).await?;
+    state
+        .store()
+        .leaderboards(app, unix_now())
+        .await?
+        .into_iter()
+        .map(|s| s.board)
+        .find(|b| b.id == id)
+        .ok_or_else(|| unknown_board(app, id))
+}
+
+/// A board name from a request, checked as every board name is.
+pub(crate) fn board_name(text: &str) -> Result<BoardName, ApiError> {
+    BoardName::parse(text).map_err(|e| ApiError::invalid(format!("leaderboard name: {e}")))
+}
+
+fn word<T>(
+    what: &str,
+    text: &str,
+    parse: fn(&str) -> Option<T>,
+    words: &[&str],
+) -> Result<T, ApiError> {
+    parse(text).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "{what}: {} is not one of {}",
+            laurel_core::shown(text, 40),
+            words.join(", ")
+        ))
+    })
+}
+
+fn words<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| as_str(*v)).collect()
+}
+
+/// A store failure about a board: `NotFound` means the board went away.
+fn board_error(app: AppId, id: BoardId) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::NotFound(_) => unknown_board(app, id),
+        other => other.into(),
+    }
+}
+
+/// `GET /api/v1/apps/{app_id}/leaderboards`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(app): AppPath,
+) -> ApiResult {
+    caller.require_app(app, false)?;
+    existing_schema(&state, app).await?;
+    let boards = state.store().leaderboards(app, unix_now()).await?;
+    ok_json(&BoardListResponse {
+        result: EResult::Ok.code(),
+        leaderboards: boards
+            .iter()
+            .map(|s| board_body(&s.board, s.entries))
+            .collect(),
+    })
+}
+
+/// A board's answer, with its entry count in the current period.
+async fn board_answer(state: &AppState, board: &Board, created: bool) -> ApiResult {
+    let period = current_period(board, unix_now());
+    let count = state
+        .leaderboards()
+        .entry_count(state.store(), board, period)
+        .await
+        .map_err(board_error(board.app, board.id))?;
+    ok_json(&BoardResponse {
+        result: EResult::Ok.code(),
+        created,
+        leaderboard: board_body(board, count),
+    })
+}
+
+/// `GET /api/v1/apps/{app_id}/leaderboards/find?name=`
+pub async fn find(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(app): AppPath,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    caller.require_app(app, false)?;
+    let mut name = None;
+    for (k, v) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "name" if name.is_none() => name = Some(v.into_owned()),
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown or repeated query parameter {} (use name=…)",
+                    laurel_core::shown(other, 40)
+                )));
+            }
+        }
+    }
+    let Some(name) = name else {
+        return Err(ApiError::invalid("find needs ?name=<leaderboard name>"));
+    };
+    let name = board_name(&name)?;
+    existing_schema(&state, app).await?;
+    match state.store().leaderboard(app, &name).await? {
+        Some(board) => board_answer(&state, &board, false).await,
+        None => Err(ApiError::new(
+            EResult::FileNotFound,
+            format!(
+                "app {app} has no leaderboard named {}",
+                laurel_core::shown(name.as_str(), 40)
+            ),
+        )),
+    }
+}
+
+/// `POST /api/v1/apps/{app_id}/leaderboards`: find or create.
+pub async fn find_or_create(
+    State(state): State<AppState>,
+    caller: Caller,
+    AppPath(app): AppPath,
+    raw: RawBody,
+) -> ApiResult {
+    caller.require_app(app, false)?;
+    let request: BoardCreateRequest = raw.json()?;
+    let name = board_name(&request.name)?;
+    let sort = word(
+        "sort",
+        &request.sort,
+        SortMethod::parse,
+        &words(SortMethod::ALL, SortMethod::as_str),
+    )?;
+    let display = word(
+        "display",
+        &request.display,
+        DisplayType::parse,
+        &words(DisplayType::ALL, DisplayType::as_str),
+    )?;
+    let writes = match request.writes.as_deref() {
+        None => BoardWrites::Client,
+        Some(text) => word(
+            "writes",
+            text,
+            BoardWrites::parse,
+            &words(BoardWrites::ALL, BoardWrites::as_str),
+        )?,
+    };
+    let schema = existing_schema(&state, app).await?;
+    if let Some(board) = state.store().leaderboard(app, &name).await? {
+        return board_answer(&state, &board, false).await;
+    }
+    if !request.create {
+        return Err(ApiError::new(
+            EResult::FileNotFound,
+            format!(
+                "app {app} has no leaderboard named {}",
+                laurel_core::shown(name.as_str(), 40)
+            ),
+        ));
+    }
+    if let Caller::User(_) = caller {
+        if !schema.schema.settings().allow_client_leaderboard_create {
+            return Err(ApiError::access_denied(format!(
+                "app {app} does not let clients create leaderboards \
+                 (its schema's app.allow_client_leaderboard_create is off); \
+                 define the board in the schema or create it with a server key"
+            )));
+        }
+        if writes == BoardWrites::Trusted {
+            return Err(ApiError::access_denied(
+                "only a server key may create a trusted leaderboard",
+            ));
+        }
+    }
+    let def = LeaderboardDef {
+        name,
+        sort,
+        display,
+        display_name: None,
+        writes,
+        period: BoardPeriod::None,
+    };
+    match state.store().create_leaderboard(app, &def).await {
+        Ok((board, created)) => board_answer(&state, &board, created).await,
+        Err(StoreError::Conflict(why)) => Err(ApiError::with_status(
+            StatusCode::CONFLICT,
+            EResult::LimitExceeded,
+            format!(
+                "app {app} has {} leaderboards, the most it may have: {why}",
+                laurel_core::limits::MAX_LEADERBOARDS_PER_APP
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /api/v1/apps/{app_id}/leaderboards/{board_id}/users/{steam_id}/score`
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    BoardUserPath(app, id, user): BoardUserPath,
+    OptionalIdempotencyKey(key): OptionalIdempotencyKey,
+    raw: RawBody,
+) -> ApiResult {
+    caller.require_owner_or_server(app, user)?;
+    let request: ScoreUploadRequest = raw.json()?;
+    if request.details.len() > MAX_LEADERBOARD_DETAILS {
+        return Err(ApiError::invalid(format!(
+            "details: {} values; an entry holds at most {MAX_LEADERBOARD_DETAILS}",
+            request.details.len()
+        )));
+    }
+    let method = match request.method.as_deref() {
+        None => UploadMethod::KeepBest,
+        Some(text) => word(
+            "method",
+            text,
+            UploadMethod::parse,
+            &words(UploadMethod::ALL, UploadMethod::as_str),
+        )?,
+    };
+    let board = board_of(&state, app, id).await?;
+    if board.def.writes == BoardWrites::Trusted && !matches!(caller, Caller::Server(_)) {
+        return Err(ApiError::access_denied(format!(
+            "leaderboard {} is trusted: only the game's server key may upload to it",
+            laurel_core::shown(board.def.name.as_str(), 40)
+        )));
+    }
+    let now = unix_now();
+    // The fingerprint names the board: one key on two boards is two uploads.
+    let mut fingerprinted = format!("leaderboard:{id}\n").into_bytes();
+    fingerprinted.extend_from_slice(&raw.0);
+    let idempotency = key.map(|k| (k, Fingerprint::of_body(app, user, &fingerprinted)));
+    let ranked = state
+        .leaderboards()
+        .upload(
+            state.store(),
+            &board,
+            UploadRequest {
+                app,
+                board: id,
+                period: current_period(&board, now),
+                user,
+                method,
+                score: request.score,
+                details: request.details,
+                now,
+                idempotency,
+            },
+        )
+        .await
+        .map_err(board_error(app, id))?;
+    ok_json(&ScoreUploadResponse {
+        result: EResult::Ok.code(),
+        leaderboard_id: u64::try_from(id).unwrap_or(0),
+        score: request.score,
+        score_changed: ranked.reply.changed,
+        global_rank_new: ranked.rank,
+        global_rank_previous: ranked.previous_rank,
+        entry_count: ranked.entry_count,
+        replayed: ranked.reply.replayed,
+    })
+}
+
+/// Which entries an `…/entries` request reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScopeWord {
+    Global,
+    AroundUser,
+    Friends,
+    Users,
+}
+
+#[derive(Debug, Default)]
+struct EntriesQuery {
+    scope: Option<ScopeWord>,
+    start: Option<i64>,
+    end: Option<i64>,
+    steam_id: Option<SteamId>,
+    steam_ids: Option<Vec<SteamId>>,
+    previous: bool,
+}
+
+fn range_number(name: &str, text: &str) -> Result<i64, ApiError> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid(format!(
+            "{name}: {} is not an integer",
+            laurel_core::shown(text, 40)
+        )));
+    }
+    text.parse::<i64>().map_err(|_| {
+        ApiError::invalid(format!(
+            "{name}: {} is out of range (a 64-bit integer)",
+            laurel_core::shown(text, 40)
+        ))
+    })
+}
+
+fn parse_entries_query(query: Option<&str>) -> Result<EntriesQuery, ApiError> {
+    let mut q = EntriesQuery::default();
+    let mut seen: Vec<String> = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if seen.iter().any(|s| *s == k) {
+            return Err(ApiError::invalid(format!(
+                "query parameter {} is given more than once",
+                laurel_core::shown(&k, 40)
+            )));
+        }
+        seen.push(k.clone().into_owned());
+        match k.as_ref() {
+            "scope" => {
+                q.scope = Some(match v.as_ref() {
+                    "global" => ScopeWord::Global,
+                    "around_user" => ScopeWord::AroundUser,
+                    "friends" => ScopeWord::Friends,
+                    "users" => ScopeWord::Users,
+                    other => {
+                        return Err(ApiError::invalid(format!(
+                            "scope: {} is not one of global, around_user, friends, users",
+                            laurel_core::shown(other, 40)
+                        )));
+                    }
+                });
+            }
+            "start" => q.start = Some(range_number("start", &v)?),
+            "end" => q.end = Some(range_number("end", &v)?),
+            "steam_id" => {
+                q.steam_id = Some(
+                    v.parse()
+                        .map_err(|e| ApiError::invalid(format!("steam_id: {e}")))?,
+                );
+            }
+            "steam_ids" => {
+                let parts: Vec<&str> = v.split(',').collect();
+                if parts.len() > MAX_LEADERBOARD_USERS {
+                    return Err(ApiError::invalid(format!(
+                        "steam_ids: {} ids; at most {MAX_LEADERBOARD_USERS} per request",
+                        parts.len()
+                    )));
+                }
+                let mut ids = Vec::with_capacity(parts.len());
+                for (i, part) in parts.iter().enumerate() {
+                    let id = part
+                        .trim()
+                        .parse::<SteamId>()
+                        .map_err(|e| ApiError::invalid(format!("steam_ids[{i}]: {e}")))?;
+                    ids.push(id);
+                }
+                q.steam_ids = Some(ids);
+            }
+            "period" => {
+                q.previous = match v.as_ref() {
+                    "current" => false,
+                    "previous" => true,
+                    other => {
+                        return Err(ApiError::invalid(format!(
+                            "period: {} is not one of current, previous",
+                            laurel_core::shown(other, 40)
+                        )));
+                    }
+                };
+            }
+            other => {
+                return Err(ApiError::invalid(format!(
+                    "unknown query parameter {} (scope, start, end, steam_id, steam_ids, period)",
+                    laurel_core::shown(other, 40)
+                )));
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// The user an `around_user` or `friends` download is about: the token's
+/// own user, or with a server key the `steam_id` it names.
+fn scope_user(
+    caller: &Caller,
+    steam_id: Option<SteamId>,
+    scope: &str,
+) -> Result<SteamId, ApiError> {
+    match (caller, steam_id) {
+        (Caller::User(claims), None) => Ok(claims.user),
+        (Caller::User(claims), Some(id)) if id == claims.user => Ok(id),
+        (Caller::User(claims), Some(id)) => Err(ApiError::access_denied(format!(
+            "a user token reads {scope} of its own user ({}), not {id}",
+            claims.user
+        ))),
+        (_, Some(id)) => Ok(id),
+        (_, None) => Err(ApiError::invalid(format!(
+            "scope={scope} with a server key needs steam_id=<the user>"
+        ))),
+    }
+}
+
+/// `GET /api/v1/apps/{app_id}/leaderboards/{board_id}/entries`
+pub async fn entries(
+    State(state): State<AppState>,
+    caller: Caller,
+    BoardPath(app, id): BoardPath,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    caller.require_app(app, false)?;
+    let q = parse_entries_query(query.as_deref())?;
+    let scope_word = q.scope.unwrap_or(ScopeWord::Global);
+    if q.steam_ids.is_some() && scope_word != ScopeWord::Users {
+        return Err(ApiError::invalid("steam_ids is read only with scope=users"));
+    }
+    let scope = match scope_word {
+        ScopeWord::Global => Scope::Global {
+            start: q.start.unwrap_or(GLOBAL_DEFAULT.0),
+            end: q.end.unwrap_or(GLOBAL_DEFAULT.1),
+        },
+        ScopeWord::AroundUser => Scope::AroundUser {
+            user: scope_user(&caller, q.steam_id, "around_user")?,
+            before: q.start.unwrap_or(AROUND_DEFAULT.0),
+            after: q.end.unwrap_or(AROUND_DEFAULT.1),
+        },
+        ScopeWord::Friends => {
+            let user = scope_user(&caller, q.steam_id, "friends")?;
+            let mut users = state.store().friends(app, user).await?;
+            users.push(user);
+            Scope::Users(users)
+        }
+        ScopeWord::Users => match q.steam_ids {
+            Some(ids) => Scope::Users(ids),
+            None => {
+                return Err(ApiError::invalid(
+                    "scope=users needs steam_ids=<comma-separated ids>",
+                ));
+            }
+        },
+    };
+    let board = board_of(&state, app, id).await?;
+    let now = unix_now();
+    let period = if q.previous {
+        previous_period(&board, now).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "leaderboard {} has no periods: there is no previous one to read",
+                laurel_core::shown(board.def.name.as_str(), 40)
+            ))
+        })?
+    } else {
+        current_period(&board, now)
+    };
+    let download = state
+        .leaderboards()
+        .download(state.store(), &board, period, &scope)
+        .await
+        .map_err(board_error(app, id))?;
+    ok_json(&EntriesResponse {
+        result: EResult::Ok.code(),
+        leaderboard_id: u64::try_from(id).unwrap_or(0),
+        entry_count: download.entry_count,
+        period_start: period,
+        entries: download
+            .entries
+            .into_iter()
+            .map(|e| EntryBody {
+                steam_id: e.user.to_string(),
+                rank: e.rank,
+                score: e.score,
+                details: e.details,
+                set_at: e.set_at,
+            })
+            .collect(),
+    })
+}
+
+/// A moderator: the admin token, or a server key of `app`. Answers the
+/// audit record's actor.
+async fn moderator(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: Result<Caller, ApiError>,
+    app: AppId,
+) -> Result<String, ApiError> {
+    if state.admin().check(headers).is_ok() {
+        return Ok(actor(None));
+    }
+    match caller? {
+        Caller::Server(key) if key.app == app => Ok(actor(Some(&Caller::Server(key)))),
+        Caller::Server(key) => Err(ApiError::access_denied(format!(
+            "server key is for app {}, not app {app}",
+            key.app
+        ))),
+        Caller::User(_) => Err(ApiError::access_denied(
+            "only the game's server key or the admin may moderate leaderboards",
+        )),
+        Caller::Anonymous => Err(ApiError::not_logged_on(
+            "this route needs `Authorization: Bearer <server key or admin token>`",
+        )),
+    }
+}
+
+fn moderation_audit(
+    who: String,
+    address: String,
+    what: &'static str,
+    board: &Board,
+    user: Option<SteamId>,
+) -> AuditDraft {
+    let mut draft = AuditDraft::new(who, address, what).about(board.app, user);
+    draft.detail = serde_json::json!({
+        "leaderboard_id": board.id,
+        "leaderboard": board.def.name.as_str(),
+    });
+    draft
+}
+
+/// `DELETE /api/v1/apps/{app_id}/leaderboards/{board_id}`
+pub async fn delete_board(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
+    Origin(address): Origin,
+    BoardPath(app, id): BoardPath,
+) -> ApiResult {
+    let who = moderator(&state, &headers, caller, app).await?;
+    let board = board_of(&state, app, id).await?;
+    let count = state
+        .leaderboards()
+        .entry_count(state.store(), &board, current_period(&board, unix_now()))
+        .await
+        .map_err(board_error(app, id))?;
+    let audit = moderation_audit(who, address, action::LEADERBOARD_DELETE, &board, None);
+    let deleted = state
+        .store()
+        .delete_leaderboard(app, id, audit)
+        .await
+        .map_err(board_error(app, id))?;
+    state.leaderboards().forget(app, id);
+    if !deleted {
+        return Err(unknown_board(app, id));
+    }
+    ok_json(&ModerationResponse {
+        result: EResult::Ok.code(),
+        removed: count,
+    })
+}
+
+/// `POST /api/v1/apps/{app_id}/leaderboards/{board_id}/reset`
+pub async fn reset_board(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
+    Origin(address): Origin,
+    BoardPath(app, id): BoardPath,
+) -> ApiResult {
+    let who = moderator(&state, &headers, caller, app).await?;
+    let board = board_of(&state, app, id).await?;
+    let audit = moderation_audit(who, address, action::LEADERBOARD_RESET, &board, None);
+    let removed = state
+        .store()
+        .reset_leaderboard(app, id, audit)
+        .await
+        .map_err(board_error(app, id))?;
+    ok_json(&ModerationResponse {
+        result: EResult::Ok.code(),
+        removed,
+    })
+}
+
+/// `DELETE /api/v1/apps/{app_id}/leaderboards/{board_id}/users/{steam_id}/score`:
+/// the user's entry in the board's current period.
+pub async fn delete_entry(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Result<Caller, ApiError>,
+    Origin(address): Origin,
+    BoardUserPath(app, id, user): BoardUserPath,
+) -> ApiResult {
+    let who = moderator(&state, &headers, caller, app).await?;
+    let board = board_of(&state, app, id).await?;
+    let audit = moderation_audit(
+        who,
+        address,
+        action::LEADERBOARD_ENTRY_DELETE,
+        &board,
+        Some(user),
+    );
+    let removed = state
+        .store()
+        .delete_leaderboard_entry(app, id, current_period(&board, unix_now()), user, audit)
+        .await
+        .map_err(board_error(app, id))?;
+    ok_json(&ModerationResponse {
+        result: EResult::Ok.code(),
+        removed: u64::from(removed),
+    })
+}
+
+fn friends_body(friends: &[SteamId]) -> FriendsBody {
+    FriendsBody {
+        steam_ids: friends.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// `PUT /api/v1/apps/{app_id}/users/{steam_id}/friends` (server key).
+pub async fn put_friends(
+    State(state): State<AppState>,
+    caller: Caller,
+    UserPath(app, user): UserPath,
+    raw: RawBody,
+) -> ApiResult {
+    caller.require_app(app, false)?;
+    if !matches!(caller, Caller::Server(_)) {
+        return Err(ApiError::access_denied(
+            "only the game's server key sets friends lists",
+        ));
+    }
+    let body: FriendsBody = raw.json()?;
+    if body.steam_ids.len() > MAX_FRIENDS {
+        return Err(ApiError::invalid(format!(
+            "steam_ids: {} ids; a friends list holds at most {MAX_FRIENDS}",
+            body.steam_ids.len()
+        )));
+    }
+    let mut friends = Vec::with_capacity(body.steam_ids.len());
+    for (i, text) in body.steam_ids.iter().enumerate() {
+        let id: SteamId = text
+            .parse()
+            .map_err(|e| ApiError::invalid(format!("steam_ids[{i}]: {e}")))?;
+        if id != user {
+            friends.push(id);
+        }
+    }
+    friends.sort_unstable();
+    friends.dedup();
+    existing_schema(&state, app).await?;
+    state.store().set_friends(app, user, &friends).await?;
+    ok_json(&friends_body(&friends))
+}
+
+/// `GET /api/v1/apps/{app_id}/users/{steam_id}/friends` (server key, or the user's own token).
+pub async fn get_friends(
+    State(state): State<AppState>,
+    caller: Caller,
+    UserPath(app, user): UserPath,
+) -> ApiResult {
+    caller.require_owner_or_server(app, user)?;
+    existing_schema(&state, app).await?;
+    let friends = state.store().friends(app, user).await?;
+    ok_json(&friends_body(&friends))
+}
