@@ -104,7 +104,7 @@ pub fn score_value(value: f64) -> Result<i32, String> {
     let rounded = value.round();
     if rounded < f64::from(i32::MIN) || rounded > f64::from(i32::MAX) {
         return Err(format!(
-            "does not fit a leaderboard score ({}..={}), got {value}",
+            "does not fit a leaderboard score ({}..={}), got {value:?}",
             i32::MIN,
             i32::MAX
         ));
@@ -121,7 +121,7 @@ pub fn board_index(value: f64) -> Result<i32, String> {
     let t = value.trunc();
     if t < f64::from(i32::MIN) || t > f64::from(i32::MAX) {
         return Err(format!(
-            "is out of range ({}..={}), got {value}",
+            "is out of range ({}..={}), got {value:?}",
             i32::MIN,
             i32::MAX
         ));

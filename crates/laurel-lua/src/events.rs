@@ -13,13 +13,18 @@ use laurel_client::{Event, LeaderboardCall, SteamId};
 use mlua::{Function, Lua, Table, Value};
 
 /// The event names `addEventListener` accepts (the plugin's reference list).
-/// Laurel produces the four progress events; the others are accepted so
-/// games that listen for them load, and never fire.
-pub const EVENT_NAMES: [&str; 8] = [
+/// The leaderboard events (`leaderboardEntries`, `leaderboardInfo`,
+/// `setHighScore`) go only to the listener of the call they answer, so a
+/// listener added for them never fires, as in the plugin; so do the events
+/// Laurel does not produce (accepted so that games that listen for them load).
+pub const EVENT_NAMES: [&str; 11] = [
     "achievementImageUpdate",
     "achievementInfoUpdate",
+    "leaderboardEntries",
+    "leaderboardInfo",
     "microtransactionAuthorization",
     "overlayStatus",
+    "setHighScore",
     "userInfoUpdate",
     "userProgressSave",
     "userProgressUnload",
