@@ -34,6 +34,9 @@ fn requests(generator: &mut SchemaGenerator) {
     generator.subschema_for::<ResetRequest>();
     generator.subschema_for::<KeyCreateRequest>();
     generator.subschema_for::<TokenRevokeRequest>();
+    generator.subschema_for::<leaderboards::BoardCreateRequest>();
+    generator.subschema_for::<leaderboards::ScoreUploadRequest>();
+    generator.subschema_for::<leaderboards::FriendsBody>();
 }
 
 /// The answers of the client and admin API.
@@ -54,6 +57,12 @@ fn responses(generator: &mut SchemaGenerator) {
     generator.subschema_for::<AuditListResponse>();
     generator.subschema_for::<UndoResponse>();
     generator.subschema_for::<AppListResponse>();
+    generator.subschema_for::<leaderboards::BoardListResponse>();
+    generator.subschema_for::<leaderboards::BoardResponse>();
+    generator.subschema_for::<leaderboards::ScoreUploadResponse>();
+    generator.subschema_for::<leaderboards::EntriesResponse>();
+    generator.subschema_for::<leaderboards::FriendsBody>();
+    generator.subschema_for::<leaderboards::ModerationResponse>();
 }
 
 /// Every wire type's schema (and those of the types they hold), by name,

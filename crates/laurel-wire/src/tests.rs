@@ -222,3 +222,104 @@ fn global_stats_response_shape() {
         body
     );
 }
+
+mod leaderboard_shapes {
+    use crate::leaderboards::*;
+
+    fn board() -> BoardBody {
+        BoardBody {
+            id: 7,
+            name: "Feet Traveled".into(),
+            sort: "descending".into(),
+            display: "numeric".into(),
+            display_name: None,
+            writes: "client".into(),
+            period: "none".into(),
+            entry_count: 2,
+        }
+    }
+
+    #[test]
+    fn board_list_and_find_answers() {
+        let mut daily = board();
+        daily.id = 8;
+        daily.name = "Daily Dash".into();
+        daily.display_name = Some("Daily dash".into());
+        daily.period = "daily".into();
+        daily.writes = "trusted".into();
+        insta::assert_json_snapshot!(BoardListResponse {
+            result: 1,
+            leaderboards: vec![board(), daily],
+        });
+        insta::assert_json_snapshot!(BoardResponse {
+            result: 1,
+            created: true,
+            leaderboard: board(),
+        });
+    }
+
+    #[test]
+    fn requests_read_with_their_defaults() {
+        let create: BoardCreateRequest = serde_json::from_str(
+            r#"{"name": "Quickest Win", "sort": "ascending", "display": "seconds"}"#,
+        )
+        .unwrap();
+        insta::assert_json_snapshot!(create);
+        let upload: ScoreUploadRequest = serde_json::from_str(r#"{"score": -5}"#).unwrap();
+        insta::assert_json_snapshot!(upload);
+        for bad in [
+            r#"{"score": 2147483648}"#,
+            r#"{"score": 1.5}"#,
+            r#"{"score": "7"}"#,
+            r#"{"score": 1, "detail": []}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ScoreUploadRequest>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn upload_download_and_moderation_answers() {
+        insta::assert_json_snapshot!(ScoreUploadResponse {
+            result: 1,
+            leaderboard_id: 7,
+            score: 150,
+            score_changed: true,
+            global_rank_new: 1,
+            global_rank_previous: 2,
+            entry_count: 2,
+            replayed: false,
+        });
+        insta::assert_json_snapshot!(EntriesResponse {
+            result: 1,
+            leaderboard_id: 7,
+            entry_count: 2,
+            period_start: 0,
+            entries: vec![
+                EntryBody {
+                    steam_id: "76561197960287930".into(),
+                    rank: 1,
+                    score: 150,
+                    details: vec![1, 2],
+                    set_at: 1_760_000_000,
+                },
+                EntryBody {
+                    steam_id: "76561197960287931".into(),
+                    rank: 2,
+                    score: 150,
+                    details: vec![],
+                    set_at: 1_760_000_001,
+                },
+            ],
+        });
+        insta::assert_json_snapshot!(FriendsBody {
+            steam_ids: vec!["76561197960287931".into()],
+        });
+        insta::assert_json_snapshot!(ModerationResponse {
+            result: 1,
+            removed: 9,
+        });
+    }
+}

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-
 /// App 481: clients may create boards; a daily board and a trusted one.
 const BOARDS_SCHEMA: &str = r#"{
   "app": {"name": "Boards", "allow_client_leaderboard_create": true},

@@ -61,7 +61,8 @@ async fn the_router_serves_the_route_table() {
             .path
             .replace("{app_id}", "480")
             .replace("{steam_id}", A)
-            .replace("{key_id}", "1");
+            .replace("{key_id}", "1")
+            .replace("{board_id}", "1");
         let r = app.send(route.method, &path, Some(ADMIN), &[], "{}").await;
         assert_ne!(r.status, 405, "{} {}", route.method, route.path);
         assert!(

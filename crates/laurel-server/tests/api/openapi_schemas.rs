@@ -474,6 +474,7 @@ fn name_of_component(parameter: &str) -> &'static str {
         "app_id" => "AppId",
         "steam_id" => "SteamId",
         "key_id" => "KeyId",
+        "board_id" => "BoardId",
         _ => "-",
     }
 }
@@ -491,7 +492,7 @@ async fn path_ids_the_document_allows_are_the_ones_the_server_takes() {
     let i64_max = i64::MAX.to_string();
     let over = |max: &str| (max.parse::<u128>().expect("a number") + 1).to_string();
     let common = ["0", "1", "01", "00", "+1", "-1", "1.0", "1e3", "abc", "%20"];
-    let cases: [(&str, &str, &str, &str, Vec<String>); 4] = [
+    let cases: [(&str, &str, &str, &str, Vec<String>); 5] = [
         (
             "app_id",
             "/api/v1/admin/apps/{app_id}/keys",
@@ -512,6 +513,13 @@ async fn path_ids_the_document_allows_are_the_ones_the_server_takes() {
             "delete",
             "/api/v1/admin/apps/480/keys/{}",
             [i64_max.clone(), over(&i64_max), format!("+{i64_max}")].into(),
+        ),
+        (
+            "board_id",
+            "/api/v1/apps/{app_id}/leaderboards/{board_id}",
+            "delete",
+            "/api/v1/apps/480/leaderboards/{}",
+            [i64_max.clone(), over(&i64_max), format!("0{i64_max}")].into(),
         ),
         (
             "audit_id",

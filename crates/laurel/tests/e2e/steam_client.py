@@ -22,9 +22,11 @@ def show(name, fn):
     try:
         result = fn()
         print(json.dumps({"call": name, "result": result}), flush=True)
+        return result
     except Exception as e:  # noqa: BLE001 - any failure is reported to the Rust test
         status = getattr(getattr(e, "response", None), "status_code", None)
         print(json.dumps({"call": name, "error": repr(e), "status": status}), flush=True)
+        return None
 
 
 def main():
@@ -71,6 +73,43 @@ def main():
     )
     show("GetServerInfo", lambda: api.ISteamWebAPIUtil.GetServerInfo())
     show("GetPlayerSummaries", lambda: api.ISteamUser.GetPlayerSummaries(steamids=str(steamid)))
+    # ISteamLeaderboards: a trusted board made, written, read and removed.
+    lb = api.ISteamLeaderboards
+    show("GetLeaderboardsForGame", lambda: lb.GetLeaderboardsForGame(appid=480))
+    made = show(
+        "FindOrCreateLeaderboard",
+        lambda: lb.FindOrCreateLeaderboard(
+            appid=480,
+            name="Python Board",
+            sortmethod="Descending",
+            displaytype="Numeric",
+            createifnotfound=True,
+            onlytrustedwrites=True,
+        ),
+    )
+    board = (made or {}).get("result", {}).get("leaderboard", {}).get("leaderBoardID", 0)
+    show(
+        "SetLeaderboardScore",
+        lambda: lb.SetLeaderboardScore(
+            appid=480, leaderboardid=board, steamid=steamid, score=77, scoremethod="KeepBest", details="1,2"
+        ),
+    )
+    show(
+        "SetLeaderboardScore_worse",
+        lambda: lb.SetLeaderboardScore(appid=480, leaderboardid=board, steamid=steamid, score=5, scoremethod="KeepBest"),
+    )
+    show(
+        "GetLeaderboardEntries",
+        lambda: lb.GetLeaderboardEntries(
+            appid=480, rangestart=0, rangeend=2147483647, leaderboardid=board, datarequest=0
+        ),
+    )
+    show(
+        "DeleteLeaderboardScore",
+        lambda: lb.DeleteLeaderboardScore(appid=480, leaderboardid=board, steamid=steamid),
+    )
+    show("ResetLeaderboard", lambda: lb.ResetLeaderboard(appid=480, leaderboardid=board))
+    show("DeleteLeaderboard", lambda: lb.DeleteLeaderboard(appid=480, name="Python Board"))
     # A refusal: another steamid that never played.
     show("GetPlayerAchievements_nobody", lambda: api.ISteamUserStats.GetPlayerAchievements(steamid=steamid + 1, appid=480))
 

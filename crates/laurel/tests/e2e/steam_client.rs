@@ -81,7 +81,12 @@ fn valvepython_steam_webapi_works_unmodified() {
 
     assert_eq!(
         result("interfaces"),
-        &json!(["ISteamUser", "ISteamUserStats", "ISteamWebAPIUtil"])
+        &json!([
+            "ISteamLeaderboards",
+            "ISteamUser",
+            "ISteamUserStats",
+            "ISteamWebAPIUtil"
+        ])
     );
     let summaries = &result("GetPlayerSummaries")["response"]["players"];
     assert_eq!(summaries[0]["steamid"], json!(a), "{summaries}");
@@ -138,6 +143,48 @@ fn valvepython_steam_webapi_works_unmodified() {
     assert_eq!(vdf["steamID"], json!(a));
     assert_eq!(vdf["achievements"]["0"]["apiname"], "ACH_WIN_ONE_GAME");
     assert!(result("GetServerInfo")["servertime"].is_i64());
+    // ISteamLeaderboards, with Steam's mixed-case fields.
+    let boards = result("GetLeaderboardsForGame")["response"]["leaderboards"]
+        .as_array()
+        .expect("leaderboards")
+        .clone();
+    assert!(
+        boards.iter().any(|b| b["name"] == "Feet Traveled"
+            && b["sortmethod"] == "Descending"
+            && b["onlytrustedwrites"] == false),
+        "{boards:?}"
+    );
+    let made = &result("FindOrCreateLeaderboard")["result"];
+    assert_eq!(made["result"], 1);
+    let board = &made["leaderboard"];
+    assert_eq!(
+        (
+            board["leaderboardName"].clone(),
+            board["leaderBoardSortMethod"].clone(),
+            board["onlytrustedwrites"].clone(),
+            board["leaderBoardEntries"].clone()
+        ),
+        (json!("Python Board"), json!("Descending"), json!(true), json!(0))
+    );
+    assert_eq!(
+        result("SetLeaderboardScore"),
+        &json!({"result": {"result": 1, "leaderboard_entry_count": 1, "score_changed": true,
+                           "global_rank_previous": 0, "global_rank_new": 1}})
+    );
+    assert_eq!(
+        result("SetLeaderboardScore_worse")["result"]["score_changed"],
+        false
+    );
+    let info = &result("GetLeaderboardEntries")["leaderboardEntryInformation"];
+    assert_eq!(info["appID"], 480);
+    assert_eq!(info["leaderboardID"], board["leaderBoardID"]);
+    assert_eq!(info["totalLeaderBoardEntryCount"], 1);
+    assert_eq!(info["leaderboardEntries"][0]["steamID"], json!(a));
+    assert_eq!(info["leaderboardEntries"][0]["score"], 77);
+    assert_eq!(info["leaderboardEntries"][0]["rank"], 1);
+    for call in ["DeleteLeaderboardScore", "ResetLeaderboard", "DeleteLeaderboard"] {
+        assert_eq!(result(call), &json!({"result": {"result": 1}}), "{call}");
+    }
     // A refusal reaches the library as the HTTP error Steam would give.
     let nobody = &calls["GetPlayerAchievements_nobody"];
     assert_eq!(nobody["status"], 400, "{nobody}");
