@@ -79,6 +79,20 @@
 //! Progress requests retry until `request_timeout` (60 s by default) and
 //! then report `UserProgressUpdate { is_error: true, result_code: NoConnection }`.
 //!
+//! # Leaderboards
+//! Steam's calls ([`Client::find_leaderboard`],
+//! [`Client::find_or_create_leaderboard`],
+//! [`Client::upload_leaderboard_score`],
+//! [`Client::download_leaderboard_entries`],
+//! [`Client::download_leaderboard_entries_for_users`]) return a
+//! [`LeaderboardCall`], and the event that answers carries it
+//! ([`Event::LeaderboardFindResult`], [`Event::LeaderboardScoreUploaded`],
+//! [`Event::LeaderboardScoresDownloaded`]). An upload is journaled like a
+//! store (kind `score`) and sent with its idempotency key until the server
+//! answers, also by a later run; its event comes only then (none while
+//! offline). Finds and downloads are not cached: without a server they end
+//! in an error event at `request_timeout`. docs/leaderboards.md.
+//!
 //! The journal file defaults to `laurel-journal-<app>-<user>.sqlite3` in the
 //! current directory ([`ClientConfig::default_journal_path`]). Besides the
 //! unsent stores, it keeps the last schema, progress and profile the server
