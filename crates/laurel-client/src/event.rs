@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 
 use laurel_core::{EResult, SteamId};
 
+use crate::leaderboard::{LeaderboardCall, LeaderboardEntry, LeaderboardHandle, LeaderboardInfo};
+
 /// Most undelivered events kept. A game that never pumps loses the oldest
 /// ones (logged) rather than growing without bound.
 pub const MAX_QUEUED_EVENTS: usize = 10_000;
@@ -88,11 +90,58 @@ pub enum Event {
         result_code: EResult,
         count: u32,
     },
+    /// Answer to [`crate::Client::find_leaderboard`] and
+    /// [`crate::Client::find_or_create_leaderboard`] (Steam:
+    /// `LeaderboardFindResult_t`; found = `board.is_some()`). Not found:
+    /// `is_error`, `FileNotFound`.
+    LeaderboardFindResult {
+        call: LeaderboardCall,
+        is_error: bool,
+        result_code: EResult,
+        /// The name asked for.
+        name: String,
+        board: Option<LeaderboardInfo>,
+    },
+    /// Answer to an upload (Steam: `LeaderboardScoreUploaded_t`), when the
+    /// server answered it: an upload made offline is journaled and its
+    /// event comes when it is finally answered, also in a later run (then
+    /// `call` is `None`). Refusals (a trusted board, an unknown board, 65
+    /// details) are final: `is_error` with the server's result.
+    LeaderboardScoreUploaded {
+        call: Option<LeaderboardCall>,
+        is_error: bool,
+        result_code: EResult,
+        /// `None` when the board named was not found.
+        board: Option<LeaderboardHandle>,
+        /// The score uploaded.
+        score: i32,
+        score_changed: bool,
+        /// The user's rank now (0 on error).
+        global_rank_new: u64,
+        /// The user's rank before this upload; 0 when they had no entry.
+        global_rank_previous: u64,
+        /// Entries on the board after the upload.
+        entry_count: u64,
+    },
+    /// Answer to a download (Steam: `LeaderboardScoresDownloaded_t`).
+    /// Offline, an error (`NoConnection`) at `request_timeout`: downloads
+    /// are not cached.
+    LeaderboardScoresDownloaded {
+        call: LeaderboardCall,
+        is_error: bool,
+        result_code: EResult,
+        /// `None` when the board named was not found.
+        board: Option<LeaderboardHandle>,
+        entries: Vec<LeaderboardEntry>,
+        /// Entries on the whole board (its current period).
+        entry_count: u64,
+    },
 }
 
 impl Event {
     /// The Solar2D event name: `userProgressUpdate`, `userProgressSave`,
-    /// `achievementInfoUpdate`, `userProgressUnload`.
+    /// `achievementInfoUpdate`, `userProgressUnload`, … and for the
+    /// leaderboard events `leaderboardInfo`, `setHighScore`, `leaderboardEntries`.
     pub fn name(&self) -> &'static str {
         match self {
             Event::UserProgressUpdate { .. } => "userProgressUpdate",
@@ -103,6 +152,9 @@ impl Event {
             Event::GlobalStatsReceived { .. } => "globalStatsReceived",
             Event::ActivePlayerCount { .. } => "activePlayerCount",
             Event::UserInfoUpdate { .. } => "userInfoUpdate",
+            Event::LeaderboardFindResult { .. } => "leaderboardInfo",
+            Event::LeaderboardScoreUploaded { .. } => "setHighScore",
+            Event::LeaderboardScoresDownloaded { .. } => "leaderboardEntries",
         }
     }
 

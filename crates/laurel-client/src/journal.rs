@@ -1,4 +1,4 @@
-//! The offline journal: every store (and reset) is written here, durably,
+//! The offline journal: every store, reset and leaderboard upload is written here, durably,
 //! before it is sent, and removed only after the server has answered it
 //! (accepted, replayed or refused). A crash of the game loses nothing that
 //! [`crate::Client::store_stats`] acknowledged with `true`.
@@ -32,6 +32,9 @@ pub enum EntryKind {
     Store,
     /// `POST …/reset` with a `ResetRequest`.
     Reset,
+    /// A leaderboard upload: `POST …/leaderboards/{board}/users/{id}/score`
+    /// (the body names the board and holds the `ScoreUploadRequest`).
+    Score,
 }
 
 impl EntryKind {
@@ -39,12 +42,14 @@ impl EntryKind {
         match self {
             EntryKind::Store => "store",
             EntryKind::Reset => "reset",
+            EntryKind::Score => "score",
         }
     }
     fn parse(s: &str) -> Option<EntryKind> {
         match s {
             "store" => Some(EntryKind::Store),
             "reset" => Some(EntryKind::Reset),
+            "score" => Some(EntryKind::Score),
             _ => None,
         }
     }

@@ -79,6 +79,20 @@
 //! Progress requests retry until `request_timeout` (60 s by default) and
 //! then report `UserProgressUpdate { is_error: true, result_code: NoConnection }`.
 //!
+//! # Leaderboards
+//! Steam's calls ([`Client::find_leaderboard`],
+//! [`Client::find_or_create_leaderboard`],
+//! [`Client::upload_leaderboard_score`],
+//! [`Client::download_leaderboard_entries`],
+//! [`Client::download_leaderboard_entries_for_users`]) return a
+//! [`LeaderboardCall`], and the event that answers carries it
+//! ([`Event::LeaderboardFindResult`], [`Event::LeaderboardScoreUploaded`],
+//! [`Event::LeaderboardScoresDownloaded`]). An upload is journaled like a
+//! store (kind `score`) and sent with its idempotency key until the server
+//! answers, also by a later run; its event comes only then (none while
+//! offline). Finds and downloads are not cached: without a server they end
+//! in an error event at `request_timeout`. docs/leaderboards.md.
+//!
 //! The journal file defaults to `laurel-journal-<app>-<user>.sqlite3` in the
 //! current directory ([`ClientConfig::default_journal_path`]). Besides the
 //! unsent stores, it keeps the last schema, progress and profile the server
@@ -89,11 +103,12 @@ mod config;
 mod event;
 mod global;
 pub mod journal;
+mod leaderboard;
 mod state;
 mod transport;
 mod worker;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -106,8 +121,12 @@ pub use config::{
 };
 pub use event::{Event, MAX_QUEUED_EVENTS, SaveDetail};
 pub use journal::MAX_JOURNAL_ENTRIES;
+pub use laurel_core::leaderboard::{DisplayType, SortMethod, UploadMethod};
 pub use laurel_core::{AppId, EResult, StatKind, SteamId};
-pub use state::{AchievementIcons, AchievementInfo, MAX_CACHED_USERS, UserInfo};
+pub use leaderboard::{
+    EntriesRequest, LeaderboardCall, LeaderboardEntry, LeaderboardHandle, LeaderboardInfo,
+};
+pub use state::{AchievementIcons, AchievementInfo, MAX_CACHED_USERS, MAX_LISTED_USERS, UserInfo};
 pub use transport::MAX_RESPONSE_BYTES;
 pub use worker::{
     FIRST_RETRY_BACKOFF, MAX_ATTEMPT_TIMEOUT, MAX_FETCH_RETRY_BACKOFF, MAX_QUEUED_REQUESTS,
@@ -156,6 +175,8 @@ pub struct Client {
     user: SteamId,
     /// Journal entries in the file, kept here so writes can check the bound cheaply.
     journaled: Arc<AtomicUsize>,
+    /// The last leaderboard call id given out.
+    calls: AtomicU64,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -201,9 +222,12 @@ impl Client {
                 "journal holds stores of an earlier run; they are sent first"
             );
         }
+        let (scores, stores): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .partition(|e| e.kind == EntryKind::Score);
         state
             .in_flight
-            .extend(entries.into_iter().map(InFlight::from_journal));
+            .extend(stores.into_iter().map(InFlight::from_journal));
         restore_cached(&journal, &mut state);
 
         let mut inbox = Inbox {
@@ -211,6 +235,15 @@ impl Client {
             ..Inbox::default()
         };
         inbox.fetches.push_back((user, Instant::now()));
+        let scores_unsent = scores.len();
+        inbox
+            .scores
+            .extend(scores.into_iter().map(|e| leaderboard::ScoreJob {
+                seq: e.seq,
+                key: e.idempotency_key,
+                body: e.body,
+                call: None,
+            }));
         let shared = Arc::new(Shared {
             user,
             request_timeout: config.request_timeout,
@@ -225,6 +258,9 @@ impl Client {
             fetches_queued: AtomicUsize::new(1),
             globals_queued: AtomicUsize::new(0),
             globals: Mutex::new(Default::default()),
+            boards_queued: AtomicUsize::new(0),
+            scores_unsent: AtomicUsize::new(scores_unsent),
+            boards: Mutex::new(Default::default()),
         });
         let worker = Worker::new(
             shared.clone(),
@@ -240,6 +276,7 @@ impl Client {
             app,
             user,
             journaled,
+            calls: AtomicU64::new(0),
             worker: Some(handle),
         })
     }
@@ -417,9 +454,19 @@ impl Client {
     /// user's answers at once: the name kept from an earlier run or fetched
     /// with the progress, else the default (the Steam id in decimal).
     /// Another user's is `None` until [`Client::request_user_info`] brought
-    /// it (Steam's `GetFriendPersonaName` after `RequestUserInformation`).
+    /// it (Steam's `GetFriendPersonaName` after `RequestUserInformation`),
+    /// except for users listed in a leaderboard download: for them the
+    /// default answers at once, and the first read asks for their profile
+    /// ([`Event::UserInfoUpdate`] announces it).
     pub fn user_info(&self, user: Option<SteamId>) -> Option<UserInfo> {
-        lock(&self.shared.state).user_info(user)
+        let mut state = lock(&self.shared.state);
+        let info = state.user_info(user);
+        let ask = user.filter(|u| state.ask_listed(*u));
+        drop(state);
+        if let Some(other) = ask {
+            self.request_user_info(other);
+        }
+        info
     }
 
     /// Asks for another user's profile. `true` if queued (or already
@@ -637,6 +684,246 @@ impl Client {
     fn wake_worker(&self) {
         lock(&self.shared.inbox).journal_changed = true;
         self.shared.notify();
+    }
+
+    // ----- leaderboards -----
+
+    fn next_call(&self) -> LeaderboardCall {
+        LeaderboardCall(self.calls.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    fn queue_board(&self, function: &str, request: leaderboard::BoardRequest) -> bool {
+        if !self.is_logged_on() {
+            return false;
+        }
+        if self
+            .shared
+            .boards_queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_QUEUED_REQUESTS).then_some(n + 1)
+            })
+            .is_err()
+        {
+            tracing::warn!("{function}: {MAX_QUEUED_REQUESTS} leaderboard requests already queued");
+            return false;
+        }
+        lock(&self.shared.inbox)
+            .boards
+            .push_back((request, Instant::now()));
+        self.shared.notify();
+        true
+    }
+
+    /// Finds a board by name, compared case-insensitively (Steam:
+    /// `FindLeaderboard`); never creates one. The answer is an
+    /// [`Event::LeaderboardFindResult`] with the returned call; `None` when
+    /// not queued (an invalid name, logged off, too many requests).
+    pub fn find_leaderboard(&self, name: &str) -> Option<LeaderboardCall> {
+        self.find(name, None)
+    }
+
+    /// Finds a board, creating it with these settings when none has the
+    /// name (Steam: `FindOrCreateLeaderboard`); an existing board keeps its
+    /// own settings. The server creates only where the app allows clients
+    /// to (`allow_client_leaderboard_create`), else the answer is an error
+    /// with `AccessDenied`.
+    pub fn find_or_create_leaderboard(
+        &self,
+        name: &str,
+        sort: SortMethod,
+        display: DisplayType,
+    ) -> Option<LeaderboardCall> {
+        self.find(name, Some((sort, display)))
+    }
+
+    fn find(
+        &self,
+        name: &str,
+        create: Option<(SortMethod, DisplayType)>,
+    ) -> Option<LeaderboardCall> {
+        if let Err(e) = laurel_core::leaderboard::BoardName::parse(name) {
+            tracing::warn!(error = %e, "find_leaderboard: not a board name");
+            return None;
+        }
+        let call = self.next_call();
+        let request = leaderboard::BoardRequest::Find {
+            call,
+            name: name.to_owned(),
+            create,
+        };
+        self.queue_board("find_leaderboard", request)
+            .then_some(call)
+    }
+
+    /// What the last find, upload or download said of a board (Steam:
+    /// `GetLeaderboardName`, `GetLeaderboardEntryCount`,
+    /// `GetLeaderboardSortMethod`, `GetLeaderboardDisplayType`).
+    pub fn leaderboard_info(&self, board: LeaderboardHandle) -> Option<LeaderboardInfo> {
+        lock(&self.shared.boards).get(board).cloned()
+    }
+
+    /// Uploads the current user's score (Steam: `UploadLeaderboardScore`),
+    /// with up to [`laurel_core::limits::MAX_LEADERBOARD_DETAILS`] details.
+    /// The upload is journaled first (so it is not lost offline, nor by a
+    /// crash) and sent with its idempotency key until the server answers;
+    /// the answer is an [`Event::LeaderboardScoreUploaded`] with the
+    /// returned call. `None`: too many details, logged off, or the journal
+    /// cannot take it.
+    pub fn upload_leaderboard_score(
+        &self,
+        board: LeaderboardHandle,
+        method: UploadMethod,
+        score: i32,
+        details: &[i32],
+    ) -> Option<LeaderboardCall> {
+        self.upload(
+            leaderboard::BoardRef::Handle(board.get()),
+            method,
+            score,
+            details,
+        )
+    }
+
+    /// [`Client::upload_leaderboard_score`] to the board with this name
+    /// (Laurel's, for Solar2D's `requestSetHighScore`): the name is looked up
+    /// when the upload is sent, so it too can be made offline. No board of
+    /// that name: an error event with `FileNotFound`.
+    pub fn upload_leaderboard_score_by_name(
+        &self,
+        board: &str,
+        method: UploadMethod,
+        score: i32,
+        details: &[i32],
+    ) -> Option<LeaderboardCall> {
+        if let Err(e) = laurel_core::leaderboard::BoardName::parse(board) {
+            tracing::warn!(error = %e, "upload_leaderboard_score: not a board name");
+            return None;
+        }
+        self.upload(
+            leaderboard::BoardRef::Name(board.to_owned()),
+            method,
+            score,
+            details,
+        )
+    }
+
+    fn upload(
+        &self,
+        board: leaderboard::BoardRef,
+        method: UploadMethod,
+        score: i32,
+        details: &[i32],
+    ) -> Option<LeaderboardCall> {
+        if !self.is_logged_on() {
+            return None;
+        }
+        if details.len() > laurel_core::limits::MAX_LEADERBOARD_DETAILS {
+            tracing::warn!(
+                details = details.len(),
+                "upload_leaderboard_score: at most {} details",
+                laurel_core::limits::MAX_LEADERBOARD_DETAILS
+            );
+            return None;
+        }
+        if self.journal_full() {
+            return None;
+        }
+        let body = leaderboard::JournaledScore {
+            board,
+            upload: laurel_wire::leaderboards::ScoreUploadRequest {
+                score,
+                details: details.to_vec(),
+                method: Some(method.as_str().to_owned()),
+            },
+        };
+        let call = self.next_call();
+        // The inbox lock is held over the append, so uploads reach the
+        // worker in journal order.
+        let mut inbox = lock(&self.shared.inbox);
+        let (seq, key, body) = self.journal_append(EntryKind::Score, &body)?;
+        self.shared.scores_unsent.fetch_add(1, Ordering::AcqRel);
+        inbox.scores.push_back(leaderboard::ScoreJob {
+            seq,
+            key,
+            body,
+            call: Some(call),
+        });
+        drop(inbox);
+        self.shared.notify();
+        Some(call)
+    }
+
+    /// Leaderboard uploads journaled and not yet answered by the server
+    /// (including those of an earlier run).
+    pub fn unsent_leaderboard_scores(&self) -> usize {
+        self.shared.scores_unsent.load(Ordering::Acquire)
+    }
+
+    /// Downloads entries of a board (Steam: `DownloadLeaderboardEntries`);
+    /// the answer is an [`Event::LeaderboardScoresDownloaded`] with the
+    /// returned call. Offline, that event is an error (`NoConnection`) at
+    /// the request timeout: downloads are not cached.
+    pub fn download_leaderboard_entries(
+        &self,
+        board: LeaderboardHandle,
+        request: EntriesRequest,
+    ) -> Option<LeaderboardCall> {
+        self.download(
+            leaderboard::BoardRef::Handle(board.get()),
+            leaderboard::Scope::Request(request),
+        )
+    }
+
+    /// [`Client::download_leaderboard_entries`] of the board with this name
+    /// (Laurel's, for Solar2D's `requestLeaderboardEntries`). No board of
+    /// that name: an error event with `FileNotFound`.
+    pub fn download_leaderboard_entries_by_name(
+        &self,
+        board: &str,
+        request: EntriesRequest,
+    ) -> Option<LeaderboardCall> {
+        if let Err(e) = laurel_core::leaderboard::BoardName::parse(board) {
+            tracing::warn!(error = %e, "download_leaderboard_entries: not a board name");
+            return None;
+        }
+        self.download(
+            leaderboard::BoardRef::Name(board.to_owned()),
+            leaderboard::Scope::Request(request),
+        )
+    }
+
+    /// The entries of these users, at most
+    /// [`laurel_core::limits::MAX_LEADERBOARD_USERS`] (Steam:
+    /// `DownloadLeaderboardEntriesForUsers`); users without an entry are
+    /// left out. `None` for no users or too many.
+    pub fn download_leaderboard_entries_for_users(
+        &self,
+        board: LeaderboardHandle,
+        users: &[SteamId],
+    ) -> Option<LeaderboardCall> {
+        if users.is_empty() || users.len() > laurel_core::limits::MAX_LEADERBOARD_USERS {
+            tracing::warn!(
+                users = users.len(),
+                "download_leaderboard_entries_for_users: 1 to {} users",
+                laurel_core::limits::MAX_LEADERBOARD_USERS
+            );
+            return None;
+        }
+        self.download(
+            leaderboard::BoardRef::Handle(board.get()),
+            leaderboard::Scope::Users(users.to_vec()),
+        )
+    }
+
+    fn download(
+        &self,
+        board: leaderboard::BoardRef,
+        scope: leaderboard::Scope,
+    ) -> Option<LeaderboardCall> {
+        let call = self.next_call();
+        let request = leaderboard::BoardRequest::Download { call, board, scope };
+        self.queue_board("download_leaderboard_entries", request)
+            .then_some(call)
     }
 
     // ----- events -----

@@ -31,6 +31,9 @@ use wire::{body_of, bound_progress, progress_from_body};
 /// fetched longest ago, with a [`Event::UserProgressUnload`].
 pub const MAX_CACHED_USERS: usize = 256;
 
+/// Most users remembered from leaderboard downloads without their profile.
+pub const MAX_LISTED_USERS: usize = 10_000;
+
 /// What a game reads about one achievement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AchievementInfo {
@@ -112,6 +115,8 @@ impl InFlight {
                 .map_or(Op::Opaque, Op::Store),
             EntryKind::Reset => serde_json::from_str::<laurel_wire::ResetRequest>(&entry.body)
                 .map_or(Op::Opaque, |r| Op::Reset(ResetScope::own(r.achievements))),
+            // Uploads are not stores; `Client::init` queues them apart.
+            EntryKind::Score => Op::Opaque,
         };
         InFlight {
             seq: Some(entry.seq),
@@ -162,6 +167,10 @@ pub(crate) struct State {
     /// Other users whose profile is asked for and not answered yet (a game
     /// may call `getUserInfo` every frame until it arrives).
     profiles_wanted: std::collections::HashSet<SteamId>,
+    /// Users listed in leaderboard downloads whose profile has not arrived:
+    /// `user_info` answers the default for them at once, and asks for the
+    /// profile once (`true`: asked). At most [`MAX_LISTED_USERS`].
+    listed: HashMap<SteamId, bool>,
     fetches: u64,
     /// `false` once the server rejected the credentials (401).
     pub(crate) logged_on: bool,
@@ -219,6 +228,7 @@ impl State {
             others: HashMap::new(),
             profiles: HashMap::new(),
             profiles_wanted: Default::default(),
+            listed: HashMap::new(),
             fetches: 0,
             logged_on: true,
         }
@@ -339,8 +349,39 @@ impl State {
         let user = user.unwrap_or(self.user);
         match self.profiles.get(&user) {
             Some(info) => Some(info.clone()),
-            None if user == self.user => Some(UserInfo::default_for(user)),
+            None if user == self.user || self.listed.contains_key(&user) => {
+                Some(UserInfo::default_for(user))
+            }
             None => None,
+        }
+    }
+
+    /// Notes the users a leaderboard download listed (as Steam, which
+    /// makes their personas known with the entries).
+    pub(crate) fn note_listed(&mut self, users: impl IntoIterator<Item = SteamId>) {
+        for user in users {
+            if user == self.user || self.profiles.contains_key(&user) {
+                continue;
+            }
+            if self.listed.len() >= MAX_LISTED_USERS && !self.listed.contains_key(&user) {
+                // Forget those already asked for; they were answered or refused.
+                self.listed.retain(|_, asked| !*asked);
+                if self.listed.len() >= MAX_LISTED_USERS {
+                    continue;
+                }
+            }
+            self.listed.entry(user).or_insert(false);
+        }
+    }
+
+    /// `true` once for a listed user whose profile has not been asked for.
+    pub(crate) fn ask_listed(&mut self, user: SteamId) -> bool {
+        match self.listed.get_mut(&user) {
+            Some(asked) if !*asked && !self.profiles.contains_key(&user) => {
+                *asked = true;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -372,6 +413,7 @@ impl State {
             named: body.named,
         };
         self.profiles.insert(user, info);
+        self.listed.remove(&user);
         if user == self.user {
             Vec::new()
         } else {

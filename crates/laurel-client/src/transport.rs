@@ -4,6 +4,9 @@
 use std::time::Duration;
 
 use laurel_core::{AppId, EResult, SteamId};
+use laurel_wire::leaderboards::{
+    BoardCreateRequest, BoardResponse, EntriesResponse, ScoreUploadRequest, ScoreUploadResponse,
+};
 use laurel_wire::{
     ErrorBody, GlobalAchievementsResponse, GlobalStatsResponse, IDEMPOTENCY_HEADER, ProgressBody,
     SchemaResponse, SessionRequest, SessionResponse, StoreResponse,
@@ -224,6 +227,86 @@ impl Transport {
         timeout: Duration,
     ) -> Result<Reply<ProgressBody>, Failure> {
         self.post_journaled(self.user_path(user, "reset"), token, key, body, timeout)
+    }
+
+    fn boards_path(&self, rest: &str) -> String {
+        self.url(&format!("/apps/{}/leaderboards{rest}", self.app))
+    }
+
+    /// `GET …/leaderboards/find?name=`: 404 (`FileNotFound`) when no board has the name.
+    pub(crate) fn find_board(
+        &self,
+        token: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<BoardResponse, Failure> {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("name", name)
+            .finish();
+        self.get_authorized(self.boards_path(&format!("/find?{query}")), token, timeout)
+    }
+
+    /// `POST …/leaderboards`: find or create.
+    pub(crate) fn find_or_create_board(
+        &self,
+        token: &str,
+        request: &BoardCreateRequest,
+        timeout: Duration,
+    ) -> Result<BoardResponse, Failure> {
+        let text = serde_json::to_string(request).map_err(|e| Failure::Refused {
+            details: Vec::new(),
+            result: EResult::Fail,
+            reason: e.to_string(),
+        })?;
+        let resp = self
+            .agent
+            .post(self.boards_path(""))
+            .config()
+            .timeout_global(Some(timeout))
+            .build()
+            .header("Authorization", format!("Bearer {token}"))
+            .content_type("application/json")
+            .send(text.as_str());
+        read_or_fail(classify(resp)?)
+    }
+
+    /// `POST …/leaderboards/{board}/users/{user}/score` under the upload's key.
+    pub(crate) fn upload_score(
+        &self,
+        token: &str,
+        board: u64,
+        user: SteamId,
+        key: &str,
+        body: &ScoreUploadRequest,
+        timeout: Duration,
+    ) -> Result<Reply<ScoreUploadResponse>, Failure> {
+        let text = serde_json::to_string(body).map_err(|e| Failure::Refused {
+            details: Vec::new(),
+            result: EResult::Fail,
+            reason: e.to_string(),
+        })?;
+        self.post_journaled(
+            self.boards_path(&format!("/{board}/users/{user}/score")),
+            token,
+            key,
+            &text,
+            timeout,
+        )
+    }
+
+    /// `GET …/leaderboards/{board}/entries?scope=…` (`query` built by the caller).
+    pub(crate) fn board_entries(
+        &self,
+        token: &str,
+        board: u64,
+        query: &str,
+        timeout: Duration,
+    ) -> Result<EntriesResponse, Failure> {
+        self.get_authorized(
+            self.boards_path(&format!("/{board}/entries?{query}")),
+            token,
+            timeout,
+        )
     }
 
     /// GETs `url` with a credential and reads the JSON answer.

@@ -21,6 +21,7 @@ use crate::config::Credentials;
 use crate::event::{Event, EventQueue, SaveDetail};
 use crate::global::{GlobalCache, GlobalRequest};
 use crate::journal::{Cached, EntryKind, Journal};
+use crate::leaderboard::{BoardCache, BoardRequest, ScoreJob};
 use crate::state::{HeadAnswer, Op, State};
 use crate::transport::{Failure, Reply, Transport};
 
@@ -37,6 +38,9 @@ const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(50);
 /// Most progress requests waiting at once; beyond it, requests return `false`.
 pub const MAX_QUEUED_REQUESTS: usize = 1_024;
 
+#[path = "worker_boards.rs"]
+mod boards;
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -47,6 +51,10 @@ pub(crate) struct Inbox {
     pub fetches: VecDeque<(SteamId, Instant)>,
     /// Requests for global figures, with when they were made.
     pub globals: VecDeque<(GlobalRequest, Instant)>,
+    /// Leaderboard finds and downloads, with when they were made.
+    pub boards: VecDeque<(BoardRequest, Instant)>,
+    /// Leaderboard uploads just journaled (or left by an earlier run), oldest first.
+    pub scores: VecDeque<ScoreJob>,
     /// A journal entry was added.
     pub journal_changed: bool,
     /// The worker has returned.
@@ -75,6 +83,12 @@ pub(crate) struct Shared {
     pub globals_queued: AtomicUsize,
     /// Unlock percentages and aggregated stat totals, as last fetched.
     pub globals: Mutex<GlobalCache>,
+    /// Leaderboard finds and downloads queued and not yet answered.
+    pub boards_queued: AtomicUsize,
+    /// Leaderboard uploads journaled and not yet answered.
+    pub scores_unsent: AtomicUsize,
+    /// Boards found.
+    pub boards: Mutex<BoardCache>,
 }
 
 impl Shared {
@@ -114,6 +128,11 @@ pub(crate) struct Worker {
     token: Option<String>,
     fetches: Vec<Fetch>,
     global_fetches: Vec<GlobalFetch>,
+    board_fetches: Vec<boards::BoardFetch>,
+    /// Journaled uploads, oldest first.
+    scores: VecDeque<ScoreJob>,
+    score_next_try: Instant,
+    score_backoff: Duration,
     store_next_try: Instant,
     store_backoff: Duration,
     /// No call goes out before this (the server's `Retry-After`).
@@ -141,6 +160,10 @@ impl Worker {
             token,
             fetches: Vec::new(),
             global_fetches: Vec::new(),
+            board_fetches: Vec::new(),
+            scores: VecDeque::new(),
+            score_next_try: Instant::now(),
+            score_backoff: FIRST_RETRY_BACKOFF,
             store_next_try: Instant::now(),
             store_backoff: FIRST_RETRY_BACKOFF,
             not_before: Instant::now(),
@@ -161,6 +184,7 @@ impl Worker {
             let until = Instant::now() + after;
             self.not_before = self.not_before.max(until);
             self.store_next_try = self.store_next_try.max(until);
+            self.score_next_try = self.score_next_try.max(until);
         }
     }
 
@@ -176,12 +200,16 @@ impl Worker {
                 // Drain the journal before anything else.
                 continue;
             }
+            if !self.paused && Instant::now() >= self.score_next_try && self.score_step() {
+                continue;
+            }
             if let Some(result) = self.offline {
                 let events = lock(&self.shared.state).report_offline(result);
                 self.shared.push_events(events);
             }
             self.fetch_round();
             self.global_round();
+            self.board_round();
             self.sleep();
         }
         lock(&self.shared.inbox).finished = true;
@@ -209,6 +237,16 @@ impl Worker {
                 last: EResult::NoConnection,
             });
         }
+        for (request, at) in inbox.boards.drain(..) {
+            self.board_fetches.push(boards::BoardFetch {
+                request,
+                deadline: at + timeout,
+                next_try: at,
+                backoff: FIRST_RETRY_BACKOFF,
+                last: EResult::NoConnection,
+            });
+        }
+        self.scores.extend(inbox.scores.drain(..));
         inbox.journal_changed = false;
         let new_token = inbox.new_token.take();
         // The state's lock is never taken under the inbox's.
@@ -219,6 +257,8 @@ impl Worker {
             self.paused = false;
             self.store_next_try = Instant::now();
             self.store_backoff = FIRST_RETRY_BACKOFF;
+            self.score_next_try = Instant::now();
+            self.score_backoff = FIRST_RETRY_BACKOFF;
             lock(&self.shared.state).logged_on = true;
         }
     }
@@ -230,15 +270,21 @@ impl Worker {
             .iter()
             .map(|f| f.next_try)
             .chain(self.global_fetches.iter().map(|f| f.next_try))
+            .chain(self.board_fetches.iter().map(|f| f.next_try))
             .min();
         let has_head = !lock(&self.shared.state).in_flight.is_empty();
         if has_head && !self.paused {
             next = Some(next.map_or(self.store_next_try, |n| n.min(self.store_next_try)));
         }
+        if !self.scores.is_empty() && !self.paused {
+            next = Some(next.map_or(self.score_next_try, |n| n.min(self.score_next_try)));
+        }
         let inbox = lock(&self.shared.inbox);
         if self.stopping()
             || !inbox.fetches.is_empty()
             || !inbox.globals.is_empty()
+            || !inbox.boards.is_empty()
+            || !inbox.scores.is_empty()
             || inbox.journal_changed
         {
             return;
@@ -400,6 +446,12 @@ impl Worker {
                         HeadAnswer::AcceptedUnread
                     }
                 }),
+            // Uploads have their own queue (`score_step`); never here.
+            EntryKind::Score => Err(Failure::Refused {
+                result: EResult::Fail,
+                reason: "a leaderboard upload among the stores".into(),
+                details: Vec::new(),
+            }),
         };
         let answer = match sent {
             Ok(answer) => answer,

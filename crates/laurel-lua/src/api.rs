@@ -4,7 +4,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use laurel_client::{Client, SteamId};
+use laurel_client::{Client, EntriesRequest, SteamId, UploadMethod};
+use laurel_core::leaderboard::BoardName;
 use laurel_core::limits::MAX_BATCH_ENTRIES;
 use mlua::{Lua, MultiValue, Table, Value};
 
@@ -73,6 +74,21 @@ const FUNCTIONS: &[(&str, Fallback, Body)] = &[
     ("getUserInfo", Fallback::Nil, get_user_info),
     ("resetUserProgress", Fallback::False, reset_user_progress),
     ("resetUserStats", Fallback::False, reset_user_stats),
+    (
+        "requestLeaderboardInfo",
+        Fallback::False,
+        request_leaderboard_info,
+    ),
+    (
+        "requestLeaderboardEntries",
+        Fallback::False,
+        request_leaderboard_entries,
+    ),
+    (
+        "requestSetHighScore",
+        Fallback::False,
+        request_set_high_score,
+    ),
 ];
 
 /// The plugin's functions Laurel does not serve (yet): they exist so games
@@ -87,9 +103,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     ("showStoreOverlay", "false"),
     ("showUserOverlay", "false"),
     ("showWebOverlay", "false"),
-    ("requestLeaderboardEntries", "false"),
-    ("requestLeaderboardInfo", "false"),
-    ("requestSetHighScore", "false"),
     ("getAuthSessionTicket", "nil"),
     ("getUserStorage", "nil"),
     ("fileExists", "false"),
@@ -816,4 +829,233 @@ fn reset(p: &Rc<Plugin>, function: &'static str, achievements: bool) -> mlua::Re
         Checks::new(function).say(format_args!("refused: the journal is full or failing"));
     }
     boolean(done)
+}
+
+// ----- leaderboards -----
+
+/// `params.leaderboardName`: a board name (an API name; names compare
+/// case-insensitively).
+fn board_name(c: &Checks, params: &Table) -> Option<String> {
+    let place = Place::Field(1, "leaderboardName");
+    let v = c.field(place, params, "leaderboardName");
+    let name = c.api_name(place, &v)?;
+    if let Err(e) = BoardName::parse(&name) {
+        c.fail(
+            place,
+            format_args!(
+                "is not a leaderboard name ({e}): {}",
+                convert::shown(name.as_bytes(), 64)
+            ),
+        );
+        return None;
+    }
+    Some(name)
+}
+
+/// `params.listener`: a function (required).
+fn board_listener(c: &Checks, params: &Table) -> Option<mlua::Function> {
+    let place = Place::Field(1, "listener");
+    match c.field(place, params, "listener") {
+        Value::Function(f) => Some(f),
+        other => {
+            c.fail(place, format_args!("must be a function, {}", got(&other)));
+            None
+        }
+    }
+}
+
+/// Remembers the listener of a queued call, or says why nothing was queued.
+fn board_queued(
+    c: &Checks,
+    p: &Rc<Plugin>,
+    call: Option<laurel_client::LeaderboardCall>,
+    listener: mlua::Function,
+    name: String,
+    why_not: &str,
+) -> mlua::Result<Value> {
+    let Some(call) = call else {
+        c.say(format_args!("{why_not}"));
+        return boolean(false);
+    };
+    p.board_calls
+        .borrow_mut()
+        .insert(call.0, events::BoardCall { listener, name });
+    boolean(true)
+}
+
+/// `steamworks.requestLeaderboardInfo{ leaderboardName=, listener= }` →
+/// boolean; `listener` alone gets the `leaderboardInfo` event. Never
+/// creates a board: an unknown name is an error event.
+fn request_leaderboard_info(_: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Result<Value> {
+    let c = Checks::new("requestLeaderboardInfo");
+    let Some(params) = c.table(Place::Arg(1, "params"), arg(args, 0)) else {
+        return boolean(false);
+    };
+    let Some(name) = board_name(&c, &params) else {
+        return boolean(false);
+    };
+    let Some(listener) = board_listener(&c, &params) else {
+        return boolean(false);
+    };
+    let Some(client) = p.logged_on(c.function) else {
+        return boolean(false);
+    };
+    let call = client.find_leaderboard(&name);
+    board_queued(
+        &c,
+        p,
+        call,
+        listener,
+        name,
+        "too many requests are queued; try again later",
+    )
+}
+
+/// `startIndex` or `endIndex`: `Ok(None)` when absent, a whole number
+/// (truncated toward zero, as the plugin's `lua_tointeger`) within i32.
+fn board_index(c: &Checks, params: &Table, field: &'static str) -> Result<Option<i32>, ()> {
+    let place = Place::Field(1, field);
+    match c.field(place, params, field) {
+        Value::Nil => Ok(None),
+        v => {
+            let Some(n) = c.number(place, &v) else {
+                return Err(());
+            };
+            match convert::board_index(n) {
+                Ok(i) => Ok(Some(i)),
+                Err(e) => {
+                    c.fail(place, format_args!("{e}"));
+                    Err(())
+                }
+            }
+        }
+    }
+}
+
+/// `steamworks.requestLeaderboardEntries{ leaderboardName=, listener= [,
+/// playerScope=] [, startIndex=, endIndex=] }` → boolean; `listener` alone
+/// gets the `leaderboardEntries` event. `playerScope` (any case):
+/// `"Global"` (default; absolute ranks, default 1..25), `"GlobalAroundUser"`
+/// (relative to the user, default -12..12) or `"FriendsOnly"` (the indexes
+/// are ignored). The indexes come both or neither.
+fn request_leaderboard_entries(_: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Result<Value> {
+    let c = Checks::new("requestLeaderboardEntries");
+    let Some(params) = c.table(Place::Arg(1, "params"), arg(args, 0)) else {
+        return boolean(false);
+    };
+    let Some(name) = board_name(&c, &params) else {
+        return boolean(false);
+    };
+    let scope_place = Place::Field(1, "playerScope");
+    let scope = match c.field(scope_place, &params, "playerScope") {
+        Value::Nil => convert::PlayerScope::Global,
+        v => {
+            let parsed = match &v {
+                Value::String(s) => std::str::from_utf8(&s.as_bytes())
+                    .ok()
+                    .and_then(convert::PlayerScope::parse),
+                _ => None,
+            };
+            let Some(scope) = parsed else {
+                c.fail(
+                    scope_place,
+                    format_args!(
+                        "must be \"Global\", \"GlobalAroundUser\" or \"FriendsOnly\", {}",
+                        got(&v)
+                    ),
+                );
+                return boolean(false);
+            };
+            scope
+        }
+    };
+    let request = if scope == convert::PlayerScope::FriendsOnly {
+        EntriesRequest::Friends
+    } else {
+        let Ok(start) = board_index(&c, &params, "startIndex") else {
+            return boolean(false);
+        };
+        let Ok(end) = board_index(&c, &params, "endIndex") else {
+            return boolean(false);
+        };
+        let range = match (start, end) {
+            (Some(start), Some(end)) => Some((start, end)),
+            (None, None) => None,
+            (Some(_), None) => {
+                c.fail(
+                    Place::Field(1, "endIndex"),
+                    format_args!("is missing: give both startIndex and endIndex, or neither"),
+                );
+                return boolean(false);
+            }
+            (None, Some(_)) => {
+                c.fail(
+                    Place::Field(1, "startIndex"),
+                    format_args!("is missing: give both startIndex and endIndex, or neither"),
+                );
+                return boolean(false);
+            }
+        };
+        match convert::entries_range(scope, range) {
+            Some(request) => request,
+            None => EntriesRequest::Friends,
+        }
+    };
+    let Some(listener) = board_listener(&c, &params) else {
+        return boolean(false);
+    };
+    let Some(client) = p.logged_on(c.function) else {
+        return boolean(false);
+    };
+    let call = client.download_leaderboard_entries_by_name(&name, request);
+    board_queued(
+        &c,
+        p,
+        call,
+        listener,
+        name,
+        "too many requests are queued; try again later",
+    )
+}
+
+/// `steamworks.requestSetHighScore{ leaderboardName=, value=, listener= }`
+/// → boolean; uploads with `KeepBest` and no details, and `listener` alone
+/// gets the `setHighScore` event. Laurel journals the upload first: made
+/// offline, it is sent when the server can be reached (also by a later
+/// run), and the event comes then.
+fn request_set_high_score(_: &Lua, p: &Rc<Plugin>, args: &MultiValue) -> mlua::Result<Value> {
+    let c = Checks::new("requestSetHighScore");
+    let Some(params) = c.table(Place::Arg(1, "params"), arg(args, 0)) else {
+        return boolean(false);
+    };
+    let Some(name) = board_name(&c, &params) else {
+        return boolean(false);
+    };
+    let value_place = Place::Field(1, "value");
+    let value_v = c.field(value_place, &params, "value");
+    let Some(value) = c.number(value_place, &value_v) else {
+        return boolean(false);
+    };
+    let score = match convert::score_value(value) {
+        Ok(v) => v,
+        Err(e) => {
+            c.fail(value_place, format_args!("{e}"));
+            return boolean(false);
+        }
+    };
+    let Some(listener) = board_listener(&c, &params) else {
+        return boolean(false);
+    };
+    let Some(client) = p.logged_on(c.function) else {
+        return boolean(false);
+    };
+    let call = client.upload_leaderboard_score_by_name(&name, UploadMethod::KeepBest, score, &[]);
+    board_queued(
+        &c,
+        p,
+        call,
+        listener,
+        name,
+        "the upload could not be journaled for sending (journal full or failing)",
+    )
 }

@@ -95,6 +95,90 @@ pub fn progress_value(value: f64) -> Result<u32, String> {
     Ok(rounded as u32)
 }
 
+/// A leaderboard score (`requestSetHighScore`'s `value`): rounded (half
+/// away from zero), within i32.
+pub fn score_value(value: f64) -> Result<i32, String> {
+    if !value.is_finite() {
+        return Err(format!("must be a finite number, got {value}"));
+    }
+    let rounded = value.round();
+    if rounded < f64::from(i32::MIN) || rounded > f64::from(i32::MAX) {
+        return Err(format!(
+            "does not fit a leaderboard score ({}..={}), got {value:?}",
+            i32::MIN,
+            i32::MAX
+        ));
+    }
+    Ok(rounded as i32)
+}
+
+/// A `startIndex`/`endIndex`: truncated toward zero, as the plugin's
+/// `lua_tointeger`; finite and within i32.
+pub fn board_index(value: f64) -> Result<i32, String> {
+    if !value.is_finite() {
+        return Err(format!("must be a finite number, got {value}"));
+    }
+    let t = value.trunc();
+    if t < f64::from(i32::MIN) || t > f64::from(i32::MAX) {
+        return Err(format!(
+            "is out of range ({}..={}), got {value:?}",
+            i32::MIN,
+            i32::MAX
+        ));
+    }
+    Ok(t as i32)
+}
+
+/// `requestLeaderboardEntries`' `playerScope`, matched in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayerScope {
+    Global,
+    GlobalAroundUser,
+    FriendsOnly,
+}
+
+impl PlayerScope {
+    pub fn parse(text: &str) -> Option<PlayerScope> {
+        [
+            ("Global", PlayerScope::Global),
+            ("GlobalAroundUser", PlayerScope::GlobalAroundUser),
+            ("FriendsOnly", PlayerScope::FriendsOnly),
+        ]
+        .into_iter()
+        .find(|(word, _)| word.eq_ignore_ascii_case(text))
+        .map(|(_, scope)| scope)
+    }
+}
+
+/// The request of a scope and its optional range, with the plugin's
+/// defaults (Global 1..25, GlobalAroundUser -12..12) and adjustments (a
+/// Global start below 1 is 1; an end below the start is the start).
+/// `None` for `FriendsOnly`, which has no range.
+pub fn entries_range(
+    scope: PlayerScope,
+    range: Option<(i32, i32)>,
+) -> Option<laurel_client::EntriesRequest> {
+    use laurel_client::EntriesRequest;
+    match scope {
+        PlayerScope::FriendsOnly => None,
+        PlayerScope::Global => {
+            let (start, end) = range.unwrap_or((1, 25));
+            let start = start.max(1);
+            Some(EntriesRequest::Global {
+                start,
+                end: end.max(start),
+            })
+        }
+        PlayerScope::GlobalAroundUser => {
+            let (start, end) = range.unwrap_or((-12, 12));
+            Some(EntriesRequest::GlobalAroundUser {
+                start,
+                end: end.max(start),
+            })
+        }
+    }
+}
+
 /// A Steam id from Lua text (decimal digits only).
 pub fn steam_id(text: &[u8]) -> Result<SteamId, String> {
     let text = std::str::from_utf8(text).map_err(|_| "is not a decimal Steam id".to_owned())?;

@@ -9,17 +9,22 @@
 
 use std::collections::VecDeque;
 
-use laurel_client::{Event, SteamId};
+use laurel_client::{Event, LeaderboardCall, SteamId};
 use mlua::{Function, Lua, Table, Value};
 
 /// The event names `addEventListener` accepts (the plugin's reference list).
-/// Laurel produces the four progress events; the others are accepted so
-/// games that listen for them load, and never fire.
-pub const EVENT_NAMES: [&str; 8] = [
+/// The leaderboard events (`leaderboardEntries`, `leaderboardInfo`,
+/// `setHighScore`) go only to the listener of the call they answer, so a
+/// listener added for them never fires, as in the plugin; so do the events
+/// Laurel does not produce (accepted so that games that listen for them load).
+pub const EVENT_NAMES: [&str; 11] = [
     "achievementImageUpdate",
     "achievementInfoUpdate",
+    "leaderboardEntries",
+    "leaderboardInfo",
     "microtransactionAuthorization",
     "overlayStatus",
+    "setHighScore",
     "userInfoUpdate",
     "userProgressSave",
     "userProgressUnload",
@@ -162,6 +167,105 @@ pub fn event_table(lua: &Lua, event: &Event, current_user: SteamId) -> mlua::Res
     t.raw_set("isError", is_error)?;
     t.raw_set("resultCode", code)?;
     t.raw_set("userSteamId", user.to_string())?;
+    Ok(Some(t))
+}
+
+/// A leaderboard call waiting for its answer: its events go to this
+/// listener only, never to `addEventListener` listeners.
+pub struct BoardCall {
+    pub listener: Function,
+    /// The name the game asked with (the events' `leaderboardName`).
+    pub name: String,
+}
+
+/// `Some(call)` for a leaderboard event (`None` inside: an upload of an
+/// earlier run, which no listener waits for); `None` for other events.
+pub fn board_call_of(event: &Event) -> Option<Option<LeaderboardCall>> {
+    match event {
+        Event::LeaderboardFindResult { call, .. }
+        | Event::LeaderboardScoresDownloaded { call, .. } => Some(Some(*call)),
+        Event::LeaderboardScoreUploaded { call, .. } => Some(*call),
+        _ => None,
+    }
+}
+
+/// The Lua table of a leaderboard event, with exactly the plugin's fields:
+/// - `leaderboardInfo`: `name`, `isError`, `leaderboardName`; when not an
+///   error also `leaderboardHandle` (a decimal string), `entryCount`,
+///   `sortMethod`, `displayType`.
+/// - `leaderboardEntries`: `name`, `isError`, `leaderboardName`,
+///   `leaderboardHandle` (`"0"` on error), `entries` (an array of
+///   `{ userSteamId, globalRank, score }`; empty on error).
+/// - `setHighScore`: `name`, `isError`, `leaderboardHandle` (`"0"` on
+///   error), `leaderboardName`, `scoreChanged`; `currentGlobalRank` and
+///   `previousGlobalRank` only when the score changed and the rank is above 0.
+pub fn board_event_table(
+    lua: &Lua,
+    event: &Event,
+    asked_name: &str,
+) -> mlua::Result<Option<Table>> {
+    let t = lua.create_table_with_capacity(0, 8)?;
+    t.raw_set("name", event.name())?;
+    t.raw_set("leaderboardName", asked_name)?;
+    let handle_text =
+        |is_error: bool, handle: Option<laurel_client::LeaderboardHandle>| match handle {
+            Some(h) if !is_error => h.to_string(),
+            _ => "0".to_owned(),
+        };
+    match event {
+        Event::LeaderboardFindResult {
+            is_error, board, ..
+        } => {
+            let found = board.as_ref().filter(|_| !*is_error);
+            t.raw_set("isError", found.is_none())?;
+            if let Some(info) = found {
+                t.raw_set("leaderboardHandle", info.handle.to_string())?;
+                t.raw_set("entryCount", info.entry_count)?;
+                t.raw_set("sortMethod", info.sort.as_str())?;
+                t.raw_set("displayType", info.display.as_str())?;
+            }
+        }
+        Event::LeaderboardScoresDownloaded {
+            is_error,
+            board,
+            entries,
+            ..
+        } => {
+            t.raw_set("isError", *is_error)?;
+            t.raw_set("leaderboardHandle", handle_text(*is_error, *board))?;
+            let list = lua.create_table_with_capacity(entries.len(), 0)?;
+            for (i, e) in entries.iter().enumerate() {
+                let entry = lua.create_table_with_capacity(0, 3)?;
+                entry.raw_set("userSteamId", e.steam_id.to_string())?;
+                entry.raw_set("globalRank", e.global_rank)?;
+                entry.raw_set("score", e.score)?;
+                list.raw_set(i + 1, entry)?;
+            }
+            t.raw_set("entries", list)?;
+        }
+        Event::LeaderboardScoreUploaded {
+            is_error,
+            board,
+            score_changed,
+            global_rank_new,
+            global_rank_previous,
+            ..
+        } => {
+            t.raw_set("isError", *is_error)?;
+            t.raw_set("leaderboardHandle", handle_text(*is_error, *board))?;
+            let changed = *score_changed && !*is_error;
+            t.raw_set("scoreChanged", changed)?;
+            if changed {
+                if *global_rank_new > 0 {
+                    t.raw_set("currentGlobalRank", *global_rank_new)?;
+                }
+                if *global_rank_previous > 0 {
+                    t.raw_set("previousGlobalRank", *global_rank_previous)?;
+                }
+            }
+        }
+        _ => return Ok(None),
+    }
     Ok(Some(t))
 }
 

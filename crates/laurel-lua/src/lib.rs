@@ -1,5 +1,5 @@
 //! `plugin.steamworks` for LuaJIT and Lua 5.1: Solar2D's Steamworks plugin
-//! API (achievements, stats, their events) over [`laurel_client`].
+//! API (achievements, stats, leaderboards, their events) over [`laurel_client`].
 //!
 //! Built as a Lua C module (`cdylib`, mlua's `module` + `lua51`: the Lua
 //! symbols come from the host interpreter). Copied or linked as

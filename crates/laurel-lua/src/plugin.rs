@@ -38,6 +38,9 @@ pub struct Plugin {
     /// The listeners of `requestActivePlayerCount` calls not yet answered,
     /// oldest first (each answer goes to its call's listener only).
     pub(crate) count_listeners: RefCell<std::collections::VecDeque<mlua::Function>>,
+    /// Leaderboard calls not yet answered, by the SDK's call id (each
+    /// answer goes to its call's listener only).
+    pub(crate) board_calls: RefCell<std::collections::HashMap<u64, events::BoardCall>>,
     pub(crate) pending: RefCell<Pending>,
     pub(crate) dispatching: Cell<bool>,
     pub(crate) runtime_hooked: Cell<bool>,
@@ -101,6 +104,7 @@ impl Plugin {
                 self.user_text.replace(None);
                 self.pending.borrow_mut().queue.clear();
                 self.count_listeners.borrow_mut().clear();
+                self.board_calls.borrow_mut().clear();
                 self.set_app(lua, Some(cfg.app_id));
                 match Client::init(cfg.clone()) {
                     Ok(client) => {
@@ -197,6 +201,15 @@ impl Plugin {
                     t.raw_set("resultCode", result_code.code())?;
                     t.raw_set("count", count)?;
                     listener.call::<()>(t)?;
+                }
+                continue;
+            }
+            if let Some(call) = events::board_call_of(&event) {
+                let waiting = call.and_then(|c| self.board_calls.borrow_mut().remove(&c.0));
+                if let Some(waiting) = waiting
+                    && let Some(t) = events::board_event_table(lua, &event, &waiting.name)?
+                {
+                    waiting.listener.call::<()>(t)?;
                 }
                 continue;
             }

@@ -651,3 +651,220 @@ fn fetching_a_257th_user_unloads_the_oldest() {
         Case::new(interpreter).pass("unload.lua", &[]);
     });
 }
+
+// ----- leaderboards -----
+
+const BOARD_COUNT: usize = 2001;
+const ID_PREFIX: &str = "765611979603";
+
+fn seeded_id(i: usize) -> String {
+    format!("{ID_PREFIX}{i:05}")
+}
+
+/// A board's id, found with `key`.
+fn board_id(url: &str, key: &str, name: &str) -> u64 {
+    let (status, body) = Http::new(url)
+        .get(
+            &format!(
+                "/api/v1/apps/480/leaderboards/find?name={}",
+                name.replace(' ', "%20")
+            ),
+            Some(key),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["leaderboard"]["id"].as_u64().unwrap()
+}
+
+fn upload_as_server(url: &str, key: &str, board: u64, user: &str, score: i64) {
+    let (status, body) = Http::new(url)
+        .post(
+            &format!("/api/v1/apps/480/leaderboards/{board}/users/{user}/score"),
+            Some(key),
+            &json!({ "score": score }),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+}
+
+/// What leaderboards.lua expects: "Feet Traveled" with `BOARD_COUNT`
+/// entries (score i / 3; the three of a score uploaded in order of i, by
+/// one of 8 threads), user B's 30 on "Quickest Win", and user A's friends.
+fn seed_boards(url: &str) {
+    let key = Http::new(url).server_key(480, ADMIN_TOKEN).unwrap();
+    let feet = board_id(url, &key, "Feet Traveled");
+    let quickest = board_id(url, &key, "Quickest Win");
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let key = &key;
+            s.spawn(move || {
+                for triple in (t..BOARD_COUNT / 3).step_by(8) {
+                    for i in triple * 3..triple * 3 + 3 {
+                        upload_as_server(url, key, feet, &seeded_id(i), triple as i64);
+                    }
+                }
+            });
+        }
+    });
+    upload_as_server(url, &key, quickest, USER_B, 30);
+    let (status, body) = Http::new(url)
+        .send(
+            "PUT",
+            &format!("/api/v1/apps/480/users/{USER_A}/friends"),
+            Some(&key),
+            &[],
+            &json!({ "steam_ids": [seeded_id(0), seeded_id(3), seeded_id(BOARD_COUNT - 1)] })
+                .to_string(),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn leaderboards_as_the_plugin_has_them() {
+    for_each_interpreter(|interpreter| {
+        let case = Case::with_admin(interpreter, Some(ADMIN_TOKEN));
+        seed_boards(&case.server.url);
+        let count = BOARD_COUNT.to_string();
+        let outcome = case.pass(
+            "leaderboards.lua",
+            &[
+                ("TEST_BOARD_COUNT", count.as_str()),
+                ("TEST_ID_PREFIX", ID_PREFIX),
+                ("TEST_OTHER_USER", USER_B),
+            ],
+        );
+        for expected in [
+            "steamworks.requestLeaderboardInfo(): argument #1 'params' must be a table, got nil",
+            "steamworks.requestLeaderboardInfo(): argument #1 'params' must be a table, got string",
+            "steamworks.requestLeaderboardInfo(): argument #1 field 'leaderboardName' must be a string, got nil",
+            "steamworks.requestLeaderboardInfo(): argument #1 field 'leaderboardName' must not be empty",
+            "steamworks.requestLeaderboardInfo(): argument #1 field 'leaderboardName' must be a string, got number 5",
+            "steamworks.requestLeaderboardInfo(): argument #1 field 'leaderboardName' is 129 bytes long",
+            "steamworks.requestLeaderboardInfo(): argument #1 field 'leaderboardName' is not a leaderboard name",
+            "steamworks.requestLeaderboardInfo(): argument #1 field 'listener' must be a function, got nil",
+            "steamworks.requestLeaderboardInfo(): argument #1 field 'listener' must be a function, got string",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'playerScope' must be \"Global\", \"GlobalAroundUser\" or \"FriendsOnly\", got number 5",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'playerScope' must be \"Global\", \"GlobalAroundUser\" or \"FriendsOnly\", got string \"Everyone\"",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'endIndex' is missing: give both startIndex and endIndex, or neither",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'startIndex' is missing: give both startIndex and endIndex, or neither",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'startIndex' must be a number, got string",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'endIndex' must be a finite number",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'endIndex' is out of range",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'listener' must be a function, got nil",
+            "steamworks.requestLeaderboardEntries(): argument #1 field 'leaderboardName' must be a string, got nil",
+            "steamworks.requestSetHighScore(): argument #1 field 'value' must be a number, got nil",
+            "steamworks.requestSetHighScore(): argument #1 field 'value' must be a number, got string",
+            "steamworks.requestSetHighScore(): argument #1 field 'value' must be a finite number, got inf",
+            "steamworks.requestSetHighScore(): argument #1 field 'value' does not fit a leaderboard score",
+            "steamworks.requestSetHighScore(): argument #1 field 'listener' must be a function, got nil",
+        ] {
+            assert!(
+                outcome.stderr.contains(expected),
+                "stderr lacks {expected:?}\n{}",
+                outcome.stderr
+            );
+        }
+        assert!(
+            !outcome.stderr.contains("internal error"),
+            "{}",
+            outcome.stderr
+        );
+    });
+}
+
+#[test]
+fn a_high_score_set_offline_is_sent_when_the_server_is_back() {
+    for_each_interpreter(|interpreter| {
+        let mut case = Case::new(interpreter);
+        let run = case.run("leaderboards_offline.lua", case.env(USER_A), &[]);
+        let server = &mut case.server;
+        let outcome = support::run(&run, |step| match step {
+            "stop the server" => {
+                server.stop().expect("the server stops");
+                StepReply::Line("stopped".into())
+            }
+            "start the server" => {
+                server.restart().expect("the server restarts");
+                StepReply::Line("started".into())
+            }
+            other => panic!("unexpected step {other}"),
+        });
+        assert_passed(&run, &outcome);
+    });
+}
+
+#[test]
+fn a_high_score_set_offline_survives_a_killed_game() {
+    for_each_interpreter(|interpreter| {
+        let mut case = Case::new(interpreter);
+        let run = case.run("leaderboards_crash.lua", case.env(USER_A), &[]);
+        let server = &mut case.server;
+        let outcome = support::run(&run, |step| match step {
+            "stop the server" => {
+                server.stop().expect("the server stops");
+                StepReply::Line("stopped".into())
+            }
+            "kill me" => StepReply::Kill,
+            other => panic!("unexpected step {other}"),
+        });
+        assert!(outcome.killed_by_harness, "{}", outcome.report(&run));
+        case.server.restart().expect("the server restarts");
+        case.pass("leaderboards_relaunch.lua", &[]);
+        // Sent once: one entry on the board.
+        let token = token(&case.server.url, 480, USER_B);
+        let key_free = Http::new(&case.server.url);
+        let (status, body) = key_free
+            .get(
+                "/api/v1/apps/480/leaderboards/find?name=Quickest%20Win",
+                Some(&token),
+            )
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["leaderboard"]["entry_count"], 1, "{body}");
+    });
+}
+
+#[test]
+fn leaderboard_conversions() {
+    use convert::*;
+    use laurel_client::EntriesRequest;
+    assert_eq!(score_value(29.4), Ok(29));
+    assert_eq!(score_value(-2147483648.0), Ok(i32::MIN));
+    assert!(score_value(2147483647.5).is_err());
+    assert!(score_value(f64::NAN).is_err());
+    assert_eq!(board_index(-3.9), Ok(-3), "truncated toward zero");
+    assert_eq!(board_index(2147483647.9), Ok(i32::MAX));
+    assert!(board_index(2147483648.0).is_err());
+    assert!(board_index(f64::INFINITY).is_err());
+    for (text, want) in [
+        ("Global", Some(PlayerScope::Global)),
+        ("GLOBALAROUNDUSER", Some(PlayerScope::GlobalAroundUser)),
+        ("friendsOnly", Some(PlayerScope::FriendsOnly)),
+        ("Friends", None),
+        ("", None),
+    ] {
+        assert_eq!(PlayerScope::parse(text), want, "{text:?}");
+    }
+    let range = |scope, r| entries_range(scope, r);
+    assert_eq!(
+        range(PlayerScope::Global, None),
+        Some(EntriesRequest::Global { start: 1, end: 25 })
+    );
+    assert_eq!(
+        range(PlayerScope::GlobalAroundUser, None),
+        Some(EntriesRequest::GlobalAroundUser {
+            start: -12,
+            end: 12
+        })
+    );
+    assert_eq!(
+        range(PlayerScope::Global, Some((-4, -9))),
+        Some(EntriesRequest::Global { start: 1, end: 1 })
+    );
+    assert_eq!(
+        range(PlayerScope::GlobalAroundUser, Some((-4, -9))),
+        Some(EntriesRequest::GlobalAroundUser { start: -4, end: -4 })
+    );
+    assert_eq!(range(PlayerScope::FriendsOnly, Some((1, 2))), None);
+}

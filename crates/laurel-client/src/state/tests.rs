@@ -827,3 +827,48 @@ mod convergence {
         }
     }
 }
+
+#[test]
+fn users_listed_in_a_download_answer_at_once_and_are_asked_for_once() {
+    let mut s = loaded("english");
+    assert_eq!(s.user_info(Some(friend())), None);
+    s.note_listed([me(), friend()]);
+    assert_eq!(
+        s.user_info(Some(friend())),
+        Some(UserInfo::default_for(friend()))
+    );
+    assert!(!s.ask_listed(me()), "the current user is never asked for");
+    assert!(s.ask_listed(friend()));
+    assert!(!s.ask_listed(friend()), "once");
+    let events = s.install_profile(&laurel_wire::ProfileBody::new(
+        app(),
+        friend(),
+        Some("Friend".into()),
+    ));
+    assert_eq!(
+        events,
+        [Event::UserInfoUpdate {
+            user_steam_id: friend()
+        }]
+    );
+    assert_eq!(s.user_info(Some(friend())).unwrap().name, "Friend");
+    // Listed again later: the profile is kept, nothing is asked.
+    s.note_listed([friend()]);
+    assert!(!s.ask_listed(friend()));
+}
+
+#[test]
+fn listed_users_are_bounded() {
+    let mut s = loaded("english");
+    let base = 76561197960400000u64;
+    s.note_listed((0..MAX_LISTED_USERS as u64 + 10).map(|i| SteamId::new(base + i).unwrap()));
+    assert_eq!(s.listed.len(), MAX_LISTED_USERS);
+    // Those asked for make room for new ones.
+    assert!(s.ask_listed(SteamId::new(base).unwrap()));
+    s.note_listed([SteamId::new(base + 20_000).unwrap()]);
+    assert_eq!(s.listed.len(), MAX_LISTED_USERS);
+    assert!(
+        s.user_info(Some(SteamId::new(base + 20_000).unwrap()))
+            .is_some()
+    );
+}

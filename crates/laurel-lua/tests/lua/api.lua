@@ -267,8 +267,7 @@ local unsupported = {
   getUserStorage = nil, readFile = nil,
 }
 local returns_false = { "setNotificationPosition", "showGameOverlay", "showStoreOverlay", "showUserOverlay",
-  "showWebOverlay", "requestLeaderboardEntries", "requestLeaderboardInfo",
-  "requestSetHighScore", "fileExists", "writeFile", "deleteFile" }
+  "showWebOverlay", "fileExists", "writeFile", "deleteFile" }
 local returns_nil = { "getUserImageInfo", "newImageRect", "newTexture", "getAuthSessionTicket",
   "getUserStorage", "readFile" }
 for _, name in ipairs(returns_false) do
@@ -281,7 +280,8 @@ for _, name in ipairs(returns_nil) do
   T.eq(safe(name, steamworks[name], me), nil, name .. " returns nil")
 end
 T.eq(unsupported.getUserImageInfo, nil, "(table of names)")
--- getUserInfo and requestActivePlayerCount are served: user_info.lua, player_count.lua.
+-- getUserInfo and requestActivePlayerCount are served: user_info.lua, player_count.lua;
+-- the leaderboard functions: leaderboards.lua.
 
 -- ----- init and update with odd arguments -----
 T.eq(safe("init(5)", steamworks.init, 5), false, "init(5)")
