@@ -118,6 +118,7 @@
 #[macro_use]
 mod attempt;
 mod audit;
+mod boards;
 mod connection;
 mod figures;
 mod inner;
@@ -296,10 +297,15 @@ async fn require_durable_commits(client: &mut ClientWrapper) -> Result<(), HookE
         .map_err(HookError::Backend)
 }
 
-/// Prepares the statements run by name (`writes::PREPARED`), in one round trip.
+/// Prepares the statements run by name (`writes::PREPARED`,
+/// `boards::PREPARED`), in one round trip.
 async fn prepare_statements(client: &mut ClientWrapper) -> Result<(), HookError> {
     client
-        .batch_execute(&script::prepare_sql(&writes::PREPARED))
+        .batch_execute(&format!(
+            "{}{}",
+            script::prepare_sql(&writes::PREPARED),
+            script::prepare_sql(&boards::PREPARED)
+        ))
         .await
         .map_err(HookError::Backend)
 }

@@ -422,6 +422,7 @@ pub(crate) async fn put_schema(
     };
     let version = count(version, "schema version")?;
     reconcile_stat_totals(&tx, app, old.as_ref().map(|o| &*o.schema), schema).await?;
+    crate::boards::sync_schema(&tx, app, schema).await?;
     tx.commit().await.context("committing a schema change")?;
     Ok(version)
 }
