@@ -21,6 +21,9 @@ pub mod action {
     pub const KEY_REVOKE: &str = "key.revoke";
     pub const TOKENS_REVOKE: &str = "tokens.revoke";
     pub const SECRET_ROTATE: &str = "secret.rotate";
+    pub const LEADERBOARD_DELETE: &str = "leaderboard.delete";
+    pub const LEADERBOARD_RESET: &str = "leaderboard.reset";
+    pub const LEADERBOARD_ENTRY_DELETE: &str = "leaderboard.entry.delete";
 }
 
 /// An action about to be recorded: who (`actor`: `admin`, `key:<id>`,

@@ -14,8 +14,8 @@ use laurel_store::{Store, StoreError, TokenRevocation};
 
 use crate::args::{about_flag, parse_app, parse_user};
 use crate::cli::{
-    AuditAction, AuditArgs, Cli, Command, KeyAction, LogFormat, SchemaAction, SecretAction,
-    ServeArgs, StoreArgs, TokenAction, UserAction,
+    AuditAction, AuditArgs, Cli, Command, KeyAction, LeaderboardAction, LogFormat, PeriodChoice,
+    SchemaAction, SecretAction, ServeArgs, StoreArgs, TokenAction, UserAction,
 };
 use crate::database::{DatabaseUrl, open_database};
 use crate::failure::{Failure, exit, fail};
@@ -38,6 +38,7 @@ async fn run_async(cli: Cli) -> Result<(), Failure> {
         Command::Tokens { action } => tokens(action).await,
         Command::Secret { action } => secret(action).await,
         Command::Audit(args) => audit(args).await,
+        Command::Leaderboard { action } => leaderboard(action).await,
     }
 }
 
@@ -539,6 +540,158 @@ async fn audit(args: AuditArgs) -> Result<(), Failure> {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The board of this name in the app (an unknown app or board is "not found").
+async fn find_board(
+    store: &dyn Store,
+    app: laurel_core::AppId,
+    name: &str,
+) -> Result<laurel_store::Board, Failure> {
+    let name = laurel_core::leaderboard::BoardName::parse(name)
+        .map_err(|e| fail(exit::INVALID_INPUT, anyhow!("--board: {e}")))?;
+    match store.leaderboard(app, &name).await {
+        Ok(Some(board)) => Ok(board),
+        Ok(None) => Err(fail(
+            exit::NOT_FOUND,
+            anyhow!("app {app} has no leaderboard {:?}", name.as_str()),
+        )),
+        Err(StoreError::UnknownApp(_)) => Err(fail(exit::NOT_FOUND, anyhow!("no app {app}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The start of the board's period at `now`: the current one, or the one
+/// before it (a board without periods has no previous one).
+fn board_period(
+    board: &laurel_store::Board,
+    choice: PeriodChoice,
+    now: laurel_core::UnixTime,
+) -> Result<laurel_store::PeriodStart, Failure> {
+    let period = board.def.period;
+    let Some(current) = period.start(now) else {
+        return match choice {
+            PeriodChoice::Current => Ok(0),
+            PeriodChoice::Previous => Err(fail(
+                exit::INVALID_INPUT,
+                anyhow!(
+                    "leaderboard {:?} has no periods: there is no previous one",
+                    board.def.name.as_str()
+                ),
+            )),
+        };
+    };
+    Ok(match choice {
+        PeriodChoice::Current => current,
+        PeriodChoice::Previous => period.start(current - 1).unwrap_or(0),
+    })
+}
+
+async fn leaderboard(action: LeaderboardAction) -> Result<(), Failure> {
+    match action {
+        LeaderboardAction::List { app, store } => {
+            let app = parse_app(&app)?;
+            let store = open_store(&store).await?;
+            let boards = match store.leaderboards(app, unix_now()).await {
+                Err(StoreError::UnknownApp(_)) => {
+                    return Err(fail(exit::NOT_FOUND, anyhow!("no app {app}")));
+                }
+                other => other?,
+            };
+            for b in boards {
+                let def = &b.board.def;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    b.board.id, def.name, def.sort, def.display, def.writes, def.period, b.entries
+                );
+            }
+            Ok(())
+        }
+        LeaderboardAction::Show {
+            app,
+            board,
+            start,
+            end,
+            period,
+            store,
+        } => {
+            let app = parse_app(&app)?;
+            let store = open_store(&store).await?;
+            let board = find_board(&*store, app, &board).await?;
+            let period = board_period(&board, period, unix_now())?;
+            let ranks = laurel_store::Leaderboards::new();
+            let download = ranks
+                .download(
+                    &*store,
+                    &board,
+                    period,
+                    &laurel_store::Scope::Global { start, end },
+                )
+                .await?;
+            for e in &download.entries {
+                println!("{}\t{}\t{}\t{}", e.rank, e.user, e.score, e.set_at);
+            }
+            eprintln!(
+                "leaderboard {:?} of app {app}: {} entries",
+                board.def.name.as_str(),
+                download.entry_count
+            );
+            Ok(())
+        }
+        LeaderboardAction::Reset { app, board, store } => {
+            let app = parse_app(&app)?;
+            let store = open_store(&store).await?;
+            let board = find_board(&*store, app, &board).await?;
+            let draft = cli_audit(action::LEADERBOARD_RESET)
+                .about(app, None)
+                .with_detail(serde_json::json!({
+                    "board": board.id,
+                    "name": board.def.name.as_str(),
+                }));
+            let removed = store.reset_leaderboard(app, board.id, draft).await?;
+            println!(
+                "leaderboard {:?} of app {app} reset: {removed} entries removed",
+                board.def.name.as_str()
+            );
+            Ok(())
+        }
+        LeaderboardAction::DeleteEntry {
+            app,
+            board,
+            user,
+            store,
+        } => {
+            let (app, user) = (parse_app(&app)?, parse_user(&user)?);
+            let store = open_store(&store).await?;
+            let board = find_board(&*store, app, &board).await?;
+            let period = board_period(&board, PeriodChoice::Current, unix_now())?;
+            let draft = cli_audit(action::LEADERBOARD_ENTRY_DELETE)
+                .about(app, Some(user))
+                .with_detail(serde_json::json!({
+                    "board": board.id,
+                    "name": board.def.name.as_str(),
+                    "period": period,
+                }));
+            if store
+                .delete_leaderboard_entry(app, board.id, period, user, draft)
+                .await?
+            {
+                println!(
+                    "the entry of user {user} on leaderboard {:?} of app {app} is deleted",
+                    board.def.name.as_str()
+                );
+                Ok(())
+            } else {
+                Err(fail(
+                    exit::NOT_FOUND,
+                    anyhow!(
+                        "user {user} has no entry on leaderboard {:?} of app {app}",
+                        board.def.name.as_str()
+                    ),
+                ))
+            }
+        }
+    }
 }
 
 fn now() -> i64 {
