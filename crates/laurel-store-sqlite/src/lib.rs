@@ -17,6 +17,12 @@
 //! | `keys` | `id` | server keys: `app_id`, `label`, `secret_hash` (unique), `created`, `revoked` |
 //! | `stat_totals` | `(app_id, name, kind)` | per aggregated stat: `value_rows` (users with a stored value), `int_sum` / `float_sum` of those values |
 //! | `stat_history` | `(app_id, name, kind, day)` | per aggregated stat and UTC day: `int_change` / `float_change` of its total |
+//! | `token_revocations`, `audit_log`, `user_profiles` | | revocations, the audit log, display names |
+//! | `boards` | `id` (never reused) | a leaderboard: `app_id`, `name` and `name_key` (lower case, unique per app), `sort`, `display`, `display_name`, `writes`, `period`, `epoch` (moves on a reset), `last_seq` (the board's sequence) |
+//! | `board_entries` | `(board_id, period_start, steam_id)` | `score` (NULL: a tombstone), `details` (little-endian i32s), `set_at`, `seq`; indexed by `(board_id, period_start, seq)` for catch-ups |
+//! | `board_counts` | `(board_id, period_start)` | live `entries` of the period |
+//! | `upload_idempotency` | `(app_id, steam_id, idem_key)` | an upload's `fingerprint`, `changed` and `created` |
+//! | `friends` | `(app_id, steam_id, friend_id)` | friends lists, for `Friends` downloads |
 //!
 //! Only rows that differ from the schema defaults exist: a store writes the
 //! stats and achievements it changed, nothing else. Steam ids are u64 and
@@ -63,6 +69,11 @@
 //! Rare writes (schemas, keys, the signing secret) run alone, in queue order.
 //! Imports of users (`laurel migrate`) are group items like stores, so a
 //! migration's users share commits too.
+//! Leaderboard writes are group items too (`writer/boards.rs`): uploads
+//! share commits like stores, and each change to a board's entries takes
+//! the board's next sequence number in its savepoint, so the single writer
+//! commits a board's changes in sequence order. `put_schema` makes the
+//! schema's boards exist, with its settings, in its own transaction.
 //!
 //! The writer keeps the progress it last wrote for recent users, so a store
 //! reads no rows back; `PRAGMA data_version` tells it when another process
@@ -105,6 +116,7 @@
 //! # Ok(()) }
 //! ```
 
+mod boards;
 mod figures;
 mod idempotency;
 mod migrations;
@@ -112,6 +124,7 @@ mod private_files;
 mod read_pool;
 mod rows;
 mod store;
+mod store_boards;
 mod writer;
 
 use std::ffi::OsString;

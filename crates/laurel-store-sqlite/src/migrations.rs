@@ -7,7 +7,7 @@ use laurel_store::StoreError;
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 // Float columns are declared without a type on purpose: a REAL column stores
 // integral values as integers and turns -0.0 into 0.0, and f32 stat values
@@ -265,6 +265,68 @@ CREATE TABLE IF NOT EXISTS user_profiles (
     display_name TEXT NOT NULL,
     updated_ms   INTEGER NOT NULL,
     PRIMARY KEY (app_id, steam_id)
+) WITHOUT ROWID;
+"#;
+
+// Leaderboards (issue 15). A board's `id` is never reused (AUTOINCREMENT);
+// `name_key` is its name in lower case, unique in its app. `last_seq` is the
+// board's own sequence: every change to an entry takes the next value.
+// An entry with a NULL `score` is a tombstone (a deleted entry, kept so that
+// a rank index catching up sees the deletion); `details` are little-endian
+// i32s. `board_counts` keeps the live entries of each board and period, in
+// the transaction that changes them, so a listing counts no rows. Upload idempotency records are kept as long as the stores' ones.
+const V8: &str = r#"
+CREATE TABLE IF NOT EXISTS boards (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id       INTEGER NOT NULL,
+    name         TEXT NOT NULL,
+    name_key     TEXT NOT NULL,
+    sort         TEXT NOT NULL,
+    display      TEXT NOT NULL,
+    display_name TEXT,
+    writes       TEXT NOT NULL,
+    period       TEXT NOT NULL,
+    epoch        INTEGER NOT NULL DEFAULT 0,
+    last_seq     INTEGER NOT NULL DEFAULT 0,
+    created_ms   INTEGER NOT NULL,
+    UNIQUE (app_id, name_key)
+);
+
+CREATE TABLE IF NOT EXISTS board_entries (
+    board_id     INTEGER NOT NULL,
+    period_start INTEGER NOT NULL,
+    steam_id     INTEGER NOT NULL,
+    score        INTEGER,
+    details      BLOB NOT NULL,
+    set_at       INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,
+    PRIMARY KEY (board_id, period_start, steam_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS board_entries_by_seq ON board_entries (board_id, period_start, seq);
+
+CREATE TABLE IF NOT EXISTS board_counts (
+    board_id     INTEGER NOT NULL,
+    period_start INTEGER NOT NULL,
+    entries      INTEGER NOT NULL,
+    PRIMARY KEY (board_id, period_start)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS upload_idempotency (
+    app_id      INTEGER NOT NULL,
+    steam_id    INTEGER NOT NULL,
+    idem_key    TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    changed     INTEGER NOT NULL,
+    created     INTEGER NOT NULL,
+    PRIMARY KEY (app_id, steam_id, idem_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS upload_idempotency_by_created ON upload_idempotency (created);
+
+CREATE TABLE IF NOT EXISTS friends (
+    app_id    INTEGER NOT NULL,
+    steam_id  INTEGER NOT NULL,
+    friend_id INTEGER NOT NULL,
+    PRIMARY KEY (app_id, steam_id, friend_id)
 ) WITHOUT ROWID;
 "#;
 

@@ -481,3 +481,36 @@ pub(crate) fn audit_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
         undone_by: row.get(8)?,
     })
 }
+
+pub(crate) fn key_from_row(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(i64, i64, String, i64, bool)> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+pub(crate) fn key_record(
+    (id, app, label, created, revoked): (i64, i64, String, i64, bool),
+) -> Result<laurel_store::KeyRecord, StoreError> {
+    Ok(laurel_store::KeyRecord {
+        id,
+        app: app_from_sql(app)?,
+        label,
+        created,
+        revoked,
+    })
+}
+
+/// The app's user count as `apps.users` keeps it (0 for no such row).
+pub(crate) fn app_user_count(conn: &Connection, app: AppId) -> Result<i64, StoreError> {
+    let users: Option<i64> = conn
+        .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
+        .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
+        .context("reading the app's user count")?;
+    Ok(users.unwrap_or(0))
+}

@@ -5,12 +5,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use laurel_core::leaderboard::{BoardName, LeaderboardDef};
 use laurel_core::{AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress};
+use laurel_store::boards::{
+    Board, BoardChanges, BoardId, BoardSummary, PeriodStart, StoredEntry, UploadReply,
+    UploadRequest,
+};
 use rusqlite::OptionalExtension;
 
 use crate::rows::{
-    Context, app_from_sql, app_sql, count, load_global_stats, load_progress, load_schema,
-    revoked_user, visible,
+    Context, app_from_sql, app_sql, app_user_count, count, key_from_row, key_record,
+    load_global_stats, load_progress, load_schema, revoked_user, visible,
 };
 use crate::writer::{Command, GroupItem, SingleCommand};
 use laurel_store::audit::check_imported_secret;
@@ -27,37 +32,6 @@ use laurel_store::{
 };
 
 use crate::{SqliteStore, rows};
-
-fn key_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, i64, bool)> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
-}
-
-fn key_record(
-    (id, app, label, created, revoked): (i64, i64, String, i64, bool),
-) -> Result<KeyRecord, StoreError> {
-    Ok(KeyRecord {
-        id,
-        app: app_from_sql(app)?,
-        label,
-        created,
-        revoked,
-    })
-}
-
-/// The app's user count as `apps.users` keeps it (0 for no such row).
-fn app_user_count(conn: &rusqlite::Connection, app: AppId) -> Result<i64, StoreError> {
-    let users: Option<i64> = conn
-        .prepare_cached("SELECT users FROM apps WHERE app_id = ?1")
-        .and_then(|mut s| s.query_row([app_sql(app)], |r| r.get(0)).optional())
-        .context("reading the app's user count")?;
-    Ok(users.unwrap_or(0))
-}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -538,6 +512,99 @@ impl Store for SqliteStore {
         let secret = secret.to_vec();
         self.write(|reply| Command::Single(SingleCommand::ImportSigningSecret { secret, reply }))
             .await
+    }
+
+    async fn leaderboards(
+        &self,
+        app: AppId,
+        now: UnixTime,
+    ) -> Result<Vec<BoardSummary>, StoreError> {
+        self.list_boards(app, now).await
+    }
+
+    async fn leaderboard(&self, app: AppId, name: &BoardName) -> Result<Option<Board>, StoreError> {
+        self.find_board(app, name).await
+    }
+
+    async fn create_leaderboard(
+        &self,
+        app: AppId,
+        def: &LeaderboardDef,
+    ) -> Result<(Board, bool), StoreError> {
+        self.create_board(app, def).await
+    }
+
+    async fn delete_leaderboard(
+        &self,
+        app: AppId,
+        board: BoardId,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.delete_board(app, board, audit).await
+    }
+
+    async fn reset_leaderboard(
+        &self,
+        app: AppId,
+        board: BoardId,
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        self.reset_board(app, board, audit).await
+    }
+
+    async fn delete_leaderboard_entry(
+        &self,
+        app: AppId,
+        board: BoardId,
+        period: PeriodStart,
+        user: SteamId,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.delete_entry((app, board, period, user), audit).await
+    }
+
+    async fn upload_score(&self, request: UploadRequest) -> Result<UploadReply, StoreError> {
+        self.upload(request).await
+    }
+
+    async fn board_changes(
+        &self,
+        app: AppId,
+        board: BoardId,
+        period: PeriodStart,
+        after: u64,
+    ) -> Result<BoardChanges, StoreError> {
+        self.changes(app, board, period, after).await
+    }
+
+    async fn set_friends(
+        &self,
+        app: AppId,
+        user: SteamId,
+        friends: &[SteamId],
+    ) -> Result<(), StoreError> {
+        self.put_friends(app, user, friends).await
+    }
+
+    async fn friends(&self, app: AppId, user: SteamId) -> Result<Vec<SteamId>, StoreError> {
+        self.read_friends(app, user).await
+    }
+
+    async fn stored_entries(
+        &self,
+        app: AppId,
+        board: BoardId,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        self.entries_of(app, board).await
+    }
+
+    async fn import_entries(
+        &self,
+        app: AppId,
+        board: BoardId,
+        entries: &[StoredEntry],
+    ) -> Result<(), StoreError> {
+        self.import_board_entries(app, board, entries).await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 //! documentation of the crate for the group-commit and checkpoint design.
 
 mod answer;
+mod boards;
 mod group;
 mod progress_cache;
 mod single;
@@ -28,6 +29,7 @@ use laurel_store::{
 
 pub(crate) use self::answer::Reply;
 use self::answer::{Answer, answer};
+pub(crate) use self::boards::BoardItem;
 use self::group::{
     GroupEnv, execute_import, execute_reset, execute_store, execute_undo_reset, run_item,
 };
@@ -130,6 +132,8 @@ pub(crate) enum GroupItem {
         progress: Box<UserProgress>,
         reply: Reply<()>,
     },
+    /// Leaderboard writes: uploads above all, which must share commits.
+    Board(BoardItem),
 }
 
 impl GroupItem {
@@ -139,6 +143,7 @@ impl GroupItem {
             GroupItem::Reset { reply, .. } => answer(reply, Err(same_error(e))),
             GroupItem::UndoReset { reply, .. } => answer(reply, Err(same_error(e))),
             GroupItem::Import { reply, .. } => answer(reply, Err(same_error(e))),
+            GroupItem::Board(item) => item.failed(e),
         }
     }
 }
@@ -280,8 +285,13 @@ impl Writer {
 
     fn commit_group(&mut self, group: Vec<GroupItem>) {
         for item in &group {
-            if let GroupItem::Store { request, .. } = item {
-                self.clock = Some(self.clock.map_or(request.now, |c| c.max(request.now)));
+            let now = match item {
+                GroupItem::Store { request, .. } => Some(request.now),
+                GroupItem::Board(item) => item.now(),
+                _ => None,
+            };
+            if let Some(now) = now {
+                self.clock = Some(self.clock.map_or(now, |c| c.max(now)));
             }
         }
         let size = group.len();
@@ -410,6 +420,7 @@ impl Writer {
                     |c, env, moved| execute_import(c, env, app, user, &progress, moved),
                     reply,
                 ),
+                GroupItem::Board(item) => item.run(&tx),
             };
             pending.push(done);
             fatal = fatal.or(failed);
@@ -438,6 +449,7 @@ impl Writer {
                     let old = load_schema(tx, app)?;
                     let version = put_schema(tx, app, &schema.settings().name, &json)?;
                     reconcile_stat_totals(tx, app, old.as_ref().map(|o| &*o.schema), &schema)?;
+                    boards::sync_schema_boards(tx, app, &schema)?;
                     Ok(version)
                 });
                 if let Ok(version) = result {
@@ -562,7 +574,9 @@ impl Writer {
         self.last_purge = Some(Instant::now());
         let cutoff = now.saturating_sub(IDEMPOTENCY_RETENTION_SECONDS);
         let deleted = in_transaction(&mut self.conn, "purging idempotency keys", |tx| {
-            idempotency::purge(tx, cutoff, PURGE_BATCH_ROWS)
+            let stores = idempotency::purge(tx, cutoff, PURGE_BATCH_ROWS)?;
+            let uploads = boards::purge_upload_keys(tx, cutoff, PURGE_BATCH_ROWS)?;
+            Ok(stores.max(uploads))
         });
         match deleted {
             Ok(n) => {

@@ -89,7 +89,7 @@ pub(super) fn run_item<T: Send + 'static>(
 
 /// Splits a savepoint's outcome into the item's answer and, when the
 /// savepoint itself could not be closed, an error that must fail the group.
-fn split<T>(
+pub(super) fn split<T>(
     result: Result<Result<T, StoreError>, StoreError>,
 ) -> (Result<T, StoreError>, Option<StoreError>) {
     match result {
@@ -104,7 +104,7 @@ fn split<T>(
 ///
 /// The savepoint statements are prepared once and cached: rusqlite's
 /// `Savepoint` prepares its SQL text afresh on every use, twice per store.
-fn in_savepoint<T>(
+pub(super) fn in_savepoint<T>(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<Result<T, StoreError>, StoreError> {

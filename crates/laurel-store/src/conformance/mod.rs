@@ -17,6 +17,9 @@ mod fold;
 mod global;
 mod idempotency;
 mod keys;
+mod leaderboard_log;
+mod leaderboard_ranks;
+mod leaderboards;
 mod migrate;
 mod profiles;
 mod progress;
@@ -280,6 +283,9 @@ pub use fold::*;
 pub use global::*;
 pub use idempotency::*;
 pub use keys::*;
+pub use leaderboard_log::*;
+pub use leaderboard_ranks::*;
+pub use leaderboards::*;
 pub use migrate::*;
 pub use profiles::*;
 pub use progress::*;
@@ -320,6 +326,18 @@ macro_rules! conformance_suite {
             a_reset_is_recorded_and_its_undo_restores_exactly,
             revocations_and_secret_rotation_are_shared,
             display_names_are_per_app_and_user,
+            schema_boards_exist_with_their_settings,
+            board_limit_is_enforced,
+            uploads_keep_best_or_force_update,
+            upload_details_are_kept_exactly,
+            deleted_entries_leave_tombstones,
+            board_reset_and_delete,
+            periods_keep_their_own_entries,
+            upload_replays_answer_the_first_answer,
+            friends_lists_are_replaced_and_sorted,
+            board_entries_round_trip_through_import,
+            ranks_follow_scores_and_ties,
+            rank_indexes_of_two_nodes_agree,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,6 +350,13 @@ macro_rules! conformance_suite {
         async fn acknowledged_writes_survive_reopen() {
             let (guard, store) = $fresh().await;
             $crate::conformance::acknowledged_writes_survive_reopen(store, || $reopen(&guard))
+                .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn leaderboard_entries_survive_reopen() {
+            let (guard, store) = $fresh().await;
+            $crate::conformance::leaderboard_entries_survive_reopen(store, || $reopen(&guard))
                 .await;
         }
     };

@@ -1,0 +1,212 @@
+//! Ranks a node computes over a store ([`crate::ranks::Leaderboards`]):
+//! they depend on the store's change log being complete and in order, so
+//! every backend runs them.
+
+use laurel_core::leaderboard::UploadMethod;
+
+use super::leaderboards::*;
+use super::*;
+use crate::ranks::{Leaderboards, RankedEntry, Scope};
+
+fn ranks(entries: &[RankedEntry]) -> Vec<(u64, u64, i32)> {
+    entries
+        .iter()
+        .map(|e| (e.rank, e.user.get(), e.score))
+        .collect()
+}
+
+fn global(start: i64, end: i64) -> Scope {
+    Scope::Global { start, end }
+}
+
+fn around(id: u64, before: i64, after: i64) -> Scope {
+    Scope::AroundUser {
+        user: user(id),
+        before,
+        after,
+    }
+}
+
+/// Ties rank by who achieved the score first; global pages, pages around a
+/// user at the board's edges and for-users downloads; an upload's rank and
+/// previous rank.
+pub async fn ranks_follow_scores_and_ties(store: &dyn Store) {
+    let app = boards_app(store, 50).await;
+    let feet = board(store, app, "Feet Traveled").await;
+    let node = Leaderboards::new();
+    // Users 1..=10 score 10 × id; user 11 ties with user 5, later.
+    for id in 1..=10u64 {
+        let request = upload_request(&feet, user(id), UploadMethod::KeepBest, id as i32 * 10, NOW);
+        let ranked = node.upload(store, &feet, request).await.expect("upload");
+        assert_eq!(
+            (ranked.rank, ranked.previous_rank),
+            (1, 0),
+            "{id} leads on arrival"
+        );
+        assert_eq!(ranked.entry_count, id);
+    }
+    let request = upload_request(&feet, user(11), UploadMethod::KeepBest, 50, NOW);
+    let tie = node.upload(store, &feet, request).await.expect("upload");
+    assert_eq!(
+        (tie.rank, tie.entry_count),
+        (7, 11),
+        "a tie ranks after who had it first"
+    );
+    let request = upload_request(&feet, user(12), UploadMethod::KeepBest, 50, NOW - 100);
+    let earlier = node.upload(store, &feet, request).await.expect("upload");
+    assert_eq!(earlier.rank, 6, "achieved earlier ranks first");
+
+    let page = |scope: Scope| {
+        let node = &node;
+        let feet = &feet;
+        async move {
+            let got = node
+                .download(store, feet, 0, &scope)
+                .await
+                .expect("download");
+            assert_eq!(got.entry_count, 12);
+            ranks(&got.entries)
+        }
+    };
+    assert_eq!(
+        page(global(1, 3)).await,
+        [(1, 10, 100), (2, 9, 90), (3, 8, 80)]
+    );
+    assert_eq!(
+        page(global(5, 8)).await,
+        [(5, 6, 60), (6, 12, 50), (7, 5, 50), (8, 11, 50)]
+    );
+    assert_eq!(
+        page(global(-5, 1)).await,
+        [(1, 10, 100)],
+        "start below 1 is 1"
+    );
+    assert_eq!(
+        page(global(12, 99)).await,
+        [(12, 1, 10)],
+        "nothing beyond the end"
+    );
+    assert_eq!(page(global(13, 20)).await, []);
+    assert_eq!(
+        page(global(3, 1)).await,
+        [(3, 8, 80)],
+        "end below start is start"
+    );
+    let top = page(around(10, -2, 2)).await;
+    assert_eq!(
+        top.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5],
+        "shifted at the top"
+    );
+    let bottom = page(around(1, -2, 2)).await;
+    assert_eq!(
+        bottom.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [8, 9, 10, 11, 12]
+    );
+    assert_eq!(
+        page(around(5, -1, 1)).await,
+        [(6, 12, 50), (7, 5, 50), (8, 11, 50)]
+    );
+    assert_eq!(page(around(99, -2, 2)).await, [], "no entry, no page");
+    let users = Scope::Users(vec![user(1), user(99), user(10), user(5)]);
+    assert_eq!(page(users).await, [(1, 10, 100), (7, 5, 50), (12, 1, 10)]);
+
+    // User 1 (last, rank 12) climbs to the top: previous rank 12.
+    let request = upload_request(&feet, user(1), UploadMethod::KeepBest, 1000, NOW + 1);
+    let climb = node.upload(store, &feet, request).await.expect("upload");
+    assert!(climb.reply.changed);
+    assert_eq!(
+        (climb.rank, climb.previous_rank, climb.entry_count),
+        (1, 12, 12)
+    );
+    let request = upload_request(&feet, user(1), UploadMethod::KeepBest, 5, NOW + 2);
+    let same = node.upload(store, &feet, request).await.expect("upload");
+    assert!(!same.reply.changed);
+    assert_eq!((same.rank, same.previous_rank), (1, 1));
+    // User 9 (rank 3) falls to the bottom with ForceUpdate.
+    let request = upload_request(&feet, user(9), UploadMethod::ForceUpdate, -1, NOW + 3);
+    let fall = node.upload(store, &feet, request).await.expect("upload");
+    assert_eq!((fall.rank, fall.previous_rank), (12, 3));
+}
+
+/// Two nodes over one store: each sees what the other wrote; an index built
+/// before a reset loads again; a deleted entry disappears from both.
+pub async fn rank_indexes_of_two_nodes_agree(store: &dyn Store) {
+    let app = boards_app(store, 51).await;
+    let quick = board(store, app, "Quickest Win").await;
+    let (a, b) = (Leaderboards::new(), Leaderboards::new());
+    let scope = global(1, 10);
+    for id in 1..=3u64 {
+        let request = upload_request(&quick, user(id), UploadMethod::KeepBest, id as i32, NOW);
+        a.upload(store, &quick, request).await.expect("upload");
+    }
+    let seen = b
+        .download(store, &quick, 0, &scope)
+        .await
+        .expect("download");
+    assert_eq!(ranks(&seen.entries), [(1, 1, 1), (2, 2, 2), (3, 3, 3)]);
+
+    let request = upload_request(&quick, user(4), UploadMethod::KeepBest, 0, NOW);
+    let through_b = b.upload(store, &quick, request).await.expect("upload");
+    assert_eq!((through_b.rank, through_b.entry_count), (1, 4));
+    let seen = a
+        .download(store, &quick, 0, &scope)
+        .await
+        .expect("download");
+    assert_eq!(
+        ranks(&seen.entries)[0],
+        (1, 4, 0),
+        "node a sees node b's upload"
+    );
+    let request = upload_request(&quick, user(3), UploadMethod::KeepBest, -5, NOW);
+    a.upload(store, &quick, request).await.expect("upload");
+    let seen = b
+        .download(store, &quick, 0, &scope)
+        .await
+        .expect("download");
+    assert_eq!(
+        ranks(&seen.entries),
+        [(1, 3, -5), (2, 4, 0), (3, 1, 1), (4, 2, 2)],
+        "a moved entry is moved, not doubled"
+    );
+
+    store
+        .delete_leaderboard_entry(app, quick.id, 0, user(4), board_audit(ENTRY_DELETE_ACTION))
+        .await
+        .expect("delete");
+    for node in [&a, &b] {
+        let seen = node
+            .download(store, &quick, 0, &scope)
+            .await
+            .expect("download");
+        assert_eq!(ranks(&seen.entries), [(1, 3, -5), (2, 1, 1), (3, 2, 2)]);
+        assert_eq!(seen.entry_count, 3);
+    }
+
+    store
+        .reset_leaderboard(app, quick.id, board_audit(BOARD_RESET_ACTION))
+        .await
+        .expect("reset");
+    // Both indexes were built before the reset, from the board as it was.
+    let seen = b
+        .download(store, &quick, 0, &scope)
+        .await
+        .expect("download");
+    assert_eq!((seen.entry_count, seen.entries.len()), (0, 0), "{seen:?}");
+    let request = upload_request(&quick, user(2), UploadMethod::KeepBest, 9, NOW);
+    let first = b.upload(store, &quick, request).await.expect("upload");
+    assert_eq!(
+        (first.rank, first.previous_rank, first.entry_count),
+        (1, 0, 1)
+    );
+    let seen = a
+        .download(store, &quick, 0, &scope)
+        .await
+        .expect("download");
+    assert_eq!(
+        ranks(&seen.entries),
+        [(1, 2, 9)],
+        "node a loads the board again"
+    );
+    assert_eq!(a.entry_count(store, &quick, 0).await.expect("count"), 1);
+}
