@@ -111,10 +111,15 @@ async fn app_exists<C: GenericClient>(client: &C, app: AppId) -> Result<(), Fail
     }
 }
 
-fn no_board(app: AppId, board: BoardId) -> Failure {
-    Failure::Store(StoreError::NotFound(format!(
-        "app {app} has no leaderboard {board}"
-    )))
+/// The answer for a board that is not there: the app has no such board,
+/// or there is no such app (one more statement, on this path only).
+async fn no_board<C: GenericClient>(client: &C, app: AppId, board: BoardId) -> Failure {
+    match app_exists(client, app).await {
+        Ok(()) => Failure::Store(StoreError::NotFound(format!(
+            "app {app} has no leaderboard {board}"
+        ))),
+        Err(failure) => failure,
+    }
 }
 
 /// The app's boards with their entry counts in their periods at `now`.
@@ -366,7 +371,7 @@ pub(crate) async fn upload(
     client: &mut deadpool_postgres::Client,
     request: &UploadRequest,
 ) -> Result<UploadReply, Failure> {
-    let client: &tokio_postgres::Client = client;
+    let client: &deadpool_postgres::Client = client;
     let outcome = upload_unfinished(client, request).await;
     if let Ok((_, true)) = outcome {
         return outcome.map(|(reply, _)| reply);
@@ -380,9 +385,10 @@ pub(crate) async fn upload(
 
 /// The upload up to its COMMIT; `true` when it committed.
 async fn upload_unfinished(
-    client: &tokio_postgres::Client,
+    client: &deadpool_postgres::Client,
     request: &UploadRequest,
 ) -> Result<(UploadReply, bool), Failure> {
+    let raw: &tokio_postgres::Client = client;
     let what = "reading an entry for an upload";
     let UploadRequest {
         app,
@@ -415,15 +421,15 @@ async fn upload_unfinished(
         }
         None => None,
     };
-    let answers = reads.run(client).await?;
+    let answers = reads.run(raw).await?;
     let Some(board_row) = answers[board_at].rows.first() else {
-        return Err(no_board(app, board));
+        return Err(no_board(client, app, board).await);
     };
     let sort = required(board_row.text(0, what)?, "board sort")?;
     let sort = word(&sort, SortMethod::parse, "board sort")?;
     let epoch = required(board_row.int8(1, what)?, "board epoch")?;
     let Some(entry_row) = answers[entry_at].rows.first() else {
-        return Err(no_board(app, board));
+        return Err(no_board(client, app, board).await);
     };
     let previous = entry_from_cells(entry_row, what)?;
     if let (Some(at), Some((key, fingerprint))) = (key_at, idempotency)
@@ -495,7 +501,7 @@ async fn upload_unfinished(
         return Ok((reply, false));
     }
     writes.plain("COMMIT");
-    let answers = writes.run(client).await?;
+    let answers = writes.run(raw).await?;
     let mut entry = uploaded.entry;
     let mut epoch = epoch;
     if let Some(at) = written_at {
@@ -538,7 +544,7 @@ pub(crate) async fn changes<C: GenericClient>(
     )
     .await?;
     let Some(first) = rows.first() else {
-        return Err(no_board(app, board));
+        return Err(no_board(client, app, board).await);
     };
     let epoch: i64 = first.try_get(0).context(what)?;
     let mut changes = Vec::with_capacity(rows.len());
@@ -631,7 +637,7 @@ pub(crate) async fn reset_board(
     )
     .await?;
     let Some(row) = row else {
-        return Err(no_board(app, board));
+        return Err(no_board(&tx, app, board).await);
     };
     let name: String = row.try_get(0).context("resetting a board")?;
     let row = query_opt(
@@ -682,7 +688,7 @@ pub(crate) async fn delete_entry(
     )
     .await?;
     let Some(board_row) = board_row else {
-        return Err(no_board(app, board));
+        return Err(no_board(&tx, app, board).await);
     };
     let score: Option<i32> = match entry_row {
         Some(row) => row.try_get(0).context(what)?,
@@ -832,7 +838,7 @@ pub(crate) async fn stored_entries<C: GenericClient>(
     )
     .await?;
     if board_row.is_none() {
-        return Err(no_board(app, board));
+        return Err(no_board(client, app, board).await);
     }
     rows.iter()
         .map(|row| {
@@ -894,7 +900,7 @@ pub(crate) async fn import_entries(
     )
     .await?;
     if row.is_none() {
-        return Err(no_board(app, board));
+        return Err(no_board(&tx, app, board).await);
     }
     let live = query_opt(
         &tx,

@@ -1535,7 +1535,7 @@ mod leaderboards {
         elsewhere.app = app_id(9);
         assert!(matches!(
             store.upload_score(elsewhere).await,
-            Err(StoreError::NotFound(_))
+            Err(StoreError::UnknownApp(_))
         ));
     }
 
