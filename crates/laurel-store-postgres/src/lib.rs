@@ -18,7 +18,14 @@
 //! `schema_version`), `users` (`version` per user), `stats`, `achievements`
 //! (only rows that differ from the schema defaults), `app_users`,
 //! `achievement_unlocks`, `stat_totals`, `stat_history` (the global
-//! figures), `idempotency` (first answers, by app, user and key), and `keys`.
+//! figures), `idempotency` (first answers, by app, user and key), and `keys`;
+//! for leaderboards, `boards` (with each board's own sequence `last_seq` and
+//! its `epoch`), `board_entries` (one row per board, period and user; a NULL
+//! score is a deleted entry's tombstone; indexed by sequence for the nodes'
+//! catch-ups), `board_idempotency` (uploads' first answers, purged with the
+//! stores') and `friends`. `boards.rs` has an upload's statements and lock
+//! order: the user's entry row, then the board's row only for the write
+//! and COMMIT, so that a board's changes commit in sequence order.
 //! One difference: each global counter is split into 16 shard rows, a user's
 //! changes going to the shard of their Steam id, and reads add the shards
 //! up. A store holds the locks of the counter rows it moves until its commit
