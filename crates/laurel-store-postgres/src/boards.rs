@@ -15,7 +15,7 @@
 //! (round trip)
 //!   laurel_core::leaderboard::upload                            -- in memory
 //!   UPDATE boards SET last_seq = last_seq + 1 … RETURNING,      -- the board's row lock, held only for
-//!     the entry written with that seq                           -- this message: a hot board's uploads
+//!     the period's count (a new entry), the entry with that seq -- this message: a hot board's uploads
 //!   the key's first answer                                      -- queue on it for one write and flush
 //! COMMIT
 //! (round trip)
@@ -135,9 +135,9 @@ pub(crate) async fn list<C: GenericClient>(
     ];
     let sql = format!(
         "SELECT {BOARD_COLUMNS}, \
-         (SELECT count(*) FROM board_entries e WHERE e.board_id = b.id AND e.score IS NOT NULL \
-          AND e.period_start = CASE b.period WHEN 'daily' THEN $2::bigint \
-          WHEN 'weekly' THEN $3::bigint WHEN 'monthly' THEN $4::bigint ELSE 0 END) \
+         coalesce((SELECT c.entries FROM board_counts c WHERE c.board_id = b.id \
+          AND c.period_start = CASE b.period WHEN 'daily' THEN $2::bigint \
+          WHEN 'weekly' THEN $3::bigint WHEN 'monthly' THEN $4::bigint ELSE 0 END), 0) \
          FROM boards b WHERE app_id = $1 ORDER BY id"
     );
     let (_, rows) = join_pipelined(
@@ -272,13 +272,18 @@ pub(crate) const FIND_UPLOAD_KEY: Prepared = Prepared {
     sql: "SELECT fingerprint, changed FROM board_idempotency \
           WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3",
 };
-/// Parameters: board, period, user, score, details, set_at. Draws the
-/// board's next sequence number (its row lock) and writes the entry with it.
+/// Parameters: board, period, user, score, details, set_at, whether the
+/// entry is new (counted). Draws the board's next sequence number (its row
+/// lock: the count's row is moved under it) and writes the entry with it.
 pub(crate) const WRITE_ENTRY: Prepared = Prepared {
     name: "laurel_lb_write_entry",
-    params: "int8, int8, int8, int4, int4[], int8",
+    params: "int8, int8, int8, int4, int4[], int8, bool",
     sql: "WITH s AS (UPDATE boards SET last_seq = last_seq + 1 WHERE id = $1 \
-                     RETURNING last_seq, epoch) \
+                     RETURNING last_seq, epoch), \
+          c AS (INSERT INTO board_counts (board_id, period_start, entries) \
+                SELECT $1, $2, 1 FROM s WHERE $7 \
+                ON CONFLICT (board_id, period_start) \
+                DO UPDATE SET entries = board_counts.entries + 1) \
           UPDATE board_entries e SET score = $4, details = $5, set_at = $6, seq = s.last_seq \
           FROM s WHERE e.board_id = $1 AND e.period_start = $2 AND e.steam_id = $3 \
           RETURNING s.last_seq, s.epoch",
@@ -423,6 +428,7 @@ async fn upload_unfinished(
                 &entry.score,
                 &Array(&entry.details),
                 &entry.set_at,
+                &previous.is_none(),
             ],
         )?)
     } else {
@@ -605,6 +611,13 @@ pub(crate) async fn reset_board(
         None => 0,
     };
     let removed = count(removed, "removed entries")?;
+    execute(
+        &tx,
+        "resetting a board's counts",
+        "DELETE FROM board_counts WHERE board_id = $1",
+        &[&board],
+    )
+    .await?;
     let detail = serde_json::json!({ "board": board, "name": name, "entries": removed });
     audit::insert(&tx, &audit_draft(draft, app, None, detail)).await?;
     tx.commit().await.context("committing a board reset")?;
@@ -654,7 +667,9 @@ pub(crate) async fn delete_entry(
     let changed = execute(
         &tx,
         what,
-        "WITH s AS (UPDATE boards SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq) \
+        "WITH s AS (UPDATE boards SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq), \
+         c AS (UPDATE board_counts SET entries = entries - 1 \
+               WHERE board_id = $1 AND period_start = $2 AND EXISTS (SELECT 1 FROM s)) \
          UPDATE board_entries e SET score = NULL, details = '{}', seq = s.last_seq FROM s \
          WHERE e.board_id = $1 AND e.period_start = $2 AND e.steam_id = $3",
         &[&board, &period, &user_sql(user)],
@@ -901,5 +916,16 @@ pub(crate) async fn import_entries(
         )
         .await?;
     }
+    execute(
+        &tx,
+        "counting imported entries",
+        "INSERT INTO board_counts (board_id, period_start, entries) \
+         SELECT board_id, period_start, count(*) FROM board_entries \
+         WHERE board_id = $1 AND period_start = ANY($2::bigint[]) AND score IS NOT NULL \
+         GROUP BY board_id, period_start \
+         ON CONFLICT (board_id, period_start) DO UPDATE SET entries = excluded.entries",
+        &[&board, &periods],
+    )
+    .await?;
     tx.commit().await.context("committing an entry import")
 }

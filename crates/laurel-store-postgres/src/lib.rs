@@ -22,7 +22,9 @@
 //! for leaderboards, `boards` (with each board's own sequence `last_seq` and
 //! its `epoch`), `board_entries` (one row per board, period and user; a NULL
 //! score is a deleted entry's tombstone; indexed by sequence for the nodes'
-//! catch-ups), `board_idempotency` (uploads' first answers, purged with the
+//! catch-ups), `board_counts` (live entries per board and period, moved
+//! with the board's row locked, so listings count no rows),
+//! `board_idempotency` (uploads' first answers, purged with the
 //! stores') and `friends`. `boards.rs` has an upload's statements and lock
 //! order: the user's entry row, then the board's row only for the write
 //! and COMMIT, so that a board's changes commit in sequence order.

@@ -1689,6 +1689,8 @@ mod leaderboards {
             target.import_entries(app, copy.id, &entries).await,
             Err(StoreError::AlreadyExists(_))
         ));
+        let listed = target.leaderboards(app, NOW).await.expect("list");
+        assert_eq!(listed[0].entries, 3, "imported entries are counted");
         let bad = [StoredEntry {
             period: 0,
             user: user(7),
