@@ -26,7 +26,9 @@ pub const BOARDS_SCHEMA_JSON: &str = r#"{
 }"#;
 
 /// The audit actions the checks record board moderation with (the server
-/// names its own; a store records whatever draft it is given).
+/// names its own; a store records whatever draft it is given, about the
+/// board's app, and about the user for a deleted entry). Every backend's
+/// record names the board in its detail: `{"board": <id>, "name": <name>, …}`.
 pub const BOARD_RESET_ACTION: &str = "leaderboard.reset";
 pub const BOARD_DELETE_ACTION: &str = "leaderboard.delete";
 pub const ENTRY_DELETE_ACTION: &str = "leaderboard.entry.delete";
