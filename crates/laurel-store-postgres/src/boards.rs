@@ -532,21 +532,20 @@ pub(crate) async fn changes<C: GenericClient>(
 
 // ---- moderation ----
 
-/// The draft with the app and user it is about, and `detail` where the
-/// caller left it empty.
+/// The draft about the board's app (and the user of a deleted entry), its
+/// detail the board's id and name with `extra`, as every backend records it.
 fn audit_draft(
     draft: &AuditDraft,
     app: AppId,
     user: Option<SteamId>,
-    detail: serde_json::Value,
+    (board, name): (BoardId, &str),
+    extra: serde_json::Value,
 ) -> AuditDraft {
-    let empty = draft.detail.as_object().is_some_and(|m| m.is_empty()) || draft.detail.is_null();
-    let draft = draft.clone().about(app, user.or(draft.user));
-    if empty {
-        draft.with_detail(detail)
-    } else {
-        draft
+    let mut detail = serde_json::json!({ "board": board, "name": name });
+    if let (Some(map), serde_json::Value::Object(more)) = (detail.as_object_mut(), extra) {
+        map.extend(more);
     }
+    draft.clone().about(app, user).with_detail(detail)
 }
 
 pub(crate) async fn delete_board(
@@ -562,7 +561,9 @@ pub(crate) async fn delete_board(
     let row = query_opt(
         &tx,
         "deleting a board",
-        "DELETE FROM boards WHERE id = $1 AND app_id = $2 RETURNING name",
+        "WITH d AS (DELETE FROM boards WHERE id = $1 AND app_id = $2 RETURNING name) \
+         SELECT d.name, (SELECT count(*) FROM board_entries \
+                         WHERE board_id = $1 AND score IS NOT NULL) FROM d",
         &[&board, &app_sql(app)],
     )
     .await?;
@@ -571,8 +572,9 @@ pub(crate) async fn delete_board(
         return Ok(false);
     };
     let name: String = row.try_get(0).context("deleting a board")?;
-    let detail = serde_json::json!({ "board": board, "name": name });
-    audit::insert(&tx, &audit_draft(draft, app, None, detail)).await?;
+    let entries: i64 = row.try_get(1).context("deleting a board")?;
+    let extra = serde_json::json!({ "entries": entries });
+    audit::insert(&tx, &audit_draft(draft, app, None, (board, &name), extra)).await?;
     tx.commit().await.context("committing a board deletion")?;
     Ok(true)
 }
@@ -618,8 +620,8 @@ pub(crate) async fn reset_board(
         &[&board],
     )
     .await?;
-    let detail = serde_json::json!({ "board": board, "name": name, "entries": removed });
-    audit::insert(&tx, &audit_draft(draft, app, None, detail)).await?;
+    let extra = serde_json::json!({ "removed": removed });
+    audit::insert(&tx, &audit_draft(draft, app, None, (board, &name), extra)).await?;
     tx.commit().await.context("committing a board reset")?;
     Ok(removed)
 }
@@ -680,10 +682,9 @@ pub(crate) async fn delete_entry(
             "{changed} rows for one locked entry of board {board}"
         )));
     }
-    let detail = serde_json::json!({
-        "board": board, "name": name, "period": period, "score": score,
-    });
-    audit::insert(&tx, &audit_draft(draft, app, Some(user), detail)).await?;
+    let extra = serde_json::json!({ "period": period, "score": score });
+    let draft = audit_draft(draft, app, Some(user), (board, &name), extra);
+    audit::insert(&tx, &draft).await?;
     tx.commit().await.context("committing an entry deletion")?;
     Ok(true)
 }

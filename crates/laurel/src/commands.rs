@@ -642,12 +642,8 @@ async fn leaderboard(action: LeaderboardAction) -> Result<(), Failure> {
             let app = parse_app(&app)?;
             let store = open_store(&store).await?;
             let board = find_board(&*store, app, &board).await?;
-            let draft = cli_audit(action::LEADERBOARD_RESET)
-                .about(app, None)
-                .with_detail(serde_json::json!({
-                    "board": board.id,
-                    "name": board.def.name.as_str(),
-                }));
+            // The store writes the record's detail (the board, what was removed).
+            let draft = cli_audit(action::LEADERBOARD_RESET).about(app, None);
             let removed = store.reset_leaderboard(app, board.id, draft).await?;
             println!(
                 "leaderboard {:?} of app {app} reset: {removed} entries removed",
@@ -665,13 +661,7 @@ async fn leaderboard(action: LeaderboardAction) -> Result<(), Failure> {
             let store = open_store(&store).await?;
             let board = find_board(&*store, app, &board).await?;
             let period = board_period(&board, PeriodChoice::Current, unix_now())?;
-            let draft = cli_audit(action::LEADERBOARD_ENTRY_DELETE)
-                .about(app, Some(user))
-                .with_detail(serde_json::json!({
-                    "board": board.id,
-                    "name": board.def.name.as_str(),
-                    "period": period,
-                }));
+            let draft = cli_audit(action::LEADERBOARD_ENTRY_DELETE).about(app, Some(user));
             if store
                 .delete_leaderboard_entry(app, board.id, period, user, draft)
                 .await?

@@ -708,6 +708,8 @@ fn leaderboards_are_listed_shown_reset_and_moderated() {
         .find(|r| r["action"] == "leaderboard.entry.delete")
         .expect("the deletion");
     assert_eq!(deletion["steam_id"], json!(steam_id(2)));
+    assert_eq!(deletion["detail"]["name"], "Feet Traveled");
+    assert_eq!(deletion["detail"]["score"], 50);
 
     // Refusals and their exit codes.
     for (args, code) in [
