@@ -22,9 +22,10 @@
 //! ```
 //!
 //! An upload that changes nothing does not touch the board's row. Resets
-//! and board deletions take the board's row first and then its entries; an
-//! upload waiting for that board row meanwhile holds an entry the reset
-//! wants, which PostgreSQL reports as a deadlock, and the loser is rerun.
+//! and board deletions take the entries' rows first and the board's row
+//! after, as uploads do (`reset_board` says how a reset still removes an
+//! upload that commits between the two). Should two transactions still wait
+//! for each other, PostgreSQL reports a deadlock and the loser is rerun.
 
 use deadpool_postgres::{ClientWrapper, GenericClient};
 use laurel_core::leaderboard::{
@@ -548,6 +549,42 @@ fn audit_draft(
     draft.clone().about(app, user).with_detail(detail)
 }
 
+/// Deletes the board's entries, the live ones counted. Resets and board
+/// deletions take the entries' rows before the board's, in the order of an
+/// upload, which holds its entry while it waits for the board's row.
+async fn remove_entries<C: GenericClient>(client: &C, board: BoardId) -> Result<i64, Failure> {
+    let what = "deleting a board's entries";
+    let row = query_opt(
+        client,
+        what,
+        "WITH d AS (DELETE FROM board_entries WHERE board_id = $1 RETURNING score) \
+         SELECT count(score) FROM d",
+        &[&board],
+    )
+    .await?;
+    match row {
+        Some(row) => row.try_get(0).context(what),
+        None => Ok(0),
+    }
+}
+
+/// The board's name, if the app has it.
+async fn board_name<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    board: BoardId,
+) -> Result<Option<String>, Failure> {
+    let row = query_opt(
+        client,
+        "looking for a board",
+        "SELECT name FROM boards WHERE id = $1 AND app_id = $2",
+        &[&board, &app_sql(app)],
+    )
+    .await?;
+    row.map(|row| row.try_get(0).context("looking for a board"))
+        .transpose()
+}
+
 pub(crate) async fn delete_board(
     client: &mut ClientWrapper,
     app: AppId,
@@ -558,6 +595,12 @@ pub(crate) async fn delete_board(
         .transaction()
         .await
         .context("beginning a board deletion")?;
+    if board_name(&tx, app, board).await?.is_none() {
+        tx.rollback().await.context("ending a board deletion")?;
+        return Ok(false);
+    }
+    let removed = remove_entries(&tx, board).await?;
+    // Entries written meanwhile go with the board (the cascade).
     let row = query_opt(
         &tx,
         "deleting a board",
@@ -572,13 +615,16 @@ pub(crate) async fn delete_board(
         return Ok(false);
     };
     let name: String = row.try_get(0).context("deleting a board")?;
-    let entries: i64 = row.try_get(1).context("deleting a board")?;
-    let extra = serde_json::json!({ "entries": entries });
+    let late: i64 = row.try_get(1).context("deleting a board")?;
+    let extra = serde_json::json!({ "entries": removed + late });
     audit::insert(&tx, &audit_draft(draft, app, None, (board, &name), extra)).await?;
     tx.commit().await.context("committing a board deletion")?;
     Ok(true)
 }
 
+/// Removes the board's entries, then moves its epoch with its row locked,
+/// then removes what uploads committed between the two: from then on an
+/// upload's write waits for the reset's commit and lands in the new epoch.
 pub(crate) async fn reset_board(
     client: &mut ClientWrapper,
     app: AppId,
@@ -589,6 +635,10 @@ pub(crate) async fn reset_board(
         .transaction()
         .await
         .context("beginning a board reset")?;
+    if board_name(&tx, app, board).await?.is_none() {
+        return Err(no_board(&tx, app, board).await);
+    }
+    let first = remove_entries(&tx, board).await?;
     let row = query_opt(
         &tx,
         "resetting a board",
@@ -600,19 +650,8 @@ pub(crate) async fn reset_board(
         return Err(no_board(&tx, app, board).await);
     };
     let name: String = row.try_get(0).context("resetting a board")?;
-    let row = query_opt(
-        &tx,
-        "deleting a board's entries",
-        "WITH d AS (DELETE FROM board_entries WHERE board_id = $1 RETURNING score) \
-         SELECT count(score) FROM d",
-        &[&board],
-    )
-    .await?;
-    let removed: i64 = match row {
-        Some(row) => row.try_get(0).context("deleting a board's entries")?,
-        None => 0,
-    };
-    let removed = count(removed, "removed entries")?;
+    let late = remove_entries(&tx, board).await?;
+    let removed = count(first + late, "removed entries")?;
     execute(
         &tx,
         "resetting a board's counts",

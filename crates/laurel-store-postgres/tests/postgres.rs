@@ -1633,6 +1633,81 @@ mod leaderboards {
         assert_eq!(top.entries[0].score, best);
     }
 
+    /// A reset racing uploads on two nodes: every upload answered in the
+    /// old epoch is gone, every one answered in the new epoch stays.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reset_racing_uploads_removes_exactly_the_older_ones() {
+        let (db, store, app) = setup().await;
+        let other = reopen(&db).await;
+        let feet = board(&*store, app, "Feet Traveled").await;
+        let stores: [Arc<dyn Store>; 2] = [Arc::from(store), Arc::from(other)];
+        let mut tasks = Vec::new();
+        for i in 0..60u64 {
+            let node = Arc::clone(&stores[(i % 2) as usize]);
+            let request = upload(&feet, user(1 + i % 30), UploadMethod::ForceUpdate, i as i32);
+            tasks.push(tokio::spawn(async move {
+                let reply = node.upload_score(request).await.expect("upload");
+                (1 + i % 30, reply)
+            }));
+            if i == 30 {
+                let node = Arc::clone(&stores[1]);
+                let id = feet.id;
+                tasks.push(tokio::spawn(async move {
+                    node.reset_leaderboard(app, id, conformance::test_audit())
+                        .await
+                        .expect("reset");
+                    (
+                        999,
+                        node.upload_score(upload_probe(app, id))
+                            .await
+                            .expect("probe"),
+                    )
+                }));
+            }
+        }
+        let mut last: BTreeMap<u64, (i64, u64, i32)> = BTreeMap::new();
+        for task in tasks {
+            let (who, reply) = task.await.expect("task");
+            let newest = last.entry(who).or_insert((i64::MIN, 0, 0));
+            let key = (reply.epoch, reply.entry.seq, reply.entry.score);
+            if (key.0, key.1) > (newest.0, newest.1) {
+                *newest = key;
+            }
+        }
+        let now = stores[0]
+            .board_changes(app, feet.id, 0, 0)
+            .await
+            .expect("changes");
+        assert_eq!(now.epoch, 1);
+        let stored: BTreeMap<u64, i32> = now
+            .changes
+            .iter()
+            .filter_map(|c| c.entry.as_ref().map(|e| (c.user.get(), e.score)))
+            .collect();
+        for (who, (epoch, _, score)) in &last {
+            match epoch {
+                0 => assert!(!stored.contains_key(who), "user {who}: {stored:?}"),
+                _ => assert_eq!(stored.get(who), Some(score), "user {who}"),
+            }
+        }
+        let listed = stores[1].leaderboards(app, NOW).await.expect("list");
+        assert_eq!(listed[0].entries, stored.len() as u64, "the count follows");
+    }
+
+    fn upload_probe(app: AppId, board: i64) -> UploadRequest {
+        UploadRequest {
+            app,
+            board,
+            period: 0,
+            user: user(999),
+            method: UploadMethod::KeepBest,
+            score: 1,
+            details: Vec::new(),
+            now: NOW,
+            idempotency: None,
+        }
+    }
+
     #[tokio::test]
     async fn friends_lists() {
         let (_db, store, app) = setup().await;
