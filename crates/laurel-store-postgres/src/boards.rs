@@ -254,7 +254,7 @@ pub(crate) async fn create(
 pub(crate) const SELECT_BOARD: Prepared = Prepared {
     name: "laurel_lb_select_board",
     params: "int8, int8",
-    sql: "SELECT sort, epoch FROM boards WHERE id = $1 AND app_id = $2",
+    sql: "SELECT sort, epoch, reset_seq FROM boards WHERE id = $1 AND app_id = $2",
 };
 /// Parameters: board, app, period, user. Locks the user's entry, inserting
 /// a placeholder (no score, sequence 0) where there is none; answers it.
@@ -273,21 +273,24 @@ pub(crate) const FIND_UPLOAD_KEY: Prepared = Prepared {
     sql: "SELECT fingerprint, changed FROM board_idempotency \
           WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3",
 };
-/// Parameters: board, period, user, score, details, set_at, whether the
-/// entry is new (counted). Draws the board's next sequence number (its row
-/// lock: the count's row is moved under it) and writes the entry with it.
+/// Parameters: board, period, user, score, details, set_at, the sequence
+/// number of the live entry the user had (0: none). Draws the board's next
+/// sequence number (its row lock: the count's row is moved under it) and
+/// writes the entry with it; the entry is new, and counted, when the user
+/// had none or a reset that committed meanwhile removed it (`reset_seq` as
+/// the locked row has it).
 pub(crate) const WRITE_ENTRY: Prepared = Prepared {
     name: "laurel_lb_write_entry",
-    params: "int8, int8, int8, int4, int4[], int8, bool",
+    params: "int8, int8, int8, int4, int4[], int8, int8",
     sql: "WITH s AS (UPDATE boards SET last_seq = last_seq + 1 WHERE id = $1 \
-                     RETURNING last_seq, epoch), \
+                     RETURNING last_seq, epoch, reset_seq), \
           c AS (INSERT INTO board_counts (board_id, period_start, entries) \
-                SELECT $1, $2, 1 FROM s WHERE $7 \
+                SELECT $1, $2, 1 FROM s WHERE $7 <= s.reset_seq \
                 ON CONFLICT (board_id, period_start) \
                 DO UPDATE SET entries = board_counts.entries + 1) \
           UPDATE board_entries e SET score = $4, details = $5, set_at = $6, seq = s.last_seq \
           FROM s WHERE e.board_id = $1 AND e.period_start = $2 AND e.steam_id = $3 \
-          RETURNING s.last_seq, s.epoch",
+          RETURNING s.last_seq, s.epoch, s.reset_seq",
 };
 /// A key used at once on two boards by one user: the second keeps the first's record.
 pub(crate) const INSERT_UPLOAD_KEY: Prepared = Prepared {
@@ -371,8 +374,9 @@ async fn upload_unfinished(
     let (app_id, steam_id) = (app_sql(app), user_sql(*user));
     let mut reads = Script::new(what);
     reads.plain("BEGIN");
-    let board_at = reads.execute(&SELECT_BOARD, &[&board, &app_id])?;
+    // The entry first: a reset that committed before the lock is in the board's row.
     let entry_at = reads.execute(&LOCK_ENTRY, &[&board, &app_id, period, &steam_id])?;
+    let board_at = reads.execute(&SELECT_BOARD, &[&board, &app_id])?;
     let key_at = match idempotency {
         Some((key, _)) => {
             Some(reads.execute(&FIND_UPLOAD_KEY, &[&app_id, &steam_id, &key.as_str()])?)
@@ -386,10 +390,11 @@ async fn upload_unfinished(
     let sort = required(board_row.text(0, what)?, "board sort")?;
     let sort = word(&sort, SortMethod::parse, "board sort")?;
     let epoch = required(board_row.int8(1, what)?, "board epoch")?;
+    let reset_seq = seq_from_sql(required(board_row.int8(2, what)?, "board reset")?)?;
     let Some(entry_row) = answers[entry_at].rows.first() else {
         return Err(no_board(client, app, board).await);
     };
-    let previous = entry_from_cells(entry_row, what)?;
+    let previous = entry_from_cells(entry_row, what)?.filter(|e| e.seq > reset_seq);
     if let (Some(at), Some((key, fingerprint))) = (key_at, idempotency)
         && let Some(first) = answers[at].rows.first()
     {
@@ -429,7 +434,7 @@ async fn upload_unfinished(
                 &entry.score,
                 &Array(&entry.details),
                 &entry.set_at,
-                &previous.is_none(),
+                &previous.as_ref().map_or(Ok(0), |p| seq_sql(p.seq))?,
             ],
         )?)
     } else {
@@ -463,6 +468,7 @@ async fn upload_unfinished(
     let answers = writes.run(raw).await?;
     let mut entry = uploaded.entry;
     let mut epoch = epoch;
+    let mut previous = previous;
     if let Some(at) = written_at {
         let what = "writing an entry";
         let Some(row) = answers[at].rows.first() else {
@@ -470,6 +476,10 @@ async fn upload_unfinished(
         };
         entry.seq = seq_from_sql(required(row.int8(0, what)?, "sequence number")?)?;
         epoch = required(row.int8(1, what)?, "board epoch")?;
+        // A reset committed between the reads and the write: the entry the
+        // user had is gone, and this upload is the first after it.
+        let reset_seq = seq_from_sql(required(row.int8(2, what)?, "board reset")?)?;
+        previous = previous.filter(|p| p.seq > reset_seq);
     }
     let reply = UploadReply {
         previous,
@@ -498,6 +508,7 @@ pub(crate) async fn changes<C: GenericClient>(
         what,
         "SELECT b.epoch, e.steam_id, e.score, e.details, e.set_at, e.seq FROM boards b \
          LEFT JOIN board_entries e ON e.board_id = b.id AND e.period_start = $3 AND e.seq > $4 \
+              AND e.seq > b.reset_seq \
          WHERE b.id = $1 AND b.app_id = $2 ORDER BY e.seq",
         &[&board, &app_sql(app), &period, &seq_sql(after)?],
     )
@@ -622,9 +633,12 @@ pub(crate) async fn delete_board(
     Ok(true)
 }
 
-/// Removes the board's entries, then moves its epoch with its row locked,
-/// then removes what uploads committed between the two: from then on an
-/// upload's write waits for the reset's commit and lands in the new epoch.
+/// Removes the board's entries, then moves its epoch with its row locked and
+/// marks its sequence there (`reset_seq`): an upload that committed between
+/// the two (it held the board's row, so its number is at most the mark)
+/// counts as removed; from then on an upload's write waits for the reset's
+/// commit and lands in the new epoch above the mark. Taking no entry after
+/// the board's row, a reset never waits in a cycle with uploads.
 pub(crate) async fn reset_board(
     client: &mut ClientWrapper,
     app: AppId,
@@ -642,7 +656,8 @@ pub(crate) async fn reset_board(
     let row = query_opt(
         &tx,
         "resetting a board",
-        "UPDATE boards SET epoch = epoch + 1 WHERE id = $1 AND app_id = $2 RETURNING name",
+        "UPDATE boards SET epoch = epoch + 1, reset_seq = last_seq \
+         WHERE id = $1 AND app_id = $2 RETURNING name",
         &[&board, &app_sql(app)],
     )
     .await?;
@@ -650,7 +665,19 @@ pub(crate) async fn reset_board(
         return Err(no_board(&tx, app, board).await);
     };
     let name: String = row.try_get(0).context("resetting a board")?;
-    let late = remove_entries(&tx, board).await?;
+    // What committed in between stays in place, below the mark, and is
+    // written over by the user's next upload.
+    let row = query_opt(
+        &tx,
+        "counting a reset's late entries",
+        "SELECT count(*) FROM board_entries WHERE board_id = $1 AND score IS NOT NULL",
+        &[&board],
+    )
+    .await?;
+    let late: i64 = match row {
+        Some(row) => row.try_get(0).context("counting a reset's late entries")?,
+        None => 0,
+    };
     let removed = count(first + late, "removed entries")?;
     execute(
         &tx,
@@ -677,28 +704,32 @@ pub(crate) async fn delete_entry(
         .transaction()
         .await
         .context("beginning an entry deletion")?;
-    let (board_row, entry_row) = join_pipelined(
-        query_opt(
-            &tx,
-            what,
-            "SELECT name FROM boards WHERE id = $1 AND app_id = $2",
-            &[&board, &app_sql(app)],
-        ),
-        query_opt(
-            &tx,
-            what,
-            "SELECT score FROM board_entries \
-             WHERE board_id = $1 AND period_start = $2 AND steam_id = $3 FOR UPDATE",
-            &[&board, &period, &user_sql(user)],
-        ),
+    // The entry first (an upload's order), then the board as it is after any
+    // reset that committed before the lock.
+    let entry_row = query_opt(
+        &tx,
+        what,
+        "SELECT score, seq FROM board_entries \
+         WHERE board_id = $1 AND period_start = $2 AND steam_id = $3 FOR UPDATE",
+        &[&board, &period, &user_sql(user)],
+    )
+    .await?;
+    let board_row = query_opt(
+        &tx,
+        what,
+        "SELECT name, reset_seq FROM boards WHERE id = $1 AND app_id = $2",
+        &[&board, &app_sql(app)],
     )
     .await?;
     let Some(board_row) = board_row else {
         return Err(no_board(&tx, app, board).await);
     };
+    let reset_seq: i64 = board_row.try_get(1).context(what)?;
     let score: Option<i32> = match entry_row {
-        Some(row) => row.try_get(0).context(what)?,
-        None => None,
+        Some(row) if row.try_get::<_, i64>(1).context(what)? > reset_seq => {
+            row.try_get(0).context(what)?
+        }
+        _ => None,
     };
     let Some(score) = score else {
         tx.rollback().await.context("ending an entry deletion")?;
@@ -838,8 +869,10 @@ pub(crate) async fn stored_entries<C: GenericClient>(
         query(
             client,
             what,
-            "SELECT period_start, steam_id, score, details, set_at, seq FROM board_entries \
-             WHERE board_id = $1 AND score IS NOT NULL ORDER BY period_start, seq",
+            "SELECT e.period_start, e.steam_id, e.score, e.details, e.set_at, e.seq \
+             FROM board_entries e JOIN boards b ON b.id = e.board_id \
+             WHERE e.board_id = $1 AND e.score IS NOT NULL AND e.seq > b.reset_seq \
+             ORDER BY e.period_start, e.seq",
             &[&board],
         ),
     )
@@ -902,12 +935,31 @@ pub(crate) async fn import_entries(
         &tx,
         what,
         "UPDATE boards SET last_seq = GREATEST(last_seq, $3) WHERE id = $1 AND app_id = $2 \
-         RETURNING id",
+         RETURNING reset_seq",
         &[&board, &app_sql(app), &seq_sql(largest)?],
     )
     .await?;
-    if row.is_none() {
+    let Some(row) = row else {
         return Err(no_board(&tx, app, board).await);
+    };
+    let reset_seq: i64 = row.try_get(0).context(what)?;
+    if reset_seq > 0 {
+        // Rows from before the last reset are garbage: gone, the mark can
+        // go back to 0, and every imported number counts.
+        execute(
+            &tx,
+            what,
+            "DELETE FROM board_entries WHERE board_id = $1 AND seq <= $2",
+            &[&board, &reset_seq],
+        )
+        .await?;
+        execute(
+            &tx,
+            what,
+            "UPDATE boards SET reset_seq = 0 WHERE id = $1",
+            &[&board],
+        )
+        .await?;
     }
     let live = query_opt(
         &tx,

@@ -224,7 +224,9 @@ CREATE TABLE IF NOT EXISTS user_profiles (
 // idempotency key, and friends lists. `last_seq` is the board's own
 // sequence: every change to its entries takes the next value with the
 // board's row locked, so a board's changes commit in sequence order and a
-// catch-up reads them by `(board_id, period_start, seq)`. `board_counts`
+// catch-up reads them by `(board_id, period_start, seq)`. Rows at or below
+// `reset_seq` are from before the board's last reset (written while it ran)
+// and count as absent. `board_counts`
 // keeps the live entries per board and period, moved with the board's row
 // locked, so a listing counts no rows. A board's name is unique in its app
 // by its lower case (`name_key`).
@@ -241,6 +243,7 @@ CREATE TABLE IF NOT EXISTS boards (
     period       TEXT NOT NULL,
     epoch        BIGINT NOT NULL DEFAULT 0,
     last_seq     BIGINT NOT NULL DEFAULT 0,
+    reset_seq    BIGINT NOT NULL DEFAULT 0,
     created      BIGINT NOT NULL,
     UNIQUE (app_id, name_key)
 );
