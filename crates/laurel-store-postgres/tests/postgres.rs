@@ -1708,6 +1708,43 @@ mod leaderboards {
         }
     }
 
+    /// Upload keys expire with the stores' keys.
+    #[tokio::test]
+    async fn upload_keys_are_purged() {
+        let url = new_database().await;
+        let store = open(&url).await;
+        let app = app_id(480);
+        store
+            .put_schema(app, boards_schema(BOARDS_SCHEMA))
+            .await
+            .expect("put");
+        let feet = board(&store, app, "Feet Traveled").await;
+        let first = keyed(upload(&feet, user(1), UploadMethod::KeepBest, 5), "k", "f");
+        store.upload_score(first.clone()).await.expect("upload");
+        let within = NOW + IDEMPOTENCY_RETENTION_SECONDS;
+        assert_eq!(
+            store
+                .purge_expired_idempotency(within)
+                .await
+                .expect("purge"),
+            0
+        );
+        assert!(
+            store
+                .upload_score(first.clone())
+                .await
+                .expect("replay")
+                .replayed
+        );
+        let past = within + 1;
+        assert_eq!(
+            store.purge_expired_idempotency(past).await.expect("purge"),
+            1
+        );
+        let again = store.upload_score(first).await.expect("upload");
+        assert!(!again.replayed && !again.changed, "{again:?}");
+    }
+
     #[tokio::test]
     async fn friends_lists() {
         let (_db, store, app) = setup().await;
