@@ -8,24 +8,27 @@
 //!
 //! ```text
 //! BEGIN
-//!   the board (sort, epoch)
 //!   INSERT the user's entry ON CONFLICT DO UPDATE … RETURNING   -- the entry's row lock (a placeholder
 //!                                                               -- row for a user without one: never committed)
+//!   the board (sort, epoch, reset_seq)                          -- read after the lock
 //!   the idempotency key                                         -- read after the lock
 //! (round trip)
 //!   laurel_core::leaderboard::upload                            -- in memory
 //!   UPDATE boards SET last_seq = last_seq + 1 … RETURNING,      -- the board's row lock, held only for
-//!     the period's count (a new entry), the entry with that seq -- this message: a hot board's uploads
-//!   the key's first answer                                      -- queue on it for one write and flush
-//! COMMIT
+//!     the period's count (a new entry), the entry with that seq -- this message: a hot board's changing
+//!   the key's first answer                                      -- uploads queue on it for one write and
+//! COMMIT                                                        -- the commit's flush
 //! (round trip)
 //! ```
 //!
-//! An upload that changes nothing does not touch the board's row. Resets
-//! and board deletions take the entries' rows first and the board's row
-//! after, as uploads do (`reset_board` says how a reset still removes an
-//! upload that commits between the two). Should two transactions still wait
-//! for each other, PostgreSQL reports a deadlock and the loser is rerun.
+//! An upload that changes nothing does not touch the board's row (and one
+//! without a key rolls back). Resets take the entries first and the board's
+//! row last, and no entry after it: what an upload commits in between stays
+//! below the board's `reset_seq` mark and counts as removed
+//! (`reset_board`). Board deletions delete the entries, then the board
+//! (whose cascade takes what was written in between). Should two
+//! transactions still wait for each other, PostgreSQL reports a deadlock
+//! and the loser is rerun.
 
 use deadpool_postgres::{ClientWrapper, GenericClient};
 use laurel_core::leaderboard::{
