@@ -695,3 +695,66 @@ fn now() -> i64 {
 fn unix_now() -> laurel_core::UnixTime {
     laurel_store::unix_now_ms() / 1000
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
+mod tests {
+    use laurel_core::leaderboard::{
+        BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod,
+    };
+
+    use super::*;
+
+    fn board(period: BoardPeriod) -> laurel_store::Board {
+        laurel_store::Board {
+            id: 1,
+            app: laurel_core::AppId::new(480).unwrap(),
+            def: LeaderboardDef {
+                name: BoardName::parse("B").unwrap(),
+                sort: SortMethod::Ascending,
+                display: DisplayType::Numeric,
+                display_name: None,
+                writes: BoardWrites::Client,
+                period,
+            },
+            epoch: 0,
+        }
+    }
+
+    #[test]
+    fn the_previous_period_is_the_one_before_the_current() {
+        // 2023-11-14 22:13:20 UTC, a Tuesday.
+        let now = 1_700_000_000;
+        let day = 86_400;
+        let today = now - now % day;
+        let daily = board(BoardPeriod::Daily);
+        assert_eq!(
+            board_period(&daily, PeriodChoice::Current, now).unwrap(),
+            today
+        );
+        assert_eq!(
+            board_period(&daily, PeriodChoice::Previous, now).unwrap(),
+            today - day
+        );
+        let weekly = board(BoardPeriod::Weekly);
+        let monday = today - day;
+        assert_eq!(
+            board_period(&weekly, PeriodChoice::Previous, now).unwrap(),
+            monday - 7 * day
+        );
+        let monthly = board(BoardPeriod::Monthly);
+        // 2023-10-01 00:00 UTC.
+        assert_eq!(
+            board_period(&monthly, PeriodChoice::Previous, now).unwrap(),
+            1_696_118_400
+        );
+        let plain = board(BoardPeriod::None);
+        assert_eq!(board_period(&plain, PeriodChoice::Current, now).unwrap(), 0);
+        assert_eq!(
+            board_period(&plain, PeriodChoice::Previous, now)
+                .err()
+                .map(|f| f.code),
+            Some(exit::INVALID_INPUT)
+        );
+    }
+}
