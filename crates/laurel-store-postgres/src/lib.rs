@@ -18,7 +18,16 @@
 //! `schema_version`), `users` (`version` per user), `stats`, `achievements`
 //! (only rows that differ from the schema defaults), `app_users`,
 //! `achievement_unlocks`, `stat_totals`, `stat_history` (the global
-//! figures), `idempotency` (first answers, by app, user and key), and `keys`.
+//! figures), `idempotency` (first answers, by app, user and key), and `keys`;
+//! for leaderboards, `boards` (with each board's own sequence `last_seq` and
+//! its `epoch`), `board_entries` (one row per board, period and user; a NULL
+//! score is a deleted entry's tombstone; indexed by sequence for the nodes'
+//! catch-ups), `board_counts` (live entries per board and period, moved
+//! with the board's row locked, so listings count no rows),
+//! `board_idempotency` (uploads' first answers, purged with the
+//! stores') and `friends`. `boards.rs` has an upload's statements and lock
+//! order: the user's entry row, then the board's row only for the write
+//! and COMMIT, so that a board's changes commit in sequence order.
 //! One difference: each global counter is split into 16 shard rows, a user's
 //! changes going to the shard of their Steam id, and reads add the shards
 //! up. A store holds the locks of the counter rows it moves until its commit
@@ -118,6 +127,7 @@
 #[macro_use]
 mod attempt;
 mod audit;
+mod boards;
 mod connection;
 mod figures;
 mod inner;
@@ -296,10 +306,15 @@ async fn require_durable_commits(client: &mut ClientWrapper) -> Result<(), HookE
         .map_err(HookError::Backend)
 }
 
-/// Prepares the statements run by name (`writes::PREPARED`), in one round trip.
+/// Prepares the statements run by name (`writes::PREPARED`,
+/// `boards::PREPARED`), in one round trip.
 async fn prepare_statements(client: &mut ClientWrapper) -> Result<(), HookError> {
     client
-        .batch_execute(&script::prepare_sql(&writes::PREPARED))
+        .batch_execute(&format!(
+            "{}{}",
+            script::prepare_sql(&writes::PREPARED),
+            script::prepare_sql(&boards::PREPARED)
+        ))
         .await
         .map_err(HookError::Backend)
 }

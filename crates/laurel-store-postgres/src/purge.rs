@@ -11,18 +11,28 @@ use laurel_store::{IDEMPOTENCY_RETENTION_SECONDS, PURGE_BATCH_ROWS, StoreError};
 use crate::connection::execute;
 use crate::inner::Inner;
 
-/// Deletes up to [`PURGE_BATCH_ROWS`] idempotency records created before
-/// `cutoff`; returns how many.
+/// Deletes up to [`PURGE_BATCH_ROWS`] idempotency records of stores, and
+/// as many of uploads, created before `cutoff`; returns the larger count.
 pub(crate) async fn purge_before(inner: &Inner, cutoff: UnixTime) -> Result<u64, StoreError> {
     with_client!(inner, inner.operation_timeout, |client| {
-        execute(
+        let stores = execute(
             &*client,
             "purging idempotency keys",
             "DELETE FROM idempotency WHERE (app_id, steam_id, idem_key) IN \
              (SELECT app_id, steam_id, idem_key FROM idempotency WHERE created < $1 LIMIT $2)",
             &[&cutoff, &PURGE_BATCH_ROWS],
         )
-        .await
+        .await?;
+        let uploads = execute(
+            &*client,
+            "purging upload idempotency keys",
+            "DELETE FROM board_idempotency WHERE (app_id, steam_id, idem_key) IN \
+             (SELECT app_id, steam_id, idem_key FROM board_idempotency WHERE created < $1 LIMIT $2)",
+            &[&cutoff, &PURGE_BATCH_ROWS],
+        )
+        .await?;
+        // A full batch of either means more are due.
+        Ok(stores.max(uploads))
     })
 }
 

@@ -6,8 +6,13 @@ use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Object};
+use laurel_core::leaderboard::{BoardName, LeaderboardDef};
 use laurel_core::{AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress};
 use laurel_store::audit::{check_imported_secret, fresh_signing_secret};
+use laurel_store::boards::{
+    Board, BoardChanges, BoardId, BoardSummary, PeriodStart, StoredEntry, UploadReply,
+    UploadRequest,
+};
 use laurel_store::figures::{
     KeptSums, check_history_range, daily_history, global_achievements, queried_stats, stat_total,
 };
@@ -26,7 +31,7 @@ use crate::purge::purge_if_due;
 use crate::rows::{
     app_from_sql, app_sql, count, current_schema, existing_schema, kind_code, visible,
 };
-use crate::{PostgresStore, audit, rows, writes};
+use crate::{PostgresStore, audit, boards, rows, writes};
 
 impl PostgresStore {
     /// Stores `candidate` as the token-signing secret unless the database
@@ -536,6 +541,147 @@ impl Store for PostgresStore {
     async fn import_signing_secret(&self, secret: &[u8]) -> Result<bool, StoreError> {
         check_imported_secret(secret)?;
         Ok(self.offer_signing_secret(secret).await? == secret)
+    }
+
+    async fn leaderboards(
+        &self,
+        app: AppId,
+        now: UnixTime,
+    ) -> Result<Vec<BoardSummary>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::list(&*client, app, now).await
+        })
+    }
+
+    async fn leaderboard(&self, app: AppId, name: &BoardName) -> Result<Option<Board>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::find(&*client, app, name).await
+        })
+    }
+
+    async fn create_leaderboard(
+        &self,
+        app: AppId,
+        def: &LeaderboardDef,
+    ) -> Result<(Board, bool), StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::create(client, app, def).await
+        })
+    }
+
+    async fn delete_leaderboard(
+        &self,
+        app: AppId,
+        board: BoardId,
+        draft: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::delete_board(client, app, board, &draft).await
+        })
+    }
+
+    async fn reset_leaderboard(
+        &self,
+        app: AppId,
+        board: BoardId,
+        draft: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::reset_board(client, app, board, &draft).await
+        })
+    }
+
+    async fn delete_leaderboard_entry(
+        &self,
+        app: AppId,
+        board: BoardId,
+        period: PeriodStart,
+        user: SteamId,
+        draft: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::delete_entry(client, (app, board), period, user, &draft).await
+        })
+    }
+
+    async fn upload_score(&self, request: UploadRequest) -> Result<UploadReply, StoreError> {
+        let inner = &*self.inner;
+        let reply = with_client!(inner, inner.operation_timeout, |client| {
+            boards::upload(client, &request).await
+        })?;
+        if request.idempotency.is_some() {
+            inner.purge.clock.fetch_max(request.now, Ordering::Relaxed);
+            purge_if_due(&self.inner);
+        }
+        Ok(reply)
+    }
+
+    async fn board_changes(
+        &self,
+        app: AppId,
+        board: BoardId,
+        period: PeriodStart,
+        after: u64,
+    ) -> Result<BoardChanges, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::changes(&*client, app, board, period, after).await
+        })
+    }
+
+    async fn set_friends(
+        &self,
+        app: AppId,
+        user: SteamId,
+        friends: &[SteamId],
+    ) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::set_friends(client, app, user, friends).await
+        })
+    }
+
+    async fn friends(&self, app: AppId, user: SteamId) -> Result<Vec<SteamId>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::friends(&*client, app, user).await
+        })
+    }
+
+    async fn friend_lists(&self, app: AppId) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.operation_timeout, |client| {
+            boards::friend_lists(&*client, app).await
+        })
+    }
+
+    async fn stored_entries(
+        &self,
+        app: AppId,
+        board: BoardId,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.schema_timeout, |client| {
+            boards::stored_entries(&*client, app, board).await
+        })
+    }
+
+    async fn import_entries(
+        &self,
+        app: AppId,
+        board: BoardId,
+        entries: &[StoredEntry],
+    ) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        with_client!(inner, inner.schema_timeout, |client| {
+            boards::import_entries(client, app, board, entries).await
+        })
     }
 
     async fn health(&self) -> Result<(), StoreError> {

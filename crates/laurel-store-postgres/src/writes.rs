@@ -422,8 +422,57 @@ pub(crate) async fn put_schema(
     };
     let version = count(version, "schema version")?;
     reconcile_stat_totals(&tx, app, old.as_ref().map(|o| &*o.schema), schema).await?;
+    sync_schema_boards(&tx, app, schema).await?;
     tx.commit().await.context("committing a schema change")?;
     Ok(version)
+}
+
+/// In a schema change's transaction: the schema's leaderboards exist with its
+/// settings (created where missing; the others keep their names, ids and
+/// entries).
+async fn sync_schema_boards<C: GenericClient>(
+    client: &C,
+    app: AppId,
+    schema: &Schema,
+) -> Result<(), Failure> {
+    let defs = schema.leaderboards();
+    if defs.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    let keys: Vec<&str> = defs.iter().map(|d| d.name.key()).collect();
+    let sorts: Vec<&str> = defs.iter().map(|d| d.sort.as_str()).collect();
+    let displays: Vec<&str> = defs.iter().map(|d| d.display.as_str()).collect();
+    let display_names: Vec<Option<&str>> = defs.iter().map(|d| d.display_name.as_deref()).collect();
+    let writes: Vec<&str> = defs.iter().map(|d| d.writes.as_str()).collect();
+    let periods: Vec<&str> = defs.iter().map(|d| d.period.as_str()).collect();
+    execute(
+        client,
+        "writing the schema's boards",
+        "INSERT INTO boards (app_id, name, name_key, sort, display, display_name, writes, period, created) \
+         SELECT $1, t.name, t.name_key, t.sort, t.display, t.display_name, t.writes, t.period, $9 \
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
+              AS t(name, name_key, sort, display, display_name, writes, period) \
+         ON CONFLICT (app_id, name_key) DO UPDATE SET sort = excluded.sort, \
+         display = excluded.display, display_name = excluded.display_name, \
+         writes = excluded.writes, period = excluded.period \
+         WHERE (boards.sort, boards.display, boards.display_name, boards.writes, boards.period) \
+         IS DISTINCT FROM (excluded.sort, excluded.display, excluded.display_name, \
+         excluded.writes, excluded.period)",
+        &[
+            &app_sql(app),
+            &names,
+            &keys,
+            &sorts,
+            &displays,
+            &display_names,
+            &writes,
+            &periods,
+            &(laurel_store::unix_now_ms() / 1000),
+        ],
+    )
+    .await
+    .map(drop)
 }
 
 /// After a schema change: totals of stats that are no longer aggregated (or

@@ -1187,3 +1187,641 @@ async fn expired_idempotency_keys_are_forgotten() {
         }
     }
 }
+
+// ---- leaderboards (until the shared conformance checks cover them) ----
+
+mod leaderboards {
+    use laurel_core::leaderboard::{
+        BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod, UploadMethod,
+    };
+    use laurel_core::{AppId, Fingerprint, IdempotencyKey, SteamId, UnixTime};
+    use laurel_store::audit::{AuditDraft, AuditQuery};
+    use laurel_store::{Board, Leaderboards, Scope, StoredEntry, UploadReply, UploadRequest};
+
+    use super::*;
+
+    const BOARDS_SCHEMA: &str = r#"{
+      "app": { "name": "Boards" },
+      "leaderboards": [
+        { "name": "Feet Traveled", "sort": "descending" },
+        { "name": "Quickest Win", "sort": "ascending", "display": "seconds", "period": "daily" }
+      ]
+    }"#;
+
+    fn boards_schema(json: &str) -> Schema {
+        Schema::from_doc(&SchemaDoc::from_json(json).expect("parses")).expect("valid")
+    }
+
+    fn def(name: &str, sort: SortMethod) -> LeaderboardDef {
+        LeaderboardDef {
+            name: BoardName::parse(name).expect("name"),
+            sort,
+            display: DisplayType::Numeric,
+            display_name: None,
+            writes: BoardWrites::Client,
+            period: BoardPeriod::None,
+        }
+    }
+
+    fn upload(board: &Board, who: SteamId, method: UploadMethod, score: i32) -> UploadRequest {
+        UploadRequest {
+            app: board.app,
+            board: board.id,
+            period: board.def.period.start(NOW).unwrap_or(0),
+            user: who,
+            method,
+            score,
+            details: vec![score, 7],
+            now: NOW,
+            idempotency: None,
+        }
+    }
+
+    fn keyed(mut request: UploadRequest, key: &str, fingerprint: &str) -> UploadRequest {
+        request.idempotency = Some((
+            IdempotencyKey::from_stored(key.to_owned()),
+            Fingerprint::from_stored(fingerprint.to_owned()),
+        ));
+        request
+    }
+
+    async fn board(store: &dyn Store, app: AppId, name: &str) -> Board {
+        store
+            .leaderboard(app, &BoardName::parse(name).expect("name"))
+            .await
+            .expect("find")
+            .expect("the board exists")
+    }
+
+    async fn setup() -> (Database, Box<dyn Store>, AppId) {
+        let (db, store) = fresh().await;
+        let app = app(480);
+        store
+            .put_schema(app, boards_schema(BOARDS_SCHEMA))
+            .await
+            .expect("put");
+        (db, store, app)
+    }
+
+    #[tokio::test]
+    async fn the_schemas_boards_exist_and_clients_may_add_more() {
+        let (_db, store, app) = setup().await;
+        let listed = store.leaderboards(app, NOW).await.expect("list");
+        let names: Vec<&str> = listed.iter().map(|b| b.board.def.name.as_str()).collect();
+        assert_eq!(names, ["Feet Traveled", "Quickest Win"]);
+        assert!(listed.iter().all(|b| b.entries == 0 && b.board.epoch == 0));
+        let quickest = board(&*store, app, "QUICKEST WIN").await;
+        assert_eq!(quickest.def.sort, SortMethod::Ascending);
+        assert_eq!(quickest.def.display, DisplayType::Seconds);
+        assert_eq!(quickest.def.period, BoardPeriod::Daily);
+
+        let (found, created) = store
+            .create_leaderboard(app, &def("feet traveled", SortMethod::Ascending))
+            .await
+            .expect("find");
+        assert!(!created);
+        assert_eq!(found.def.name.as_str(), "Feet Traveled");
+        assert_eq!(found.def.sort, SortMethod::Descending, "found, not changed");
+        let (made, created) = store
+            .create_leaderboard(app, &def("Laps", SortMethod::Ascending))
+            .await
+            .expect("create");
+        assert!(created);
+        assert_eq!(board(&*store, app, "laps").await, made);
+
+        // A new schema changes its boards' settings and keeps the others.
+        store
+            .put_schema(
+                app,
+                boards_schema(
+                    r#"{ "app": { "name": "Boards" }, "leaderboards": [
+                        { "name": "FEET TRAVELED", "sort": "ascending", "writes": "trusted" } ] }"#,
+                ),
+            )
+            .await
+            .expect("put again");
+        let listed = store.leaderboards(app, NOW).await.expect("list");
+        assert_eq!(listed.len(), 3);
+        let feet = board(&*store, app, "Feet Traveled").await;
+        assert_eq!(
+            feet.def.name.as_str(),
+            "Feet Traveled",
+            "keeps its spelling"
+        );
+        assert_eq!(feet.def.sort, SortMethod::Ascending);
+        assert_eq!(feet.def.writes, BoardWrites::Trusted);
+
+        let unknown = app_id(9);
+        assert!(matches!(
+            store.leaderboards(unknown, NOW).await,
+            Err(StoreError::UnknownApp(_))
+        ));
+        assert!(matches!(
+            store
+                .create_leaderboard(unknown, &def("X", SortMethod::Ascending))
+                .await,
+            Err(StoreError::UnknownApp(_))
+        ));
+    }
+
+    fn app_id(id: u32) -> AppId {
+        conformance::app(id)
+    }
+
+    #[tokio::test]
+    async fn uploads_keep_the_best_and_the_change_log_follows() {
+        let (_db, store, app) = setup().await;
+        let feet = board(&*store, app, "Feet Traveled").await;
+        let first = store
+            .upload_score(upload(&feet, user(1), UploadMethod::KeepBest, 100))
+            .await
+            .expect("upload");
+        assert!(first.changed && first.previous.is_none() && !first.replayed);
+        assert_eq!((first.entry.score, first.entry.seq), (100, 1));
+        assert_eq!(first.entry.details, [100, 7]);
+        let worse = store
+            .upload_score(upload(&feet, user(1), UploadMethod::KeepBest, 50))
+            .await
+            .expect("upload");
+        assert!(!worse.changed);
+        assert_eq!(worse.entry, first.entry);
+        let equal = store
+            .upload_score(upload(&feet, user(1), UploadMethod::KeepBest, 100))
+            .await
+            .expect("upload");
+        assert!(!equal.changed);
+        let better = store
+            .upload_score(upload(&feet, user(1), UploadMethod::KeepBest, 150))
+            .await
+            .expect("upload");
+        assert!(better.changed);
+        assert_eq!(better.previous, Some(first.entry.clone()));
+        assert_eq!(better.entry.seq, 2);
+        let forced = store
+            .upload_score(upload(&feet, user(1), UploadMethod::ForceUpdate, 10))
+            .await
+            .expect("upload");
+        assert!(forced.changed);
+        assert_eq!((forced.entry.score, forced.entry.seq), (10, 3));
+        store
+            .upload_score(upload(&feet, user(2), UploadMethod::KeepBest, 20))
+            .await
+            .expect("upload");
+
+        let all = store
+            .board_changes(app, feet.id, 0, 0)
+            .await
+            .expect("changes");
+        let seen: Vec<(u64, u64, Option<i32>)> = all
+            .changes
+            .iter()
+            .map(|c| (c.user.get(), c.seq, c.entry.as_ref().map(|e| e.score)))
+            .collect();
+        assert_eq!(seen, [(1, 3, Some(10)), (2, 4, Some(20))]);
+        let later = store
+            .board_changes(app, feet.id, 0, 3)
+            .await
+            .expect("changes");
+        assert_eq!(later.changes.len(), 1);
+
+        // Ranks from the node's index.
+        let ranks = Leaderboards::new();
+        let page = ranks
+            .download(&*store, &feet, 0, &Scope::Global { start: 1, end: 10 })
+            .await
+            .expect("download");
+        let order: Vec<(u64, u64)> = page
+            .entries
+            .iter()
+            .map(|e| (e.user.get(), e.rank))
+            .collect();
+        assert_eq!(order, [(2, 1), (1, 2)]);
+
+        // A deleted entry leaves a tombstone with the next sequence number.
+        assert!(
+            store
+                .delete_leaderboard_entry(app, feet.id, 0, user(2), conformance::test_audit())
+                .await
+                .expect("delete")
+        );
+        assert!(
+            !store
+                .delete_leaderboard_entry(app, feet.id, 0, user(2), conformance::test_audit())
+                .await
+                .expect("delete again")
+        );
+        let after = store
+            .board_changes(app, feet.id, 0, 4)
+            .await
+            .expect("changes");
+        assert_eq!(after.changes.len(), 1);
+        assert_eq!((after.changes[0].seq, &after.changes[0].entry), (5, &None));
+        let page = ranks
+            .download(&*store, &feet, 0, &Scope::Global { start: 1, end: 10 })
+            .await
+            .expect("download");
+        assert_eq!(page.entry_count, 1);
+        assert_eq!(
+            store
+                .stored_entries(app, feet.id)
+                .await
+                .expect("entries")
+                .len(),
+            1
+        );
+
+        // A reset removes everything and moves the epoch.
+        let removed = store
+            .reset_leaderboard(app, feet.id, conformance::test_audit())
+            .await
+            .expect("reset");
+        assert_eq!(removed, 1);
+        let reset = store
+            .board_changes(app, feet.id, 0, 0)
+            .await
+            .expect("changes");
+        assert_eq!((reset.epoch, reset.changes.len()), (1, 0));
+        let again = store
+            .upload_score(upload(&feet, user(3), UploadMethod::KeepBest, 1))
+            .await
+            .expect("upload");
+        assert_eq!((again.entry.seq, again.epoch), (6, 1));
+        let page = ranks
+            .download(&*store, &feet, 0, &Scope::Global { start: 1, end: 10 })
+            .await
+            .expect("download");
+        assert_eq!(page.entry_count, 1);
+        let listed = store.leaderboards(app, NOW).await.expect("list");
+        assert_eq!(listed[0].entries, 1);
+
+        // Moderation is in the audit log.
+        let log = store
+            .audit_log(AuditQuery {
+                app: Some(app),
+                before: None,
+                limit: 10,
+            })
+            .await
+            .expect("audit");
+        assert_eq!(log.len(), 2, "{log:?}");
+
+        // Deleting the board.
+        let draft = AuditDraft::new("test", "local", "leaderboard.delete");
+        assert!(
+            store
+                .delete_leaderboard(app, feet.id, draft.clone())
+                .await
+                .expect("delete")
+        );
+        assert!(
+            !store
+                .delete_leaderboard(app, feet.id, draft)
+                .await
+                .expect("again")
+        );
+        assert!(matches!(
+            store.board_changes(app, feet.id, 0, 0).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store
+                .upload_score(upload(&feet, user(1), UploadMethod::KeepBest, 1))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store
+                .reset_leaderboard(app, feet.id, conformance::test_audit())
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn periods_and_bad_uploads() {
+        let (_db, store, app) = setup().await;
+        let quickest = board(&*store, app, "Quickest Win").await;
+        let today = upload(&quickest, user(1), UploadMethod::KeepBest, 30);
+        assert_eq!(today.period, NOW - NOW % 86_400);
+        store.upload_score(today.clone()).await.expect("upload");
+        let yesterday = UploadRequest {
+            period: today.period - 86_400,
+            score: 10,
+            ..today.clone()
+        };
+        store.upload_score(yesterday).await.expect("upload");
+        let now = store
+            .board_changes(app, quickest.id, today.period, 0)
+            .await
+            .expect("changes");
+        assert_eq!(now.changes.len(), 1);
+        assert_eq!(now.changes[0].entry.as_ref().map(|e| e.score), Some(30));
+        assert_eq!(
+            store
+                .stored_entries(app, quickest.id)
+                .await
+                .expect("all")
+                .len(),
+            2
+        );
+
+        let mut many = upload(&quickest, user(1), UploadMethod::ForceUpdate, 1);
+        many.details = vec![0; 65];
+        assert!(matches!(
+            store.upload_score(many).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let mut elsewhere = upload(&quickest, user(1), UploadMethod::ForceUpdate, 1);
+        elsewhere.app = app_id(9);
+        assert!(matches!(
+            store.upload_score(elsewhere).await,
+            Err(StoreError::UnknownApp(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_upload_key_answers_its_first_answer() {
+        let (_db, store, app) = setup().await;
+        let feet = board(&*store, app, "Feet Traveled").await;
+        let first = keyed(
+            upload(&feet, user(1), UploadMethod::KeepBest, 100),
+            "k1",
+            "f1",
+        );
+        let answer = store.upload_score(first.clone()).await.expect("upload");
+        assert!(answer.changed);
+        store
+            .upload_score(upload(&feet, user(1), UploadMethod::KeepBest, 200))
+            .await
+            .expect("upload");
+        let replay: UploadReply = store.upload_score(first.clone()).await.expect("replay");
+        assert!(replay.replayed && replay.changed && replay.previous.is_none());
+        assert_eq!(replay.entry.score, 200, "the entry as it is now");
+        let other = keyed(
+            upload(&feet, user(1), UploadMethod::KeepBest, 5),
+            "k1",
+            "f2",
+        );
+        assert!(matches!(
+            store.upload_score(other).await,
+            Err(StoreError::IdempotencyConflict { .. })
+        ));
+        // A key of an upload that changed nothing replays "not changed".
+        let worse = keyed(
+            upload(&feet, user(1), UploadMethod::KeepBest, 1),
+            "k2",
+            "f3",
+        );
+        assert!(
+            !store
+                .upload_score(worse.clone())
+                .await
+                .expect("upload")
+                .changed
+        );
+        let replay = store.upload_score(worse).await.expect("replay");
+        assert!(replay.replayed && !replay.changed);
+        let changes = store
+            .board_changes(app, feet.id, 0, 0)
+            .await
+            .expect("changes");
+        assert_eq!(changes.changes[0].seq, 2, "replays draw no sequence number");
+    }
+
+    /// Two nodes race KeepBest uploads of one user and of many users on one
+    /// board: the best score stays, and every change has its own sequence
+    /// number, in commit order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_uploads_on_two_nodes() {
+        let (db, store, app) = setup().await;
+        let other = reopen(&db).await;
+        let feet = board(&*store, app, "Feet Traveled").await;
+        let stores: [Arc<dyn Store>; 2] = [Arc::from(store), Arc::from(other)];
+        let mut tasks = Vec::new();
+        for i in 0..40i32 {
+            let node = Arc::clone(&stores[(i % 2) as usize]);
+            let one = upload(&feet, user(1), UploadMethod::KeepBest, (i * 37) % 41);
+            let mine = upload(&feet, user(100 + i as u64), UploadMethod::KeepBest, i);
+            tasks.push(tokio::spawn(async move {
+                node.upload_score(one).await.expect("upload");
+                node.upload_score(mine).await.expect("upload");
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task");
+        }
+        let best = (0..40).map(|i| (i * 37) % 41).max().expect("scores");
+        let changes = stores[0]
+            .board_changes(app, feet.id, 0, 0)
+            .await
+            .expect("changes");
+        let one = changes
+            .changes
+            .iter()
+            .find(|c| c.user == user(1))
+            .expect("user 1");
+        assert_eq!(one.entry.as_ref().map(|e| e.score), Some(best));
+        assert_eq!(changes.changes.len(), 41);
+        let seqs: Vec<u64> = changes.changes.iter().map(|c| c.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+        let ranks = Leaderboards::new();
+        let top = ranks
+            .download(&*stores[1], &feet, 0, &Scope::Global { start: 1, end: 1 })
+            .await
+            .expect("download");
+        assert_eq!(top.entry_count, 41);
+        assert_eq!(top.entries[0].score, best);
+    }
+
+    /// A reset racing uploads on two nodes: every upload answered in the
+    /// old epoch is gone, every one answered in the new epoch stays.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reset_racing_uploads_removes_exactly_the_older_ones() {
+        let (db, store, app) = setup().await;
+        let other = reopen(&db).await;
+        let feet = board(&*store, app, "Feet Traveled").await;
+        let stores: [Arc<dyn Store>; 2] = [Arc::from(store), Arc::from(other)];
+        let mut tasks = Vec::new();
+        for i in 0..60u64 {
+            let node = Arc::clone(&stores[(i % 2) as usize]);
+            let request = upload(&feet, user(1 + i % 30), UploadMethod::ForceUpdate, i as i32);
+            tasks.push(tokio::spawn(async move {
+                let reply = node.upload_score(request).await.expect("upload");
+                (1 + i % 30, reply)
+            }));
+            if i == 30 {
+                let node = Arc::clone(&stores[1]);
+                let id = feet.id;
+                tasks.push(tokio::spawn(async move {
+                    node.reset_leaderboard(app, id, conformance::test_audit())
+                        .await
+                        .expect("reset");
+                    (
+                        999,
+                        node.upload_score(upload_probe(app, id))
+                            .await
+                            .expect("probe"),
+                    )
+                }));
+            }
+        }
+        let mut last: BTreeMap<u64, (i64, u64, i32)> = BTreeMap::new();
+        for task in tasks {
+            let (who, reply) = task.await.expect("task");
+            let newest = last.entry(who).or_insert((i64::MIN, 0, 0));
+            let key = (reply.epoch, reply.entry.seq, reply.entry.score);
+            if (key.0, key.1) > (newest.0, newest.1) {
+                *newest = key;
+            }
+        }
+        let now = stores[0]
+            .board_changes(app, feet.id, 0, 0)
+            .await
+            .expect("changes");
+        assert_eq!(now.epoch, 1);
+        let stored: BTreeMap<u64, i32> = now
+            .changes
+            .iter()
+            .filter_map(|c| c.entry.as_ref().map(|e| (c.user.get(), e.score)))
+            .collect();
+        for (who, (epoch, _, score)) in &last {
+            match epoch {
+                0 => assert!(!stored.contains_key(who), "user {who}: {stored:?}"),
+                _ => assert_eq!(stored.get(who), Some(score), "user {who}"),
+            }
+        }
+        let listed = stores[1].leaderboards(app, NOW).await.expect("list");
+        assert_eq!(listed[0].entries, stored.len() as u64, "the count follows");
+    }
+
+    fn upload_probe(app: AppId, board: i64) -> UploadRequest {
+        UploadRequest {
+            app,
+            board,
+            period: 0,
+            user: user(999),
+            method: UploadMethod::KeepBest,
+            score: 1,
+            details: Vec::new(),
+            now: NOW,
+            idempotency: None,
+        }
+    }
+
+    /// Upload keys expire with the stores' keys.
+    #[tokio::test]
+    async fn upload_keys_are_purged() {
+        let url = new_database().await;
+        let store = open(&url).await;
+        let app = app_id(480);
+        store
+            .put_schema(app, boards_schema(BOARDS_SCHEMA))
+            .await
+            .expect("put");
+        let feet = board(&store, app, "Feet Traveled").await;
+        let first = keyed(upload(&feet, user(1), UploadMethod::KeepBest, 5), "k", "f");
+        store.upload_score(first.clone()).await.expect("upload");
+        let within = NOW + IDEMPOTENCY_RETENTION_SECONDS;
+        assert_eq!(
+            store
+                .purge_expired_idempotency(within)
+                .await
+                .expect("purge"),
+            0
+        );
+        assert!(
+            store
+                .upload_score(first.clone())
+                .await
+                .expect("replay")
+                .replayed
+        );
+        let past = within + 1;
+        assert_eq!(
+            store.purge_expired_idempotency(past).await.expect("purge"),
+            1
+        );
+        let again = store.upload_score(first).await.expect("upload");
+        assert!(!again.replayed && !again.changed, "{again:?}");
+    }
+
+    #[tokio::test]
+    async fn friends_lists() {
+        let (_db, store, app) = setup().await;
+        assert!(store.friends(app, user(1)).await.expect("none").is_empty());
+        let big = user(u64::MAX);
+        store
+            .set_friends(app, user(1), &[big, user(3), user(2), user(3)])
+            .await
+            .expect("set");
+        assert_eq!(
+            store.friends(app, user(1)).await.expect("friends"),
+            [user(2), user(3), big]
+        );
+        store
+            .set_friends(app, user(1), &[user(4)])
+            .await
+            .expect("replace");
+        store.set_friends(app, big, &[user(1)]).await.expect("set");
+        store.set_friends(app, user(5), &[]).await.expect("empty");
+        assert_eq!(
+            store.friend_lists(app).await.expect("lists"),
+            [(user(1), vec![user(4)]), (big, vec![user(1)])]
+        );
+        assert!(matches!(
+            store.friends(app_id(9), user(1)).await,
+            Err(StoreError::UnknownApp(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn entries_are_copied_exactly() {
+        let (_db, store, app) = setup().await;
+        let feet = board(&*store, app, "Feet Traveled").await;
+        for (who, score) in [(1, 5), (2, 9), (u64::MAX, -3)] {
+            store
+                .upload_score(upload(&feet, user(who), UploadMethod::KeepBest, score))
+                .await
+                .expect("upload");
+        }
+        let entries = store.stored_entries(app, feet.id).await.expect("entries");
+        assert_eq!(entries.len(), 3);
+
+        let (_db2, target, _) = setup().await;
+        let copy = board(&*target, app, "feet traveled").await;
+        target
+            .import_entries(app, copy.id, &entries)
+            .await
+            .expect("import");
+        assert_eq!(
+            target.stored_entries(app, copy.id).await.expect("copied"),
+            entries
+        );
+        assert!(matches!(
+            target.import_entries(app, copy.id, &entries).await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+        let listed = target.leaderboards(app, NOW).await.expect("list");
+        assert_eq!(listed[0].entries, 3, "imported entries are counted");
+        let bad = [StoredEntry {
+            period: 0,
+            user: user(7),
+            entry: laurel_core::leaderboard::Entry {
+                score: 1,
+                details: Vec::new(),
+                set_at: NOW as UnixTime,
+                seq: 0,
+            },
+        }];
+        assert!(matches!(
+            target.import_entries(app, copy.id, &bad).await,
+            Err(StoreError::InvalidImport(_))
+        ));
+        // The board's sequence moved past the imported ones.
+        let next = target
+            .upload_score(upload(&copy, user(8), UploadMethod::KeepBest, 1))
+            .await
+            .expect("upload");
+        assert_eq!(next.entry.seq, 4);
+    }
+}

@@ -339,6 +339,38 @@ pub(crate) fn friends(
     Ok(ids)
 }
 
+/// Every friends list of the app that is not empty, by user, each
+/// ascending (u64 order of the ids), for `laurel migrate`.
+pub(crate) fn friend_lists(
+    conn: &Connection,
+    app: AppId,
+) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError> {
+    check_app(conn, app)?;
+    let stored = conn
+        .prepare_cached("SELECT steam_id, friend_id FROM friends WHERE app_id = ?1")
+        .and_then(|mut s| {
+            s.query_map([app_sql(app)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .context("reading friends lists")?;
+    let mut lists: std::collections::BTreeMap<u64, Vec<SteamId>> = Default::default();
+    for (user, friend) in stored {
+        lists
+            .entry(user as u64)
+            .or_default()
+            .push(user_from_sql(friend)?);
+    }
+    lists
+        .into_iter()
+        .map(|(user, mut friends)| {
+            friends.sort_unstable_by_key(|id| id.get());
+            Ok((user_from_sql(user as i64)?, friends))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

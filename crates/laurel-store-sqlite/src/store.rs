@@ -590,6 +590,10 @@ impl Store for SqliteStore {
         self.read_friends(app, user).await
     }
 
+    async fn friend_lists(&self, app: AppId) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError> {
+        self.read_friend_lists(app).await
+    }
+
     async fn stored_entries(
         &self,
         app: AppId,

@@ -163,6 +163,14 @@ impl SqliteStore {
         self.reads.run(move |c| boards::friends(c, app, user)).await
     }
 
+    pub(crate) async fn read_friend_lists(
+        &self,
+        app: AppId,
+    ) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError> {
+        self.check_open()?;
+        self.reads.run(move |c| boards::friend_lists(c, app)).await
+    }
+
     pub(crate) async fn entries_of(
         &self,
         app: AppId,

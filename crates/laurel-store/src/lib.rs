@@ -708,6 +708,12 @@ pub trait Store: Send + Sync + 'static {
     async fn friends(&self, app: AppId, user: SteamId) -> Result<Vec<SteamId>, StoreError> {
         Err(not_built())
     }
+    /// Every friends list of an app that is not empty, by user (ascending
+    /// by the u64 value of the user's id), each ascending by id, for
+    /// `laurel migrate`.
+    async fn friend_lists(&self, app: AppId) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError> {
+        Err(not_built())
+    }
     /// Every live entry of a board in every period, for `laurel migrate`.
     async fn stored_entries(
         &self,

@@ -90,6 +90,69 @@ pub enum Command {
     },
     /// List the audit log (newest first, one JSON record per line), or undo a reset.
     Audit(AuditArgs),
+    /// List, read and moderate an app's leaderboards.
+    Leaderboard {
+        #[command(subcommand)]
+        action: LeaderboardAction,
+    },
+}
+
+/// Which period of a periodic board (a board without periods has only the current one).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodChoice {
+    Current,
+    /// The last finished period, its final standings.
+    Previous,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LeaderboardAction {
+    /// One line per board: id, name, sort, display, writes, period, entries (current period).
+    List {
+        #[arg(long)]
+        app: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One line per entry, by rank: rank, Steam id, score, set_at (Unix seconds).
+    Show {
+        #[arg(long)]
+        app: String,
+        /// The board's name (any case).
+        #[arg(long)]
+        board: String,
+        /// First rank shown (1-based).
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        start: i64,
+        /// Last rank shown.
+        #[arg(long, default_value_t = 25, allow_negative_numbers = true)]
+        end: i64,
+        #[arg(long, value_enum, default_value_t = PeriodChoice::Current)]
+        period: PeriodChoice,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove every entry of a board, in every period (recorded in the audit log).
+    Reset {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        board: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Delete one user's entry in the board's current period (recorded in the audit log).
+    DeleteEntry {
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        board: String,
+        /// The user's Steam id.
+        #[arg(long)]
+        user: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -14,8 +14,8 @@ use laurel_store::{Store, StoreError, TokenRevocation};
 
 use crate::args::{about_flag, parse_app, parse_user};
 use crate::cli::{
-    AuditAction, AuditArgs, Cli, Command, KeyAction, LogFormat, SchemaAction, SecretAction,
-    ServeArgs, StoreArgs, TokenAction, UserAction,
+    AuditAction, AuditArgs, Cli, Command, KeyAction, LeaderboardAction, LogFormat, PeriodChoice,
+    SchemaAction, SecretAction, ServeArgs, StoreArgs, TokenAction, UserAction,
 };
 use crate::database::{DatabaseUrl, open_database};
 use crate::failure::{Failure, exit, fail};
@@ -38,6 +38,7 @@ async fn run_async(cli: Cli) -> Result<(), Failure> {
         Command::Tokens { action } => tokens(action).await,
         Command::Secret { action } => secret(action).await,
         Command::Audit(args) => audit(args).await,
+        Command::Leaderboard { action } => leaderboard(action).await,
     }
 }
 
@@ -541,6 +542,148 @@ async fn audit(args: AuditArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The board of this name in the app (an unknown app or board is "not found").
+async fn find_board(
+    store: &dyn Store,
+    app: laurel_core::AppId,
+    name: &str,
+) -> Result<laurel_store::Board, Failure> {
+    let name = laurel_core::leaderboard::BoardName::parse(name)
+        .map_err(|e| fail(exit::INVALID_INPUT, anyhow!("--board: {e}")))?;
+    match store.leaderboard(app, &name).await {
+        Ok(Some(board)) => Ok(board),
+        Ok(None) => Err(fail(
+            exit::NOT_FOUND,
+            anyhow!("app {app} has no leaderboard {:?}", name.as_str()),
+        )),
+        Err(StoreError::UnknownApp(_)) => Err(fail(exit::NOT_FOUND, anyhow!("no app {app}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The start of the board's period at `now`: the current one, or the one
+/// before it (a board without periods has no previous one).
+fn board_period(
+    board: &laurel_store::Board,
+    choice: PeriodChoice,
+    now: laurel_core::UnixTime,
+) -> Result<laurel_store::PeriodStart, Failure> {
+    let period = board.def.period;
+    let Some(current) = period.start(now) else {
+        return match choice {
+            PeriodChoice::Current => Ok(0),
+            PeriodChoice::Previous => Err(fail(
+                exit::INVALID_INPUT,
+                anyhow!(
+                    "leaderboard {:?} has no periods: there is no previous one",
+                    board.def.name.as_str()
+                ),
+            )),
+        };
+    };
+    Ok(match choice {
+        PeriodChoice::Current => current,
+        PeriodChoice::Previous => period.start(current - 1).unwrap_or(0),
+    })
+}
+
+async fn leaderboard(action: LeaderboardAction) -> Result<(), Failure> {
+    match action {
+        LeaderboardAction::List { app, store } => {
+            let app = parse_app(&app)?;
+            let store = open_store(&store).await?;
+            let boards = match store.leaderboards(app, unix_now()).await {
+                Err(StoreError::UnknownApp(_)) => {
+                    return Err(fail(exit::NOT_FOUND, anyhow!("no app {app}")));
+                }
+                other => other?,
+            };
+            for b in boards {
+                let def = &b.board.def;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    b.board.id, def.name, def.sort, def.display, def.writes, def.period, b.entries
+                );
+            }
+            Ok(())
+        }
+        LeaderboardAction::Show {
+            app,
+            board,
+            start,
+            end,
+            period,
+            store,
+        } => {
+            let app = parse_app(&app)?;
+            let store = open_store(&store).await?;
+            let board = find_board(&*store, app, &board).await?;
+            let period = board_period(&board, period, unix_now())?;
+            let ranks = laurel_store::Leaderboards::new();
+            let download = ranks
+                .download(
+                    &*store,
+                    &board,
+                    period,
+                    &laurel_store::Scope::Global { start, end },
+                )
+                .await?;
+            for e in &download.entries {
+                println!("{}\t{}\t{}\t{}", e.rank, e.user, e.score, e.set_at);
+            }
+            eprintln!(
+                "leaderboard {:?} of app {app}: {} entries",
+                board.def.name.as_str(),
+                download.entry_count
+            );
+            Ok(())
+        }
+        LeaderboardAction::Reset { app, board, store } => {
+            let app = parse_app(&app)?;
+            let store = open_store(&store).await?;
+            let board = find_board(&*store, app, &board).await?;
+            // The store writes the record's detail (the board, what was removed).
+            let draft = cli_audit(action::LEADERBOARD_RESET).about(app, None);
+            let removed = store.reset_leaderboard(app, board.id, draft).await?;
+            println!(
+                "leaderboard {:?} of app {app} reset: {removed} entries removed",
+                board.def.name.as_str()
+            );
+            Ok(())
+        }
+        LeaderboardAction::DeleteEntry {
+            app,
+            board,
+            user,
+            store,
+        } => {
+            let (app, user) = (parse_app(&app)?, parse_user(&user)?);
+            let store = open_store(&store).await?;
+            let board = find_board(&*store, app, &board).await?;
+            let period = board_period(&board, PeriodChoice::Current, unix_now())?;
+            let draft = cli_audit(action::LEADERBOARD_ENTRY_DELETE).about(app, Some(user));
+            if store
+                .delete_leaderboard_entry(app, board.id, period, user, draft)
+                .await?
+            {
+                println!(
+                    "the entry of user {user} on leaderboard {:?} of app {app} is deleted",
+                    board.def.name.as_str()
+                );
+                Ok(())
+            } else {
+                Err(fail(
+                    exit::NOT_FOUND,
+                    anyhow!(
+                        "user {user} has no entry on leaderboard {:?} of app {app}",
+                        board.def.name.as_str()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -551,4 +694,67 @@ fn now() -> i64 {
 /// UTC Unix seconds, the time the CLI's resets and undos are dated by.
 fn unix_now() -> laurel_core::UnixTime {
     laurel_store::unix_now_ms() / 1000
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
+mod tests {
+    use laurel_core::leaderboard::{
+        BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod,
+    };
+
+    use super::*;
+
+    fn board(period: BoardPeriod) -> laurel_store::Board {
+        laurel_store::Board {
+            id: 1,
+            app: laurel_core::AppId::new(480).unwrap(),
+            def: LeaderboardDef {
+                name: BoardName::parse("B").unwrap(),
+                sort: SortMethod::Ascending,
+                display: DisplayType::Numeric,
+                display_name: None,
+                writes: BoardWrites::Client,
+                period,
+            },
+            epoch: 0,
+        }
+    }
+
+    #[test]
+    fn the_previous_period_is_the_one_before_the_current() {
+        // 2023-11-14 22:13:20 UTC, a Tuesday.
+        let now = 1_700_000_000;
+        let day = 86_400;
+        let today = now - now % day;
+        let daily = board(BoardPeriod::Daily);
+        assert_eq!(
+            board_period(&daily, PeriodChoice::Current, now).unwrap(),
+            today
+        );
+        assert_eq!(
+            board_period(&daily, PeriodChoice::Previous, now).unwrap(),
+            today - day
+        );
+        let weekly = board(BoardPeriod::Weekly);
+        let monday = today - day;
+        assert_eq!(
+            board_period(&weekly, PeriodChoice::Previous, now).unwrap(),
+            monday - 7 * day
+        );
+        let monthly = board(BoardPeriod::Monthly);
+        // 2023-10-01 00:00 UTC.
+        assert_eq!(
+            board_period(&monthly, PeriodChoice::Previous, now).unwrap(),
+            1_696_118_400
+        );
+        let plain = board(BoardPeriod::None);
+        assert_eq!(board_period(&plain, PeriodChoice::Current, now).unwrap(), 0);
+        assert_eq!(
+            board_period(&plain, PeriodChoice::Previous, now)
+                .err()
+                .map(|f| f.code),
+            Some(exit::INVALID_INPUT)
+        );
+    }
 }

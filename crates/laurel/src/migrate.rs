@@ -11,7 +11,11 @@
 //! 4. per app: the schema (`put_schema`: the target's schema version starts
 //!    at 1, or moves on by one if the app was there without users), the keys
 //!    the target's app lacks, then the users page by page (`Store::users`,
-//!    `Store::progress`, `Store::import_user`), several at once;
+//!    `Store::progress`, `Store::import_user`), several at once; then the
+//!    leaderboards (each found or created by name with the source's
+//!    settings: board ids are each store's own), their entries in every
+//!    period (`Store::stored_entries`, `Store::import_entries`: scores,
+//!    details, times and sequence numbers exactly), and the friends lists;
 //! 5. per app: verify, and print one summary line on stdout.
 //!
 //! Progress goes to stderr, summaries to stdout. The daily history of
@@ -23,8 +27,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use laurel_core::{AppId, StatValue, SteamId, UserProgress};
-use laurel_store::{AppSummary, GlobalStatsQuery, StatTotal, Store, StoredKey};
+use laurel_core::{AppId, StatValue, SteamId, UnixTime, UserProgress};
+use laurel_store::{AppSummary, Board, GlobalStatsQuery, StatTotal, Store, StoredEntry, StoredKey};
 use tokio::task::JoinSet;
 
 use crate::args::{about_flag, parse_app};
@@ -42,9 +46,10 @@ const MAX_REPORTED_DIFFERENCES: usize = 20;
 const FLOAT_TOTAL_TOLERANCE: f64 = 1e-9;
 
 /// `laurel migrate --help`.
-pub const LONG_ABOUT: &str = "Copy apps (schema, keys, every user's progress) from one database to \
-another, then verify the copy: every user is read back from both databases and compared \
-field by field (floats bit for bit), and so are the global figures.\n\n\
+pub const LONG_ABOUT: &str = "Copy apps (schema, keys, every user's progress, leaderboards with their \
+entries, friends lists) from one database to another, then verify the copy: every user is read \
+back from both databases and compared field by field (floats bit for bit), and so are the global \
+figures, every leaderboard's entries and the friends lists.\n\n\
 Each app copied must have no users in the target: the target is checked for every app before \
 anything is written. The token-signing secret is copied when the target has none yet, so user \
 tokens issued by the old deployment stay valid. Stop the servers of the source first: users \
@@ -181,7 +186,20 @@ pub async fn run(args: MigrateArgs) -> Result<(), Failure> {
         if copied.keys_present > 0 {
             keys.push_str(&format!(" ({} were there already)", copied.keys_present));
         }
-        println!("app {}: {} users, {keys}, verified", app.app, report.users);
+        let mut boards = String::new();
+        if copied.boards > 0 {
+            boards.push_str(&format!(
+                ", {} leaderboards ({} entries)",
+                copied.boards, copied.entries
+            ));
+        }
+        if copied.friend_lists > 0 {
+            boards.push_str(&format!(", {} friends lists", copied.friend_lists));
+        }
+        println!(
+            "app {}: {} users, {keys}{boards}, verified",
+            app.app, report.users
+        );
     }
     Ok(())
 }
@@ -249,6 +267,9 @@ async fn refuse_occupied(target: &dyn Store, apps: &[AppSummary]) -> Result<(), 
 struct Copied {
     keys: usize,
     keys_present: usize,
+    boards: usize,
+    entries: usize,
+    friend_lists: usize,
 }
 
 async fn copy_app(
@@ -278,6 +299,9 @@ async fn copy_app(
     let mut copied = Copied {
         keys: 0,
         keys_present: 0,
+        boards: 0,
+        entries: 0,
+        friend_lists: 0,
     };
     for key in source.stored_keys(id).await? {
         if present.contains(&key.secret_hash) {
@@ -331,7 +355,159 @@ async fn copy_app(
             _ => break,
         }
     }
+    copy_leaderboards(&**source, &**target, id, &mut copied).await?;
     Ok(copied)
+}
+
+/// Now, for the entry counts of board listings (which period is current
+/// does not matter to a copy: every period is copied).
+fn unix_now() -> UnixTime {
+    laurel_store::unix_now_ms() / 1000
+}
+
+/// Entries in a fixed order (period, user), whatever order a store lists them in.
+fn sorted_entries(mut entries: Vec<StoredEntry>) -> Vec<StoredEntry> {
+    entries.sort_by_key(|e| (e.period, e.user.get()));
+    entries
+}
+
+/// The target's board of each source board's name (created with the
+/// source's settings where missing), their entries, and the friends lists.
+/// A board whose entries the target already holds, identical (a run
+/// interrupted after it), is left as it is.
+async fn copy_leaderboards(
+    source: &dyn Store,
+    target: &dyn Store,
+    app: AppId,
+    copied: &mut Copied,
+) -> Result<(), Failure> {
+    let boards = source
+        .leaderboards(app, unix_now())
+        .await
+        .with_context(|| format!("listing the leaderboards of app {app}"))?;
+    for summary in &boards {
+        let board = &summary.board;
+        let (copy, _) = target
+            .create_leaderboard(app, &board.def)
+            .await
+            .with_context(|| {
+                format!(
+                    "copying leaderboard {:?} of app {app}",
+                    board.def.name.as_str()
+                )
+            })?;
+        let entries = sorted_entries(
+            source
+                .stored_entries(app, board.id)
+                .await
+                .with_context(|| format!("reading the entries of leaderboard {}", board.id))?,
+        );
+        let present = sorted_entries(target.stored_entries(app, copy.id).await?);
+        if present.is_empty() {
+            if !entries.is_empty() {
+                target
+                    .import_entries(app, copy.id, &entries)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "copying the entries of leaderboard {} of app {app}",
+                            board.id
+                        )
+                    })?;
+            }
+        } else if present != entries {
+            return Err(fail(
+                exit::INVALID_INPUT,
+                anyhow!(
+                    "app {app}: the target's leaderboard {:?} already has other entries; \
+                     a migration copies only into empty boards",
+                    board.def.name.as_str()
+                ),
+            ));
+        }
+        if copy.id != board.id {
+            eprintln!(
+                "laurel migrate: app {app}: leaderboard {} is leaderboard {} in the target",
+                board.id, copy.id
+            );
+        }
+        copied.boards += 1;
+        copied.entries += entries.len();
+    }
+    let lists = source
+        .friend_lists(app)
+        .await
+        .with_context(|| format!("reading the friends lists of app {app}"))?;
+    for (user, friends) in &lists {
+        target
+            .set_friends(app, *user, friends)
+            .await
+            .with_context(|| format!("copying the friends list of user {user} of app {app}"))?;
+    }
+    copied.friend_lists = lists.len();
+    Ok(())
+}
+
+/// Boards compare by name and settings, with their entries (every period,
+/// exactly); ids and epochs are each store's own. Friends lists compare
+/// whole.
+async fn compare_leaderboards(
+    report: &mut Report,
+    source: &dyn Store,
+    target: &dyn Store,
+    app: AppId,
+) -> Result<(), Failure> {
+    let now = unix_now();
+    let copies: Vec<Board> = target
+        .leaderboards(app, now)
+        .await?
+        .into_iter()
+        .map(|b| b.board)
+        .collect();
+    let originals: Vec<Board> = source
+        .leaderboards(app, now)
+        .await?
+        .into_iter()
+        .map(|b| b.board)
+        .collect();
+    for board in &originals {
+        let name = board.def.name.as_str();
+        let Some(copy) = laurel_store::boards::find_by_name(&copies, &board.def.name) else {
+            report.differ(format!("leaderboard {name:?}: missing in the target"));
+            continue;
+        };
+        if copy.def != board.def || copy.def.name.as_str() != name {
+            report.differ(format!(
+                "leaderboard {name:?}: settings {:?} in the source, {:?} in the target",
+                board.def, copy.def
+            ));
+        }
+        let original = sorted_entries(source.stored_entries(app, board.id).await?);
+        let copied = sorted_entries(target.stored_entries(app, copy.id).await?);
+        if original.len() != copied.len() {
+            report.differ(format!(
+                "leaderboard {name:?}: {} entries in the source, {} in the target",
+                original.len(),
+                copied.len()
+            ));
+        } else if let Some((a, b)) = original.iter().zip(&copied).find(|(a, b)| a != b) {
+            report.differ(format!(
+                "leaderboard {name:?}: entry {a:?} in the source, {b:?} in the target"
+            ));
+        }
+    }
+    for copy in &copies {
+        if laurel_store::boards::find_by_name(&originals, &copy.def.name).is_none() {
+            report.differ(format!(
+                "leaderboard {:?}: in the target only",
+                copy.def.name.as_str()
+            ));
+        }
+    }
+    if source.friend_lists(app).await? != target.friend_lists(app).await? {
+        report.differ("the friends lists differ".into());
+    }
+    Ok(())
 }
 
 /// Runs `work` for every user of `page`, `in_flight` at once; the answers
@@ -426,6 +602,7 @@ async fn verify_app(
         source.stored_keys(app).await?,
         target.stored_keys(app).await?,
     );
+    compare_leaderboards(&mut report, &**source, &**target, app).await?;
 
     let aggregated: Vec<_> = schema
         .stats()

@@ -327,8 +327,23 @@ pub async fn friends_lists_are_replaced_and_sorted(store: &dyn Store) {
         .await
         .expect("replace");
     assert_eq!(store.friends(app, me).await.expect("friends"), [user(7)]);
+    // Every list of an app at once (for `laurel migrate`), by user as u64.
+    store
+        .set_friends(app, user(u64::MAX), &[user(2), me])
+        .await
+        .expect("set");
+    store.set_friends(app, user(9), &[]).await.expect("empty");
+    assert_eq!(
+        store.friend_lists(app).await.expect("lists"),
+        [(me, vec![user(7)]), (user(u64::MAX), vec![me, user(2)])]
+    );
+    assert_eq!(store.friend_lists(other).await.expect("lists"), []);
     store.set_friends(app, me, &[]).await.expect("clear");
     assert_eq!(store.friends(app, me).await.expect("friends"), []);
+    assert_eq!(
+        store.friend_lists(app).await.expect("lists"),
+        [(user(u64::MAX), vec![me, user(2)])]
+    );
 }
 
 /// `stored_entries` and `import_entries` copy a board's entries exactly;

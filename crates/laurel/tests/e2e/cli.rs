@@ -44,6 +44,10 @@ fn help_on_every_command() {
         vec!["secret", "rotate", "--help"],
         vec!["audit", "--help"],
         vec!["audit", "undo", "--help"],
+        vec!["leaderboard", "list", "--help"],
+        vec!["leaderboard", "show", "--help"],
+        vec!["leaderboard", "reset", "--help"],
+        vec!["leaderboard", "delete-entry", "--help"],
     ] {
         let out = Command::new(bin()).args(&args).output().expect("run");
         assert!(out.status.success(), "{args:?}");
@@ -469,4 +473,289 @@ fn bad_serve_configuration_is_refused_with_its_flag() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Uploads `(user, score)` to app 480's board `name` straight through the
+/// store of the data dir (no server is running).
+fn upload_scores(data_dir: &Path, name: &str, scores: &[(u64, i32)], now: i64) {
+    use laurel_core::leaderboard::{BoardName, UploadMethod};
+    use laurel_store::{Store, UploadRequest};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let store = laurel_store_sqlite::SqliteStore::open(
+            &data_dir.join("laurel.sqlite3"),
+            laurel_store_sqlite::SqliteOptions::default(),
+        )
+        .expect("open");
+        let app = laurel_core::AppId::new(480).expect("app");
+        let board = store
+            .leaderboard(app, &BoardName::parse(name).expect("name"))
+            .await
+            .expect("find")
+            .expect("the board");
+        for &(user, score) in scores {
+            let user: laurel_core::SteamId = steam_id(user).parse().expect("id");
+            store
+                .upload_score(UploadRequest {
+                    app,
+                    board: board.id,
+                    period: board.def.period.start(now).unwrap_or(0),
+                    user,
+                    method: UploadMethod::KeepBest,
+                    score,
+                    details: Vec::new(),
+                    now,
+                    idempotency: None,
+                })
+                .await
+                .expect("upload");
+        }
+    });
+}
+
+#[test]
+fn leaderboards_are_listed_shown_reset_and_moderated() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path();
+    let out = laurel(
+        data,
+        &[
+            "schema",
+            "import",
+            "480",
+            example("spacewar.toml").to_str().expect("utf8"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    upload_scores(
+        data,
+        "Feet Traveled",
+        &[(1, 10), (2, 50), (3, 30), (4, 50), (5, 20)],
+        now,
+    );
+    upload_scores(data, "Quickest Win", &[(1, 95)], now);
+
+    let out = laurel(data, &["leaderboard", "list", "--app", "480"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    let lines: Vec<Vec<&str>> = listed.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert_eq!(
+        lines[0][1..],
+        [
+            "Feet Traveled",
+            "descending",
+            "numeric",
+            "client",
+            "none",
+            "5"
+        ]
+    );
+    assert_eq!(
+        lines[1][1..],
+        [
+            "Quickest Win",
+            "ascending",
+            "seconds",
+            "client",
+            "none",
+            "1"
+        ]
+    );
+
+    // Ranks: ties go to the score achieved first (user 2 before user 4).
+    let out = laurel(
+        data,
+        &[
+            "leaderboard",
+            "show",
+            "--app",
+            "480",
+            "--board",
+            "FEET TRAVELED",
+            "--start",
+            "1",
+            "--end",
+            "3",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown: Vec<Vec<String>> = text(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect();
+    let want = [(1, 2, 50), (2, 4, 50), (3, 3, 30)];
+    assert_eq!(shown.len(), want.len(), "{shown:?}");
+    for (row, (rank, user, score)) in shown.iter().zip(want) {
+        assert_eq!(
+            row[..3],
+            [rank.to_string(), steam_id(user), score.to_string()]
+        );
+        assert_eq!(row[3], now.to_string());
+    }
+    assert!(
+        text(&out.stderr).contains("5 entries"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let delete = |user: u64| {
+        let id = steam_id(user);
+        laurel(
+            data,
+            &[
+                "leaderboard",
+                "delete-entry",
+                "--app",
+                "480",
+                "--board",
+                "Feet Traveled",
+                "--user",
+                &id,
+            ],
+        )
+    };
+    let out = delete(2);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(delete(2).status.code(), Some(4), "no entry any more");
+    let out = laurel(
+        data,
+        &[
+            "leaderboard",
+            "show",
+            "--app",
+            "480",
+            "--board",
+            "Feet Traveled",
+        ],
+    );
+    let first = text(&out.stdout);
+    assert!(
+        first
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with(&format!("1\t{}\t50", steam_id(4)))),
+        "{first}"
+    );
+
+    let out = laurel(
+        data,
+        &[
+            "leaderboard",
+            "reset",
+            "--app",
+            "480",
+            "--board",
+            "feet traveled",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("4 entries removed"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = laurel(
+        data,
+        &[
+            "leaderboard",
+            "show",
+            "--app",
+            "480",
+            "--board",
+            "Feet Traveled",
+        ],
+    );
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Both are in the audit log, by the command line.
+    let out = laurel(data, &["audit", "--app", "480"]);
+    let records: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let actions: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap_or(""),
+                r["actor"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("leaderboard.reset", "cli")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("leaderboard.entry.delete", "cli")),
+        "{actions:?}"
+    );
+    let deletion = records
+        .iter()
+        .find(|r| r["action"] == "leaderboard.entry.delete")
+        .expect("the deletion");
+    assert_eq!(deletion["steam_id"], json!(steam_id(2)));
+    assert_eq!(deletion["detail"]["name"], "Feet Traveled");
+    assert_eq!(deletion["detail"]["score"], 50);
+
+    // Refusals and their exit codes.
+    for (args, code) in [
+        (vec!["leaderboard", "list", "--app", "999"], 4),
+        (
+            vec!["leaderboard", "show", "--app", "480", "--board", "Nope"],
+            4,
+        ),
+        (
+            vec!["leaderboard", "reset", "--app", "999", "--board", "Nope"],
+            4,
+        ),
+        (
+            vec![
+                "leaderboard",
+                "show",
+                "--app",
+                "480",
+                "--board",
+                "Quickest Win",
+                "--period",
+                "previous",
+            ],
+            3,
+        ),
+        (vec!["leaderboard", "list", "--app", "x"], 3),
+        (
+            vec![
+                "leaderboard",
+                "delete-entry",
+                "--app",
+                "480",
+                "--board",
+                "Quickest Win",
+                "--user",
+                "0",
+            ],
+            3,
+        ),
+    ] {
+        let out = laurel(data, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }

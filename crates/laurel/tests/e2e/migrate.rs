@@ -8,11 +8,16 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use laurel_core::leaderboard::{
+    BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod, UploadMethod,
+};
 use laurel_core::{
     AppId, BatchEntry, ResetScope, Schema, SchemaDoc, StatValue, SteamId, StoreBatch, UserProgress,
     WriteAuthority,
 };
-use laurel_store::{GlobalStatsQuery, StatTotal, Store, StoreReply, StoreRequest};
+use laurel_store::{
+    Board, GlobalStatsQuery, StatTotal, Store, StoreReply, StoreRequest, StoredEntry, UploadRequest,
+};
 use laurel_store_postgres::{PostgresOptions, PostgresStore};
 use laurel_store_sqlite::{SqliteOptions, SqliteStore};
 use laurel_testkit::postgres::PostgresServer;
@@ -39,6 +44,10 @@ const GAME_SCHEMA: &str = r#"{
     { "name": "ACH_FAR", "display_name": { "english": "Far" }, "description": { "english": "" },
       "progress": { "stat": "Distance", "max": 1000 } },
     { "name": "ACH_COLLECT", "display_name": { "english": "Collect" }, "description": { "english": "" } }
+  ],
+  "leaderboards": [
+    { "name": "Feet Traveled", "sort": "descending" },
+    { "name": "Daily Dash", "sort": "ascending", "display": "milliseconds", "period": "daily" }
   ]
 }"#;
 
@@ -233,8 +242,105 @@ async fn play_side(store: Arc<dyn Store>, i: u64) {
     applied(&*store, request(side, user, "side", entries, NOW - 86_400)).await;
 }
 
+async fn board_of(store: &dyn Store, name: &str) -> Board {
+    store
+        .leaderboard(app(GAME), &BoardName::parse(name).expect("name"))
+        .await
+        .expect("find")
+        .expect("the board")
+}
+
+async fn upload(store: &dyn Store, board: &Board, i: u64, score: i32, now: i64) {
+    store
+        .upload_score(UploadRequest {
+            app: board.app,
+            board: board.id,
+            period: board.def.period.start(now).unwrap_or(0),
+            user: SteamId::new(steam_id(i)).expect("id"),
+            method: UploadMethod::ForceUpdate,
+            score,
+            details: (0..(i % 4) as i32).map(|d| d - 2).collect(),
+            now,
+            idempotency: None,
+        })
+        .await
+        .expect("upload");
+}
+
+/// The game's leaderboards: its schema's two (Daily Dash in two periods)
+/// and one a client made; a deleted entry (a tombstone, not copied); two
+/// friends lists.
+async fn play_boards(store: &dyn Store, game_users: u64) {
+    let custom = LeaderboardDef {
+        name: BoardName::parse("Custom Board").expect("name"),
+        sort: SortMethod::Descending,
+        display: DisplayType::Seconds,
+        display_name: Some("Made by a client".into()),
+        writes: BoardWrites::Trusted,
+        period: BoardPeriod::None,
+    };
+    let (custom, _) = store
+        .create_leaderboard(app(GAME), &custom)
+        .await
+        .expect("create");
+    let (feet, dash) = (
+        board_of(store, "Feet Traveled").await,
+        board_of(store, "daily dash").await,
+    );
+    for i in 0..game_users {
+        let score = (mix(i) % 1_000) as i32 - 100;
+        upload(store, &feet, i, score, NOW + i as i64).await;
+        if i % 3 == 0 {
+            upload(store, &dash, i, score, NOW).await;
+        }
+        if i % 5 == 0 {
+            upload(store, &dash, i, -score, NOW - 86_400).await;
+        }
+        if i < 4 {
+            upload(store, &custom, i, i as i32, NOW).await;
+        }
+    }
+    if game_users > 0 {
+        let gone = SteamId::new(steam_id(0)).expect("id");
+        let draft = laurel_store::AuditDraft::new("test", "local", "leaderboard.entry.delete");
+        assert!(
+            store
+                .delete_leaderboard_entry(app(GAME), feet.id, 0, gone, draft)
+                .await
+                .expect("delete")
+        );
+    }
+    let id = |i: u64| SteamId::new(steam_id(i)).expect("id");
+    store
+        .set_friends(app(GAME), id(1), &[id(2), id(3), id(7)])
+        .await
+        .expect("friends");
+    store
+        .set_friends(app(GAME), id(2), &[id(1)])
+        .await
+        .expect("friends");
+}
+
+/// The entries `play_boards` leaves for `game_users` users.
+fn game_entries(game_users: u64) -> u64 {
+    let feet = game_users.saturating_sub(1);
+    let dash = (0..game_users).filter(|i| i % 3 == 0).count() as u64
+        + (0..game_users).filter(|i| i % 5 == 0).count() as u64;
+    feet + dash + game_users.min(4)
+}
+
+/// The summary line of the game app.
+fn game_line(game_users: u64) -> String {
+    format!(
+        "app 480: {game_users} users, 2 keys copied, 3 leaderboards ({} entries), \
+         2 friends lists, verified",
+        game_entries(game_users)
+    )
+}
+
 /// A SQLite database with three apps (`game_users` users in one, a few in
-/// another, none in the third), keys (one revoked) and a signing secret.
+/// another, none in the third), keys (one revoked), leaderboards with
+/// entries and friends lists in the first, and a signing secret.
 fn build_source(path: &Path, game_users: u64, side_users: u64) {
     runtime().block_on(async {
         let store: Arc<dyn Store> =
@@ -261,6 +367,7 @@ fn build_source(path: &Path, game_users: u64, side_users: u64) {
         while let Some(done) = tasks.join_next().await {
             done.expect("a user's writes");
         }
+        play_boards(&*store, game_users).await;
         let tag = path.display().to_string();
         for (id, label) in [
             (GAME, "backend"),
@@ -387,6 +494,41 @@ async fn assert_same_stores(a: &dyn Store, b: &dyn Store, same_ids: bool) -> u64
     compared
 }
 
+/// Every board of every app (by name, with its settings), its entries in
+/// every period exactly, and the friends lists are the same in both
+/// stores; answers the entries compared.
+async fn assert_same_boards(a: &dyn Store, b: &dyn Store) -> u64 {
+    let sorted = |mut e: Vec<StoredEntry>| {
+        e.sort_by_key(|e| (e.period, e.user.get()));
+        e
+    };
+    let mut compared = 0;
+    for summary in a.apps().await.expect("apps") {
+        let id = summary.app;
+        let boards_a = a.leaderboards(id, NOW).await.expect("boards");
+        let boards_b = b.leaderboards(id, NOW).await.expect("boards");
+        assert_eq!(boards_a.len(), boards_b.len(), "app {id}");
+        for (x, y) in boards_a.iter().zip(&boards_b) {
+            assert_eq!(x.board.def, y.board.def, "app {id}");
+            assert_eq!(x.board.def.name.as_str(), y.board.def.name.as_str());
+            assert_eq!(x.entries, y.entries, "{}", x.board.def.name);
+            let entries = sorted(a.stored_entries(id, x.board.id).await.expect("entries"));
+            assert_eq!(
+                sorted(b.stored_entries(id, y.board.id).await.expect("entries")),
+                entries,
+                "{}",
+                x.board.def.name
+            );
+            compared += entries.len() as u64;
+        }
+        assert_eq!(
+            b.friend_lists(id).await.expect("friends"),
+            a.friend_lists(id).await.expect("friends")
+        );
+    }
+    compared
+}
+
 fn assert_migrated(out: &Output, lines: &[&str]) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -406,7 +548,7 @@ fn sqlite_to_postgres_and_back_keeps_every_user() {
     assert_migrated(
         &out,
         &[
-            "app 480: 420 users, 2 keys copied, verified",
+            game_line(420).as_str(),
             "app 481: 80 users, 1 keys copied, verified",
             "app 482: 0 users, 1 keys copied, verified",
         ],
@@ -436,7 +578,7 @@ fn sqlite_to_postgres_and_back_keeps_every_user() {
     assert_migrated(
         &out,
         &[
-            "app 480: 420 users, 2 keys copied, verified",
+            game_line(420).as_str(),
             "app 481: 80 users, 1 keys copied, verified",
             "app 482: 0 users, 1 keys copied, verified",
         ],
@@ -456,6 +598,26 @@ fn sqlite_to_postgres_and_back_keeps_every_user() {
             assert_same_stores(&*original, &*round_trip, true).await,
             500
         );
+        let entries = game_entries(420);
+        assert_eq!(assert_same_boards(&*original, &*middle).await, entries);
+        assert_eq!(assert_same_boards(&*original, &*round_trip).await, entries);
+        // The copy carries on where the source stopped: the next change of
+        // a board sorts after every copied one.
+        let feet = board_of(&*middle, "Feet Traveled").await;
+        let newest = middle
+            .stored_entries(app(GAME), feet.id)
+            .await
+            .expect("entries")
+            .iter()
+            .map(|e| e.entry.seq)
+            .max()
+            .expect("entries");
+        upload(&*middle, &feet, 0, 5, NOW).await;
+        let changes = middle
+            .board_changes(app(GAME), feet.id, 0, newest)
+            .await
+            .expect("changes");
+        assert_eq!(changes.changes.len(), 1);
         // The history of aggregated stats starts again on the target.
         let history = GlobalStatsQuery {
             names: Vec::new(),
@@ -504,7 +666,7 @@ fn a_target_with_users_is_refused_and_left_unchanged() {
     assert_migrated(
         &out,
         &[
-            "app 480: 12 users, 2 keys copied, verified",
+            game_line(12).as_str(),
             "app 481: 3 users, 1 keys copied, verified",
             "app 482: 0 users, 1 keys copied, verified",
         ],
