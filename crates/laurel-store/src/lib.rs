@@ -468,17 +468,7 @@ pub fn applied_migrations(found: i64, known: usize) -> Result<usize, StoreError>
     }
 }
 
-/// TEMPORARY while issue 15's backends are built in parallel: removed
-/// before the issue lands (every backend implements every method).
-fn not_built() -> StoreError {
-    StoreError::Unavailable("leaderboards are not built in this store yet".into())
-}
-
 #[async_trait]
-#[allow(
-    unused_variables,
-    reason = "TEMPORARY default bodies of issue 15, removed before it lands"
-)]
 pub trait Store: Send + Sync + 'static {
     /// Creates the app or replaces its schema; returns the new schema version.
     async fn put_schema(&self, app: AppId, schema: Schema) -> Result<u64, StoreError>;
@@ -626,13 +616,9 @@ pub trait Store: Send + Sync + 'static {
         &self,
         app: AppId,
         now: UnixTime,
-    ) -> Result<Vec<BoardSummary>, StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<Vec<BoardSummary>, StoreError>;
     /// The board of this name (without regard to case), if the app has one.
-    async fn leaderboard(&self, app: AppId, name: &BoardName) -> Result<Option<Board>, StoreError> {
-        Err(not_built())
-    }
+    async fn leaderboard(&self, app: AppId, name: &BoardName) -> Result<Option<Board>, StoreError>;
     /// The board of `def`'s name, created with `def`'s settings when the
     /// app has none; answers whether it was created. An app at
     /// [`laurel_core::limits::MAX_LEADERBOARDS_PER_APP`] boards gets
@@ -641,9 +627,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         app: AppId,
         def: &LeaderboardDef,
-    ) -> Result<(Board, bool), StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<(Board, bool), StoreError>;
     /// Deletes a board with its entries, recorded in the audit log in the
     /// same transaction; `false` when the app has no such board.
     async fn delete_leaderboard(
@@ -651,9 +635,7 @@ pub trait Store: Send + Sync + 'static {
         app: AppId,
         board: BoardId,
         audit: AuditDraft,
-    ) -> Result<bool, StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<bool, StoreError>;
     /// Removes every entry of a board, in every period, and moves its
     /// epoch, recorded in the audit log; answers how many entries were
     /// removed. No such board: [`StoreError::NotFound`].
@@ -662,9 +644,7 @@ pub trait Store: Send + Sync + 'static {
         app: AppId,
         board: BoardId,
         audit: AuditDraft,
-    ) -> Result<u64, StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<u64, StoreError>;
     /// Deletes a user's entry in a period (leaving a tombstone), recorded in
     /// the audit log; `false` when the user had none. No such board:
     /// [`StoreError::NotFound`].
@@ -675,14 +655,10 @@ pub trait Store: Send + Sync + 'static {
         period: PeriodStart,
         user: SteamId,
         audit: AuditDraft,
-    ) -> Result<bool, StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<bool, StoreError>;
     /// Applies an upload (laurel_core::leaderboard::upload) to the user's
     /// entry, durably. No such board: [`StoreError::NotFound`].
-    async fn upload_score(&self, request: UploadRequest) -> Result<UploadReply, StoreError> {
-        Err(not_built())
-    }
+    async fn upload_score(&self, request: UploadRequest) -> Result<UploadReply, StoreError>;
     /// The board's changes in `period` after sequence number `after`, in
     /// sequence order (every live entry and tombstone when `after` is 0).
     /// No such board: [`StoreError::NotFound`].
@@ -692,36 +668,26 @@ pub trait Store: Send + Sync + 'static {
         board: BoardId,
         period: PeriodStart,
         after: u64,
-    ) -> Result<BoardChanges, StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<BoardChanges, StoreError>;
     /// Replaces a user's friends list in an app (what `Friends` downloads read).
     async fn set_friends(
         &self,
         app: AppId,
         user: SteamId,
         friends: &[SteamId],
-    ) -> Result<(), StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<(), StoreError>;
     /// A user's friends list in an app, ascending by id; empty when never set.
-    async fn friends(&self, app: AppId, user: SteamId) -> Result<Vec<SteamId>, StoreError> {
-        Err(not_built())
-    }
+    async fn friends(&self, app: AppId, user: SteamId) -> Result<Vec<SteamId>, StoreError>;
     /// Every friends list of an app that is not empty, by user (ascending
     /// by the u64 value of the user's id), each ascending by id, for
     /// `laurel migrate`.
-    async fn friend_lists(&self, app: AppId) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError> {
-        Err(not_built())
-    }
+    async fn friend_lists(&self, app: AppId) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError>;
     /// Every live entry of a board in every period, for `laurel migrate`.
     async fn stored_entries(
         &self,
         app: AppId,
         board: BoardId,
-    ) -> Result<Vec<StoredEntry>, StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<Vec<StoredEntry>, StoreError>;
     /// Writes entries exactly as given (score, details, time, sequence
     /// number) into a board that has none in their periods; the board's
     /// sequence moves past the largest. [`StoreError::AlreadyExists`] when
@@ -731,9 +697,7 @@ pub trait Store: Send + Sync + 'static {
         app: AppId,
         board: BoardId,
         entries: &[StoredEntry],
-    ) -> Result<(), StoreError> {
-        Err(not_built())
-    }
+    ) -> Result<(), StoreError>;
 
     /// Whether other processes write the same database, so that anything this
     /// process remembers about a user (a cached progress snapshot) may be

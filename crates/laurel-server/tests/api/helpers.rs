@@ -425,6 +425,99 @@ impl Store for FaultyStore {
     async fn signing_secrets(&self) -> Result<SigningSecrets, StoreError> {
         self.inner.signing_secrets().await
     }
+    async fn leaderboards(
+        &self,
+        app: AppId,
+        now: laurel_core::UnixTime,
+    ) -> Result<Vec<laurel_store::BoardSummary>, StoreError> {
+        self.inner.leaderboards(app, now).await
+    }
+    async fn leaderboard(
+        &self,
+        app: AppId,
+        name: &laurel_core::leaderboard::BoardName,
+    ) -> Result<Option<laurel_store::Board>, StoreError> {
+        self.inner.leaderboard(app, name).await
+    }
+    async fn create_leaderboard(
+        &self,
+        app: AppId,
+        def: &laurel_core::leaderboard::LeaderboardDef,
+    ) -> Result<(laurel_store::Board, bool), StoreError> {
+        self.inner.create_leaderboard(app, def).await
+    }
+    async fn delete_leaderboard(
+        &self,
+        app: AppId,
+        board: laurel_store::BoardId,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.inner.delete_leaderboard(app, board, audit).await
+    }
+    async fn reset_leaderboard(
+        &self,
+        app: AppId,
+        board: laurel_store::BoardId,
+        audit: AuditDraft,
+    ) -> Result<u64, StoreError> {
+        self.inner.reset_leaderboard(app, board, audit).await
+    }
+    async fn delete_leaderboard_entry(
+        &self,
+        app: AppId,
+        board: laurel_store::BoardId,
+        period: laurel_store::PeriodStart,
+        user: SteamId,
+        audit: AuditDraft,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .delete_leaderboard_entry(app, board, period, user, audit)
+            .await
+    }
+    async fn upload_score(
+        &self,
+        request: laurel_store::UploadRequest,
+    ) -> Result<laurel_store::UploadReply, StoreError> {
+        self.inner.upload_score(request).await
+    }
+    async fn board_changes(
+        &self,
+        app: AppId,
+        board: laurel_store::BoardId,
+        period: laurel_store::PeriodStart,
+        after: u64,
+    ) -> Result<laurel_store::BoardChanges, StoreError> {
+        self.inner.board_changes(app, board, period, after).await
+    }
+    async fn set_friends(
+        &self,
+        app: AppId,
+        user: SteamId,
+        friends: &[SteamId],
+    ) -> Result<(), StoreError> {
+        self.inner.set_friends(app, user, friends).await
+    }
+    async fn friends(&self, app: AppId, user: SteamId) -> Result<Vec<SteamId>, StoreError> {
+        self.inner.friends(app, user).await
+    }
+    async fn friend_lists(&self, app: AppId) -> Result<Vec<(SteamId, Vec<SteamId>)>, StoreError> {
+        self.inner.friend_lists(app).await
+    }
+    async fn stored_entries(
+        &self,
+        app: AppId,
+        board: laurel_store::BoardId,
+    ) -> Result<Vec<laurel_store::StoredEntry>, StoreError> {
+        self.inner.stored_entries(app, board).await
+    }
+    async fn import_entries(
+        &self,
+        app: AppId,
+        board: laurel_store::BoardId,
+        entries: &[laurel_store::StoredEntry],
+    ) -> Result<(), StoreError> {
+        self.inner.import_entries(app, board, entries).await
+    }
     async fn users(
         &self,
         app: AppId,
