@@ -140,10 +140,28 @@ impl BoardIndex {
 
 type IndexKey = (AppId, BoardId, PeriodStart);
 
+/// Most entries a node's indexes hold together before the least recently
+/// used boards are dropped (about 100 bytes each: 1 GB). A dropped board
+/// loads again on its next request. A single board larger than this is
+/// still kept while it is used.
+pub const DEFAULT_RANKED_ENTRIES: usize = 10_000_000;
+
+/// How often (in requests) a node checks its indexes against the budget
+/// besides after every load.
+const BUDGET_CHECK_EVERY: u64 = 256;
+
 /// The rank indexes of one node: shared by every request it serves.
-#[derive(Default)]
 pub struct Leaderboards {
     indexes: Mutex<HashMap<IndexKey, Arc<Mutex<BoardIndex>>>>,
+    /// A request counter and when each index was last used by it.
+    recency: Mutex<(u64, HashMap<IndexKey, u64>)>,
+    budget: usize,
+}
+
+impl Default for Leaderboards {
+    fn default() -> Leaderboards {
+        Leaderboards::with_budget(DEFAULT_RANKED_ENTRIES)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -155,6 +173,60 @@ impl Leaderboards {
         Leaderboards::default()
     }
 
+    /// Indexes holding at most about `entries` entries together.
+    pub fn with_budget(entries: usize) -> Leaderboards {
+        Leaderboards {
+            indexes: Mutex::default(),
+            recency: Mutex::default(),
+            budget: entries,
+        }
+    }
+
+    /// Marks `key` used; answers whether the budget is due for a check.
+    fn touch(&self, key: IndexKey) -> bool {
+        let mut held = lock(&self.recency);
+        held.0 += 1;
+        let tick = held.0;
+        held.1.insert(key, tick);
+        tick % BUDGET_CHECK_EVERY == 0
+    }
+
+    /// Drops the least recently used indexes (never `keep`) while the
+    /// indexes hold more entries than the budget.
+    fn within_budget(&self, keep: IndexKey) {
+        let sizes: Vec<(IndexKey, usize)> = {
+            let all = lock(&self.indexes);
+            all.iter()
+                .map(|(key, index)| (*key, lock(index).set.len()))
+                .collect()
+        };
+        let mut total: usize = sizes.iter().map(|(_, n)| n).sum();
+        if total <= self.budget {
+            return;
+        }
+        let mut recency = lock(&self.recency);
+        let mut by_age: Vec<(u64, IndexKey, usize)> = sizes
+            .into_iter()
+            .filter(|(key, _)| *key != keep)
+            .map(|(key, n)| (recency.1.get(&key).copied().unwrap_or(0), key, n))
+            .collect();
+        by_age.sort_unstable_by_key(|(tick, _, _)| *tick);
+        let mut all = lock(&self.indexes);
+        for (_, key, n) in by_age {
+            if total <= self.budget {
+                break;
+            }
+            all.remove(&key);
+            recency.1.remove(&key);
+            total -= n;
+        }
+    }
+
+    /// How many boards (with their periods) this node holds in memory.
+    pub fn boards_held(&self) -> usize {
+        lock(&self.indexes).len()
+    }
+
     /// The board's index for `period`, caught up with every change
     /// committed before this call.
     async fn fresh(
@@ -164,6 +236,7 @@ impl Leaderboards {
         period: PeriodStart,
     ) -> Result<Arc<Mutex<BoardIndex>>, StoreError> {
         let key = (board.app, board.id, period);
+        let check_budget = self.touch(key);
         let index = {
             let mut all = lock(&self.indexes);
             let index = all.entry(key).or_insert_with(|| {
@@ -180,6 +253,7 @@ impl Leaderboards {
             *lock(&index) = BoardIndex::empty(board.epoch, board.def.sort);
         }
         let after = if sort_changed { 0 } else { after };
+        let loading = after == 0;
         let changes = match store
             .board_changes(board.app, board.id, period, after)
             .await
@@ -188,6 +262,7 @@ impl Leaderboards {
             Err(e) => {
                 if matches!(e, StoreError::NotFound(_)) {
                     lock(&self.indexes).remove(&key);
+                    lock(&self.recency).1.remove(&key);
                 }
                 return Err(e);
             }
@@ -207,6 +282,9 @@ impl Leaderboards {
             let mut held = lock(&index);
             *held = BoardIndex::empty(all.epoch, board.def.sort);
             held.apply(all);
+        }
+        if loading || check_budget {
+            self.within_budget(key);
         }
         Ok(index)
     }
@@ -300,5 +378,8 @@ impl Leaderboards {
     /// other nodes drop theirs when the store answers that it is gone).
     pub fn forget(&self, app: AppId, board: BoardId) {
         lock(&self.indexes).retain(|(a, b, _), _| !(*a == app && *b == board));
+        lock(&self.recency)
+            .1
+            .retain(|(a, b, _), _| !(*a == app && *b == board));
     }
 }

@@ -210,3 +210,40 @@ pub async fn rank_indexes_of_two_nodes_agree(store: &dyn Store) {
     );
     assert_eq!(a.entry_count(store, &quick, 0).await.expect("count"), 1);
 }
+
+/// A node's indexes stay within their entry budget: the least recently
+/// used board is dropped when another loads, and answers the same when it
+/// is asked for again (it loads again).
+pub async fn rank_indexes_stay_within_their_budget(store: &dyn Store) {
+    let app = boards_app(store, 52).await;
+    let feet = board(store, app, "Feet Traveled").await;
+    let quick = board(store, app, "Quickest Win").await;
+    let writer = Leaderboards::new();
+    for id in 1..=4u64 {
+        for b in [&feet, &quick] {
+            let request = upload_request(b, user(id), UploadMethod::KeepBest, id as i32, NOW);
+            writer.upload(store, b, request).await.expect("upload");
+        }
+    }
+    assert_eq!(writer.boards_held(), 2, "8 entries fit the default budget");
+    let node = Leaderboards::with_budget(5);
+    let first = node
+        .download(store, &feet, 0, &global(1, 10))
+        .await
+        .expect("download");
+    assert_eq!(node.boards_held(), 1);
+    node.download(store, &quick, 0, &global(1, 10))
+        .await
+        .expect("download");
+    assert_eq!(
+        node.boards_held(),
+        1,
+        "loading a second board of 4 drops the first (4 + 4 > 5)"
+    );
+    let again = node
+        .download(store, &feet, 0, &global(1, 10))
+        .await
+        .expect("download");
+    assert_eq!(ranks(&again.entries), ranks(&first.entries));
+    assert_eq!(again.entry_count, 4);
+}

@@ -338,6 +338,7 @@ macro_rules! conformance_suite {
             board_entries_round_trip_through_import,
             ranks_follow_scores_and_ties,
             rank_indexes_of_two_nodes_agree,
+            rank_indexes_stay_within_their_budget,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
