@@ -188,7 +188,7 @@ impl Leaderboards {
         held.0 += 1;
         let tick = held.0;
         held.1.insert(key, tick);
-        tick % BUDGET_CHECK_EVERY == 0
+        tick.is_multiple_of(BUDGET_CHECK_EVERY)
     }
 
     /// Drops the least recently used indexes (never `keep`) while the

@@ -9,13 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use laurel_core::leaderboard::{
     BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod, UploadMethod,
 };
-use laurel_core::limits::{MAX_FRIENDS, MAX_LEADERBOARD_DETAILS, MAX_LEADERBOARD_USERS};
+use laurel_core::limits::{MAX_FRIENDS, MAX_LEADERBOARD_DETAILS};
 use laurel_core::{AppId, EResult, Fingerprint, SteamId, UnixTime};
 use laurel_store::audit::{AuditDraft, action};
 use laurel_store::{Board, BoardId, PeriodStart, Scope, StoreError, UploadRequest};
 use laurel_wire::leaderboards::{
-    BoardBody, BoardCreateRequest, BoardListResponse, BoardResponse, EntriesResponse, EntryBody,
-    FriendsBody, ModerationResponse, ScoreUploadRequest, ScoreUploadResponse,
+    BoardBody, BoardCreateRequest, BoardListResponse, BoardResponse, EntriesQuery, EntriesResponse,
+    EntryBody, FriendsBody, ModerationResponse, ScopeWord, ScoreUploadRequest, ScoreUploadResponse,
 };
 
 use super::{ApiResult, actor, ok_json};
@@ -327,114 +327,6 @@ pub async fn upload(
 }
 
 /// Which entries an `…/entries` request reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ScopeWord {
-    Global,
-    AroundUser,
-    Friends,
-    Users,
-}
-
-#[derive(Debug, Default)]
-struct EntriesQuery {
-    scope: Option<ScopeWord>,
-    start: Option<i64>,
-    end: Option<i64>,
-    steam_id: Option<SteamId>,
-    steam_ids: Option<Vec<SteamId>>,
-    previous: bool,
-}
-
-fn range_number(name: &str, text: &str) -> Result<i64, ApiError> {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::invalid(format!(
-            "{name}: {} is not an integer",
-            laurel_core::shown(text, 40)
-        )));
-    }
-    text.parse::<i64>().map_err(|_| {
-        ApiError::invalid(format!(
-            "{name}: {} is out of range (a 64-bit integer)",
-            laurel_core::shown(text, 40)
-        ))
-    })
-}
-
-fn parse_entries_query(query: Option<&str>) -> Result<EntriesQuery, ApiError> {
-    let mut q = EntriesQuery::default();
-    let mut seen: Vec<String> = Vec::new();
-    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if seen.iter().any(|s| *s == k) {
-            return Err(ApiError::invalid(format!(
-                "query parameter {} is given more than once",
-                laurel_core::shown(&k, 40)
-            )));
-        }
-        seen.push(k.clone().into_owned());
-        match k.as_ref() {
-            "scope" => {
-                q.scope = Some(match v.as_ref() {
-                    "global" => ScopeWord::Global,
-                    "around_user" => ScopeWord::AroundUser,
-                    "friends" => ScopeWord::Friends,
-                    "users" => ScopeWord::Users,
-                    other => {
-                        return Err(ApiError::invalid(format!(
-                            "scope: {} is not one of global, around_user, friends, users",
-                            laurel_core::shown(other, 40)
-                        )));
-                    }
-                });
-            }
-            "start" => q.start = Some(range_number("start", &v)?),
-            "end" => q.end = Some(range_number("end", &v)?),
-            "steam_id" => {
-                q.steam_id = Some(
-                    v.parse()
-                        .map_err(|e| ApiError::invalid(format!("steam_id: {e}")))?,
-                );
-            }
-            "steam_ids" => {
-                let parts: Vec<&str> = v.split(',').collect();
-                if parts.len() > MAX_LEADERBOARD_USERS {
-                    return Err(ApiError::invalid(format!(
-                        "steam_ids: {} ids; at most {MAX_LEADERBOARD_USERS} per request",
-                        parts.len()
-                    )));
-                }
-                let mut ids = Vec::with_capacity(parts.len());
-                for (i, part) in parts.iter().enumerate() {
-                    let id = part
-                        .parse::<SteamId>()
-                        .map_err(|e| ApiError::invalid(format!("steam_ids[{i}]: {e}")))?;
-                    ids.push(id);
-                }
-                q.steam_ids = Some(ids);
-            }
-            "period" => {
-                q.previous = match v.as_ref() {
-                    "current" => false,
-                    "previous" => true,
-                    other => {
-                        return Err(ApiError::invalid(format!(
-                            "period: {} is not one of current, previous",
-                            laurel_core::shown(other, 40)
-                        )));
-                    }
-                };
-            }
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "unknown query parameter {} (scope, start, end, steam_id, steam_ids, period)",
-                    laurel_core::shown(other, 40)
-                )));
-            }
-        }
-    }
-    Ok(q)
-}
-
 /// The user an `around_user` or `friends` download is about: the token's
 /// own user, or with a server key the `steam_id` it names.
 fn scope_user(
@@ -464,7 +356,8 @@ pub async fn entries(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     caller.require_app(app, false)?;
-    let q = parse_entries_query(query.as_deref())?;
+    let q = EntriesQuery::parse(query.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
     let scope_word = q.scope.unwrap_or(ScopeWord::Global);
     if q.steam_ids.is_some() && scope_word != ScopeWord::Users {
         return Err(ApiError::invalid("steam_ids is read only with scope=users"));

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use laurel_core::leaderboard::{
     BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod, UploadMethod,
 };
-use laurel_core::limits::MAX_LEADERBOARD_DETAILS;
 use laurel_core::{AppId, EResult, SteamId};
 use laurel_store::audit::{AuditDraft, action};
 use laurel_store::{Board, BoardId, Scope, StoreError, UploadRequest};
@@ -563,28 +562,8 @@ async fn get_leaderboard_entries(state: &AppState, call: &SteamCall) -> SteamRes
 
 /// `details`: up to 64 int32s, comma-separated (empty: none).
 fn details(call: &SteamCall) -> Result<Vec<i32>, String> {
-    let Some(text) = call.params.get("details").filter(|t| !t.trim().is_empty()) else {
-        return Ok(Vec::new());
-    };
-    let parts: Vec<&str> = text.split(',').collect();
-    if parts.len() > MAX_LEADERBOARD_DETAILS {
-        return Err(format!(
-            "details has {} values; an entry holds at most {MAX_LEADERBOARD_DETAILS}",
-            parts.len()
-        ));
-    }
-    parts
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.trim().parse::<i32>().map_err(|_| {
-                format!(
-                    "details[{i}] {} is not a 32-bit integer",
-                    laurel_core::shown(p, 20)
-                )
-            })
-        })
-        .collect()
+    let text = call.params.get("details").unwrap_or("");
+    laurel_wire::leaderboards::parse_details(text).map_err(|e| e.to_string())
 }
 
 async fn set_leaderboard_score(state: &AppState, call: &SteamCall) -> SteamResult {
