@@ -13,7 +13,7 @@ use crate::connection::{Context, Failure, execute, query};
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Key of the advisory lock migrations run under (the one-argument bigint
 /// form, a lock space separate from the two-argument per-app locks).
@@ -284,6 +284,48 @@ CREATE TABLE IF NOT EXISTS friends (
     friend_id BIGINT NOT NULL,
     PRIMARY KEY (app_id, steam_id, friend_id)
 );
+"#;
+
+// Version 6: uploads on one board no longer take turns on the board's row.
+// Sequence numbers come from one sequence for every board (`board_seq`,
+// drawn with the user's entry locked, so one user's changes are numbered in
+// commit order); each entry row records the transaction that wrote it
+// (`xid`, indexed per board and period: catch-ups read from a transaction
+// id, see boards.rs) and the board's epoch it was written in (`epoch`: a
+// row is live only in its board's current epoch, replacing `reset_seq`).
+// Live entries are counted in 16 shard rows per board, period and epoch
+// (`board_count_shards`, a user's changes in the shard of their Steam id,
+// summed by listings) instead of one `board_counts` row. Rows from before a
+// board's last reset get the epoch before it; existing counts go to shard 0.
+const V6: &str = r#"
+CREATE SEQUENCE board_seq AS BIGINT;
+SELECT setval('board_seq', greatest(1,
+    coalesce((SELECT max(last_seq) FROM boards), 0),
+    coalesce((SELECT max(seq) FROM board_entries), 0)));
+
+ALTER TABLE board_entries ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE board_entries ADD COLUMN xid xid8 NOT NULL DEFAULT '0';
+UPDATE board_entries e
+   SET epoch = CASE WHEN e.seq > b.reset_seq THEN b.epoch ELSE b.epoch - 1 END
+  FROM boards b WHERE b.id = e.board_id;
+ALTER TABLE board_entries ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
+CREATE INDEX board_entries_by_xid ON board_entries (board_id, period_start, xid);
+DROP INDEX IF EXISTS board_entries_by_seq;
+
+CREATE TABLE board_count_shards (
+    board_id     BIGINT NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
+    period_start BIGINT NOT NULL,
+    epoch        BIGINT NOT NULL,
+    shard        SMALLINT NOT NULL,
+    entries      BIGINT NOT NULL,
+    PRIMARY KEY (board_id, period_start, epoch, shard)
+);
+INSERT INTO board_count_shards (board_id, period_start, epoch, shard, entries)
+    SELECT c.board_id, c.period_start, b.epoch, 0, c.entries
+    FROM board_counts c JOIN boards b ON b.id = c.board_id;
+DROP TABLE board_counts;
+
+ALTER TABLE boards DROP COLUMN last_seq, DROP COLUMN reset_seq;
 "#;
 
 /// Brings the database to the newest layout. Refuses a database written by
