@@ -975,18 +975,6 @@ pub(crate) async fn import_entries(
         &[&board, &epoch],
     )
     .await?;
-    // The sequence moves past every imported number, so that the next
-    // change of an imported entry sorts after it. Sequences are not
-    // transactional: should uploads draw numbers past `largest` between the
-    // two calls, `setval` would hand their numbers out again; an import is
-    // for `laurel migrate` into a database nothing writes to yet.
-    execute(
-        &tx,
-        what,
-        "SELECT setval('board_seq', $1) WHERE nextval('board_seq') < $1",
-        &[&seq_sql(largest)?],
-    )
-    .await?;
     let live = query_opt(
         &tx,
         what,
@@ -1006,6 +994,18 @@ pub(crate) async fn import_entries(
         what,
         "DELETE FROM board_entries WHERE board_id = $1 AND period_start = ANY($2::bigint[])",
         &[&board, &periods],
+    )
+    .await?;
+    // The sequence moves past every imported number, so that the next
+    // change of an imported entry sorts after it. Sequences are not
+    // transactional: should uploads draw numbers past `largest` between the
+    // two calls, `setval` would hand their numbers out again; an import is
+    // for `laurel migrate` into a database nothing writes to yet.
+    execute(
+        &tx,
+        what,
+        "SELECT setval('board_seq', $1) WHERE nextval('board_seq') < $1",
+        &[&seq_sql(largest)?],
     )
     .await?;
     for chunk in entries.chunks(IMPORT_CHUNK) {

@@ -297,22 +297,17 @@ CREATE TABLE IF NOT EXISTS friends (
 // (`board_count_shards`, a user's changes in the shard of their Steam id,
 // summed by listings) instead of one `board_counts` row. Rows from before a
 // board's last reset get the epoch before it; existing counts go to shard 0.
+// Like the others, it can run again over its own result (a test reruns
+// every migration from 2 on).
 const V6: &str = r#"
-CREATE SEQUENCE board_seq AS BIGINT;
-SELECT setval('board_seq', greatest(1,
-    coalesce((SELECT max(last_seq) FROM boards), 0),
-    coalesce((SELECT max(seq) FROM board_entries), 0)));
-
-ALTER TABLE board_entries ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE board_entries ADD COLUMN xid xid8 NOT NULL DEFAULT '0';
-UPDATE board_entries e
-   SET epoch = CASE WHEN e.seq > b.reset_seq THEN b.epoch ELSE b.epoch - 1 END
-  FROM boards b WHERE b.id = e.board_id;
+CREATE SEQUENCE IF NOT EXISTS board_seq AS BIGINT;
+ALTER TABLE board_entries ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE board_entries ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT '0';
 ALTER TABLE board_entries ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
-CREATE INDEX board_entries_by_xid ON board_entries (board_id, period_start, xid);
+CREATE INDEX IF NOT EXISTS board_entries_by_xid ON board_entries (board_id, period_start, xid);
 DROP INDEX IF EXISTS board_entries_by_seq;
 
-CREATE TABLE board_count_shards (
+CREATE TABLE IF NOT EXISTS board_count_shards (
     board_id     BIGINT NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
     period_start BIGINT NOT NULL,
     epoch        BIGINT NOT NULL,
@@ -320,12 +315,28 @@ CREATE TABLE board_count_shards (
     entries      BIGINT NOT NULL,
     PRIMARY KEY (board_id, period_start, epoch, shard)
 );
-INSERT INTO board_count_shards (board_id, period_start, epoch, shard, entries)
-    SELECT c.board_id, c.period_start, b.epoch, 0, c.entries
-    FROM board_counts c JOIN boards b ON b.id = c.board_id;
-DROP TABLE board_counts;
 
-ALTER TABLE boards DROP COLUMN last_seq, DROP COLUMN reset_seq;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'boards' AND column_name = 'reset_seq') THEN
+        PERFORM setval('board_seq', greatest(1, m), m > 0) FROM (SELECT greatest(
+            coalesce((SELECT max(last_seq) FROM boards), 0),
+            coalesce((SELECT max(seq) FROM board_entries), 0)) AS m) AS s;
+        UPDATE board_entries e
+           SET epoch = CASE WHEN e.seq > b.reset_seq THEN b.epoch ELSE b.epoch - 1 END
+          FROM boards b WHERE b.id = e.board_id;
+        ALTER TABLE boards DROP COLUMN last_seq, DROP COLUMN reset_seq;
+    END IF;
+    IF to_regclass('board_counts') IS NOT NULL THEN
+        INSERT INTO board_count_shards (board_id, period_start, epoch, shard, entries)
+            SELECT c.board_id, c.period_start, b.epoch, 0, c.entries
+            FROM board_counts c JOIN boards b ON b.id = c.board_id
+            ON CONFLICT DO NOTHING;
+        DROP TABLE board_counts;
+    END IF;
+END
+$$;
 "#;
 
 /// Brings the database to the newest layout. Refuses a database written by
