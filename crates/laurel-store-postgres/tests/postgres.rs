@@ -1823,7 +1823,7 @@ mod leaderboards {
             .iter()
             .map(|e| (e.user.get(), e.entry.score))
             .collect();
-        assert_eq!(stored.len() as u64 >= UPLOADERS * OWN_USERS, true);
+        assert!(stored.len() as u64 >= UPLOADERS * OWN_USERS, "{stored:?}");
         let scratch = Leaderboards::new();
         let whole = Scope::Global {
             start: 1,
