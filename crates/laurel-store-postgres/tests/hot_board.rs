@@ -55,12 +55,15 @@ async fn store_with_boards() -> (PostgresStore, Vec<Board>) {
     (store, boards)
 }
 
+/// Which user a client's `i`th upload is for.
+type UserOf = fn(u64, u64) -> u64;
+
 /// Every client uploads `UPLOADS` changing scores; `user_of(client, i)`.
 async fn run(
     store: &Arc<PostgresStore>,
     boards: &[Board],
     spread: bool,
-    user_of: fn(u64, u64) -> u64,
+    user_of: UserOf,
 ) -> Duration {
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -96,7 +99,7 @@ async fn run(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a timing, run by hand"]
 async fn hot_board_against_spread_boards() {
-    let shapes: [(&str, fn(u64, u64) -> u64); 2] = [
+    let shapes: [(&str, UserOf); 2] = [
         ("each client improves its own user", |client, _| client),
         ("every upload a new user", |client, i| {
             1_000 + client * UPLOADS + i
