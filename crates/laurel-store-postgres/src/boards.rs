@@ -3,7 +3,7 @@
 //! (`laurel_store::boards` for the invariants).
 //!
 //! An upload locks only the user's entry row (and, for a new entry, one
-//! of the board's 16 count shards): uploads of different users on one board
+//! of the board's 64 count shards): uploads of different users on one board
 //! never wait for each other. It runs in two round trips, each one
 //! [`Script`]:
 //!
@@ -75,9 +75,21 @@ use tokio_postgres::Row;
 
 use crate::audit;
 use crate::connection::{Context, Failure, execute, join_pipelined, query, query_opt};
-use crate::figures::shard_of;
 use crate::rows::{Cells, app_from_sql, app_sql, corrupt, count, required, user_sql};
 use crate::script::{Array, Prepared, Script};
+
+/// Rows per board, period and epoch in `board_count_shards`: new entries
+/// of users in different shards never wait for each other's commit on the
+/// count. More than the stores' 16 (`figures::COUNTER_SHARDS`): every
+/// client of a hot board may be adding entries at once.
+const BOARD_COUNT_SHARDS: u64 = 64;
+
+/// The count shard of a user: their Steam id (as stored, bit-cast) modulo
+/// [`BOARD_COUNT_SHARDS`].
+fn count_shard(steam_id: i64) -> i16 {
+    // Below 64, so the narrowing is exact.
+    (steam_id as u64 % BOARD_COUNT_SHARDS) as i16
+}
 
 /// A board's columns, in the order [`board_from_row`] reads them.
 const BOARD_COLUMNS: &str = "id, app_id, name, sort, display, display_name, writes, period, epoch";
@@ -478,7 +490,7 @@ async fn upload_unfinished(
                 &entry.set_at,
                 &epoch,
                 &previous.is_none(),
-                &shard_of(steam_id),
+                &count_shard(steam_id),
             ],
         )?)
     } else {
@@ -791,7 +803,7 @@ pub(crate) async fn delete_entry(
                 seq, epoch) VALUES ($1, $2, $3, NULL, '{}', 0, nextval('board_seq'), $4) \
          ON CONFLICT (board_id, period_start, steam_id) DO UPDATE SET score = NULL, \
                 details = '{}', seq = excluded.seq, xid = pg_current_xact_id()",
-        &[&board, &period, &steam_id, &epoch, &shard_of(steam_id)],
+        &[&board, &period, &steam_id, &epoch, &count_shard(steam_id)],
     )
     .await?;
     if changed != 1 {

@@ -24,7 +24,7 @@
 //! tombstone; each row with its sequence number from the one `board_seq`,
 //! the epoch it was written in, and the id of the transaction that wrote it,
 //! indexed for the nodes' catch-ups), `board_count_shards` (live entries
-//! per board, period and epoch in 16 shard rows, so listings count no rows
+//! per board, period and epoch in 64 shard rows, so listings count no rows
 //! and uploads of different users seldom share one),
 //! `board_idempotency` (uploads' first answers, purged with the
 //! stores') and `friends`. `boards.rs` has an upload's statements and why

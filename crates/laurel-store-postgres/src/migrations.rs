@@ -293,7 +293,7 @@ CREATE TABLE IF NOT EXISTS friends (
 // (`xid`, indexed per board and period: catch-ups read from a transaction
 // id, see boards.rs) and the board's epoch it was written in (`epoch`: a
 // row is live only in its board's current epoch, replacing `reset_seq`).
-// Live entries are counted in 16 shard rows per board, period and epoch
+// Live entries are counted in 64 shard rows per board, period and epoch
 // (`board_count_shards`, a user's changes in the shard of their Steam id,
 // summed by listings) instead of one `board_counts` row. Rows from before a
 // board's last reset get the epoch before it; existing counts go to shard 0.
