@@ -545,25 +545,38 @@ async fn upload_unfinished(
 /// The board's changes in `period` written by transactions from `cursor`
 /// on (0: all), its epoch, and the next cursor, from one statement's
 /// snapshot (the module docs say why nothing is missed).
-pub(crate) async fn changes<C: GenericClient>(
-    client: &C,
+///
+/// Sent as an unnamed statement (`query_typed`, one round trip), so that
+/// PostgreSQL plans it for this cursor every time. A cached generic plan
+/// knows nothing of the cursor, guesses that a third of the board's rows
+/// are read, and may scan the whole board (on a board that is most of the
+/// table, it did: measured, 16 clients uploading to a 16,000-entry board
+/// through the rank index went from about 280 to over 2,000 uploads/s).
+pub(crate) async fn changes(
+    client: &deadpool_postgres::Client,
     app: AppId,
     board: BoardId,
     period: PeriodStart,
     cursor: u64,
 ) -> Result<BoardChanges, Failure> {
     let what = "reading a board's changes";
-    let rows = query(
-        client,
-        what,
-        "SELECT b.epoch, pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
+    let int8 = tokio_postgres::types::Type::INT8;
+    let rows = client
+        .query_typed(
+            "SELECT b.epoch, pg_snapshot_xmin(pg_current_snapshot())::text::bigint, \
                 e.steam_id, e.score, e.details, e.set_at, e.seq FROM boards b \
          LEFT JOIN board_entries e ON e.board_id = b.id AND e.period_start = $3 \
               AND e.xid >= $4::bigint::text::xid8 AND e.epoch = b.epoch AND e.seq > 0 \
          WHERE b.id = $1 AND b.app_id = $2 ORDER BY e.seq",
-        &[&board, &app_sql(app), &period, &seq_sql(cursor)?],
-    )
-    .await?;
+            &[
+                (&board, int8.clone()),
+                (&app_sql(app), int8.clone()),
+                (&period, int8.clone()),
+                (&seq_sql(cursor)?, int8),
+            ],
+        )
+        .await
+        .context(what)?;
     let Some(first) = rows.first() else {
         return Err(no_board(client, app, board).await);
     };
