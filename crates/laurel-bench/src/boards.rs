@@ -14,10 +14,16 @@
 //!    upload's statements on one connection, WAL, `synchronous=FULL`, one
 //!    thread) against the store's uploads from `--clients` concurrent tasks
 //!    on one hot board (group commit).
+//! 3. **Uploads on one hot board: PostgreSQL** (one node): the store's
+//!    uploads from `--clients` tasks on one board against `pgbench` running
+//!    the same upload transaction, statement for statement
+//!    ([`pg_upload_script`]), on the same cluster, with the same users,
+//!    each of whom has an entry beforehand on both sides.
 //!
 //! Figures are printed, never asserted.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,7 +34,7 @@ use laurel_core::{AppId, Schema, SchemaDoc, SteamId, UnixTime};
 use laurel_store::{Board, Leaderboards, Scope, Store, StoredEntry, UploadRequest};
 use laurel_store_postgres::{PostgresOptions, PostgresStore};
 use laurel_store_sqlite::{SqliteOptions, SqliteStore};
-use laurel_testkit::postgres::PostgresServer;
+use laurel_testkit::postgres::{PostgresServer, SUPERUSER, find_bin_dir};
 
 use crate::cli::{BoardFlags, Cli};
 use crate::host::{loadavg, machine};
@@ -130,6 +136,8 @@ pub(crate) fn run(cli: &Cli, flags: &BoardFlags) -> Result<bool> {
                 pg_count_ahead(psql_server, &url, median)
             })
             .await?;
+            drop(pg);
+            pg_hot_board(&server, work.path(), cli.clients, duration).await?;
         }
 
         println!("\n## Uploads on one hot board: SQLite");
@@ -380,6 +388,141 @@ fn pg_count_ahead(server: &PostgresServer, url: &str, m: &Median) -> Result<Dura
     Ok(Duration::from_secs_f64(ms / 1000.0))
 }
 
+/// Users per upload client: client `c` uploads for `FIRST_USER + c × 1,000,000 + 0..USERS_PER_CLIENT`.
+const USERS_PER_CLIENT: u64 = 1000;
+
+/// Gives every user an upload client will use an entry on the hot board.
+async fn prefill_hot_board(store: &dyn Store, clients: usize) -> Result<Board> {
+    let app = app()?;
+    store.put_schema(app, schema()?).await?;
+    let hot = board(store, HOT).await?;
+    let mut entries = Vec::new();
+    for c in 0..clients as u64 {
+        for i in 0..USERS_PER_CLIENT {
+            entries.push(StoredEntry {
+                period: 0,
+                user: user(c * 1_000_000 + i)?,
+                entry: Entry {
+                    score: 0,
+                    details: Vec::new(),
+                    set_at: NOW,
+                    seq: entries.len() as u64 + 1,
+                },
+            });
+        }
+    }
+    store.import_entries(app, hot.id, &entries).await?;
+    Ok(hot)
+}
+
+/// The store's uploads on one hot board against pgbench running the same
+/// transaction, each on its own database of one cluster.
+async fn pg_hot_board(
+    server: &PostgresServer,
+    work: &Path,
+    clients: usize,
+    duration: Duration,
+) -> Result<()> {
+    println!("\n## Uploads on one hot board: PostgreSQL (one node)");
+    let connect = |url: String| {
+        let mut options = PostgresOptions::new(url);
+        options.max_connections = clients.max(1) + 2;
+        options
+    };
+    let laurel_db = server.create_database()?;
+    let store: Arc<dyn Store> =
+        Arc::new(PostgresStore::open(connect(server.url(&laurel_db))).await?);
+    prefill_hot_board(&*store, clients).await?;
+    let (rate, lat) = uploads(store, clients, duration).await?;
+    println!(
+        "Laurel (store + rank, {clients} clients): {rate:.0} uploads/s, p50 {} µs, p99 {} µs",
+        lat.p50(),
+        lat.p99()
+    );
+
+    let bench_db = server.create_database()?;
+    let hot = {
+        let store = PostgresStore::open(connect(server.url(&bench_db))).await?;
+        prefill_hot_board(&store, clients).await?
+    };
+    let script = work.join("laurel-upload.pgbench.sql");
+    std::fs::write(&script, pg_upload_script(hot.id))?;
+    let pgbench = find_bin_dir()
+        .map(|dir| dir.join("pgbench"))
+        .ok()
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "pgbench".into());
+    let mut cmd = Command::new(&pgbench);
+    cmd.args(["-n", "-M", "prepared"])
+        .args(["-c", &clients.max(1).to_string(), "-j", "1"])
+        .args(["-T", &(duration.as_secs().max(1) + 1).to_string()])
+        .arg("-f")
+        .arg(&script)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.port().to_string(),
+            "-U",
+            SUPERUSER,
+        ])
+        .arg(&bench_db)
+        .stdin(Stdio::null());
+    let out = cmd
+        .output()
+        .with_context(|| format!("running {}", pgbench.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(anyhow!(
+            "pgbench failed: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let tps: f64 = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("tps = "))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| anyhow!("no tps in pgbench's output:\n{stdout}"))?;
+    println!(
+        "pgbench (the same transaction, {clients} clients; script {}): {tps:.0} uploads/s",
+        script.display()
+    );
+    println!(
+        "ratio Laurel / pgbench: {:.2} (the plan: at least 0.7)",
+        rate / tps
+    );
+    Ok(())
+}
+
+/// The upload transaction `laurel-store-postgres` sends for a user who has
+/// an entry (boards.rs: `LOCK_ENTRY` and `SELECT_BOARD`, then `WRITE_ENTRY`
+/// and COMMIT), in the store's two round trips as two pipelines of prepared
+/// statements (`-M prepared`). pgbench cannot use a result inside a
+/// pipeline, so what the store decides from its reads is fixed: the entry
+/// changes (`ForceUpdate`), in epoch 0, and is not new (every user has one
+/// beforehand, so the count is not moved on either side). Client `c` is
+/// the store bench's client `c`, with its users.
+fn pg_upload_script(board: i64) -> String {
+    format!(
+        r#"-- Laurel's PostgreSQL upload (see crates/laurel-bench/src/boards.rs).
+\set user {FIRST_USER} + :client_id * 1000000 + random(0, {last})
+\set score random(0, 999999)
+\set shard :user % 64
+\startpipeline
+BEGIN;
+INSERT INTO board_entries (board_id, period_start, steam_id, score, details, set_at, seq, epoch) SELECT {board}, 0, :user, NULL, '{{}}', 0, 0, -1 WHERE EXISTS (SELECT 1 FROM boards WHERE id = {board} AND app_id = {APP}) ON CONFLICT (board_id, period_start, steam_id) DO UPDATE SET seq = board_entries.seq RETURNING score, array_to_json(details)::text, set_at, seq, epoch;
+SELECT sort, epoch FROM boards WHERE id = {board} AND app_id = {APP};
+\endpipeline
+\startpipeline
+WITH c AS (INSERT INTO board_count_shards (board_id, period_start, epoch, shard, entries) SELECT {board}, 0, 0, :shard, 1 WHERE false ON CONFLICT (board_id, period_start, epoch, shard) DO UPDATE SET entries = board_count_shards.entries + 1) INSERT INTO board_entries (board_id, period_start, steam_id, score, details, set_at, seq, epoch) VALUES ({board}, 0, :user, :score, '{{}}', {NOW}, nextval('board_seq'), 0) ON CONFLICT (board_id, period_start, steam_id) DO UPDATE SET score = excluded.score, details = excluded.details, set_at = excluded.set_at, seq = excluded.seq, epoch = excluded.epoch, xid = pg_current_xact_id() RETURNING seq;
+COMMIT;
+\endpipeline
+"#,
+        last = USERS_PER_CLIENT - 1
+    )
+}
+
 /// Uploads from `clients` tasks on one hot board for `duration`.
 async fn uploads(
     store: Arc<dyn Store>,
@@ -409,7 +552,7 @@ async fn uploads(
                     app,
                     board: board.id,
                     period: 0,
-                    user: user(c as u64 * 1_000_000 + rng.below(1000))?,
+                    user: user(c as u64 * 1_000_000 + rng.below(USERS_PER_CLIENT))?,
                     method: UploadMethod::ForceUpdate,
                     score: i32::try_from(rng.below(1_000_000))?,
                     details: Vec::new(),

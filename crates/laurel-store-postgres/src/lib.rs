@@ -19,15 +19,17 @@
 //! (only rows that differ from the schema defaults), `app_users`,
 //! `achievement_unlocks`, `stat_totals`, `stat_history` (the global
 //! figures), `idempotency` (first answers, by app, user and key), and `keys`;
-//! for leaderboards, `boards` (with each board's own sequence `last_seq` and
-//! its `epoch`), `board_entries` (one row per board, period and user; a NULL
-//! score is a deleted entry's tombstone; indexed by sequence for the nodes'
-//! catch-ups), `board_counts` (live entries per board and period, moved
-//! with the board's row locked, so listings count no rows),
+//! for leaderboards, `boards` (with its `epoch`), `board_entries` (one row
+//! per board, period and user; a NULL score is a deleted entry's
+//! tombstone; each row with its sequence number from the one `board_seq`,
+//! the epoch it was written in, and the id of the transaction that wrote it,
+//! indexed for the nodes' catch-ups), `board_count_shards` (live entries
+//! per board, period and epoch in 64 shard rows, so listings count no rows
+//! and uploads of different users seldom share one),
 //! `board_idempotency` (uploads' first answers, purged with the
-//! stores') and `friends`. `boards.rs` has an upload's statements and lock
-//! order: the user's entry row, then the board's row only for the write
-//! and COMMIT, so that a board's changes commit in sequence order.
+//! stores') and `friends`. `boards.rs` has an upload's statements and why
+//! a catch-up from a transaction id misses no change: an upload locks only
+//! the user's entry row, never the board's.
 //! One difference: each global counter is split into 16 shard rows, a user's
 //! changes going to the shard of their Steam id, and reads add the shards
 //! up. A store holds the locks of the counter rows it moves until its commit

@@ -13,7 +13,7 @@ use crate::connection::{Context, Failure, execute, query};
 
 /// Applied in order: entry `i` takes a database from version `i` to `i + 1`.
 /// An entry that has shipped is never edited; a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Key of the advisory lock migrations run under (the one-argument bigint
 /// form, a lock space separate from the two-argument per-app locks).
@@ -284,6 +284,59 @@ CREATE TABLE IF NOT EXISTS friends (
     friend_id BIGINT NOT NULL,
     PRIMARY KEY (app_id, steam_id, friend_id)
 );
+"#;
+
+// Version 6: uploads on one board no longer take turns on the board's row.
+// Sequence numbers come from one sequence for every board (`board_seq`,
+// drawn with the user's entry locked, so one user's changes are numbered in
+// commit order); each entry row records the transaction that wrote it
+// (`xid`, indexed per board and period: catch-ups read from a transaction
+// id, see boards.rs) and the board's epoch it was written in (`epoch`: a
+// row is live only in its board's current epoch, replacing `reset_seq`).
+// Live entries are counted in 64 shard rows per board, period and epoch
+// (`board_count_shards`, a user's changes in the shard of their Steam id,
+// summed by listings) instead of one `board_counts` row. Rows from before a
+// board's last reset get the epoch before it; existing counts go to shard 0.
+// Like the others, it can run again over its own result (a test reruns
+// every migration from 2 on).
+const V6: &str = r#"
+CREATE SEQUENCE IF NOT EXISTS board_seq AS BIGINT;
+ALTER TABLE board_entries ADD COLUMN IF NOT EXISTS epoch BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE board_entries ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT '0';
+ALTER TABLE board_entries ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
+CREATE INDEX IF NOT EXISTS board_entries_by_xid ON board_entries (board_id, period_start, xid);
+DROP INDEX IF EXISTS board_entries_by_seq;
+
+CREATE TABLE IF NOT EXISTS board_count_shards (
+    board_id     BIGINT NOT NULL REFERENCES boards (id) ON DELETE CASCADE,
+    period_start BIGINT NOT NULL,
+    epoch        BIGINT NOT NULL,
+    shard        SMALLINT NOT NULL,
+    entries      BIGINT NOT NULL,
+    PRIMARY KEY (board_id, period_start, epoch, shard)
+);
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'boards' AND column_name = 'reset_seq') THEN
+        PERFORM setval('board_seq', greatest(1, m), m > 0) FROM (SELECT greatest(
+            coalesce((SELECT max(last_seq) FROM boards), 0),
+            coalesce((SELECT max(seq) FROM board_entries), 0)) AS m) AS s;
+        UPDATE board_entries e
+           SET epoch = CASE WHEN e.seq > b.reset_seq THEN b.epoch ELSE b.epoch - 1 END
+          FROM boards b WHERE b.id = e.board_id;
+        ALTER TABLE boards DROP COLUMN last_seq, DROP COLUMN reset_seq;
+    END IF;
+    IF to_regclass('board_counts') IS NOT NULL THEN
+        INSERT INTO board_count_shards (board_id, period_start, epoch, shard, entries)
+            SELECT c.board_id, c.period_start, b.epoch, 0, c.entries
+            FROM board_counts c JOIN boards b ON b.id = c.board_id
+            ON CONFLICT DO NOTHING;
+        DROP TABLE board_counts;
+    END IF;
+END
+$$;
 "#;
 
 /// Brings the database to the newest layout. Refuses a database written by

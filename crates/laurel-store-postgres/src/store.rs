@@ -627,11 +627,11 @@ impl Store for PostgresStore {
         app: AppId,
         board: BoardId,
         period: PeriodStart,
-        after: u64,
+        cursor: u64,
     ) -> Result<BoardChanges, StoreError> {
         let inner = &*self.inner;
         with_client!(inner, inner.operation_timeout, |client| {
-            boards::changes(&*client, app, board, period, after).await
+            boards::changes(&*client, app, board, period, cursor).await
         })
     }
 

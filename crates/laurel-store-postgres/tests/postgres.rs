@@ -1379,10 +1379,14 @@ mod leaderboards {
             .collect();
         assert_eq!(seen, [(1, 3, Some(10)), (2, 4, Some(20))]);
         let later = store
-            .board_changes(app, feet.id, 0, 3)
+            .board_changes(app, feet.id, 0, all.cursor)
             .await
             .expect("changes");
-        assert_eq!(later.changes.len(), 1);
+        assert!(later.cursor >= all.cursor, "the cursor never goes back");
+        assert!(
+            later.changes.iter().all(|c| c.seq <= 4),
+            "nothing new: {later:?}"
+        );
 
         // Ranks from the node's index.
         let ranks = Leaderboards::new();
@@ -1411,11 +1415,12 @@ mod leaderboards {
                 .expect("delete again")
         );
         let after = store
-            .board_changes(app, feet.id, 0, 4)
+            .board_changes(app, feet.id, 0, later.cursor)
             .await
             .expect("changes");
-        assert_eq!(after.changes.len(), 1);
-        assert_eq!((after.changes[0].seq, &after.changes[0].entry), (5, &None));
+        let after: Vec<_> = after.changes.iter().filter(|c| c.seq > 4).collect();
+        assert_eq!(after.len(), 1);
+        assert_eq!((after[0].seq, &after[0].entry), (5, &None));
         let page = ranks
             .download(&*store, &feet, 0, &Scope::Global { start: 1, end: 10 })
             .await
@@ -1692,6 +1697,165 @@ mod leaderboards {
         }
         let listed = stores[1].leaderboards(app, NOW).await.expect("list");
         assert_eq!(listed[0].entries, stored.len() as u64, "the count follows");
+    }
+
+    /// A hot board: two nodes, each with its own rank index, upload many
+    /// changes to one board at once (every uploader's users their own, each
+    /// user's scores rising, so the newest answer of a user is its best; and
+    /// two users every uploader races on, with deletions) while both
+    /// download. Every download holds every upload acknowledged before it
+    /// began; at the end both indexes, caught up, hold exactly the
+    /// database's entries, as does an index loaded from scratch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hot_board_on_two_nodes_misses_no_change() {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        const UPLOADERS: u64 = 8;
+        const ROUNDS: i32 = 40;
+        const OWN_USERS: u64 = 4;
+        let (db, store, app) = setup().await;
+        let other = reopen(&db).await;
+        let feet = board(&*store, app, "Feet Traveled").await;
+        let stores: [Arc<dyn Store>; 2] = [Arc::from(store), Arc::from(other)];
+        let ranks = [Arc::new(Leaderboards::new()), Arc::new(Leaderboards::new())];
+        // The best score acknowledged so far of each user with rising scores.
+        let acked: Arc<Mutex<BTreeMap<u64, i32>>> = Arc::default();
+        let done = Arc::new(AtomicBool::new(false));
+
+        let mut uploaders = Vec::new();
+        for task in 0..UPLOADERS {
+            let stores = stores.clone();
+            let ranks = ranks.clone();
+            let acked = Arc::clone(&acked);
+            let feet = feet.clone();
+            uploaders.push(tokio::spawn(async move {
+                for round in 0..ROUNDS {
+                    let node = (task as usize + round as usize) % 2;
+                    let who = 1_000 + task * OWN_USERS + (round as u64 % OWN_USERS);
+                    let score = round * 10 + task as i32;
+                    let method = if round % 3 == 0 {
+                        UploadMethod::ForceUpdate
+                    } else {
+                        UploadMethod::KeepBest
+                    };
+                    let answer = ranks[node]
+                        .upload(
+                            &*stores[node],
+                            &feet,
+                            upload(&feet, user(who), method, score),
+                        )
+                        .await
+                        .expect("upload");
+                    assert!(answer.reply.changed, "a rising score changes the entry");
+                    assert!(answer.rank >= 1, "the upload's answer holds it");
+                    acked.lock().expect("acked").insert(who, score);
+                    // The racing users: any node, any order, sometimes deleted.
+                    let racer = user(1 + (round as u64 % 2));
+                    let raced = upload(&feet, racer, UploadMethod::ForceUpdate, -round);
+                    ranks[1 - node]
+                        .upload(&*stores[1 - node], &feet, raced)
+                        .await
+                        .expect("racing upload");
+                    if round % 7 == task as i32 % 7 {
+                        stores[node]
+                            .delete_leaderboard_entry(
+                                app,
+                                feet.id,
+                                0,
+                                racer,
+                                conformance::test_audit(),
+                            )
+                            .await
+                            .expect("delete");
+                    }
+                }
+            }));
+        }
+        let mut downloaders = Vec::new();
+        for node in 0..2 {
+            let stores = stores.clone();
+            let ranks = ranks.clone();
+            let acked = Arc::clone(&acked);
+            let done = Arc::clone(&done);
+            let feet = feet.clone();
+            downloaders.push(tokio::spawn(async move {
+                let mut checked = 0u32;
+                while !done.load(Ordering::Acquire) || checked == 0 {
+                    let before = acked.lock().expect("acked").clone();
+                    let page = ranks[node]
+                        .download(&*stores[node], &feet, 0, &Scope::Global { start: 1, end: 10_000 })
+                        .await
+                        .expect("download");
+                    let got: BTreeMap<u64, i32> = page
+                        .entries
+                        .iter()
+                        .map(|e| (e.user.get(), e.score))
+                        .collect();
+                    for (who, score) in &before {
+                        let seen = got.get(who).copied();
+                        assert!(
+                            seen.is_some_and(|s| s >= *score),
+                            "node {node}: user {who} acknowledged {score} before the download, which has {seen:?}"
+                        );
+                    }
+                    let ranks_in_order: Vec<u64> = page.entries.iter().map(|e| e.rank).collect();
+                    let expected: Vec<u64> = (1..=page.entries.len() as u64).collect();
+                    assert_eq!(ranks_in_order, expected, "ranks are 1..N");
+                    assert_eq!(page.entry_count, page.entries.len() as u64);
+                    checked += 1;
+                }
+                checked
+            }));
+        }
+        for task in uploaders {
+            task.await.expect("uploader");
+        }
+        done.store(true, Ordering::Release);
+        for task in downloaders {
+            assert!(task.await.expect("downloader") > 0);
+        }
+
+        let stored: BTreeMap<u64, i32> = stores[0]
+            .stored_entries(app, feet.id)
+            .await
+            .expect("entries")
+            .iter()
+            .map(|e| (e.user.get(), e.entry.score))
+            .collect();
+        assert!(stored.len() as u64 >= UPLOADERS * OWN_USERS, "{stored:?}");
+        let scratch = Leaderboards::new();
+        let whole = Scope::Global {
+            start: 1,
+            end: 10_000,
+        };
+        let fresh_page = scratch
+            .download(&*stores[0], &feet, 0, &whole)
+            .await
+            .expect("download");
+        for node in 0..2 {
+            let page = ranks[node]
+                .download(&*stores[node], &feet, 0, &whole)
+                .await
+                .expect("download");
+            let held: BTreeMap<u64, i32> = page
+                .entries
+                .iter()
+                .map(|e| (e.user.get(), e.score))
+                .collect();
+            assert_eq!(held, stored, "node {node} holds the database's entries");
+            assert_eq!(page, fresh_page, "node {node} ranks as a fresh load does");
+        }
+        let listed = stores[1].leaderboards(app, NOW).await.expect("list");
+        let count = listed
+            .iter()
+            .find(|b| b.board.id == feet.id)
+            .map(|b| b.entries);
+        assert_eq!(
+            count,
+            Some(stored.len() as u64),
+            "the sharded count follows"
+        );
     }
 
     fn upload_probe(app: AppId, board: i64) -> UploadRequest {

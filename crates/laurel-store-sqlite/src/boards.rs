@@ -242,10 +242,13 @@ pub(crate) fn board_changes(
     app: AppId,
     board: BoardId,
     period: PeriodStart,
-    after: u64,
+    cursor: u64,
 ) -> Result<BoardChanges, StoreError> {
     let row = existing_board(conn, app, board)?;
-    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    // One writer commits a board's changes in sequence order: the cursor is
+    // the largest sequence number answered, and the next catch-up reads
+    // the changes after it.
+    let after = i64::try_from(cursor).unwrap_or(i64::MAX);
     let rows = conn
         .prepare_cached(
             "SELECT steam_id, score, details, set_at, seq FROM board_entries \
@@ -273,10 +276,12 @@ pub(crate) fn board_changes(
                 seq: seq_from_sql(seq)?,
             })
         })
-        .collect::<Result<_, StoreError>>()?;
+        .collect::<Result<Vec<BoardChange>, StoreError>>()?;
+    let cursor = changes.iter().map(|c| c.seq).fold(cursor, u64::max);
     Ok(BoardChanges {
         epoch: row.epoch,
         changes,
+        cursor,
     })
 }
 

@@ -572,9 +572,9 @@ impl Store for SqliteStore {
         app: AppId,
         board: BoardId,
         period: PeriodStart,
-        after: u64,
+        cursor: u64,
     ) -> Result<BoardChanges, StoreError> {
-        self.changes(app, board, period, after).await
+        self.changes(app, board, period, cursor).await
     }
 
     async fn set_friends(

@@ -126,14 +126,14 @@ impl SqliteStore {
         app: AppId,
         board: BoardId,
         period: PeriodStart,
-        after: u64,
+        cursor: u64,
     ) -> Result<BoardChanges, StoreError> {
         self.check_open()?;
         self.reads
             .run(move |c| {
                 // One snapshot: the board's epoch and its changes.
                 let tx = c.transaction().context("beginning a read")?;
-                boards::board_changes(&tx, app, board, period, after)
+                boards::board_changes(&tx, app, board, period, cursor)
             })
             .await
     }

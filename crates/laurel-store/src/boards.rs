@@ -8,11 +8,18 @@
 //!   [`crate::Store::put_schema`] with the schema's settings (boards made by
 //!   clients, or dropped from the schema, stay, with their entries);
 //! - every change to a board's entries (an upload that changes an entry, a
-//!   deleted entry) takes the next value of the board's own sequence, in the
-//!   transaction that makes it, with the board's row locked: a board's
-//!   changes commit in the order of their sequence numbers, so a reader that
-//!   has seen every change up to `n` and asks for those after `n` misses
-//!   none (on any node);
+//!   deleted entry) takes a sequence number larger than every number the
+//!   user's entry on that board held before, drawn in the transaction that
+//!   makes it with the user's entry locked: one user's changes commit in
+//!   the order of their numbers (different users' changes need not: a
+//!   backend may draw numbers from one counter for all boards and commit
+//!   them in any order, so nothing waits on a board-wide lock);
+//! - a catch-up reads [`crate::Store::board_changes`] from an opaque
+//!   cursor (0: from the start, every live entry and tombstone) and gets
+//!   the cursor to pass next time. It misses no change that commits
+//!   later, on any node, but may repeat changes it answered before: a
+//!   reader applies a change only when its `seq` is larger than the last
+//!   one it applied for that user (`crate::ranks` does);
 //! - a deleted entry leaves a tombstone (`entry: None`) with its sequence
 //!   number, so a catch-up sees it; a reset of a board removes all its
 //!   entries and tombstones and moves its `epoch`, so an index built before
@@ -94,11 +101,15 @@ pub struct BoardChange {
     pub seq: u64,
 }
 
-/// A board's changes in one period after a sequence number, in sequence order.
+/// A board's changes in one period since a cursor, in sequence order;
+/// changes seen before may come again (the invariants above).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoardChanges {
     pub epoch: i64,
     pub changes: Vec<BoardChange>,
+    /// What to pass as the cursor of the next catch-up (opaque: a sequence
+    /// number on SQLite, a transaction id on PostgreSQL).
+    pub cursor: u64,
 }
 
 /// Every entry of a board in every period, for `laurel migrate`.

@@ -659,15 +659,17 @@ pub trait Store: Send + Sync + 'static {
     /// Applies an upload (laurel_core::leaderboard::upload) to the user's
     /// entry, durably. No such board: [`StoreError::NotFound`].
     async fn upload_score(&self, request: UploadRequest) -> Result<UploadReply, StoreError>;
-    /// The board's changes in `period` after sequence number `after`, in
-    /// sequence order (every live entry and tombstone when `after` is 0).
-    /// No such board: [`StoreError::NotFound`].
+    /// The board's changes in `period` since `cursor` (0: every live entry
+    /// and tombstone; otherwise the cursor of an earlier answer), in
+    /// sequence order, with the cursor for next time. Changes answered
+    /// before may come again; none committed after the earlier answer is
+    /// missed (`crate::boards`). No such board: [`StoreError::NotFound`].
     async fn board_changes(
         &self,
         app: AppId,
         board: BoardId,
         period: PeriodStart,
-        after: u64,
+        cursor: u64,
     ) -> Result<BoardChanges, StoreError>;
     /// Replaces a user's friends list in an app (what `Friends` downloads read).
     async fn set_friends(

@@ -2,17 +2,21 @@
 //! in-memory [`RankedSet`] of the entries, and catches it up from the
 //! board's change log ([`Store::board_changes`]) before every answer.
 //!
-//! Freshness: a catch-up reads, after the request began, every change
-//! committed after the last one the index holds (a board's changes commit
-//! in sequence order, `crate::boards`), so an answer includes every upload
-//! acknowledged before the request began, on any node, and an upload's own
-//! answer includes the upload. Between two catch-ups an index is never
-//! behind what it answered before: changes are applied in sequence order
-//! and a change already applied is skipped.
+//! Freshness: a catch-up starts, after the request began, from the cursor
+//! the last one answered, and the store answers every change committed
+//! since (`crate::boards`), so an answer includes every upload acknowledged
+//! before the request began, on any node, and an upload's own answer
+//! includes the upload. A catch-up may answer changes again (PostgreSQL's
+//! cursor is a transaction id, not a position in a total order): the index
+//! keeps the last sequence number it applied for each user (tombstones
+//! included) and applies a change only when its number is larger, and one
+//! user's changes are numbered in commit order, so a repeated or older
+//! change never undoes a newer one and an index is never behind what it
+//! answered before.
 //!
 //! Cost: the first answer about a board loads it (one read of its entries);
-//! later ones read only the changes since the last (usually none or a few)
-//! and walk the set in memory: no answer counts rows in the database.
+//! later ones read only the changes since the cursor (usually none or a
+//! few) and walk the set in memory: no answer counts rows in the database.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -74,8 +78,11 @@ pub struct RankedUpload {
 struct BoardIndex {
     epoch: i64,
     sort: SortMethod,
-    /// The last change applied.
-    seq: u64,
+    /// Where the next catch-up starts (0: nothing loaded yet).
+    cursor: u64,
+    /// The sequence number of the last change applied for each user,
+    /// tombstones included.
+    applied: HashMap<SteamId, u64>,
     set: RankedSet,
     by_user: HashMap<SteamId, Entry>,
 }
@@ -85,7 +92,8 @@ impl BoardIndex {
         BoardIndex {
             epoch,
             sort,
-            seq: 0,
+            cursor: 0,
+            applied: HashMap::new(),
             set: RankedSet::new(),
             by_user: HashMap::new(),
         }
@@ -95,11 +103,13 @@ impl BoardIndex {
         if changes.epoch != self.epoch {
             *self = BoardIndex::empty(changes.epoch, self.sort);
         }
+        self.cursor = changes.cursor;
         for change in changes.changes {
-            if change.seq <= self.seq {
+            let last = self.applied.entry(change.user).or_insert(0);
+            if change.seq <= *last {
                 continue;
             }
-            self.seq = change.seq;
+            *last = change.seq;
             if let Some(old) = self.by_user.remove(&change.user) {
                 self.set.remove(&RankKey::of(self.sort, &old));
             }
@@ -244,18 +254,18 @@ impl Leaderboards {
             });
             Arc::clone(index)
         };
-        let (after, sort_changed) = {
+        let (cursor, sort_changed) = {
             let held = lock(&index);
-            (held.seq, held.sort != board.def.sort)
+            (held.cursor, held.sort != board.def.sort)
         };
         if sort_changed {
             // The schema turned the board around: every key changes.
             *lock(&index) = BoardIndex::empty(board.epoch, board.def.sort);
         }
-        let after = if sort_changed { 0 } else { after };
-        let loading = after == 0;
+        let cursor = if sort_changed { 0 } else { cursor };
+        let mut loading = cursor == 0;
         let changes = match store
-            .board_changes(board.app, board.id, period, after)
+            .board_changes(board.app, board.id, period, cursor)
             .await
         {
             Ok(changes) => changes,
@@ -269,7 +279,8 @@ impl Leaderboards {
         };
         let reload = {
             let mut held = lock(&index);
-            if changes.epoch == held.epoch || held.seq == 0 {
+            // From cursor 0 the answer is the whole board, whatever epoch.
+            if changes.epoch == held.epoch || cursor == 0 {
                 held.apply(changes);
                 false
             } else {
@@ -277,6 +288,7 @@ impl Leaderboards {
             }
         };
         if reload {
+            loading = true;
             // A reset since the last look: what the index holds is gone.
             let all = store.board_changes(board.app, board.id, period, 0).await?;
             let mut held = lock(&index);

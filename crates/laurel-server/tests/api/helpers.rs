@@ -485,9 +485,9 @@ impl Store for FaultyStore {
         app: AppId,
         board: laurel_store::BoardId,
         period: laurel_store::PeriodStart,
-        after: u64,
+        cursor: u64,
     ) -> Result<laurel_store::BoardChanges, StoreError> {
-        self.inner.board_changes(app, board, period, after).await
+        self.inner.board_changes(app, board, period, cursor).await
     }
     async fn set_friends(
         &self,

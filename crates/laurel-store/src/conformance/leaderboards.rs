@@ -115,10 +115,10 @@ pub async fn changes(
     store: &dyn Store,
     board: &Board,
     period: PeriodStart,
-    after: u64,
+    cursor: u64,
 ) -> BoardChanges {
     store
-        .board_changes(board.app, board.id, period, after)
+        .board_changes(board.app, board.id, period, cursor)
         .await
         .expect("board_changes")
 }
@@ -306,9 +306,10 @@ pub async fn board_limit_is_enforced(store: &dyn Store) {
 
 /// `KeepBest` replaces only on a strict improvement (an equal or worse score
 /// changes nothing, not even the entry's sequence number); `ForceUpdate`
-/// always replaces. Every change takes the board's next sequence number,
-/// whoever uploads, and `board_changes(after)` returns exactly the changes
-/// after `after`, in order.
+/// always replaces. Every change takes a larger sequence number than the
+/// ones before it, and `board_changes(cursor)` returns, in sequence order,
+/// every change since the answer that gave the cursor (and perhaps some
+/// seen before, never an older version of an entry).
 pub async fn uploads_keep_best_or_force_update(store: &dyn Store) {
     let app = boards_app(store, 34).await;
     let feet = board(store, app, "Feet Traveled").await;
@@ -355,6 +356,7 @@ pub async fn uploads_keep_best_or_force_update(store: &dyn Store) {
     assert!(t20.changed && t20.entry.seq > t30.entry.seq);
 
     let mark = again.entry.seq;
+    let before = changes(store, &feet, 0, 0).await;
     let e2 = upload(store, &feet, u2, UploadMethod::KeepBest, 7, NOW)
         .await
         .entry;
@@ -366,13 +368,17 @@ pub async fn uploads_keep_best_or_force_update(store: &dyn Store) {
         .entry;
     assert!(
         mark < e2.seq && e2.seq < e3.seq && e3.seq < e2b.seq,
-        "per-board sequence"
+        "increasing sequence numbers"
     );
-    let after = changes(store, &feet, 0, mark).await;
+    let after = changes(store, &feet, 0, before.cursor).await;
     assert_eq!(after.epoch, feet.epoch);
+    let cursor = after.cursor;
+    let seqs: Vec<u64> = after.changes.iter().map(|c| c.seq).collect();
+    assert!(seqs.is_sorted(), "in sequence order: {seqs:?}");
     let got: Vec<(SteamId, Option<Entry>, u64)> = after
         .changes
         .into_iter()
+        .filter(|c| c.seq > mark)
         .map(|c| (c.user, c.entry, c.seq))
         .collect();
     assert_eq!(
@@ -390,7 +396,11 @@ pub async fn uploads_keep_best_or_force_update(store: &dyn Store) {
         all.iter()
             .all(|c| c.entry.as_ref().map(|e| e.seq) == Some(c.seq))
     );
-    assert!(changes(store, &feet, 0, e2b.seq).await.changes.is_empty());
+    let again = changes(store, &feet, 0, cursor).await;
+    assert!(
+        again.changes.iter().all(|c| c.seq <= e2b.seq),
+        "nothing new: {again:?}"
+    );
     let listed = store.leaderboards(app, NOW).await.expect("list");
     let count = |b: &Board| {
         listed
