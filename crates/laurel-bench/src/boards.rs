@@ -275,17 +275,7 @@ async fn ranks_at_scale(
 
     let mut lat = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let request = UploadRequest {
-            app,
-            board: board.id,
-            period: 0,
-            user: user(rng.below(entries))?,
-            method: UploadMethod::ForceUpdate,
-            score: i32::try_from(rng.below(10_000_000))?,
-            details: Vec::new(),
-            now: NOW,
-            idempotency: None,
-        };
+        let request = force_update(&board, user(rng.below(entries))?, rng.below(10_000_000))?;
         let t = Instant::now();
         let up = boards.upload(store, &board, request).await?;
         lat.push(micros(t));
@@ -298,17 +288,7 @@ async fn ranks_at_scale(
     // The same uploads without the rank: what the durable write costs alone.
     let mut lat = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let request = UploadRequest {
-            app,
-            board: board.id,
-            period: 0,
-            user: user(rng.below(entries))?,
-            method: UploadMethod::ForceUpdate,
-            score: i32::try_from(rng.below(10_000_000))?,
-            details: Vec::new(),
-            now: NOW,
-            idempotency: None,
-        };
+        let request = force_update(&board, user(rng.below(entries))?, rng.below(10_000_000))?;
         let t = Instant::now();
         store.upload_score(request).await?;
         lat.push(micros(t));
@@ -344,6 +324,21 @@ async fn ranks_at_scale(
         );
     }
     Ok(())
+}
+
+/// A durable `ForceUpdate` of `score` by `user`, in the board's only period.
+fn force_update(board: &Board, user: SteamId, score: u64) -> Result<UploadRequest> {
+    Ok(UploadRequest {
+        app: board.app,
+        board: board.id,
+        period: 0,
+        user,
+        method: UploadMethod::ForceUpdate,
+        score: i32::try_from(score)?,
+        details: Vec::new(),
+        now: NOW,
+        idempotency: None,
+    })
 }
 
 fn micros(t: Instant) -> u32 {
@@ -548,17 +543,8 @@ async fn uploads(
             let mut rng = Rng(c as u64 + 1);
             let mut lat = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let request = UploadRequest {
-                    app,
-                    board: board.id,
-                    period: 0,
-                    user: user(c as u64 * 1_000_000 + rng.below(USERS_PER_CLIENT))?,
-                    method: UploadMethod::ForceUpdate,
-                    score: i32::try_from(rng.below(1_000_000))?,
-                    details: Vec::new(),
-                    now: NOW,
-                    idempotency: None,
-                };
+                let user = user(c as u64 * 1_000_000 + rng.below(USERS_PER_CLIENT))?;
+                let request = force_update(&board, user, rng.below(1_000_000))?;
                 let t = Instant::now();
                 boards.upload(&*store, &board, request).await?;
                 lat.push(micros(t));

@@ -10,9 +10,9 @@ use laurel_core::leaderboard::{
     BoardName, BoardPeriod, BoardWrites, DisplayType, LeaderboardDef, SortMethod, UploadMethod,
 };
 use laurel_core::limits::{MAX_FRIENDS, MAX_LEADERBOARD_DETAILS};
-use laurel_core::{AppId, EResult, Fingerprint, SteamId, UnixTime};
+use laurel_core::{AppId, EResult, Fingerprint, IdempotencyKey, SteamId, UnixTime};
 use laurel_store::audit::{AuditDraft, action};
-use laurel_store::{Board, BoardId, PeriodStart, Scope, StoreError, UploadRequest};
+use laurel_store::{Board, BoardId, PeriodStart, RankedUpload, Scope, StoreError, UploadRequest};
 use laurel_wire::leaderboards::{
     BoardBody, BoardCreateRequest, BoardListResponse, BoardResponse, EntriesQuery, EntriesResponse,
     EntryBody, FriendsBody, ModerationResponse, ScopeWord, ScoreUploadRequest, ScoreUploadResponse,
@@ -39,6 +39,33 @@ pub(crate) fn current_period(board: &Board, now: UnixTime) -> PeriodStart {
 }
 
 /// The last finished period of a periodic board; `None` for one without periods.
+/// Uploads now, into the board's current period, through this node's rank
+/// index: what the client API and Steam's `SetLeaderboardScore` both do.
+pub(crate) async fn upload_now(
+    state: &AppState,
+    board: &Board,
+    user: SteamId,
+    (method, score, details): (UploadMethod, i32, Vec<i32>),
+    idempotency: Option<(IdempotencyKey, Fingerprint)>,
+) -> Result<RankedUpload, StoreError> {
+    let now = unix_now();
+    let request = UploadRequest {
+        app: board.app,
+        board: board.id,
+        period: current_period(board, now),
+        user,
+        method,
+        score,
+        details,
+        now,
+        idempotency,
+    };
+    state
+        .leaderboards()
+        .upload(state.store(), board, request)
+        .await
+}
+
 pub(crate) fn previous_period(board: &Board, now: UnixTime) -> Option<PeriodStart> {
     let current = board.def.period.start(now)?;
     board.def.period.start(current - 1)
@@ -290,30 +317,19 @@ pub async fn upload(
             laurel_core::shown(board.def.name.as_str(), 40)
         )));
     }
-    let now = unix_now();
     // The fingerprint names the board: one key on two boards is two uploads.
     let mut fingerprinted = format!("leaderboard:{id}\n").into_bytes();
     fingerprinted.extend_from_slice(&raw.0);
     let idempotency = key.map(|k| (k, Fingerprint::of_body(app, user, &fingerprinted)));
-    let ranked = state
-        .leaderboards()
-        .upload(
-            state.store(),
-            &board,
-            UploadRequest {
-                app,
-                board: id,
-                period: current_period(&board, now),
-                user,
-                method,
-                score: request.score,
-                details: request.details,
-                now,
-                idempotency,
-            },
-        )
-        .await
-        .map_err(board_error(app, id))?;
+    let ranked = upload_now(
+        &state,
+        &board,
+        user,
+        (method, request.score, request.details),
+        idempotency,
+    )
+    .await
+    .map_err(board_error(app, id))?;
     ok_json(&ScoreUploadResponse {
         result: EResult::Ok.code(),
         leaderboard_id: u64::try_from(id).unwrap_or(0),

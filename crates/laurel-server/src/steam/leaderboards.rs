@@ -9,9 +9,9 @@ use laurel_core::leaderboard::{
 };
 use laurel_core::{AppId, EResult, SteamId};
 use laurel_store::audit::{AuditDraft, action};
-use laurel_store::{Board, BoardId, Scope, StoreError, UploadRequest};
+use laurel_store::{Board, BoardId, Scope, StoreError};
 
-use crate::api::leaderboards::current_period;
+use crate::api::leaderboards::{current_period, upload_now};
 use crate::clock::unix_now;
 use crate::error::status_for;
 use crate::state::AppState;
@@ -585,25 +585,7 @@ async fn set_leaderboard_score(state: &AppState, call: &SteamCall) -> SteamResul
             format!("no leaderboard {id} in app {app}"),
         );
     };
-    let now = unix_now();
-    let ranked = state
-        .leaderboards()
-        .upload(
-            state.store(),
-            &board,
-            UploadRequest {
-                app,
-                board: id,
-                period: current_period(&board, now),
-                user,
-                method,
-                score,
-                details,
-                now,
-                idempotency: None,
-            },
-        )
-        .await;
+    let ranked = upload_now(state, &board, user, (method, score, details), None).await;
     let ranked = match ranked {
         Ok(r) => r,
         Err(StoreError::NotFound(m)) => return refused(call, EResult::FileNotFound, m),
