@@ -118,11 +118,13 @@ pub(crate) fn run(cli: &Cli, flags: &BoardFlags) -> Result<bool> {
             &work.path().join("ranks.sqlite3"),
             SqliteOptions::default(),
         )?);
-        println!("\n## Ranks at scale: SQLite");
-        ranks_at_scale(&*sqlite, entries, samples, |median| {
-            sqlite_count_ahead(&work.path().join("ranks.sqlite3"), median)
-        })
-        .await?;
+        if !flags.uploads_only {
+            println!("\n## Ranks at scale: SQLite");
+            ranks_at_scale(&*sqlite, entries, samples, |median| {
+                sqlite_count_ahead(&work.path().join("ranks.sqlite3"), median)
+            })
+            .await?;
+        }
         drop(sqlite);
 
         if !flags.no_postgres {
@@ -130,12 +132,14 @@ pub(crate) fn run(cli: &Cli, flags: &BoardFlags) -> Result<bool> {
             let url = server.url(&server.create_database()?);
             let pg: Arc<dyn Store> =
                 Arc::new(PostgresStore::open(PostgresOptions::new(url.clone())).await?);
-            println!("\n## Ranks at scale: PostgreSQL (one node)");
-            let psql_server = &server;
-            ranks_at_scale(&*pg, entries, samples, |median| {
-                pg_count_ahead(psql_server, &url, median)
-            })
-            .await?;
+            if !flags.uploads_only {
+                println!("\n## Ranks at scale: PostgreSQL (one node)");
+                let psql_server = &server;
+                ranks_at_scale(&*pg, entries, samples, |median| {
+                    pg_count_ahead(psql_server, &url, median)
+                })
+                .await?;
+            }
             drop(pg);
             pg_hot_board(&server, work.path(), cli.clients, duration).await?;
         }

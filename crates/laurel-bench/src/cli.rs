@@ -64,6 +64,9 @@ pub(crate) struct BoardFlags {
     /// Skip PostgreSQL (SQLite only).
     #[arg(long)]
     pub(crate) no_postgres: bool,
+    /// Measure only the uploads on one hot board (skip ranks at scale).
+    #[arg(long)]
+    pub(crate) uploads_only: bool,
 }
 
 #[derive(clap::Args, Debug)]

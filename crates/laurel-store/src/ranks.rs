@@ -17,14 +17,25 @@
 //! Cost: the first answer about a board loads it (one read of its entries);
 //! later ones read only the changes since the cursor (usually none or a
 //! few) and walk the set in memory: no answer counts rows in the database.
+//!
+//! One catch-up at a time per index, shared: a request waits for the first
+//! catch-up that begins after it arrived (or runs it), so the requests
+//! that arrive while one catch-up reads join the next one. On a hot board
+//! that turns one read of the change log per request into one per wave of
+//! requests; on PostgreSQL, where a catch-up rereads what was written
+//! since the oldest transaction then running, it also stops every upload
+//! from rereading every other upload in flight.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use laurel_core::leaderboard::{Entry, RankKey, RankedSet, SortMethod, around_user, global_range};
 use laurel_core::{AppId, SteamId};
 
-use crate::boards::{Board, BoardChanges, BoardId, PeriodStart, UploadReply, UploadRequest};
+use crate::boards::{
+    Board, BoardChange, BoardChanges, BoardId, PeriodStart, UploadReply, UploadRequest,
+};
 use crate::{Store, StoreError};
 
 /// One entry as a download answers it.
@@ -99,24 +110,34 @@ impl BoardIndex {
         }
     }
 
-    fn apply(&mut self, changes: BoardChanges) {
-        if changes.epoch != self.epoch {
+    /// Applies a catch-up's answer; answers whether the index had to be
+    /// emptied first (another epoch).
+    fn apply(&mut self, changes: BoardChanges) -> bool {
+        let emptied = changes.epoch != self.epoch;
+        if emptied {
             *self = BoardIndex::empty(changes.epoch, self.sort);
         }
         self.cursor = changes.cursor;
         for change in changes.changes {
-            let last = self.applied.entry(change.user).or_insert(0);
-            if change.seq <= *last {
-                continue;
-            }
-            *last = change.seq;
-            if let Some(old) = self.by_user.remove(&change.user) {
-                self.set.remove(&RankKey::of(self.sort, &old));
-            }
-            if let Some(entry) = change.entry {
-                self.set.insert(RankKey::of(self.sort, &entry), change.user);
-                self.by_user.insert(change.user, entry);
-            }
+            self.apply_one(change);
+        }
+        emptied
+    }
+
+    /// Applies one committed change unless the index holds a newer one of
+    /// the user's.
+    fn apply_one(&mut self, change: BoardChange) {
+        let last = self.applied.entry(change.user).or_insert(0);
+        if change.seq <= *last {
+            return;
+        }
+        *last = change.seq;
+        if let Some(old) = self.by_user.remove(&change.user) {
+            self.set.remove(&RankKey::of(self.sort, &old));
+        }
+        if let Some(entry) = change.entry {
+            self.set.insert(RankKey::of(self.sort, &entry), change.user);
+            self.by_user.insert(change.user, entry);
         }
     }
 
@@ -150,6 +171,31 @@ impl BoardIndex {
 
 type IndexKey = (AppId, BoardId, PeriodStart);
 
+/// An index with its catch-up gate.
+#[derive(Debug)]
+struct Held {
+    index: Mutex<BoardIndex>,
+    /// Catch-ups begun on this index (each one's number is the count once
+    /// it began).
+    begun: AtomicU64,
+    /// Held for the whole of a catch-up; holds the number of the last one
+    /// that completed.
+    gate: tokio::sync::Mutex<u64>,
+    /// Times a catch-up emptied the index (a reset, the sort turned).
+    emptied: AtomicU64,
+}
+
+impl Held {
+    fn new(epoch: i64, sort: SortMethod) -> Held {
+        Held {
+            index: Mutex::new(BoardIndex::empty(epoch, sort)),
+            begun: AtomicU64::new(0),
+            gate: tokio::sync::Mutex::new(0),
+            emptied: AtomicU64::new(0),
+        }
+    }
+}
+
 /// Most entries a node's indexes hold together before the least recently
 /// used boards are dropped (about 100 bytes each: 1 GB). A dropped board
 /// loads again on its next request. A single board larger than this is
@@ -162,7 +208,7 @@ const BUDGET_CHECK_EVERY: u64 = 256;
 
 /// The rank indexes of one node: shared by every request it serves.
 pub struct Leaderboards {
-    indexes: Mutex<HashMap<IndexKey, Arc<Mutex<BoardIndex>>>>,
+    indexes: Mutex<HashMap<IndexKey, Arc<Held>>>,
     /// A request counter and when each index was last used by it.
     recency: Mutex<(u64, HashMap<IndexKey, u64>)>,
     budget: usize,
@@ -207,7 +253,7 @@ impl Leaderboards {
         let sizes: Vec<(IndexKey, usize)> = {
             let all = lock(&self.indexes);
             all.iter()
-                .map(|(key, index)| (*key, lock(index).set.len()))
+                .map(|(key, held)| (*key, lock(&held.index).set.len()))
                 .collect()
         };
         let mut total: usize = sizes.iter().map(|(_, n)| n).sum();
@@ -237,6 +283,18 @@ impl Leaderboards {
         lock(&self.indexes).len()
     }
 
+    /// The board's index for `period` (made empty if there is none); and
+    /// whether the budget is due for a check.
+    fn held(&self, board: &Board, period: PeriodStart) -> (Arc<Held>, bool) {
+        let key = (board.app, board.id, period);
+        let check_budget = self.touch(key);
+        let mut all = lock(&self.indexes);
+        let held = all
+            .entry(key)
+            .or_insert_with(|| Arc::new(Held::new(board.epoch, board.def.sort)));
+        (Arc::clone(held), check_budget)
+    }
+
     /// The board's index for `period`, caught up with every change
     /// committed before this call.
     async fn fresh(
@@ -244,26 +302,64 @@ impl Leaderboards {
         store: &dyn Store,
         board: &Board,
         period: PeriodStart,
-    ) -> Result<Arc<Mutex<BoardIndex>>, StoreError> {
-        let key = (board.app, board.id, period);
-        let check_budget = self.touch(key);
-        let index = {
-            let mut all = lock(&self.indexes);
-            let index = all.entry(key).or_insert_with(|| {
-                Arc::new(Mutex::new(BoardIndex::empty(board.epoch, board.def.sort)))
-            });
-            Arc::clone(index)
+    ) -> Result<Arc<Held>, StoreError> {
+        let (held, check_budget) = self.held(board, period);
+        // Every catch-up numbered above `seen` begins after this line.
+        let seen = held.begun.load(Ordering::SeqCst);
+        self.caught_up(store, board, period, &held, seen, check_budget)
+            .await?;
+        Ok(held)
+    }
+
+    /// Returns once a catch-up numbered above `seen` has completed on
+    /// `held`: the first to begin after the caller read `seen`, run by the
+    /// caller or by another request that was waiting too.
+    async fn caught_up(
+        &self,
+        store: &dyn Store,
+        board: &Board,
+        period: PeriodStart,
+        held: &Held,
+        seen: u64,
+        check_budget: bool,
+    ) -> Result<(), StoreError> {
+        let loading = {
+            let mut completed = held.gate.lock().await;
+            if *completed > seen {
+                false
+            } else {
+                let number = held.begun.fetch_add(1, Ordering::SeqCst) + 1;
+                let loading = self.catch_up(store, board, period, held).await?;
+                *completed = number;
+                loading
+            }
         };
+        if loading || check_budget {
+            self.within_budget((board.app, board.id, period));
+        }
+        Ok(())
+    }
+
+    /// One catch-up of `held` (its gate held); answers whether it loaded
+    /// the whole board.
+    async fn catch_up(
+        &self,
+        store: &dyn Store,
+        board: &Board,
+        period: PeriodStart,
+        held: &Held,
+    ) -> Result<bool, StoreError> {
+        let key = (board.app, board.id, period);
         let (cursor, sort_changed) = {
-            let held = lock(&index);
-            (held.cursor, held.sort != board.def.sort)
+            let index = lock(&held.index);
+            (index.cursor, index.sort != board.def.sort)
         };
         if sort_changed {
             // The schema turned the board around: every key changes.
-            *lock(&index) = BoardIndex::empty(board.epoch, board.def.sort);
+            *lock(&held.index) = BoardIndex::empty(board.epoch, board.def.sort);
+            held.emptied.fetch_add(1, Ordering::SeqCst);
         }
         let cursor = if sort_changed { 0 } else { cursor };
-        let mut loading = cursor == 0;
         let changes = match store
             .board_changes(board.app, board.id, period, cursor)
             .await
@@ -278,30 +374,35 @@ impl Leaderboards {
             }
         };
         let reload = {
-            let mut held = lock(&index);
+            let mut index = lock(&held.index);
             // From cursor 0 the answer is the whole board, whatever epoch.
-            if changes.epoch == held.epoch || cursor == 0 {
-                held.apply(changes);
+            if changes.epoch == index.epoch || cursor == 0 {
+                if index.apply(changes) {
+                    held.emptied.fetch_add(1, Ordering::SeqCst);
+                }
                 false
             } else {
                 true
             }
         };
         if reload {
-            loading = true;
             // A reset since the last look: what the index holds is gone.
             let all = store.board_changes(board.app, board.id, period, 0).await?;
-            let mut held = lock(&index);
-            *held = BoardIndex::empty(all.epoch, board.def.sort);
-            held.apply(all);
+            let mut index = lock(&held.index);
+            *index = BoardIndex::empty(all.epoch, board.def.sort);
+            index.apply(all);
+            held.emptied.fetch_add(1, Ordering::SeqCst);
         }
-        if loading || check_budget {
-            self.within_budget(key);
-        }
-        Ok(index)
+        Ok(cursor == 0 || reload)
     }
 
     /// Uploads through the store, then answers with ranks that include it.
+    ///
+    /// The upload's answer holds the user's entry as committed (with its
+    /// sequence number): applied to the index at once, it lets the upload
+    /// be answered by the first catch-up that began after the request
+    /// began rather than after its commit, so that uploads committing while
+    /// a catch-up reads do not each wait for one more.
     pub async fn upload(
         &self,
         store: &dyn Store,
@@ -310,9 +411,37 @@ impl Leaderboards {
     ) -> Result<RankedUpload, StoreError> {
         let user = request.user;
         let period = request.period;
+        let (index, check_budget) = self.held(board, period);
+        let seen = index.begun.load(Ordering::SeqCst);
         let reply = store.upload_score(request).await?;
-        let index = self.fresh(store, board, period).await?;
-        let held = lock(&index);
+        let emptied = index.emptied.load(Ordering::SeqCst);
+        let applied = reply.entry.seq > 0 && {
+            let mut held = lock(&index.index);
+            let same = held.epoch == reply.epoch && held.sort == board.def.sort;
+            if same {
+                held.apply_one(BoardChange {
+                    user,
+                    entry: Some(reply.entry.clone()),
+                    seq: reply.entry.seq,
+                });
+            }
+            same
+        };
+        let seen = if applied {
+            seen
+        } else {
+            index.begun.load(Ordering::SeqCst)
+        };
+        self.caught_up(store, board, period, &index, seen, check_budget)
+            .await?;
+        if applied && index.emptied.load(Ordering::SeqCst) != emptied {
+            // The index was emptied and loaded again after the entry was
+            // applied, maybe from before the commit: catch up from now.
+            let now = index.begun.load(Ordering::SeqCst);
+            self.caught_up(store, board, period, &index, now, false)
+                .await?;
+        }
+        let held = lock(&index.index);
         let rank = held.rank_of_user(user).unwrap_or(0);
         let previous_rank = match (&reply.previous, reply.changed) {
             (None, _) => 0,
@@ -345,7 +474,7 @@ impl Leaderboards {
         scope: &Scope,
     ) -> Result<Download, StoreError> {
         let index = self.fresh(store, board, period).await?;
-        let held = lock(&index);
+        let held = lock(&index.index);
         let count = held.set.len() as u64;
         let entries = match scope {
             Scope::Global { start, end } => held.page(global_range(*start, *end, count)),
@@ -383,7 +512,7 @@ impl Leaderboards {
         period: PeriodStart,
     ) -> Result<u64, StoreError> {
         let index = self.fresh(store, board, period).await?;
-        Ok(lock(&index).set.len() as u64)
+        Ok(lock(&index.index).set.len() as u64)
     }
 
     /// Drops what this node holds about a board (after it is deleted here;

@@ -247,3 +247,74 @@ pub async fn rank_indexes_stay_within_their_budget(store: &dyn Store) {
     assert_eq!(ranks(&again.entries), ranks(&first.entries));
     assert_eq!(again.entry_count, 4);
 }
+
+/// Uploads and downloads at once through one node, whose catch-ups are
+/// shared: every answer includes every upload acknowledged before its
+/// request began (each upload is a new user's, so the entry count is at
+/// least those plus the upload itself), and the answer to an upload ranks
+/// it.
+pub async fn shared_catch_ups_miss_no_acknowledged_upload(store: std::sync::Arc<dyn Store>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    const TASKS: u64 = 8;
+    const EACH: u64 = 25;
+    let app = boards_app(&*store, 52).await;
+    let feet = Arc::new(board(&*store, app, "Feet Traveled").await);
+    let node = Arc::new(Leaderboards::new());
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let (store, feet, node, acknowledged) = (
+            Arc::clone(&store),
+            Arc::clone(&feet),
+            Arc::clone(&node),
+            Arc::clone(&acknowledged),
+        );
+        tasks.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let who = user(1_000 + t * 100 + i);
+                let before = acknowledged.load(Ordering::SeqCst);
+                if i % 5 == 4 {
+                    let seen = node
+                        .download(&*store, &feet, 0, &global(1, 3))
+                        .await
+                        .expect("download");
+                    assert!(
+                        seen.entry_count >= before,
+                        "{} < {before}",
+                        seen.entry_count
+                    );
+                    continue;
+                }
+                let score = ((t * 7 + i * 13) % 50) as i32;
+                let request = upload_request(&feet, who, UploadMethod::KeepBest, score, NOW);
+                let ranked = node.upload(&*store, &feet, request).await.expect("upload");
+                acknowledged.fetch_add(1, Ordering::SeqCst);
+                assert!(ranked.rank >= 1, "the upload is ranked: {ranked:?}");
+                assert!(
+                    ranked.entry_count > before,
+                    "{} entries, {before} acknowledged before",
+                    ranked.entry_count
+                );
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let uploads = acknowledged.load(Ordering::SeqCst);
+    assert_eq!(uploads, TASKS * (EACH - EACH / 5));
+    let all = node
+        .download(&*store, &feet, 0, &global(1, 1_000))
+        .await
+        .expect("download");
+    assert_eq!(all.entry_count, uploads);
+    let ranks: Vec<u64> = all.entries.iter().map(|e| e.rank).collect();
+    assert_eq!(ranks, (1..=uploads).collect::<Vec<u64>>());
+    let fresh = Leaderboards::new()
+        .download(&*store, &feet, 0, &global(1, 1_000))
+        .await
+        .expect("download");
+    assert_eq!(fresh, all, "a node loading the board now agrees");
+}
