@@ -487,11 +487,16 @@ pub async fn delete_board(
 ) -> ApiResult {
     let who = moderator(&state, &headers, caller, app).await?;
     let board = board_of(&state, app, id).await?;
+    // The count the store keeps with the board (a rank index would load
+    // every entry of the board just to be dropped).
     let count = state
-        .leaderboards()
-        .entry_count(state.store(), &board, current_period(&board, unix_now()))
+        .store()
+        .leaderboards(app, unix_now())
         .await
-        .map_err(board_error(app, id))?;
+        .map_err(board_error(app, id))?
+        .into_iter()
+        .find(|summary| summary.board.id == id)
+        .map_or(0, |summary| summary.entries);
     let audit = moderation_audit(who, address, action::LEADERBOARD_DELETE, &board, None);
     let deleted = state
         .store()
