@@ -18,7 +18,8 @@
 //!    uploads from `--clients` tasks on one board against `pgbench` running
 //!    the same upload transaction, statement for statement
 //!    ([`pg_upload_script`]), on the same cluster, with the same users,
-//!    each of whom has an entry beforehand on both sides.
+//!    each of whom has an entry beforehand on both sides; `--rounds`
+//!    alternating rounds, pooled.
 //!
 //! Figures are printed, never asserted.
 
@@ -98,6 +99,7 @@ pub(crate) fn run(cli: &Cli, flags: &BoardFlags) -> Result<bool> {
     let duration = Duration::from_secs(if cli.quick { 2 } else { cli.duration.max(1) });
     let samples = if cli.quick { 200 } else { flags.samples.max(1) };
     let entries = flags.entries.max(100);
+    let rounds = if cli.quick { 1 } else { cli.rounds.max(1) };
     let parent = cli.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = crate::host::work_dir(&parent, "laurel-bench-boards-")?;
     println!("laurel-bench leaderboards — {}", machine());
@@ -141,26 +143,42 @@ pub(crate) fn run(cli: &Cli, flags: &BoardFlags) -> Result<bool> {
                 .await?;
             }
             drop(pg);
-            pg_hot_board(&server, work.path(), cli.clients, duration).await?;
+            pg_hot_board(&server, work.path(), cli.clients, duration, rounds).await?;
         }
 
         println!("\n## Uploads on one hot board: SQLite");
-        let base = sqlite_upload_baseline(&work.path().join("baseline.sqlite3"), duration)?;
-        println!(
-            "baseline (1 commit/tx, 1 thread): {:.0} uploads/s",
-            base
-        );
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(
             &work.path().join("uploads.sqlite3"),
             SqliteOptions::default(),
         )?);
-        let (rate, lat) = uploads(store, cli.clients, duration).await?;
+        println!("| round | baseline (1 commit/tx, 1 thread) uploads/s | Laurel (store + rank, {} clients) uploads/s | p50 µs | p99 µs | ratio |", cli.clients);
+        println!("|---|---|---|---|---|---|");
+        let (mut base_total, mut laurel_total) = (0.0, 0.0);
+        for round in 0..rounds {
+            let mut base = 0.0;
+            let mut laurel = None;
+            for side in 0..2 {
+                if (side + round) % 2 == 0 {
+                    let path = work.path().join(format!("baseline-{round}.sqlite3"));
+                    base = sqlite_upload_baseline(&path, duration)?;
+                } else {
+                    laurel = Some(uploads(Arc::clone(&store), cli.clients, duration).await?);
+                }
+            }
+            let (rate, lat) = laurel.ok_or_else(|| anyhow!("no Laurel side ran"))?;
+            println!(
+                "| {} | {base:.0} | {rate:.0} | {} | {} | {:.2} |",
+                round + 1,
+                lat.p50(),
+                lat.p99(),
+                rate / base
+            );
+            base_total += base;
+            laurel_total += rate;
+        }
         println!(
-            "Laurel (store + rank, {} clients): {rate:.0} uploads/s, p50 {} µs, p99 {} µs; ratio to baseline {:.2}",
-            cli.clients,
-            lat.p50(),
-            lat.p99(),
-            rate / base
+            "ratio Laurel / baseline, {rounds} rounds pooled: {:.2} (the plan: at least 2)",
+            laurel_total / base_total
         );
         Ok::<(), anyhow::Error>(())
     })?;
@@ -415,12 +433,15 @@ async fn prefill_hot_board(store: &dyn Store, clients: usize) -> Result<Board> {
 }
 
 /// The store's uploads on one hot board against pgbench running the same
-/// transaction, each on its own database of one cluster.
+/// transaction, each on its own database of one cluster, in `rounds`
+/// alternating rounds (the first side changes every round) whose rates are
+/// pooled, so that a drift of the machine weighs on both sides alike.
 async fn pg_hot_board(
     server: &PostgresServer,
     work: &Path,
     clients: usize,
     duration: Duration,
+    rounds: usize,
 ) -> Result<()> {
     println!("\n## Uploads on one hot board: PostgreSQL (one node)");
     let connect = |url: String| {
@@ -432,12 +453,6 @@ async fn pg_hot_board(
     let store: Arc<dyn Store> =
         Arc::new(PostgresStore::open(connect(server.url(&laurel_db))).await?);
     prefill_hot_board(&*store, clients).await?;
-    let (rate, lat) = uploads(store, clients, duration).await?;
-    println!(
-        "Laurel (store + rank, {clients} clients): {rate:.0} uploads/s, p50 {} µs, p99 {} µs",
-        lat.p50(),
-        lat.p99()
-    );
 
     let bench_db = server.create_database()?;
     let hot = {
@@ -446,6 +461,49 @@ async fn pg_hot_board(
     };
     let script = work.join("laurel-upload.pgbench.sql");
     std::fs::write(&script, pg_upload_script(hot.id))?;
+    println!("pgbench script: {}", script.display());
+    println!(
+        "| round | Laurel (store + rank) uploads/s | p50 µs | p99 µs | pgbench uploads/s | ratio |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let (mut laurel_total, mut pgbench_total) = (0.0, 0.0);
+    for round in 0..rounds.max(1) {
+        let mut laurel = None;
+        let mut tps = 0.0;
+        for side in 0..2 {
+            if (side + round) % 2 == 0 {
+                laurel = Some(uploads(Arc::clone(&store), clients, duration).await?);
+            } else {
+                tps = pgbench(server, &bench_db, &script, clients, duration)?;
+            }
+        }
+        let (rate, lat) = laurel.ok_or_else(|| anyhow!("no Laurel side ran"))?;
+        println!(
+            "| {} | {rate:.0} | {} | {} | {tps:.0} | {:.2} |",
+            round + 1,
+            lat.p50(),
+            lat.p99(),
+            rate / tps
+        );
+        laurel_total += rate;
+        pgbench_total += tps;
+    }
+    println!(
+        "ratio Laurel / pgbench, {} rounds pooled, {clients} clients: {:.2} (the plan: at least 0.7)",
+        rounds.max(1),
+        laurel_total / pgbench_total
+    );
+    Ok(())
+}
+
+/// One `pgbench` run of `script` on `db`; its transactions per second.
+fn pgbench(
+    server: &PostgresServer,
+    db: &str,
+    script: &Path,
+    clients: usize,
+    duration: Duration,
+) -> Result<f64> {
     let pgbench = find_bin_dir()
         .map(|dir| dir.join("pgbench"))
         .ok()
@@ -456,7 +514,7 @@ async fn pg_hot_board(
         .args(["-c", &clients.max(1).to_string(), "-j", "1"])
         .args(["-T", &(duration.as_secs().max(1) + 1).to_string()])
         .arg("-f")
-        .arg(&script)
+        .arg(script)
         .args([
             "-h",
             "127.0.0.1",
@@ -465,7 +523,7 @@ async fn pg_hot_board(
             "-U",
             SUPERUSER,
         ])
-        .arg(&bench_db)
+        .arg(db)
         .stdin(Stdio::null());
     let out = cmd
         .output()
@@ -477,21 +535,12 @@ async fn pg_hot_board(
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let tps: f64 = stdout
+    stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("tps = "))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| anyhow!("no tps in pgbench's output:\n{stdout}"))?;
-    println!(
-        "pgbench (the same transaction, {clients} clients; script {}): {tps:.0} uploads/s",
-        script.display()
-    );
-    println!(
-        "ratio Laurel / pgbench: {:.2} (the plan: at least 0.7)",
-        rate / tps
-    );
-    Ok(())
+        .ok_or_else(|| anyhow!("no tps in pgbench's output:\n{stdout}"))
 }
 
 /// The upload transaction `laurel-store-postgres` sends for a user who has

@@ -28,8 +28,9 @@ pub(crate) struct Cli {
     pub(crate) quick: bool,
     /// Rounds of the four phases, each round in an order rotated by one; the
     /// ratios pool every round, so a drift of the machine's speed during the
-    /// run weighs on both sides of each ratio alike.
-    #[arg(long, default_value_t = 3)]
+    /// run weighs on both sides of each ratio alike. (`leaderboards`: rounds
+    /// of each hot-board comparison, the side that goes first alternating.)
+    #[arg(long, default_value_t = 3, global = true)]
     pub(crate) rounds: usize,
     /// Directory under which the temporary databases are created (default: the system temp dir).
     /// Must be on a real disk: fsync on tmpfs costs nothing.

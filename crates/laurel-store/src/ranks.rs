@@ -399,10 +399,11 @@ impl Leaderboards {
     /// Uploads through the store, then answers with ranks that include it.
     ///
     /// The upload's answer holds the user's entry as committed (with its
-    /// sequence number): applied to the index at once, it lets the upload
-    /// be answered by the first catch-up that began after the request
-    /// began rather than after its commit, so that uploads committing while
-    /// a catch-up reads do not each wait for one more.
+    /// sequence number): applied to the index, it lets the upload be
+    /// answered by the first catch-up that began after the request began
+    /// rather than after its commit. So the upload and that catch-up run
+    /// side by side, and uploads committing while a catch-up reads do not
+    /// each wait for one more.
     pub async fn upload(
         &self,
         store: &dyn Store,
@@ -413,7 +414,12 @@ impl Leaderboards {
         let period = request.period;
         let (index, check_budget) = self.held(board, period);
         let seen = index.begun.load(Ordering::SeqCst);
-        let reply = store.upload_score(request).await?;
+        let (reply, caught_up) = tokio::join!(
+            store.upload_score(request),
+            self.caught_up(store, board, period, &index, seen, check_budget)
+        );
+        let reply = reply?;
+        caught_up?;
         let emptied = index.emptied.load(Ordering::SeqCst);
         let applied = reply.entry.seq > 0 && {
             let mut held = lock(&index.index);
@@ -427,16 +433,10 @@ impl Leaderboards {
             }
             same
         };
-        let seen = if applied {
-            seen
-        } else {
-            index.begun.load(Ordering::SeqCst)
-        };
-        self.caught_up(store, board, period, &index, seen, check_budget)
-            .await?;
-        if applied && index.emptied.load(Ordering::SeqCst) != emptied {
-            // The index was emptied and loaded again after the entry was
-            // applied, maybe from before the commit: catch up from now.
+        // Not applied (a replay of an upload whose entry is gone, or an
+        // index of another epoch), or the index emptied and loaded again
+        // since, maybe from before the commit: a catch-up from now.
+        if !applied || index.emptied.load(Ordering::SeqCst) != emptied {
             let now = index.begun.load(Ordering::SeqCst);
             self.caught_up(store, board, period, &index, now, false)
                 .await?;
