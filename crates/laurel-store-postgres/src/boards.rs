@@ -4,27 +4,33 @@
 //!
 //! An upload locks only the user's entry row (and, for a new entry, one
 //! of the board's 64 count shards): uploads of different users on one board
-//! never wait for each other. It runs in two round trips, each one
-//! [`Script`]:
+//! never wait for each other. Uploads are applied in groups
+//! (`crate::upload_groups` makes them: distinct entries, distinct keys),
+//! one transaction per group in two round trips, each one [`Script`]:
 //!
 //! ```text
 //! BEGIN
-//!   INSERT the user's entry ON CONFLICT DO UPDATE … RETURNING   -- the entry's row lock (a placeholder
+//!   for each upload, in (board, period, user) order:
+//!     INSERT the user's entry ON CONFLICT DO UPDATE … RETURNING -- the entry's row lock (a placeholder
 //!                                                               -- row for a user without one: never committed)
-//!   the board (sort, epoch)                                     -- read after the lock
-//!   the idempotency key                                         -- read after the lock
+//!   for each upload:
+//!     the board (sort, epoch)                                   -- read after the lock
+//!     the idempotency key                                       -- read after the lock
 //! (round trip)
-//!   laurel_core::leaderboard::upload                            -- in memory
-//!   the entry with nextval('board_seq'), the board's epoch as   -- no board-wide lock: a hot board's
-//!     read, pg_current_xact_id(); a new entry counted in the    -- uploads commit side by side
-//!     user's shard of (board, period, epoch)
-//!   the key's first answer
-//! COMMIT
+//!   laurel_core::leaderboard::upload, for each                  -- in memory; a refused upload writes nothing
+//!   for each upload that changes its entry:
+//!     the entry with nextval('board_seq'), the board's epoch as -- no board-wide lock: a hot board's
+//!       read, pg_current_xact_id(); a new entry counted in the  -- uploads commit side by side
+//!       user's shard of (board, period, epoch)
+//!   each key's first answer
+//!   DELETE the placeholders of uploads that wrote nothing
+//! COMMIT                                                        -- one WAL flush for the group
 //! (round trip)
 //! ```
 //!
-//! An upload that changes nothing writes no entry (and one without a key
-//! rolls back).
+//! A group that writes nothing (uploads that change nothing, without keys)
+//! rolls back instead. Locks are taken in one order on every node, so two
+//! groups never wait for each other in a cycle.
 //!
 //! The change log. Sequence numbers come from one sequence for all boards:
 //! two users' changes may commit out of sequence order, so a catch-up
@@ -382,8 +388,20 @@ pub(crate) const BOARD_CHANGES: Prepared = Prepared {
           WHERE b.id = $1 AND b.app_id = $2",
 };
 
+/// Parameters: board, period, user. Removes the placeholder row a group's
+/// upload inserted to lock an entry and then wrote nothing to (a replay of
+/// an upload whose entry is gone, a refused upload), so that only
+/// placeholders of uncommitted transactions ever exist.
+pub(crate) const DROP_PLACEHOLDER: Prepared = Prepared {
+    name: "laurel_lb_drop_placeholder",
+    params: "int8, int8, int8",
+    sql: "DELETE FROM board_entries WHERE board_id = $1 AND period_start = $2 \
+          AND steam_id = $3 AND seq = 0 AND score IS NULL AND epoch = -1",
+};
+
 /// Statements every connection prepares (see `writes::PREPARED`).
-pub(crate) const PREPARED: [&Prepared; 6] = [
+pub(crate) const PREPARED: [&Prepared; 7] = [
+    &DROP_PLACEHOLDER,
     &SELECT_BOARD,
     &LOCK_ENTRY,
     &FIND_UPLOAD_KEY,
@@ -413,89 +431,102 @@ fn entry_from_cells(row: &impl Cells, what: &'static str) -> Result<Option<Entry
     }))
 }
 
-/// Applies an upload; the transaction is committed or rolled back when it returns.
-pub(crate) async fn upload(
+/// An upload's answer, or why it was refused.
+pub(crate) type Uploaded = Result<UploadReply, StoreError>;
+
+/// Applies a group of uploads in one transaction (one `COMMIT`, one WAL
+/// flush for all of them); the transaction is committed or rolled back
+/// when it returns. The requests must be of distinct entries (board,
+/// period, user) and distinct keys (app, user, key): `crate::upload_groups`
+/// makes the groups. Each upload is answered on its own (an upload refused
+/// writes nothing); an `Err` is the whole group's (nothing was applied).
+pub(crate) async fn upload_group(
     client: &mut deadpool_postgres::Client,
-    request: &UploadRequest,
-) -> Result<UploadReply, Failure> {
+    requests: &[UploadRequest],
+) -> Result<Vec<Uploaded>, Failure> {
     let client: &deadpool_postgres::Client = client;
-    let outcome = upload_unfinished(client, request).await;
+    let outcome = upload_group_unfinished(client, requests).await;
     if let Ok((_, true)) = outcome {
-        return outcome.map(|(reply, _)| reply);
+        return outcome.map(|(replies, _)| replies);
     }
     client
         .batch_execute("ROLLBACK")
         .await
         .context("ending an upload")?;
-    outcome.map(|(reply, _)| reply)
+    outcome.map(|(replies, _)| replies)
 }
 
-/// The upload up to its COMMIT; `true` when it committed.
-async fn upload_unfinished(
+/// Where one upload's reads are among the first script's answers.
+struct Reads {
+    entry: usize,
+    board: usize,
+    key: Option<usize>,
+}
+
+/// What one upload does once its reads are in.
+enum Step {
+    /// Answered without writing; `true` when its entry row is a
+    /// placeholder this transaction inserted (to be deleted if the group
+    /// commits).
+    Answered(Uploaded, bool),
+    Write {
+        previous: Option<Entry>,
+        entry: Entry,
+        changed: bool,
+        epoch: i64,
+    },
+}
+
+/// An upload to a board that is not there is answered as refused; a failed
+/// lookup fails the group.
+async fn missing_board(
+    client: &deadpool_postgres::Client,
+    app: AppId,
+    board: BoardId,
+) -> Result<Step, Failure> {
+    match no_board(client, app, board).await {
+        Failure::Store(refused) => Ok(Step::Answered(Err(refused), false)),
+        failure => Err(failure),
+    }
+}
+
+/// One upload's step from its reads.
+async fn step(
     client: &deadpool_postgres::Client,
     request: &UploadRequest,
-) -> Result<(UploadReply, bool), Failure> {
-    let raw: &tokio_postgres::Client = client;
+    answers: &[crate::script::Answer],
+    at: &Reads,
+) -> Result<Step, Failure> {
     let what = "reading an entry for an upload";
-    let UploadRequest {
-        app,
-        board,
-        period,
-        user,
-        method,
-        score,
-        details,
-        now,
-        idempotency,
-    } = request;
-    let (app, board) = (*app, *board);
-    if details.len() > MAX_LEADERBOARD_DETAILS {
-        return Err(Failure::Store(StoreError::Conflict(
-            leaderboard::TooManyDetails {
-                count: details.len(),
-            }
-            .to_string(),
-        )));
-    }
-    let (app_id, steam_id) = (app_sql(app), user_sql(*user));
-    let mut reads = Script::new(what);
-    reads.plain("BEGIN");
-    // The entry first: a reset that committed before the lock is in the board's row.
-    let entry_at = reads.execute(&LOCK_ENTRY, &[&board, &app_id, period, &steam_id])?;
-    let board_at = reads.execute(&SELECT_BOARD, &[&board, &app_id])?;
-    let key_at = match idempotency {
-        Some((key, _)) => {
-            Some(reads.execute(&FIND_UPLOAD_KEY, &[&app_id, &steam_id, &key.as_str()])?)
-        }
-        None => None,
-    };
-    let answers = reads.run(raw).await?;
-    let Some(board_row) = answers[board_at].rows.first() else {
-        return Err(no_board(client, app, board).await);
+    let (app, board) = (request.app, request.board);
+    let Some(board_row) = answers[at.board].rows.first() else {
+        return missing_board(client, app, board).await;
     };
     let sort = required(board_row.text(0, what)?, "board sort")?;
     let sort = word(&sort, SortMethod::parse, "board sort")?;
     let epoch = required(board_row.int8(1, what)?, "board epoch")?;
-    let Some(entry_row) = answers[entry_at].rows.first() else {
-        return Err(no_board(client, app, board).await);
+    let Some(entry_row) = answers[at.entry].rows.first() else {
+        return missing_board(client, app, board).await;
     };
     // An entry written in an earlier epoch is from before a reset: gone.
     let entry_epoch = required(entry_row.int8(4, what)?, "entry epoch")?;
+    let placeholder = entry_epoch == -1 && entry_row.int8(0, what)?.is_none();
     let previous = entry_from_cells(entry_row, what)?.filter(|_| entry_epoch == epoch);
-    if let (Some(at), Some((key, fingerprint))) = (key_at, idempotency)
-        && let Some(first) = answers[at].rows.first()
+    if let (Some(key_at), Some((key, fingerprint))) = (at.key, &request.idempotency)
+        && let Some(first) = answers[key_at].rows.first()
     {
         let stored = required(first.text(0, what)?, "key fingerprint")?;
         if stored != fingerprint.as_str() {
-            return Err(Failure::Store(StoreError::IdempotencyConflict {
+            let refused = StoreError::IdempotencyConflict {
                 key: key.to_string(),
-            }));
+            };
+            return Ok(Step::Answered(Err(refused), placeholder));
         }
         let changed = required(first.boolean(1, what)?, "key answer")?;
         let entry = previous.unwrap_or_else(|| Entry {
-            score: *score,
-            details: details.clone(),
-            set_at: *now,
+            score: request.score,
+            details: request.details.clone(),
+            set_at: request.now,
             seq: 0,
         });
         let reply = UploadReply {
@@ -505,72 +536,211 @@ async fn upload_unfinished(
             replayed: true,
             epoch,
         };
-        return Ok((reply, false));
+        return Ok(Step::Answered(Ok(reply), placeholder));
     }
-    let uploaded = leaderboard::upload(sort, *method, previous.as_ref(), *score, details, *now, 0)
-        .map_err(|e| Failure::Store(StoreError::Conflict(e.to_string())))?;
-    let mut writes = Script::new("writing an upload");
-    let written_at = if uploaded.changed {
-        let entry = &uploaded.entry;
-        Some(writes.execute(
-            &WRITE_ENTRY,
-            &[
-                &board,
-                period,
-                &steam_id,
-                &entry.score,
-                &Array(&entry.details),
-                &entry.set_at,
-                &epoch,
-                &previous.is_none(),
-                &count_shard(steam_id),
-            ],
-        )?)
-    } else {
-        None
+    let uploaded = match leaderboard::upload(
+        sort,
+        request.method,
+        previous.as_ref(),
+        request.score,
+        &request.details,
+        request.now,
+        0,
+    ) {
+        Ok(uploaded) => uploaded,
+        Err(e) => {
+            let refused = StoreError::Conflict(e.to_string());
+            return Ok(Step::Answered(Err(refused), placeholder));
+        }
     };
-    if let Some((key, fingerprint)) = idempotency {
-        writes.execute(
-            &INSERT_UPLOAD_KEY,
-            &[
-                &app_id,
-                &steam_id,
-                &key.as_str(),
-                &fingerprint.as_str(),
-                &uploaded.changed,
-                now,
-            ],
+    Ok(Step::Write {
+        previous,
+        entry: uploaded.entry,
+        changed: uploaded.changed,
+        epoch,
+    })
+}
+
+/// The group up to its COMMIT; `true` when it committed.
+async fn upload_group_unfinished(
+    client: &deadpool_postgres::Client,
+    requests: &[UploadRequest],
+) -> Result<(Vec<Uploaded>, bool), Failure> {
+    let raw: &tokio_postgres::Client = client;
+    let mut reads = Script::new("reading entries for uploads");
+    reads.plain("BEGIN");
+    // Entries locked in one order on every node (board, period, user), so
+    // that two groups never wait for each other; each entry before its
+    // board's row is read (a reset that committed before the lock is in it).
+    let mut order: Vec<usize> = (0..requests.len())
+        .filter(|&i| requests[i].details.len() <= MAX_LEADERBOARD_DETAILS)
+        .collect();
+    order.sort_by_key(|&i| {
+        let r = &requests[i];
+        (r.board, r.period, user_sql(r.user))
+    });
+    let mut entry_at = vec![0; requests.len()];
+    for &i in &order {
+        let r = &requests[i];
+        entry_at[i] = reads.execute(
+            &LOCK_ENTRY,
+            &[&r.board, &app_sql(r.app), &r.period, &user_sql(r.user)],
         )?;
     }
-    if written_at.is_none() && idempotency.is_none() {
-        // Nothing to write: the placeholder's lock is given up by the rollback.
-        let reply = UploadReply {
-            previous,
-            entry: uploaded.entry,
-            changed: false,
-            replayed: false,
-            epoch,
+    let mut at: Vec<Option<Reads>> = (0..requests.len()).map(|_| None).collect();
+    for &i in &order {
+        let r = &requests[i];
+        let (app_id, steam_id) = (app_sql(r.app), user_sql(r.user));
+        let board = reads.execute(&SELECT_BOARD, &[&r.board, &app_id])?;
+        let key = match &r.idempotency {
+            Some((key, _)) => {
+                Some(reads.execute(&FIND_UPLOAD_KEY, &[&app_id, &steam_id, &key.as_str()])?)
+            }
+            None => None,
         };
-        return Ok((reply, false));
+        at[i] = Some(Reads {
+            entry: entry_at[i],
+            board,
+            key,
+        });
     }
-    writes.plain("COMMIT");
-    let answers = writes.run(raw).await?;
-    let mut entry = uploaded.entry;
-    if let Some(at) = written_at {
-        let what = "writing an entry";
-        let Some(row) = answers[at].rows.first() else {
-            return Err(corrupt("an entry write drew no sequence number"));
+    let answers = reads.run(raw).await?;
+
+    let mut replies: Vec<Option<Uploaded>> = (0..requests.len()).map(|_| None).collect();
+    let mut placeholders = Vec::new();
+    let mut decided: Vec<(usize, UploadReply)> = Vec::new();
+    for (i, request) in requests.iter().enumerate() {
+        let Some(reads_at) = &at[i] else {
+            let refused = leaderboard::TooManyDetails {
+                count: request.details.len(),
+            };
+            replies[i] = Some(Err(StoreError::Conflict(refused.to_string())));
+            continue;
         };
-        entry.seq = seq_from_sql(required(row.int8(0, what)?, "sequence number")?)?;
+        match step(client, request, &answers, reads_at).await? {
+            Step::Answered(reply, placeholder) => {
+                if placeholder {
+                    placeholders.push(i);
+                }
+                replies[i] = Some(reply);
+            }
+            Step::Write {
+                previous,
+                entry,
+                changed,
+                epoch,
+            } => decided.push((
+                i,
+                UploadReply {
+                    previous,
+                    entry,
+                    changed,
+                    replayed: false,
+                    epoch,
+                },
+            )),
+        }
     }
-    let reply = UploadReply {
-        previous,
-        entry,
-        changed: uploaded.changed,
-        replayed: false,
-        epoch,
-    };
-    Ok((reply, true))
+    // The writes lock count shards (new entries) and keys: each kind in one
+    // order on every node, shards before keys, so that groups never wait
+    // for each other in a cycle (their entries are all locked already).
+    let mut writes = Script::new("writing uploads");
+    decided.sort_by_key(|(i, _)| {
+        let r = &requests[*i];
+        let steam_id = user_sql(r.user);
+        (r.board, r.period, count_shard(steam_id), steam_id)
+    });
+    // (request, where its entry write's sequence number is, its reply)
+    let mut written: Vec<(usize, Option<usize>, UploadReply)> = Vec::new();
+    for (i, reply) in decided {
+        let request = &requests[i];
+        let steam_id = user_sql(request.user);
+        let entry_write = if reply.changed {
+            let entry = &reply.entry;
+            Some(writes.execute(
+                &WRITE_ENTRY,
+                &[
+                    &request.board,
+                    &request.period,
+                    &steam_id,
+                    &entry.score,
+                    &Array(&entry.details),
+                    &entry.set_at,
+                    &reply.epoch,
+                    &reply.previous.is_none(),
+                    &count_shard(steam_id),
+                ],
+            )?)
+        } else {
+            None
+        };
+        written.push((i, entry_write, reply));
+    }
+    let mut keyed: Vec<(usize, bool)> = written
+        .iter()
+        .filter(|(i, _, _)| requests[*i].idempotency.is_some())
+        .map(|(i, _, reply)| (*i, reply.changed))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| {
+        let key = |r: &UploadRequest| {
+            let text = r
+                .idempotency
+                .as_ref()
+                .map(|(key, _)| key.as_str().to_owned());
+            (app_sql(r.app), user_sql(r.user), text)
+        };
+        key(&requests[*a]).cmp(&key(&requests[*b]))
+    });
+    for (i, changed) in keyed {
+        let request = &requests[i];
+        if let Some((key, fingerprint)) = &request.idempotency {
+            writes.execute(
+                &INSERT_UPLOAD_KEY,
+                &[
+                    &app_sql(request.app),
+                    &user_sql(request.user),
+                    &key.as_str(),
+                    &fingerprint.as_str(),
+                    &changed,
+                    &request.now,
+                ],
+            )?;
+        }
+    }
+    let committing = writes.statements() > 0;
+    if committing {
+        // Placeholders of uploads that wrote nothing are not committed.
+        for &i in &placeholders {
+            let r = &requests[i];
+            writes.execute(&DROP_PLACEHOLDER, &[&r.board, &r.period, &user_sql(r.user)])?;
+        }
+        writes.plain("COMMIT");
+        let answers = writes.run(raw).await?;
+        for (_, entry_write, reply) in &mut written {
+            if let Some(at) = entry_write {
+                let what = "writing an entry";
+                let Some(row) = answers[*at].rows.first() else {
+                    return Err(corrupt("an entry write drew no sequence number"));
+                };
+                reply.entry.seq = seq_from_sql(required(row.int8(0, what)?, "sequence number")?)?;
+            }
+        }
+    }
+    // Nothing to write: the placeholders' locks are given up by the rollback.
+    for (i, _, reply) in written {
+        replies[i] = Some(Ok(reply));
+    }
+    let replies = replies
+        .into_iter()
+        .map(|reply| {
+            reply.unwrap_or_else(|| {
+                Err(StoreError::Backend(
+                    "an upload of a group was not answered".into(),
+                ))
+            })
+        })
+        .collect();
+    Ok((replies, committing))
 }
 
 // ---- the change log ----
@@ -1232,5 +1402,128 @@ mod tests {
             .collect();
         assert!(plan.contains("board_entries_by_xid"), "{plan}");
         assert!(!plan.contains("board_entries_pkey"), "{plan}");
+    }
+
+    fn keyed(mut request: UploadRequest, key: &str, fingerprint: &str) -> UploadRequest {
+        request.idempotency = Some((
+            laurel_core::IdempotencyKey::from_stored(key.to_owned()),
+            laurel_core::Fingerprint::from_stored(fingerprint.to_owned()),
+        ));
+        request
+    }
+
+    /// One group of uploads that each end differently: each is answered as
+    /// it would be alone, the writes of the others commit, and no
+    /// placeholder row (a lock on an entry nobody wrote) is committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_answers_each_upload_alone_and_commits_no_placeholder() {
+        use laurel_core::leaderboard::UploadMethod::{ForceUpdate, KeepBest};
+        use laurel_store::conformance::{
+            BOARD_RESET_ACTION, board, board_audit, boards_app, upload_request, user,
+        };
+        const NOW: UnixTime = 1_760_000_000;
+
+        let url = laurel_testkit::postgres::PostgresServer::shared().database();
+        let store = PostgresStore::open(PostgresOptions::new(url.clone()))
+            .await
+            .expect("open");
+        let app = boards_app(&store, 60).await;
+        let feet = board(&store, app, "Feet Traveled").await;
+        // User 2's keyed upload, then a reset: its entry is gone, its key stays.
+        let gone = keyed(upload_request(&feet, user(2), KeepBest, 5, NOW), "k2", "f2");
+        store.upload_score(gone.clone()).await.expect("upload");
+        store
+            .reset_leaderboard(app, feet.id, board_audit(BOARD_RESET_ACTION))
+            .await
+            .expect("reset");
+        let feet = board(&store, app, "Feet Traveled").await;
+        let first = keyed(upload_request(&feet, user(5), KeepBest, 7, NOW), "k5", "f5");
+        store.upload_score(first).await.expect("upload");
+
+        let mut too_many = upload_request(&feet, user(4), ForceUpdate, 1, NOW);
+        too_many.details = vec![0; MAX_LEADERBOARD_DETAILS + 1];
+        let mut elsewhere = upload_request(&feet, user(7), ForceUpdate, 1, NOW);
+        elsewhere.board = feet.id + 1_000;
+        let group = vec![
+            upload_request(&feet, user(3), KeepBest, 10, NOW),
+            gone,
+            too_many,
+            keyed(
+                upload_request(&feet, user(5), KeepBest, 9, NOW),
+                "k5",
+                "other",
+            ),
+            elsewhere,
+            keyed(
+                upload_request(&feet, user(6), KeepBest, 12, NOW),
+                "k6",
+                "f6",
+            ),
+        ];
+        let mut lease = store.inner.lease().await.expect("lease");
+        let replies = upload_group(lease.client(), &group)
+            .await
+            .expect("the group");
+        drop(lease);
+
+        assert_eq!(replies.len(), group.len());
+        let wrote = |i: usize| {
+            let reply = replies[i].as_ref().expect("applied");
+            (reply.changed, reply.replayed, reply.entry.score)
+        };
+        assert_eq!(wrote(0), (true, false, 10));
+        assert_eq!(
+            wrote(1),
+            (true, true, 5),
+            "a replay answers its first answer"
+        );
+        assert!(
+            matches!(replies[2], Err(StoreError::Conflict(_))),
+            "{:?}",
+            replies[2]
+        );
+        assert!(
+            matches!(replies[3], Err(StoreError::IdempotencyConflict { .. })),
+            "{:?}",
+            replies[3]
+        );
+        assert!(
+            matches!(replies[4], Err(StoreError::NotFound(_))),
+            "{:?}",
+            replies[4]
+        );
+        assert_eq!(wrote(5), (true, false, 12));
+
+        let changes = store
+            .board_changes(app, feet.id, 0, 0)
+            .await
+            .expect("changes");
+        let scores: Vec<(u64, Option<i32>)> = changes
+            .changes
+            .iter()
+            .map(|c| (c.user.get(), c.entry.as_ref().map(|e| e.score)))
+            .collect();
+        assert_eq!(
+            scores,
+            [
+                (user(5).get(), Some(7)),
+                (user(3).get(), Some(10)),
+                (user(6).get(), Some(12))
+            ]
+        );
+        let (client, connection) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
+        tokio::spawn(connection);
+        let placeholders: i64 = client
+            .query_one("SELECT count(*) FROM board_entries WHERE seq = 0", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(placeholders, 0);
+        let listed = store.leaderboards(app, NOW).await.expect("list");
+        let count = listed
+            .iter()
+            .find(|b| b.board.id == feet.id)
+            .map(|b| b.entries);
+        assert_eq!(count, Some(3));
     }
 }

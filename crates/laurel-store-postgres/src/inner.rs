@@ -17,6 +17,8 @@ pub(crate) struct Inner {
     pub(crate) operation_timeout: Duration,
     pub(crate) schema_timeout: Duration,
     pub(crate) purge: PurgeState,
+    /// Uploads waiting for their group (`crate::upload_groups`).
+    pub(crate) uploads: crate::upload_groups::UploadQueue,
 }
 
 /// When this node last purged expired idempotency keys, and by which clock.

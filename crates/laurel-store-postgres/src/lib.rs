@@ -140,6 +140,7 @@ mod rows;
 mod script;
 mod store;
 pub mod tls;
+mod upload_groups;
 mod writes;
 
 use std::str::FromStr;
@@ -261,6 +262,7 @@ impl PostgresStore {
                 backlog: AtomicBool::new(false),
                 running: AtomicBool::new(false),
             },
+            uploads: upload_groups::UploadQueue::default(),
         };
         with_client!(&inner, inner.schema_timeout, |client| {
             migrations::migrate(client).await

@@ -275,6 +275,11 @@ impl Script {
         Ok(self.statements - 1)
     }
 
+    /// How many statements the script holds.
+    pub(crate) fn statements(&self) -> usize {
+        self.statements
+    }
+
     /// The SQL text, for tests.
     #[cfg(test)]
     pub(crate) fn sql(&self) -> &str {

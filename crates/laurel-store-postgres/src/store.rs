@@ -612,11 +612,11 @@ impl Store for PostgresStore {
 
     async fn upload_score(&self, request: UploadRequest) -> Result<UploadReply, StoreError> {
         let inner = &*self.inner;
-        let reply = with_client!(inner, inner.operation_timeout, |client| {
-            boards::upload(client, &request).await
-        })?;
-        if request.idempotency.is_some() {
-            inner.purge.clock.fetch_max(request.now, Ordering::Relaxed);
+        let keyed = request.idempotency.is_some();
+        let now = request.now;
+        let reply = crate::upload_groups::upload(&self.inner, request).await?;
+        if keyed {
+            inner.purge.clock.fetch_max(now, Ordering::Relaxed);
             purge_if_due(&self.inner);
         }
         Ok(reply)

@@ -318,3 +318,70 @@ pub async fn shared_catch_ups_miss_no_acknowledged_upload(store: std::sync::Arc<
         .expect("download");
     assert_eq!(fresh, all, "a node loading the board now agrees");
 }
+
+/// Uploads sent at once (which a backend may apply in groups): several of
+/// one entry each count (KeepBest keeps the best of them), and one key
+/// sent many times at once is applied once, the others replaying it.
+pub async fn concurrent_uploads_of_one_entry_and_one_key_apply_once(
+    store: std::sync::Arc<dyn Store>,
+) {
+    use std::sync::Arc;
+
+    use laurel_core::{Fingerprint, IdempotencyKey};
+
+    let app = boards_app(&*store, 53).await;
+    let feet = Arc::new(board(&*store, app, "Feet Traveled").await);
+    let mut tasks = Vec::new();
+    for i in 0..48u64 {
+        let (store, feet) = (Arc::clone(&store), Arc::clone(&feet));
+        tasks.push(tokio::spawn(async move {
+            let request = upload_request(
+                &feet,
+                user(i % 3 + 1),
+                UploadMethod::KeepBest,
+                i as i32,
+                NOW,
+            );
+            store.upload_score(request).await.expect("upload")
+        }));
+    }
+    for _ in 0..8 {
+        let (store, feet) = (Arc::clone(&store), Arc::clone(&feet));
+        tasks.push(tokio::spawn(async move {
+            let mut request = upload_request(&feet, user(9), UploadMethod::ForceUpdate, 77, NOW);
+            request.idempotency = Some((
+                IdempotencyKey::from_stored("once".to_owned()),
+                Fingerprint::from_stored("same".to_owned()),
+            ));
+            store.upload_score(request).await.expect("upload")
+        }));
+    }
+    let mut replays = 0;
+    for task in tasks {
+        let reply = task.await.expect("task");
+        if reply.replayed {
+            replays += 1;
+            assert_eq!(reply.entry.score, 77);
+        }
+    }
+    assert_eq!(replays, 7, "one of the eight applied the key");
+    let changes = store
+        .board_changes(app, feet.id, 0, 0)
+        .await
+        .expect("changes");
+    let mut best: Vec<(u64, Option<i32>)> = changes
+        .changes
+        .iter()
+        .map(|c| (c.user.get(), c.entry.as_ref().map(|e| e.score)))
+        .collect();
+    best.sort_unstable();
+    assert_eq!(
+        best,
+        [
+            (user(1).get(), Some(45)),
+            (user(2).get(), Some(46)),
+            (user(3).get(), Some(47)),
+            (user(9).get(), Some(77)),
+        ]
+    );
+}

@@ -342,6 +342,12 @@ macro_rules! conformance_suite {
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_uploads_of_one_entry_and_one_key_apply_once() {
+            let (_guard, store) = $fresh().await;
+            $crate::conformance::concurrent_uploads_of_one_entry_and_one_key_apply_once(::std::sync::Arc::from(store)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn shared_catch_ups_miss_no_acknowledged_upload() {
             let (_guard, store) = $fresh().await;
             $crate::conformance::shared_catch_ups_miss_no_acknowledged_upload(::std::sync::Arc::from(store)).await;

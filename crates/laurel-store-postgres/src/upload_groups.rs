@@ -1,0 +1,219 @@
+//! Group commit of leaderboard uploads on one node.
+//!
+//! An upload waits in the node's queue; up to [`GROUPS`] tasks each take
+//! the uploads waiting (at most [`GROUP_SIZE`], of distinct entries and
+//! distinct idempotency keys: a second upload of one entry waits for the
+//! next group) and apply them in one transaction
+//! ([`crate::boards::upload_group`]): two round trips and one `COMMIT` (one
+//! WAL flush) for the group, where each upload alone paid its own. Entries
+//! are locked in one order on every node, so groups never wait for each
+//! other in a cycle. A group that fails as a whole (the connection, the
+//! server, a deadlock rerun too often) is not the uploads' fault: each of
+//! its uploads is then applied alone, so that one upload can only ever
+//! fail itself.
+//!
+//! The groups run in their own tasks: a request given up by its caller (a
+//! client that disconnected) neither cancels a group nor loses its place.
+//! At most [`WAITING_UPLOADS`] uploads wait or are applied at once on a
+//! node; more wait for room.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use laurel_store::StoreError;
+use laurel_store::boards::UploadRequest;
+use tokio::sync::oneshot;
+
+use crate::boards::{self, Uploaded};
+use crate::inner::Inner;
+
+/// Groups in flight at once on one node: enough to keep PostgreSQL's
+/// cores busy while a group waits for its round trips and its flush.
+const GROUPS: usize = 2;
+
+/// Most uploads in one group.
+const GROUP_SIZE: usize = 64;
+
+/// Most uploads waiting or being applied on one node; more wait for room
+/// (backpressure, as the SQLite writer's bounded queue gives).
+pub(crate) const WAITING_UPLOADS: usize = 4_096;
+
+struct Waiting {
+    request: UploadRequest,
+    answer: oneshot::Sender<Uploaded>,
+}
+
+/// The node's waiting uploads and how many groups are running.
+pub(crate) struct UploadQueue {
+    state: Mutex<QueueState>,
+    /// One permit per upload waiting or being applied.
+    room: tokio::sync::Semaphore,
+}
+
+impl Default for UploadQueue {
+    fn default() -> UploadQueue {
+        UploadQueue::with_room(WAITING_UPLOADS)
+    }
+}
+
+impl UploadQueue {
+    fn with_room(uploads: usize) -> UploadQueue {
+        UploadQueue {
+            state: Mutex::default(),
+            room: tokio::sync::Semaphore::new(uploads),
+        }
+    }
+
+    /// Waits for room for one more upload; the room is given back when the
+    /// permit is dropped.
+    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
+        self.room
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the node is stopping".into()))
+    }
+}
+
+#[derive(Default)]
+struct QueueState {
+    waiting: VecDeque<Waiting>,
+    running: usize,
+}
+
+fn lock(queue: &UploadQueue) -> std::sync::MutexGuard<'_, QueueState> {
+    queue
+        .state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Applies `request` in the next group; its answer.
+pub(crate) async fn upload(inner: &Arc<Inner>, request: UploadRequest) -> Uploaded {
+    let _room = inner.uploads.admit().await?;
+    let (answer, answered) = oneshot::channel();
+    let start = {
+        let mut state = lock(&inner.uploads);
+        state.waiting.push_back(Waiting { request, answer });
+        let start = state.running < GROUPS;
+        if start {
+            state.running += 1;
+        }
+        start
+    };
+    if start {
+        tokio::spawn(run_groups(Arc::clone(inner)));
+    }
+    answered.await.unwrap_or_else(|_| {
+        Err(StoreError::Unavailable(
+            "the node stopped before the upload was applied".into(),
+        ))
+    })
+}
+
+/// The next group: the waiting uploads in order, but for those whose entry
+/// or key is already in it (they keep their place for the next one).
+fn next_group(inner: &Inner) -> Vec<Waiting> {
+    let mut state = lock(&inner.uploads);
+    let mut group = Vec::new();
+    let mut entries = HashSet::new();
+    let mut keys = HashSet::new();
+    let mut left = VecDeque::new();
+    while let Some(waiting) = state.waiting.pop_front() {
+        let r = &waiting.request;
+        let entry = (r.board, r.period, r.user);
+        let key = r
+            .idempotency
+            .as_ref()
+            .map(|(key, _)| (r.app, r.user, key.as_str().to_owned()));
+        let clash = entries.contains(&entry) || key.as_ref().is_some_and(|k| keys.contains(k));
+        if group.len() == GROUP_SIZE || clash {
+            left.push_back(waiting);
+            continue;
+        }
+        entries.insert(entry);
+        if let Some(key) = key {
+            keys.insert(key);
+        }
+        group.push(waiting);
+    }
+    state.waiting = left;
+    if group.is_empty() {
+        state.running -= 1;
+    }
+    group
+}
+
+/// Runs groups until no upload is waiting.
+async fn run_groups(inner: Arc<Inner>) {
+    loop {
+        let group = next_group(&inner);
+        if group.is_empty() {
+            return;
+        }
+        let (requests, answers): (Vec<UploadRequest>, Vec<oneshot::Sender<Uploaded>>) = group
+            .into_iter()
+            .map(|waiting| (waiting.request, waiting.answer))
+            .unzip();
+        let replies = apply(&inner, &requests).await;
+        for (answer, reply) in answers.into_iter().zip(replies) {
+            // A caller that gave up has nobody to answer.
+            let _ = answer.send(reply);
+        }
+    }
+}
+
+/// The group's answers, one per request.
+async fn apply(inner: &Inner, requests: &[UploadRequest]) -> Vec<Uploaded> {
+    match in_one_transaction(inner, requests).await {
+        Ok(replies) => replies,
+        Err(e) if requests.len() == 1 => vec![Err(e)],
+        Err(_) => {
+            let mut replies = Vec::with_capacity(requests.len());
+            for request in requests {
+                let alone = in_one_transaction(inner, std::slice::from_ref(request)).await;
+                replies.push(alone.and_then(|mut one| {
+                    one.pop().unwrap_or_else(|| {
+                        Err(StoreError::Backend("an upload was not answered".into()))
+                    })
+                }));
+            }
+            replies
+        }
+    }
+}
+
+/// `requests` in one transaction, rerun as the store reruns its work.
+async fn in_one_transaction(
+    inner: &Inner,
+    requests: &[UploadRequest],
+) -> Result<Vec<Uploaded>, StoreError> {
+    with_client!(inner, inner.operation_timeout, |client| {
+        boards::upload_group(client, requests).await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// At the bound, one more upload waits for room (it is not refused and
+    /// does not get in), and gets in once an upload ahead of it is done.
+    #[tokio::test]
+    async fn an_upload_past_the_bound_waits_for_room() {
+        let queue = UploadQueue::with_room(1);
+        let first = queue.admit().await.expect("room");
+        let waiting = tokio::time::timeout(Duration::from_millis(50), queue.admit()).await;
+        assert!(waiting.is_err(), "a second upload got in past the bound");
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(10), queue.admit())
+            .await
+            .expect("room again");
+        assert!(second.is_ok());
+        assert_eq!(
+            UploadQueue::default().room.available_permits(),
+            WAITING_UPLOADS
+        );
+    }
+}
