@@ -41,13 +41,16 @@ pub(crate) const WAITING_UPLOADS: usize = 4_096;
 struct Waiting {
     request: UploadRequest,
     answer: oneshot::Sender<Uploaded>,
+    /// Its room in the queue, given back once it is answered (not when its
+    /// caller gives up: it is still applied).
+    room: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// The node's waiting uploads and how many groups are running.
 pub(crate) struct UploadQueue {
     state: Mutex<QueueState>,
     /// One permit per upload waiting or being applied.
-    room: tokio::sync::Semaphore,
+    room: Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for UploadQueue {
@@ -60,15 +63,15 @@ impl UploadQueue {
     fn with_room(uploads: usize) -> UploadQueue {
         UploadQueue {
             state: Mutex::default(),
-            room: tokio::sync::Semaphore::new(uploads),
+            room: Arc::new(tokio::sync::Semaphore::new(uploads)),
         }
     }
 
     /// Waits for room for one more upload; the room is given back when the
     /// permit is dropped.
-    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, StoreError> {
-        self.room
-            .acquire()
+    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
+        Arc::clone(&self.room)
+            .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("the node is stopping".into()))
     }
@@ -89,11 +92,15 @@ fn lock(queue: &UploadQueue) -> std::sync::MutexGuard<'_, QueueState> {
 
 /// Applies `request` in the next group; its answer.
 pub(crate) async fn upload(inner: &Arc<Inner>, request: UploadRequest) -> Uploaded {
-    let _room = inner.uploads.admit().await?;
+    let room = inner.uploads.admit().await?;
     let (answer, answered) = oneshot::channel();
     let start = {
         let mut state = lock(&inner.uploads);
-        state.waiting.push_back(Waiting { request, answer });
+        state.waiting.push_back(Waiting {
+            request,
+            answer,
+            room,
+        });
         let start = state.running < GROUPS;
         if start {
             state.running += 1;
@@ -150,14 +157,17 @@ async fn run_groups(inner: Arc<Inner>) {
         if group.is_empty() {
             return;
         }
-        let (requests, answers): (Vec<UploadRequest>, Vec<oneshot::Sender<Uploaded>>) = group
-            .into_iter()
-            .map(|waiting| (waiting.request, waiting.answer))
-            .unzip();
+        let mut requests = Vec::with_capacity(group.len());
+        let mut answers = Vec::with_capacity(group.len());
+        for waiting in group {
+            requests.push(waiting.request);
+            answers.push((waiting.answer, waiting.room));
+        }
         let replies = apply(&inner, &requests).await;
-        for (answer, reply) in answers.into_iter().zip(replies) {
+        for ((answer, room), reply) in answers.into_iter().zip(replies) {
             // A caller that gave up has nobody to answer.
             let _ = answer.send(reply);
+            drop(room);
         }
     }
 }
