@@ -17,8 +17,8 @@ pub(crate) struct Inner {
     pub(crate) operation_timeout: Duration,
     pub(crate) schema_timeout: Duration,
     pub(crate) purge: PurgeState,
-    /// Uploads waiting for their group (`crate::upload_groups`).
-    pub(crate) uploads: crate::upload_groups::UploadQueue,
+    /// Uploads waiting for their group (`crate::upload_queue`).
+    pub(crate) uploads: crate::upload_queue::UploadQueue,
 }
 
 /// When this node last purged expired idempotency keys, and by which clock.

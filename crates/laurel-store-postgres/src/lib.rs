@@ -130,6 +130,8 @@
 mod attempt;
 mod audit;
 mod boards;
+#[cfg(test)]
+mod boards_checks;
 mod connection;
 mod figures;
 mod inner;
@@ -141,6 +143,7 @@ mod script;
 mod store;
 pub mod tls;
 mod upload_groups;
+mod upload_queue;
 mod writes;
 
 use std::str::FromStr;
@@ -262,7 +265,7 @@ impl PostgresStore {
                 backlog: AtomicBool::new(false),
                 running: AtomicBool::new(false),
             },
-            uploads: upload_groups::UploadQueue::default(),
+            uploads: Default::default(),
         };
         with_client!(&inner, inner.schema_timeout, |client| {
             migrations::migrate(client).await

@@ -14,11 +14,11 @@
 //!
 //! The groups run in their own tasks: a request given up by its caller (a
 //! client that disconnected) neither cancels a group nor loses its place.
-//! At most [`WAITING_UPLOADS`] uploads wait or are applied at once on a
+//! At most [`crate::upload_queue::WAITING_UPLOADS`] uploads wait or are applied at once on a
 //! node; more wait for room.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use laurel_store::StoreError;
 use laurel_store::boards::UploadRequest;
@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::boards::{self, Uploaded};
 use crate::inner::Inner;
+use crate::upload_queue::{Waiting, lock};
 
 /// Groups in flight at once on one node: enough to keep PostgreSQL's
 /// cores busy while a group waits for its round trips and its flush.
@@ -33,62 +34,6 @@ const GROUPS: usize = 2;
 
 /// Most uploads in one group.
 const GROUP_SIZE: usize = 64;
-
-/// Most uploads waiting or being applied on one node; more wait for room
-/// (backpressure, as the SQLite writer's bounded queue gives).
-pub(crate) const WAITING_UPLOADS: usize = 4_096;
-
-struct Waiting {
-    request: UploadRequest,
-    answer: oneshot::Sender<Uploaded>,
-    /// Its room in the queue, given back once it is answered (not when its
-    /// caller gives up: it is still applied).
-    room: tokio::sync::OwnedSemaphorePermit,
-}
-
-/// The node's waiting uploads and how many groups are running.
-pub(crate) struct UploadQueue {
-    state: Mutex<QueueState>,
-    /// One permit per upload waiting or being applied.
-    room: Arc<tokio::sync::Semaphore>,
-}
-
-impl Default for UploadQueue {
-    fn default() -> UploadQueue {
-        UploadQueue::with_room(WAITING_UPLOADS)
-    }
-}
-
-impl UploadQueue {
-    fn with_room(uploads: usize) -> UploadQueue {
-        UploadQueue {
-            state: Mutex::default(),
-            room: Arc::new(tokio::sync::Semaphore::new(uploads)),
-        }
-    }
-
-    /// Waits for room for one more upload; the room is given back when the
-    /// permit is dropped.
-    async fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, StoreError> {
-        Arc::clone(&self.room)
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Unavailable("the node is stopping".into()))
-    }
-}
-
-#[derive(Default)]
-struct QueueState {
-    waiting: VecDeque<Waiting>,
-    running: usize,
-}
-
-fn lock(queue: &UploadQueue) -> std::sync::MutexGuard<'_, QueueState> {
-    queue
-        .state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Applies `request` in the next group; its answer.
 pub(crate) async fn upload(inner: &Arc<Inner>, request: UploadRequest) -> Uploaded {
@@ -200,30 +145,4 @@ async fn in_one_transaction(
     with_client!(inner, inner.operation_timeout, |client| {
         boards::upload_group(client, requests).await
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    /// At the bound, one more upload waits for room (it is not refused and
-    /// does not get in), and gets in once an upload ahead of it is done.
-    #[tokio::test]
-    async fn an_upload_past_the_bound_waits_for_room() {
-        let queue = UploadQueue::with_room(1);
-        let first = queue.admit().await.expect("room");
-        let waiting = tokio::time::timeout(Duration::from_millis(50), queue.admit()).await;
-        assert!(waiting.is_err(), "a second upload got in past the bound");
-        drop(first);
-        let second = tokio::time::timeout(Duration::from_secs(10), queue.admit())
-            .await
-            .expect("room again");
-        assert!(second.is_ok());
-        assert_eq!(
-            UploadQueue::default().room.available_permits(),
-            WAITING_UPLOADS
-        );
-    }
 }
