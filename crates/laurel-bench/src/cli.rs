@@ -92,7 +92,7 @@ pub(crate) struct PgFlags {
     /// pgbench threads (`-j`).
     #[arg(long, default_value_t = 2)]
     pub(crate) pgbench_jobs: usize,
-    /// Rounds of the three phases (each round in an order rotated by one);
+    /// Rounds of the four phases (each round in an order rotated by one);
     /// the summary pools every round's measured windows. The speed of a
     /// shared VM drifts by tens of percent within a minute: one round per
     /// phase would compare phases run at different speeds.

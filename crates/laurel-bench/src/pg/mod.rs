@@ -8,10 +8,13 @@
 //! 2. **Laurel, 1 node**: `laurel serve --database postgres://…`, the store
 //!    requests of the foundation bench's store phase over HTTP;
 //! 3. **Laurel, 2 nodes**: two `laurel serve` on one database, the clients
-//!    split between them.
+//!    split between them;
+//! 4. **Laurel, 1 node, progress reads**: every client reads its own
+//!    user's progress (20 stats, 25 of 50 achievements unlocked) as fast as
+//!    it is answered: the read tail of issue 16 (its p99 and max).
 //!
 //! Every phase gets a fresh database (dropped after it) and a `CHECKPOINT` first. With
-//! `--rounds N` the three phases run N times, each round in an order
+//! `--rounds N` the four phases run N times, each round in an order
 //! rotated by one, and the summary pools the rounds. The ratios
 //! `1 node / pgbench` (target ≥ 0.7) and `2 nodes / 1 node` are printed,
 //! never asserted; the exit code is 1 only when a phase could not run or a
@@ -38,7 +41,7 @@ use crate::settings::WARMUP;
 use crate::stats::{Latencies, Us};
 use cluster::Cluster;
 use figures::Figures;
-use nodes::laurel_phase;
+use nodes::{Shape, Workload, laurel_phase};
 use pgbench::pgbench_phase;
 
 /// The bar for one node on PostgreSQL: `1 node / pgbench` at or above this,
@@ -119,9 +122,9 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
         .enable_all()
         .build()?;
 
-    // Each round runs the three phases, in an order rotated by one per
+    // Each round runs the four phases, in an order rotated by one per
     // round, so that a drift of the machine's speed during the run (or the
-    // position of a phase) weighs on all three alike.
+    // position of a phase) weighs on all four alike.
     let rounds = flags.rounds.max(1);
     let jobs = flags.pgbench_jobs.max(1);
     let pool = |nodes: usize| {
@@ -140,11 +143,15 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
             "Laurel, 2 nodes (--db-pool-size {} each), stores over HTTP",
             pool(2)
         ),
+        format!(
+            "Laurel, 1 node (--db-pool-size {}), progress reads over HTTP",
+            pool(1)
+        ),
     ];
-    let mut outcomes: [Vec<Outcome>; 3] = Default::default();
+    let mut outcomes: [Vec<Outcome>; 4] = Default::default();
     for round in 0..rounds {
-        for k in 0..3 {
-            let phase = (round + k) % 3;
+        for k in 0..4 {
+            let phase = (round + k) % 4;
             let outcome = match phase {
                 0 => runtime.block_on(pgbench_phase(
                     &cluster,
@@ -154,18 +161,36 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
                     jobs,
                     duration,
                 )),
-                n => runtime.block_on(laurel_phase(
-                    &cluster,
-                    &laurel_bin,
-                    work.path(),
-                    n,
-                    pool(n),
-                    clients,
-                    duration,
-                )),
+                n => {
+                    let shape = if n == 3 {
+                        Shape {
+                            nodes: 1,
+                            pool: pool(1),
+                            workload: Workload::Reads,
+                        }
+                    } else {
+                        Shape {
+                            nodes: n,
+                            pool: pool(n),
+                            workload: Workload::Stores,
+                        }
+                    };
+                    runtime.block_on(laurel_phase(
+                        &cluster,
+                        &laurel_bin,
+                        work.path(),
+                        shape,
+                        clients,
+                        duration,
+                    ))
+                }
             }
             .map_err(|e| format!("{e:#}"));
-            let unit = if phase == 0 { "tx/s" } else { "stores/s" };
+            let unit = match phase {
+                0 => "tx/s",
+                3 => "reads/s",
+                _ => "stores/s",
+            };
             print_phase(
                 &format!(
                     "[round {}/{rounds}, {}] {}",
@@ -192,11 +217,11 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
         }
     }
     println!("load average at end: {}", loadavg());
-    let [pgbench, one, two] = outcomes.map(|o| merge(o, duration));
+    let [pgbench, one, two, reads] = outcomes.map(|o| merge(o, duration));
     if rounds > 1 {
         println!("all {rounds} rounds together (every measured window of a phase pooled):");
     }
-    Ok(summary(&pgbench, &one, &two))
+    Ok(summary(&pgbench, &one, &two, &reads))
 }
 
 /// The rounds of one phase as one: completions over all measured windows,
@@ -290,7 +315,7 @@ fn cpu_text(c: &GroupCpu) -> String {
 }
 
 /// Prints the table and the ratios; returns whether the run is valid.
-fn summary(pgbench: &Outcome, one: &Outcome, two: &Outcome) -> bool {
+fn summary(pgbench: &Outcome, one: &Outcome, two: &Outcome, reads: &Outcome) -> bool {
     println!("| phase | throughput | p50 | p99 | max | errors | CPU (cores) |");
     println!("|---|---|---|---|---|---|---|");
     let mut problems = Vec::new();
@@ -299,6 +324,7 @@ fn summary(pgbench: &Outcome, one: &Outcome, two: &Outcome) -> bool {
         ("pgbench, same transaction", "tx/s", pgbench),
         ("Laurel, 1 node", "stores/s", one),
         ("Laurel, 2 nodes", "stores/s", two),
+        ("Laurel, 1 node, progress reads", "reads/s", reads),
     ] {
         match o {
             Ok(f) => {

@@ -11,7 +11,7 @@ use super::cluster::{Cluster, per_tx};
 use super::figures::Figures;
 use crate::child::{ChildGuard, Counted, GroupMeter};
 use crate::load::{self, Phase};
-use crate::requests::store_requests;
+use crate::requests::{read_requests, store_requests};
 use crate::servers::LOAD_RATE_ARGS;
 use crate::settings::{ADMIN_TOKEN, STARTUP_TIMEOUT, WARMUP};
 
@@ -44,15 +44,38 @@ pub(super) fn start_node(
     )
 }
 
+/// What the clients of a Laurel phase send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Workload {
+    /// The foundation bench's stores, the clients split over the nodes.
+    Stores,
+    /// Progress reads (`GET …/progress` of a user with 20 stats and 25 of
+    /// 50 achievements unlocked), on the first node: issue 16's read tail.
+    Reads,
+}
+
+/// The nodes of a Laurel phase and what their clients send.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Shape {
+    pub(super) nodes: usize,
+    /// Connections per node.
+    pub(super) pool: u16,
+    pub(super) workload: Workload,
+}
+
 pub(super) async fn laurel_phase(
     cluster: &Cluster,
     bin: &Path,
     work: &Path,
-    nodes: usize,
-    pool: u16,
+    shape: Shape,
     clients: usize,
     duration: Duration,
 ) -> Result<Figures> {
+    let Shape {
+        nodes,
+        pool,
+        workload,
+    } = shape;
     let (db, url) = cluster.database()?;
     // One after the other: the first creates the tables and demo app 480.
     let mut guards = Vec::new();
@@ -69,7 +92,10 @@ pub(super) async fn laurel_phase(
     }
     cluster.checkpoint()?;
     let before = cluster.snapshot(&db)?;
-    let make = store_requests(&addrs, clients).await?;
+    let make = match workload {
+        Workload::Stores => store_requests(&addrs, clients).await?,
+        Workload::Reads => read_requests(addrs[0], clients).await?,
+    };
     let mut groups: Vec<(String, Counted)> = guards
         .iter()
         .enumerate()
@@ -118,7 +144,11 @@ pub(super) async fn laurel_phase(
         cpu,
         per_tx: Some(per_tx(&before, &after, stores)),
         notes: vec![format!(
-            "store response {} B; clients per node: {}",
+            "{} response {} B; clients per node: {}",
+            match workload {
+                Workload::Stores => "store",
+                Workload::Reads => "read",
+            },
             result.last_body_len,
             (0..nodes)
                 .map(|n| (n..clients).step_by(nodes).count().to_string())
