@@ -1989,3 +1989,39 @@ mod leaderboards {
         assert_eq!(next.entry.seq, 4);
     }
 }
+
+/// `warm` opens the whole pool at once (a node about to serve), and the
+/// store then answers from those connections without opening more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_opens_every_connection_of_the_pool() {
+    let url = new_database().await;
+    let mut options = PostgresOptions::new(url.as_str());
+    options.max_connections = 6;
+    let store = PostgresStore::open(options).await.expect("open");
+    let db: String = url.rsplit('/').next().expect("a database name").to_owned();
+    let raw = raw(&url).await;
+    let count = || async {
+        let row = raw
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = $1 AND application_name = 'laurel'",
+                &[&db],
+            )
+            .await
+            .expect("count");
+        row.get::<_, i64>(0)
+    };
+    assert_eq!(store.warm().await.expect("warm"), 6);
+    // The connection that migrated was closed when the store opened; its
+    // backend may take a moment to go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while count().await != 6 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(count().await, 6);
+    store
+        .progress(app(1), user(1))
+        .await
+        .expect_err("no such app yet");
+    assert_eq!(count().await, 6, "answered from the warm pool");
+}

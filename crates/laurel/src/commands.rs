@@ -44,11 +44,17 @@ async fn run_async(cli: Cli) -> Result<(), Failure> {
 
 /// Opens the store named by `--database` or `--data-dir`.
 async fn open_store(args: &StoreArgs) -> Result<Arc<dyn Store>, Failure> {
+    open_store_warm(args, false).await
+}
+
+/// [`open_store`], with every connection of a PostgreSQL pool opened at
+/// once when `warm` (a node about to serve).
+async fn open_store_warm(args: &StoreArgs, warm: bool) -> Result<Arc<dyn Store>, Failure> {
     let database = match &args.database {
         None => DatabaseUrl::Sqlite(args.data_dir.join("laurel.sqlite3")),
         Some(url) => DatabaseUrl::parse(url).map_err(about_flag("--database"))?,
     };
-    open_database(&database, args.db_pool_size).await
+    open_database(&database, args.db_pool_size, warm).await
 }
 
 fn init_logging(format: LogFormat) {
@@ -105,7 +111,7 @@ async fn serve(args: &ServeArgs) -> Result<(), Failure> {
     if config.admin_token.is_none() {
         tracing::info!("admin API disabled: set LAUREL_ADMIN_TOKEN to enable it");
     }
-    let store = open_store(&args.store).await?;
+    let store = open_store_warm(&args.store, true).await?;
     let app = laurel_server::Application::build(config, store.clone())
         .await
         .context("starting the server")?;

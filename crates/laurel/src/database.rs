@@ -52,10 +52,14 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Opens a store; `pool_size` is PostgreSQL's connection pool.
+/// Opens a store; `pool_size` is PostgreSQL's connection pool. With
+/// `warm`, every connection of the pool is opened now (a node about to
+/// serve: [`PostgresStore::warm`]); one that cannot be is logged, and the
+/// pool opens it later when it is needed.
 pub async fn open_database(
     database: &DatabaseUrl,
     pool_size: u16,
+    warm: bool,
 ) -> Result<Arc<dyn Store>, Failure> {
     match database {
         DatabaseUrl::Postgres(url) => {
@@ -64,6 +68,16 @@ pub async fn open_database(
             let store = PostgresStore::open(options)
                 .await
                 .with_context(|| format!("opening the database {database}"))?;
+            if warm {
+                match store.warm().await {
+                    Ok(open) => tracing::info!(connections = open, "database pool opened"),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        pool_size,
+                        "could not open the whole database pool now; it opens connections as they are needed"
+                    ),
+                }
+            }
             Ok(Arc::new(store))
         }
         DatabaseUrl::Sqlite(path) => {

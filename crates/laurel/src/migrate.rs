@@ -116,7 +116,7 @@ pub async fn run(args: MigrateArgs) -> Result<(), Failure> {
     }
     let pool = args.db_pool_size;
     let in_flight = usize::from(pool);
-    let source = open_database(&from, pool).await?;
+    let source = open_database(&from, pool, false).await?;
     let apps = choose_apps(&*source, &from, &wanted).await?;
     if apps.is_empty() {
         eprintln!("laurel migrate: the source has no apps; nothing to do");
@@ -126,7 +126,7 @@ pub async fn run(args: MigrateArgs) -> Result<(), Failure> {
     let target_absent = args.dry_run && matches!(&to, DatabaseUrl::Sqlite(path) if !path.exists());
     let target = match target_absent {
         true => None,
-        false => Some(open_database(&to, pool).await?),
+        false => Some(open_database(&to, pool, false).await?),
     };
     if let Some(target) = &target {
         refuse_occupied(&**target, &apps).await?;
