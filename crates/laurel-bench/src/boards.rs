@@ -151,34 +151,19 @@ pub(crate) fn run(cli: &Cli, flags: &BoardFlags) -> Result<bool> {
             &work.path().join("uploads.sqlite3"),
             SqliteOptions::default(),
         )?);
-        println!("| round | baseline (1 commit/tx, 1 thread) uploads/s | Laurel (store + rank, {} clients) uploads/s | p50 µs | p99 µs | ratio |", cli.clients);
-        println!("|---|---|---|---|---|---|");
-        let (mut base_total, mut laurel_total) = (0.0, 0.0);
-        for round in 0..rounds {
-            let mut base = 0.0;
-            let mut laurel = None;
-            for side in 0..2 {
-                if (side + round) % 2 == 0 {
-                    let path = work.path().join(format!("baseline-{round}.sqlite3"));
-                    base = sqlite_upload_baseline(&path, duration)?;
-                } else {
-                    laurel = Some(uploads(Arc::clone(&store), cli.clients, duration).await?);
-                }
-            }
-            let (rate, lat) = laurel.ok_or_else(|| anyhow!("no Laurel side ran"))?;
-            println!(
-                "| {} | {base:.0} | {rate:.0} | {} | {} | {:.2} |",
-                round + 1,
-                lat.p50(),
-                lat.p99(),
-                rate / base
-            );
-            base_total += base;
-            laurel_total += rate;
-        }
+        let ratio = alternating_rounds(
+            rounds,
+            "baseline (1 commit/tx, 1 thread)",
+            |round| {
+                let path = work.path().join(format!("baseline-{round}.sqlite3"));
+                std::future::ready(sqlite_upload_baseline(&path, duration))
+            },
+            || uploads(Arc::clone(&store), cli.clients, duration),
+        )
+        .await?;
         println!(
-            "ratio Laurel / baseline, {rounds} rounds pooled: {:.2} (the plan: at least 2)",
-            laurel_total / base_total
+            "ratio Laurel / baseline, {rounds} rounds pooled, {} clients: {ratio:.2} (the plan: at least 2)",
+            cli.clients
         );
         Ok::<(), anyhow::Error>(())
     })?;
@@ -462,38 +447,62 @@ async fn pg_hot_board(
     let script = work.join("laurel-upload.pgbench.sql");
     std::fs::write(&script, pg_upload_script(hot.id))?;
     println!("pgbench script: {}", script.display());
+    let ratio = alternating_rounds(
+        rounds,
+        "pgbench, the same transaction",
+        |_| std::future::ready(pgbench(server, &bench_db, &script, clients, duration)),
+        || uploads(Arc::clone(&store), clients, duration),
+    )
+    .await?;
     println!(
-        "| round | Laurel (store + rank) uploads/s | p50 µs | p99 µs | pgbench uploads/s | ratio |"
+        "ratio Laurel / pgbench, {} rounds pooled, {clients} clients: {ratio:.2} (the plan: at least 0.7)",
+        rounds.max(1)
+    );
+    Ok(())
+}
+
+/// `rounds` rounds of a baseline's rate against Laurel's uploads, the side
+/// that goes first alternating, so that a drift of the machine weighs on
+/// both alike; prints a row per round and answers the pooled ratio.
+async fn alternating_rounds<B, BF, L, LF>(
+    rounds: usize,
+    baseline: &str,
+    mut base: B,
+    mut laurel: L,
+) -> Result<f64>
+where
+    B: FnMut(usize) -> BF,
+    BF: std::future::Future<Output = Result<f64>>,
+    L: FnMut() -> LF,
+    LF: std::future::Future<Output = Result<(f64, Latencies)>>,
+{
+    println!(
+        "| round | {baseline} uploads/s | Laurel (store + rank) uploads/s | p50 µs | p99 µs | ratio |"
     );
     println!("|---|---|---|---|---|---|");
-    let (mut laurel_total, mut pgbench_total) = (0.0, 0.0);
+    let (mut base_total, mut laurel_total) = (0.0, 0.0);
     for round in 0..rounds.max(1) {
-        let mut laurel = None;
-        let mut tps = 0.0;
+        let mut base_rate = 0.0;
+        let mut ours = None;
         for side in 0..2 {
             if (side + round) % 2 == 0 {
-                laurel = Some(uploads(Arc::clone(&store), clients, duration).await?);
+                base_rate = base(round).await?;
             } else {
-                tps = pgbench(server, &bench_db, &script, clients, duration)?;
+                ours = Some(laurel().await?);
             }
         }
-        let (rate, lat) = laurel.ok_or_else(|| anyhow!("no Laurel side ran"))?;
+        let (rate, lat) = ours.ok_or_else(|| anyhow!("no Laurel side ran"))?;
         println!(
-            "| {} | {rate:.0} | {} | {} | {tps:.0} | {:.2} |",
+            "| {} | {base_rate:.0} | {rate:.0} | {} | {} | {:.2} |",
             round + 1,
             lat.p50(),
             lat.p99(),
-            rate / tps
+            rate / base_rate
         );
+        base_total += base_rate;
         laurel_total += rate;
-        pgbench_total += tps;
     }
-    println!(
-        "ratio Laurel / pgbench, {} rounds pooled, {clients} clients: {:.2} (the plan: at least 0.7)",
-        rounds.max(1),
-        laurel_total / pgbench_total
-    );
-    Ok(())
+    Ok(laurel_total / base_total)
 }
 
 /// One `pgbench` run of `script` on `db`; its transactions per second.
