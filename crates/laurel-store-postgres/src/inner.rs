@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
+use laurel_store::boards::{UploadReply, UploadRequest};
+use laurel_store::{StoreReply, StoreRequest};
 
+use crate::group_queue::Queue;
 use crate::rows::SchemaCache;
 
 /// What every call shares: the pool, the parsed schemas, the bounds, and
@@ -17,8 +20,10 @@ pub(crate) struct Inner {
     pub(crate) operation_timeout: Duration,
     pub(crate) schema_timeout: Duration,
     pub(crate) purge: PurgeState,
-    /// Uploads waiting for their group (`crate::upload_queue`).
-    pub(crate) uploads: crate::upload_queue::UploadQueue,
+    /// Uploads waiting for their group (`crate::upload_groups`).
+    pub(crate) uploads: Queue<UploadRequest, UploadReply>,
+    /// Stores waiting for their group (`crate::store_groups`).
+    pub(crate) stores: Queue<StoreRequest, StoreReply>,
 }
 
 /// When this node last purged expired idempotency keys, and by which clock.

@@ -134,6 +134,7 @@ mod boards;
 mod boards_checks;
 mod connection;
 mod figures;
+mod group_queue;
 mod inner;
 mod migrations;
 mod options;
@@ -143,7 +144,7 @@ mod script;
 mod store;
 pub mod tls;
 mod upload_groups;
-mod upload_queue;
+mod store_groups;
 mod writes;
 
 use std::str::FromStr;
@@ -266,6 +267,7 @@ impl PostgresStore {
                 running: AtomicBool::new(false),
             },
             uploads: Default::default(),
+            stores: Default::default(),
         };
         with_client!(&inner, inner.schema_timeout, |client| {
             migrations::migrate(client).await

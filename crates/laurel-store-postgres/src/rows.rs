@@ -144,6 +144,27 @@ impl Cells for SimpleQueryRow {
     }
 }
 
+impl<T: Cells + ?Sized> Cells for &T {
+    fn int2(&self, i: usize, what: &'static str) -> Result<Option<i16>, Failure> {
+        (**self).int2(i, what)
+    }
+    fn int8(&self, i: usize, what: &'static str) -> Result<Option<i64>, Failure> {
+        (**self).int8(i, what)
+    }
+    fn float4(&self, i: usize, what: &'static str) -> Result<Option<f32>, Failure> {
+        (**self).float4(i, what)
+    }
+    fn float8(&self, i: usize, what: &'static str) -> Result<Option<f64>, Failure> {
+        (**self).float8(i, what)
+    }
+    fn boolean(&self, i: usize, what: &'static str) -> Result<Option<bool>, Failure> {
+        (**self).boolean(i, what)
+    }
+    fn text(&self, i: usize, what: &'static str) -> Result<Option<String>, Failure> {
+        (**self).text(i, what)
+    }
+}
+
 fn parse_cell<T: std::str::FromStr>(
     row: &SimpleQueryRow,
     i: usize,
@@ -348,21 +369,10 @@ pub(crate) const LOCKING_USER: &str = "locking a user";
 /// Parameters: app, user. Its row is the user's lock (see [`lock_user`]).
 pub(crate) const LOCK_USER: &str =
     "SELECT version FROM users WHERE app_id = $1 AND steam_id = $2 FOR UPDATE";
-/// Parameters: app, user. Creates the user at version 1, or locks their row
-/// and moves their version on by one; answers the new version. One
-/// statement where a lock, a read and an update would be three: a store
-/// always writes the next version, and one that writes nothing rolls back.
-pub(crate) const BUMP_USER: Prepared = Prepared {
-    name: "laurel_bump_user",
-    params: "int8, int8",
-    sql: "INSERT INTO users (app_id, steam_id, version) VALUES ($1, $2, 1) \
-          ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 \
-          RETURNING version",
-};
 /// Locks the user's row until the transaction ends, so that every store and
 /// reset of one user, from any node, runs one after the other; returns the
 /// version (`None` for a user never written, who has no row to lock: a
-/// store creates it with [`BUMP_USER`]).
+/// store creates it, see `crate::store_groups`).
 pub(crate) async fn lock_user<C: GenericClient>(
     client: &C,
     app: AppId,
@@ -418,6 +428,13 @@ pub(crate) fn progress_from_rows<R: Cells>(
     )
 }
 
+/// One stat row to write: app, user, name, value.
+pub(crate) type StatWrite<'a> = (AppId, SteamId, &'a ApiName, &'a StatValue);
+
+/// One achievement row to write: app, user, name, state; `None` (back to
+/// the default: cleared) deletes the row.
+pub(crate) type AchievementWrite<'a> = (AppId, SteamId, &'a ApiName, Option<&'a AchievementState>);
+
 /// Adds the write of the given stats of a user (one statement for all of
 /// them; none when there are none).
 pub(crate) fn write_stats(
@@ -426,17 +443,31 @@ pub(crate) fn write_stats(
     user: SteamId,
     stats: &[(&ApiName, &StatValue)],
 ) -> Result<(), Failure> {
-    if stats.is_empty() {
+    let rows: Vec<StatWrite<'_>> = stats
+        .iter()
+        .map(|(name, value)| (app, user, *name, *value))
+        .collect();
+    write_stat_rows(script, &rows)
+}
+
+/// Adds the write of stat rows of any users (one statement for all of
+/// them; none when there are none). Each (app, user, name) at most once.
+pub(crate) fn write_stat_rows(script: &mut Script, rows: &[StatWrite<'_>]) -> Result<(), Failure> {
+    if rows.is_empty() {
         return Ok(());
     }
-    let mut names = Vec::with_capacity(stats.len());
-    let mut kinds = Vec::with_capacity(stats.len());
-    let mut ints: Vec<Option<i64>> = Vec::with_capacity(stats.len());
-    let mut floats: Vec<Option<f32>> = Vec::with_capacity(stats.len());
-    let mut counts: Vec<Option<f64>> = Vec::with_capacity(stats.len());
-    let mut seconds: Vec<Option<f64>> = Vec::with_capacity(stats.len());
-    for (name, value) in stats {
+    let mut apps = Vec::with_capacity(rows.len());
+    let mut users = Vec::with_capacity(rows.len());
+    let mut names = Vec::with_capacity(rows.len());
+    let mut kinds = Vec::with_capacity(rows.len());
+    let mut ints: Vec<Option<i64>> = Vec::with_capacity(rows.len());
+    let mut floats: Vec<Option<f32>> = Vec::with_capacity(rows.len());
+    let mut counts: Vec<Option<f64>> = Vec::with_capacity(rows.len());
+    let mut seconds: Vec<Option<f64>> = Vec::with_capacity(rows.len());
+    for (app, user, name, value) in rows {
         let columns = StatColumns::of(value);
+        apps.push(app_sql(*app));
+        users.push(user_sql(*user));
         names.push(name.as_str());
         kinds.push(kind_code(kind_of(value)));
         ints.push(columns.int_value);
@@ -448,8 +479,8 @@ pub(crate) fn write_stats(
         .execute(
             &WRITE_STATS,
             &[
-                &app_sql(app),
-                &user_sql(user),
+                &Array(&apps),
+                &Array(&users),
                 &Array(&names),
                 &Array(&kinds),
                 &Array(&ints),
@@ -469,17 +500,38 @@ pub(crate) fn write_achievements(
     user: SteamId,
     achievements: &[(&ApiName, Option<&AchievementState>)],
 ) -> Result<(), Failure> {
+    let rows: Vec<AchievementWrite<'_>> = achievements
+        .iter()
+        .map(|(name, state)| (app, user, *name, *state))
+        .collect();
+    write_achievement_rows(script, &rows)
+}
+
+/// Adds the writes of achievement rows of any users: one upsert, one
+/// delete, each only when needed. Each (app, user, name) at most once.
+pub(crate) fn write_achievement_rows(
+    script: &mut Script,
+    rows: &[AchievementWrite<'_>],
+) -> Result<(), Failure> {
+    let mut apps = Vec::new();
+    let mut users = Vec::new();
     let mut names = Vec::new();
     let mut unlocked = Vec::new();
     let mut times: Vec<Option<i64>> = Vec::new();
     let mut currents: Vec<Option<i64>> = Vec::new();
     let mut maxes: Vec<Option<i64>> = Vec::new();
+    let mut cleared_apps = Vec::new();
+    let mut cleared_users = Vec::new();
     let mut cleared = Vec::new();
-    for (name, state) in achievements {
+    for (app, user, name, state) in rows {
         let Some(state) = state else {
+            cleared_apps.push(app_sql(*app));
+            cleared_users.push(user_sql(*user));
             cleared.push(name.as_str());
             continue;
         };
+        apps.push(app_sql(*app));
+        users.push(user_sql(*user));
         names.push(name.as_str());
         unlocked.push(state.unlocked);
         times.push(state.unlock_time);
@@ -487,13 +539,12 @@ pub(crate) fn write_achievements(
         currents.push(current);
         maxes.push(max);
     }
-    let (app_id, steam_id) = (app_sql(app), user_sql(user));
     if !names.is_empty() {
         script.execute(
             &UPSERT_ACHIEVEMENTS,
             &[
-                &app_id,
-                &steam_id,
+                &Array(&apps),
+                &Array(&users),
                 &Array(&names),
                 &Array(&unlocked),
                 &Array(&times),
@@ -503,7 +554,14 @@ pub(crate) fn write_achievements(
         )?;
     }
     if !cleared.is_empty() {
-        script.execute(&CLEAR_ACHIEVEMENTS, &[&app_id, &steam_id, &Array(&cleared)])?;
+        script.execute(
+            &CLEAR_ACHIEVEMENTS,
+            &[
+                &Array(&cleared_apps),
+                &Array(&cleared_users),
+                &Array(&cleared),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -524,53 +582,56 @@ pub(crate) fn write_version(
 // The statements of a store's writes, in the order a store sends them.
 pub(crate) const WRITE_STATS: Prepared = Prepared {
     name: "laurel_write_stats",
-    params: "int8, int8, text[], int2[], int8[], float4[], float8[], float8[]",
+    params: "int8[], int8[], text[], int2[], int8[], float4[], float8[], float8[]",
     sql: "INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
-          SELECT $1, $2, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds \
-          FROM unnest($3::text[], $4::smallint[], $5::bigint[], $6::real[], $7::float8[], $8::float8[]) \
-               AS t(name, kind, int_value, float_value, avg_count, avg_seconds) \
+          SELECT t.app_id, t.steam_id, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds \
+          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::smallint[], $5::bigint[], $6::real[], \
+               $7::float8[], $8::float8[]) \
+               AS t(app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) \
           ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, \
           int_value = excluded.int_value, float_value = excluded.float_value, \
           avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds",
 };
 pub(crate) const UPSERT_ACHIEVEMENTS: Prepared = Prepared {
     name: "laurel_upsert_achievements",
-    params: "int8, int8, text[], bool[], int8[], int8[], int8[]",
+    params: "int8[], int8[], text[], bool[], int8[], int8[], int8[]",
     sql: "INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) \
-          SELECT $1, $2, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max \
-          FROM unnest($3::text[], $4::boolean[], $5::bigint[], $6::bigint[], $7::bigint[]) \
-               AS t(name, unlocked, unlock_time, progress_current, progress_max) \
+          SELECT t.app_id, t.steam_id, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max \
+          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::boolean[], $5::bigint[], $6::bigint[], \
+               $7::bigint[]) \
+               AS t(app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) \
           ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, \
           unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, \
           progress_max = excluded.progress_max",
 };
 pub(crate) const CLEAR_ACHIEVEMENTS: Prepared = Prepared {
     name: "laurel_clear_achievements",
-    params: "int8, int8, text[]",
-    sql: "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2 AND name = ANY($3::text[])",
+    params: "int8[], int8[], text[]",
+    sql: "DELETE FROM achievements a \
+          USING unnest($1::bigint[], $2::bigint[], $3::text[]) AS t(app_id, steam_id, name) \
+          WHERE a.app_id = t.app_id AND a.steam_id = t.steam_id AND a.name = t.name",
 };
 pub(crate) const WRITE_VERSION: Prepared = Prepared {
     name: "laurel_write_version",
     params: "int8, int8, int8",
     sql: "UPDATE users SET version = $3 WHERE app_id = $1 AND steam_id = $2",
 };
+/// The names each key's store unlocked come as JSON arrays (one text per
+/// row: arrays of arrays must be rectangular).
 pub(crate) const INSERT_IDEMPOTENCY: Prepared = Prepared {
     name: "laurel_insert_idempotency",
-    params: "int8, int8, text, text, int8, text[], int8",
+    params: "int8[], int8[], text[], text[], int8[], text[], int8[]",
     sql: "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
-          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          SELECT t.app_id, t.steam_id, t.idem_key, t.fingerprint, t.version, \
+                 ARRAY(SELECT json_array_elements_text(t.names::json)), t.created \
+          FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], \
+               $7::bigint[]) \
+               AS t(app_id, steam_id, idem_key, fingerprint, version, names, created)",
 };
 
-/// Parameters: app, user, key. The names come as a JSON array: text that
-/// serde reads, where PostgreSQL's own array text would need a parser of
-/// its quoting.
-pub(crate) const FIND_IDEMPOTENCY: Prepared = Prepared {
-    name: "laurel_find_idempotency",
-    params: "int8, int8, text",
-    sql: "SELECT fingerprint, array_to_json(newly_unlocked)::text FROM idempotency \
-          WHERE app_id = $1 AND steam_id = $2 AND idem_key = $3",
-};
-
+/// A key's first answer from its row: fingerprint, then the names it
+/// unlocked as a JSON array (text that serde reads, where PostgreSQL's own
+/// array text would need a parser of its quoting).
 pub(crate) fn idempotency_from_row(
     row: Option<&impl Cells>,
 ) -> Result<Option<IdempotencyRecord>, Failure> {
@@ -583,32 +644,57 @@ pub(crate) fn idempotency_from_row(
     Ok(Some(idempotency_record(fingerprint, &names)?))
 }
 
-/// Adds the record of a store's key and first answer.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn insert_idempotency(
-    script: &mut Script,
-    app: AppId,
-    user: SteamId,
-    key: &str,
-    fingerprint: &str,
-    version: u64,
-    newly_unlocked: &[ApiName],
-    created: i64,
-) -> Result<(), Failure> {
-    let names: Vec<&str> = newly_unlocked.iter().map(ApiName::as_str).collect();
-    let version = i64::try_from(version)
-        .map_err(|_| corrupt(format_args!("user version {version} overflows")))?;
+/// The record of one store's key and first answer.
+pub(crate) struct KeyWrite<'a> {
+    pub(crate) app: AppId,
+    pub(crate) user: SteamId,
+    pub(crate) key: &'a str,
+    pub(crate) fingerprint: &'a str,
+    pub(crate) version: u64,
+    pub(crate) newly_unlocked: &'a [ApiName],
+    pub(crate) created: i64,
+}
+
+/// Adds the records of stores' keys (one statement; none when there are
+/// none). Each (app, user, key) at most once.
+pub(crate) fn insert_keys(script: &mut Script, keys: &[KeyWrite<'_>]) -> Result<(), Failure> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut apps = Vec::with_capacity(keys.len());
+    let mut users = Vec::with_capacity(keys.len());
+    let mut names = Vec::with_capacity(keys.len());
+    let mut fingerprints = Vec::with_capacity(keys.len());
+    let mut versions = Vec::with_capacity(keys.len());
+    let mut unlocked = Vec::with_capacity(keys.len());
+    let mut created = Vec::with_capacity(keys.len());
+    for k in keys {
+        apps.push(app_sql(k.app));
+        users.push(user_sql(k.user));
+        names.push(k.key);
+        fingerprints.push(k.fingerprint);
+        versions.push(
+            i64::try_from(k.version)
+                .map_err(|_| corrupt(format_args!("user version {} overflows", k.version)))?,
+        );
+        let list: Vec<&str> = k.newly_unlocked.iter().map(ApiName::as_str).collect();
+        unlocked.push(
+            serde_json::to_string(&list)
+                .map_err(|e| corrupt(format_args!("unlocked names: {e}")))?,
+        );
+        created.push(k.created);
+    }
     script
         .execute(
             &INSERT_IDEMPOTENCY,
             &[
-                &app_sql(app),
-                &user_sql(user),
-                &key,
-                &fingerprint,
-                &version,
+                &Array(&apps),
+                &Array(&users),
                 &Array(&names),
-                &created,
+                &Array(&fingerprints),
+                &Array(&versions),
+                &Array(&unlocked),
+                &Array(&created),
             ],
         )
         .map(drop)

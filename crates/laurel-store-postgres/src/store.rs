@@ -198,11 +198,9 @@ impl Store for PostgresStore {
     }
 
     async fn store(&self, request: StoreRequest) -> Result<StoreReply, StoreError> {
-        let inner = &*self.inner;
-        let reply = with_client!(inner, inner.operation_timeout, |client| {
-            writes::store(client, &inner.schemas, &request).await
-        })?;
-        inner.purge.clock.fetch_max(request.now, Ordering::Relaxed);
+        let now = request.now;
+        let reply = crate::store_groups::store(&self.inner, request).await?;
+        self.inner.purge.clock.fetch_max(now, Ordering::Relaxed);
         purge_if_due(&self.inner);
         Ok(reply)
     }

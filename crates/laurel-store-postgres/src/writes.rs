@@ -8,33 +8,35 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Client, ClientWrapper, GenericClient};
-use laurel_core::{AppId, Schema, StatKind, SteamId, StoreOutcome, UserProgress, apply_batch};
+use deadpool_postgres::{ClientWrapper, GenericClient};
+use laurel_core::{AppId, Schema, StatKind, SteamId, UserProgress};
 use laurel_store::figures::{newly_aggregated, total_still_kept};
 use laurel_store::{
-    KeyRecord, StoreError, StoreReply, StoreRequest, StoredKey, StoredSchema, check_import,
+    KeyRecord, StoreError, StoredKey, StoredSchema, check_import,
 };
 
 use crate::connection::{Context, Failure, execute, join3_pipelined, query, query_opt};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
 use crate::rows::{
-    BUMP_USER, CLEAR_ACHIEVEMENTS, Cells, FIND_IDEMPOTENCY, INSERT_IDEMPOTENCY, LOCK_APP_SHARED,
-    LOCKING_USER, SELECT_ACHIEVEMENTS, SELECT_SCHEMA, SELECT_STATS, SELECT_VERSION, SchemaCache,
-    UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION, app_lock, app_sql, cached_schema, corrupt,
-    count, current_schema, existing_schema, idempotency_from_row, insert_idempotency, kind_code,
-    lock_app, progress_from_rows, read_as, required, schema_from_row, stat_row, user_sql, visible,
-    write_achievements, write_stats,
+    CLEAR_ACHIEVEMENTS, INSERT_IDEMPOTENCY, LOCK_APP_SHARED, SELECT_ACHIEVEMENTS, SELECT_SCHEMA,
+    SELECT_STATS, SELECT_VERSION, SchemaCache, UPSERT_ACHIEVEMENTS, WRITE_STATS, WRITE_VERSION,
+    app_sql, corrupt, count, current_schema, existing_schema, kind_code, lock_app, read_as,
+    stat_row, user_sql, write_achievements, write_stats,
 };
-use crate::script::{Answer, Prepared, Script};
+use crate::script::{Prepared, Script};
 
 /// Every statement run by name (the store, reset and import transactions,
 /// the progress read): each connection of the pool prepares them when it
 /// opens (`open` in the crate root).
-pub(crate) const PREPARED: [&Prepared; 19] = [
+pub(crate) const PREPARED: [&Prepared; 23] = [
     &LOCK_APP_SHARED,
     &SELECT_SCHEMA,
-    &BUMP_USER,
-    &FIND_IDEMPOTENCY,
+    &crate::store_groups::LOCK_USERS,
+    &crate::store_groups::FIND_KEYS,
+    &crate::store_groups::SELECT_USERS_STATS,
+    &crate::store_groups::SELECT_USERS_ACHIEVEMENTS,
+    &crate::store_groups::WRITE_VERSIONS,
+    &crate::store_groups::DROP_PLACEHOLDERS,
     &SELECT_STATS,
     &SELECT_ACHIEVEMENTS,
     &SELECT_VERSION,
@@ -68,177 +70,6 @@ pub(crate) const DELETE_ACHIEVEMENTS: Prepared = Prepared {
     params: "int8, int8",
     sql: "DELETE FROM achievements WHERE app_id = $1 AND steam_id = $2",
 };
-
-/// One store request: lock the user, check the key, validate, write, count.
-/// Two round trips, each one [`Script`]: BEGIN and the reads, then the
-/// writes and COMMIT.
-///
-/// A transaction that writes nothing (a replay, a refusal, a conflict) is
-/// rolled back: that undoes the version it moved on, and for a user never
-/// written the row created to lock them, so a refused first store leaves no
-/// trace.
-pub(crate) async fn store(
-    client: &mut Client,
-    cache: &SchemaCache,
-    request: &StoreRequest,
-) -> Result<StoreReply, Failure> {
-    let client: &tokio_postgres::Client = client;
-    let started = std::time::Instant::now();
-    let outcome = store_unfinished(client, cache, request).await;
-    if let Ok((reply, Ended::Committed)) = outcome {
-        // One store per transaction here; no-ops without a metrics recorder.
-        metrics::histogram!("laurel_store_group_size").record(1.0);
-        metrics::histogram!("laurel_store_commit_seconds").record(started.elapsed().as_secs_f64());
-        return Ok(reply);
-    }
-    // Anything else leaves a transaction open (a replay, a refusal), or
-    // aborted by a failed statement: ROLLBACK is right either way, and the
-    // connection goes back to the pool with no transaction open.
-    client
-        .batch_execute("ROLLBACK")
-        .await
-        .context("ending a store")?;
-    outcome.map(|(reply, _)| reply)
-}
-
-/// Whether [`store_unfinished`] committed.
-enum Ended {
-    Committed,
-    Open,
-}
-
-/// The one row of a statement that answers one, column 0 as a BIGINT.
-fn single_int8(answer: &Answer, what: &'static str) -> Result<i64, Failure> {
-    match answer.rows.as_slice() {
-        [row] => required(row.int8(0, what)?, what),
-        rows => Err(corrupt(format_args!("{what}: {} rows", rows.len()))),
-    }
-}
-
-/// The store up to its COMMIT, which ends the writes' script. Returns with
-/// the transaction still open (or aborted) unless it says it committed.
-async fn store_unfinished(
-    tx: &tokio_postgres::Client,
-    cache: &SchemaCache,
-    request: &StoreRequest,
-) -> Result<(StoreReply, Ended), Failure> {
-    let StoreRequest {
-        app,
-        user,
-        batch,
-        authority,
-        idempotency_key,
-        fingerprint,
-        now,
-    } = request;
-    let (app, user) = (*app, *user);
-
-    // Everything the store reads, sent at once. The database runs the
-    // statements in order: the app's lock, the user's row (created at
-    // version 1, or locked and moved on by one), and only then the key and
-    // the user's rows, so they hold every store of this user that committed
-    // before (each statement of a READ COMMITTED transaction sees what was
-    // committed when it started). A store that then writes nothing rolls
-    // back, and the version with it.
-    let (cached, cached_version) = cached_schema(cache, app);
-    let (app_id, steam_id) = (app_sql(app), user_sql(user));
-    let lock = app_lock(app);
-    let mut reads = Script::new("reading a user for a store");
-    reads.plain("BEGIN");
-    reads.execute(&LOCK_APP_SHARED, &[&lock[0], &lock[1]])?;
-    let schema_at = reads.execute(&SELECT_SCHEMA, &[&app_id, &cached_version])?;
-    let user_at = reads.execute(&BUMP_USER, &[&app_id, &steam_id])?;
-    let key_at = reads.execute(
-        &FIND_IDEMPOTENCY,
-        &[&app_id, &steam_id, &idempotency_key.as_str()],
-    )?;
-    let stats_at = reads.execute(&SELECT_STATS, &[&app_id, &steam_id])?;
-    let achievements_at = reads.execute(&SELECT_ACHIEVEMENTS, &[&app_id, &steam_id])?;
-    let answers = reads.run(tx).await?;
-    let schema = schema_from_row(cache, app, cached, answers[schema_at].rows.first())?;
-    let Some(schema) = schema else {
-        return Err(Failure::Store(StoreError::UnknownApp(app)));
-    };
-    let schema = schema.schema;
-    let next = single_int8(&answers[user_at], LOCKING_USER)?;
-    let version = count(next, "user version")?.saturating_sub(1);
-    let first = idempotency_from_row(answers[key_at].rows.first())?;
-    let stored = if version == 0 {
-        UserProgress::default()
-    } else {
-        progress_from_rows(
-            version,
-            &answers[stats_at].rows,
-            &answers[achievements_at].rows,
-        )?
-    };
-    let current = visible(stored, &schema);
-    if let Some(first) = first {
-        let reply = first.replay(request, || Ok::<_, Failure>(current))?;
-        return Ok((reply, Ended::Open));
-    }
-    let outcome = match apply_batch(&schema, &current, batch, *authority, *now) {
-        Ok(outcome) => outcome,
-        Err(refusal) => return Ok((StoreReply::Refused(refusal), Ended::Open)),
-    };
-    if outcome.progress.version != version + 1 {
-        return Err(corrupt(format_args!(
-            "user {user} of app {app}: version {} after {version}",
-            outcome.progress.version
-        )));
-    }
-    // Every write at once, in the lock order: the user's own rows (the user
-    // is locked already), the key, then the global counters. COMMIT last in
-    // the same script: should a write fail, the server runs nothing after
-    // it, so nothing of the store is kept and the write's error is the
-    // answer. Durable when it returns: synchronous_commit is on (see `open`).
-    let figures = FigureChanges::of_store(&schema, &current, &outcome, *now);
-    figures.check_finite().map_err(Failure::Store)?;
-    let mut writes = Script::new("writing a store");
-    write_outcome(&mut writes, app, user, &outcome)?;
-    insert_idempotency(
-        &mut writes,
-        app,
-        user,
-        idempotency_key.as_str(),
-        fingerprint.as_str(),
-        outcome.progress.version,
-        &outcome.newly_unlocked,
-        *now,
-    )?;
-    figures::write(&figures, &mut writes, app, shard_of(steam_id))?;
-    writes.plain("COMMIT");
-    writes.run(tx).await?;
-    let reply = StoreReply::Applied {
-        progress: outcome.progress,
-        newly_unlocked: outcome.newly_unlocked,
-        replayed: false,
-    };
-    Ok((reply, Ended::Committed))
-}
-
-/// The user's own rows: changed stats, changed achievements (the version
-/// was written when the user's row was locked).
-fn write_outcome(
-    script: &mut Script,
-    app: AppId,
-    user: SteamId,
-    outcome: &StoreOutcome,
-) -> Result<(), Failure> {
-    let next = &outcome.progress;
-    let stats: Vec<_> = outcome
-        .changed_stats
-        .iter()
-        .filter_map(|name| next.stats.get(name).map(|value| (name, value)))
-        .collect();
-    let achievements: Vec<_> = outcome
-        .changed_achievements
-        .iter()
-        .map(|name| (name, next.achievements.get(name)))
-        .collect();
-    write_stats(script, app, user, &stats)?;
-    write_achievements(script, app, user, &achievements)
-}
 
 /// Writes a user's progress as given (`Store::import_user`), for a user
 /// without a row, and counts it in the global figures; the lock order of a
