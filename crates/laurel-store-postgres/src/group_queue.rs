@@ -106,7 +106,10 @@ impl<Q, R> Queue<Q, R> {
 }
 
 /// Applies `request` in the next group of its kind; its answer.
-pub(crate) async fn submit<G: Grouping>(inner: &Arc<G::Node>, request: G::Request) -> Answer<G::Reply> {
+pub(crate) async fn submit<G: Grouping>(
+    inner: &Arc<G::Node>,
+    request: G::Request,
+) -> Answer<G::Reply> {
     let queue = G::queue(inner);
     let room = queue.admit().await?;
     let (answer, answered) = oneshot::channel();
@@ -178,7 +181,10 @@ async fn run_groups<G: Grouping>(inner: Arc<G::Node>) {
 
 /// The group's answers, one per request: together, or one by one when the
 /// group failed as a whole.
-async fn apply<G: Grouping>(inner: &G::Node, requests: &[G::Request]) -> Vec<Answer<G::Reply>> {
+pub(crate) async fn apply<G: Grouping>(
+    inner: &G::Node,
+    requests: &[G::Request],
+) -> Vec<Answer<G::Reply>> {
     let answered = |replies: Result<Vec<_>, StoreError>, n: usize| match replies {
         Ok(replies) if replies.len() == n => Ok(replies),
         Ok(replies) => Err(StoreError::Backend(format!(
@@ -195,8 +201,9 @@ async fn apply<G: Grouping>(inner: &G::Node, requests: &[G::Request]) -> Vec<Ans
             for request in requests {
                 let alone = answered(G::apply(inner, std::slice::from_ref(request)).await, 1);
                 replies.push(alone.and_then(|mut one| {
-                    one.pop()
-                        .unwrap_or_else(|| Err(StoreError::Backend("a request was not answered".into())))
+                    one.pop().unwrap_or_else(|| {
+                        Err(StoreError::Backend("a request was not answered".into()))
+                    })
                 }));
             }
             replies

@@ -142,9 +142,11 @@ mod purge;
 mod rows;
 mod script;
 mod store;
+mod store_groups;
+#[cfg(test)]
+mod store_groups_checks;
 pub mod tls;
 mod upload_groups;
-mod store_groups;
 mod writes;
 
 use std::str::FromStr;

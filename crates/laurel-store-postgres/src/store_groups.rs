@@ -236,10 +236,7 @@ fn reads(
         &FIND_KEYS,
         &[&Array(&key_apps), &Array(&key_users), &Array(&key_names)],
     )?;
-    let stats = script.execute(
-        &SELECT_USERS_STATS,
-        &[&Array(&app_ids), &Array(&steam_ids)],
-    )?;
+    let stats = script.execute(&SELECT_USERS_STATS, &[&Array(&app_ids), &Array(&steam_ids)])?;
     let achievements = script.execute(
         &SELECT_USERS_ACHIEVEMENTS,
         &[&Array(&app_ids), &Array(&steam_ids)],
@@ -290,7 +287,10 @@ async fn group_unfinished(
     }
     let mut stat_rows: HashMap<UserKey, Vec<_>> = HashMap::new();
     for row in &answers[at.stats].rows {
-        stat_rows.entry(row_user(row, 6, what)?).or_default().push(row);
+        stat_rows
+            .entry(row_user(row, 6, what)?)
+            .or_default()
+            .push(row);
     }
     let mut achievement_rows: HashMap<UserKey, Vec<_>> = HashMap::new();
     for row in &answers[at.achievements].rows {

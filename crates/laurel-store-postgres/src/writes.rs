@@ -11,9 +11,7 @@ use std::time::Duration;
 use deadpool_postgres::{ClientWrapper, GenericClient};
 use laurel_core::{AppId, Schema, StatKind, SteamId, UserProgress};
 use laurel_store::figures::{newly_aggregated, total_still_kept};
-use laurel_store::{
-    KeyRecord, StoreError, StoredKey, StoredSchema, check_import,
-};
+use laurel_store::{KeyRecord, StoreError, StoredKey, StoredSchema, check_import};
 
 use crate::connection::{Context, Failure, execute, join3_pipelined, query, query_opt};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges, shard_of};
