@@ -7,9 +7,9 @@
 //! ```text
 //! BEGIN
 //!   pg_advisory_xact_lock_shared(app), schema_version   -- each app, by lock key
-//!   INSERT users … version 0 ON CONFLICT DO UPDATE … RETURNING version
+//!   INSERT users … version 0 ON CONFLICT DO UPDATE … WHERE false
 //!                                     -- every user of the group, by (app, user): the users' row locks
-//!   keys, stats, achievements of every user of the group  -- one statement each
+//!   the users' versions, keys, stats, achievements        -- one statement each
 //! (round trip)
 //!   apply_batch, store after store    -- in memory, each store on what the one before it left
 //!   stats, achievements, versions of the users; DELETE the placeholders of users nothing was applied to
@@ -95,15 +95,27 @@ pub(crate) async fn store(inner: &Arc<Inner>, request: StoreRequest) -> Answer<S
 
 /// Parameters: apps, users (distinct pairs, in lock order). Creates each
 /// user never written at version 0 (a placeholder), and locks every user's
-/// row; answers `app_id, steam_id, version`.
+/// row. `DO UPDATE … WHERE false` locks a user's row without writing a new
+/// version of it (PostgreSQL locks every conflicting row of `DO UPDATE`,
+/// updated or not): the group's one write of the row is its new version.
 pub(crate) const LOCK_USERS: Prepared = Prepared {
     name: "laurel_lock_users",
     params: "int8[], int8[]",
     sql: "INSERT INTO users (app_id, steam_id, version) \
           SELECT t.app_id, t.steam_id, 0 FROM unnest($1::bigint[], $2::bigint[]) \
                WITH ORDINALITY AS t(app_id, steam_id, n) ORDER BY t.n \
-          ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version \
-          RETURNING app_id, steam_id, version",
+          ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version WHERE false",
+};
+/// Parameters: apps, users. Columns: app, user, version. After
+/// [`LOCK_USERS`], in a later statement: READ COMMITTED gives it a snapshot
+/// taken once the locks were held, so it sees what every store before
+/// committed.
+pub(crate) const SELECT_USERS: Prepared = Prepared {
+    name: "laurel_select_users",
+    params: "int8[], int8[]",
+    sql: "SELECT u.app_id, u.steam_id, u.version \
+          FROM unnest($1::bigint[], $2::bigint[]) AS t(app_id, steam_id) \
+          JOIN users u ON u.app_id = t.app_id AND u.steam_id = t.steam_id",
 };
 /// Parameters: apps, users, keys. Columns: the key's first answer
 /// ([`crate::rows::idempotency_from_row`]), then app, user, key.
@@ -225,7 +237,8 @@ fn reads(
     }
     let app_ids: Vec<i64> = users.iter().map(|u| u.0).collect();
     let steam_ids: Vec<i64> = users.iter().map(|u| u.1).collect();
-    let locked = script.execute(&LOCK_USERS, &[&Array(&app_ids), &Array(&steam_ids)])?;
+    script.execute(&LOCK_USERS, &[&Array(&app_ids), &Array(&steam_ids)])?;
+    let locked = script.execute(&SELECT_USERS, &[&Array(&app_ids), &Array(&steam_ids)])?;
     let key_apps: Vec<i64> = requests.iter().map(|r| app_sql(r.app)).collect();
     let key_users: Vec<i64> = requests.iter().map(|r| user_sql(r.user)).collect();
     let key_names: Vec<&str> = requests

@@ -26,10 +26,11 @@ use crate::script::{Prepared, Script};
 /// Every statement run by name (the store, reset and import transactions,
 /// the progress read): each connection of the pool prepares them when it
 /// opens (`open` in the crate root).
-pub(crate) const PREPARED: [&Prepared; 23] = [
+pub(crate) const PREPARED: [&Prepared; 24] = [
     &LOCK_APP_SHARED,
     &SELECT_SCHEMA,
     &crate::store_groups::LOCK_USERS,
+    &crate::store_groups::SELECT_USERS,
     &crate::store_groups::FIND_KEYS,
     &crate::store_groups::SELECT_USERS_STATS,
     &crate::store_groups::SELECT_USERS_ACHIEVEMENTS,
