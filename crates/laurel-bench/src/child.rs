@@ -124,6 +124,15 @@ impl ChildGuard {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
+    /// SIGKILL, as a crash or the OOM killer would end it; waits for the
+    /// process (`laurel-bench soak`).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// SIGTERM, then SIGKILL after 5 s; waits for the process.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {

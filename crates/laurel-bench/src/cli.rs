@@ -1,5 +1,5 @@
 //! The command line: the foundation bench's flags, its subcommands, and
-//! `laurel-bench postgres`'s flags.
+//! the flags of `laurel-bench postgres`, `leaderboards` and `soak`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,11 @@ pub(crate) enum Sub {
     /// Leaderboards: ranks at a million entries on SQLite and PostgreSQL,
     /// and durable uploads on one hot board against SQLite's baseline.
     Leaderboards(BoardFlags),
+    /// Durability at scale (issue 16): SIGKILLs of `laurel serve` under
+    /// concurrent stores, on SQLite and on two PostgreSQL nodes, then every
+    /// acknowledged store checked present exactly once and the global
+    /// figures against a recount (asserted: exit 1 on any loss). Not in CI.
+    Soak(SoakFlags),
     /// Internal: the hello-world server of phase 3.
     #[command(hide = true)]
     HelloServer {
@@ -98,6 +103,40 @@ pub(crate) struct PgFlags {
     /// phase would compare phases run at different speeds.
     #[arg(long, default_value_t = 3)]
     pub(crate) rounds: usize,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct SoakFlags {
+    /// Which store to soak.
+    #[arg(long, value_enum, default_value_t = SoakBackend::Both)]
+    pub(crate) backend: SoakBackend,
+    /// SIGKILLs per backend.
+    #[arg(long, default_value_t = 1_000)]
+    pub(crate) kills: usize,
+    /// Longest the kills may go on per backend, in minutes: the run stops
+    /// killing when this is reached, checks what it has and says so.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) max_minutes: u64,
+    /// Concurrent writers (threads, each with its own connection).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) writers: usize,
+    /// Users each writer owns (it is their only writer).
+    #[arg(long, default_value_t = 4)]
+    pub(crate) users_per_writer: usize,
+    /// Longest wait, in milliseconds, between a node's restart and the next
+    /// kill (each wait drawn at random from 0 to this).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) max_delay_ms: u64,
+    /// Seed of the kill schedule and the writers' choices (default: from the clock; printed).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SoakBackend {
+    Sqlite,
+    Postgres,
+    Both,
 }
 
 /// The `laurel` server binary: `--laurel-bin`, else `laurel` next to this binary.

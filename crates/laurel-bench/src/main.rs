@@ -12,6 +12,9 @@
 //!
 //! `laurel-bench postgres` is the PostgreSQL benchmark instead ([`pg`]):
 //! pgbench running Laurel's store transaction, then Laurel with 1 and 2 nodes.
+//! `laurel-bench soak` is no benchmark but a durability check ([`soak`]):
+//! SIGKILLs of the server under concurrent stores, then every acknowledged
+//! store checked present exactly once (asserted).
 // Unsafe code is allowed here only: process groups and CPU times of the processes it measures (libc).
 #![allow(unsafe_code)]
 
@@ -27,6 +30,7 @@ mod report;
 mod requests;
 mod servers;
 mod settings;
+mod soak;
 mod stats;
 
 use std::process::ExitCode;
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         }
         Some(Sub::Postgres(flags)) => pg::run(&cli, flags),
         Some(Sub::Leaderboards(flags)) => boards::run(&cli, flags),
+        Some(Sub::Soak(flags)) => soak::run(&cli, flags),
         None => run(&cli),
     };
     match outcome {
