@@ -97,12 +97,17 @@ pub(crate) struct PgFlags {
     /// pgbench threads (`-j`).
     #[arg(long, default_value_t = 2)]
     pub(crate) pgbench_jobs: usize,
-    /// Rounds of the four phases (each round in an order rotated by one);
+    /// Rounds of the phases (each round in an order rotated by one);
     /// the summary pools every round's measured windows. The speed of a
     /// shared VM drifts by tens of percent within a minute: one round per
     /// phase would compare phases run at different speeds.
     #[arg(long, default_value_t = 3)]
     pub(crate) rounds: usize,
+    /// A `laurel` binary of an older build: its stores (1 and 2 nodes),
+    /// hot-user stores and reads run as phases of their own in the same
+    /// rounds, and the summary prints the new build's ratios against it.
+    #[arg(long)]
+    pub(crate) baseline_bin: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -132,6 +132,38 @@ pub(crate) async fn store_requests(addrs: &[SocketAddr], clients: usize) -> Resu
     Ok(make)
 }
 
+/// Stores of every client to one user (the user after the clients' and
+/// the probe's), on the first server: each sets two float stats
+/// (`FeetTraveled`, `MaxFeetTraveled`), which no rule orders, so every
+/// store is applied whichever order the user's stores run in.
+pub(crate) async fn hot_user_requests(addr: SocketAddr, clients: usize) -> Result<MakeRequest> {
+    let user = FIRST_STEAM_ID + clients as u64 + 1;
+    let token = sessions(addr, DEMO_APP, &[user])
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow!("no session for the hot user"))?;
+    let nonce = run_nonce();
+    let path = progress_path(DEMO_APP, user);
+    let make: MakeRequest = Arc::new(move |client, seq| {
+        let value = (client as u64) * 1_000_000 + seq;
+        let body = format!(
+            r#"{{"stats":[{{"name":"FeetTraveled","value":{value}.5}},{{"name":"MaxFeetTraveled","value":{value}.25}}]}}"#
+        );
+        let key = format!("bench-hot-{nonce}-{client}-{seq}");
+        request(
+            addr,
+            Method::POST,
+            &path,
+            Some(&token),
+            &[("idempotency-key", &key)],
+            Some(body),
+        )
+    });
+    let probe = make(clients, 0);
+    expect_ok(addr, probe, "probe store of the hot user (POST progress)").await?;
+    Ok(make)
+}
+
 /// Laurel's schema JSON for the read phase: 20 int stats, 50 achievements.
 pub(crate) fn read_schema() -> String {
     let stats: Vec<_> = (0..READ_STATS)

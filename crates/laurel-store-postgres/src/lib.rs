@@ -47,42 +47,46 @@
 //!
 //! # Several nodes, one database
 //!
-//! Every store is one READ COMMITTED transaction of two round trips, each
-//! one message (`script.rs`: a multi-statement simple query of `EXECUTE`s of
-//! statements every connection prepared when it opened): BEGIN and the
-//! reads, then the writes and COMMIT. The database runs a message's
-//! statements in order and stops at the first that fails, so a failed write
-//! is never followed by the COMMIT behind it; a store that does not commit
-//! ends with ROLLBACK. The order:
+//! Stores are applied in groups per node (`store_groups.rs`): up to 64
+//! stores, of any users of any apps, in one READ COMMITTED transaction of
+//! two round trips, each one message (`script.rs`: a multi-statement simple
+//! query of `EXECUTE`s of statements every connection prepared when it
+//! opened): BEGIN and the reads, then the writes and COMMIT. The database
+//! runs a message's statements in order and stops at the first that fails,
+//! so a failed write is never followed by the COMMIT behind it; a group
+//! that does not commit ends with ROLLBACK, and its stores are applied
+//! again one at a time. The order:
 //!
 //! ```text
 //! BEGIN
-//!   pg_advisory_xact_lock_shared(app)         -- no schema change of the app meanwhile
-//!   schema_version of the app                 -- the schema this batch is validated against
-//!   INSERT users … version 1 ON CONFLICT DO UPDATE SET version = version + 1 RETURNING version
-//!                                             -- the user's row lock: stores of one user queue here
-//!   idempotency key + the user's rows         -- read after the lock: every earlier store is in them
+//!   pg_advisory_xact_lock_shared(app)         -- each app, by key: no schema change of it meanwhile
+//!   schema_version of each app                -- the schema each batch is validated against
+//!   INSERT users … version 0 ON CONFLICT DO UPDATE … WHERE false
+//!                                             -- the users' row locks, by (app, user): stores of one user queue here
+//!   versions, keys, the users' rows           -- read after the locks: every earlier store is in them
 //! (round trip)
-//!   apply_batch                               -- laurel_core's rules, in memory
-//!   stats, achievements, key                  -- the user's own rows
-//!   app_users → achievement_unlocks → stat_totals → stat_history   -- counters: this order, by key
-//! COMMIT                                      -- durable (synchronous_commit on) before the answer
+//!   apply_batch, store after store            -- laurel_core's rules, in memory
+//!   stats, achievements, versions, keys       -- the users' own rows
+//!   app_users → achievement_unlocks → stat_totals → stat_history   -- counters per (app, shard): this order, by key
+//! COMMIT                                      -- durable (synchronous_commit on) before the answers
 //! (round trip)
 //! ```
 //!
 //! - **The user's row lock** serializes the stores and resets of one user
-//!   across every node: the upsert of the user's row takes its lock (the
-//!   second store waits there until the first commits) and moves the version
-//!   on; READ COMMITTED then evaluates it, and every later statement, on
-//!   what the first wrote. So no update is lost, increment-only stats never
-//!   go down, an unlock keeps its first time, and a key sent twice at once
-//!   is applied once. A store that writes nothing (a replay, a refusal) rolls
-//!   back, taking the new version, or a new user's row, with it. Resets lock
-//!   with `SELECT … FOR UPDATE` and write the version themselves.
+//!   across every node: the upsert of the user's row takes its lock (a
+//!   second transaction waits there until the first commits); READ
+//!   COMMITTED then evaluates every later statement on what the first
+//!   wrote. So no update is lost, increment-only stats never go down, an
+//!   unlock keeps its first time, and a key sent twice at once is applied
+//!   once. A user never written is inserted at version 0 to be locked, and
+//!   deleted again before the commit if none of their stores was applied,
+//!   so no other transaction sees version 0. Resets lock with
+//!   `SELECT … FOR UPDATE` and write the version themselves.
 //! - **Deterministic counter order**: the global counters are shared by all
 //!   users of an app, so they are written last, table by table in one fixed
-//!   order and each table's rows sorted by key; two transactions therefore
-//!   never wait for each other in a cycle.
+//!   order and each table's rows sorted by key; a group writes them per
+//!   (app, shard) in that order. Two transactions therefore never wait for
+//!   each other in a cycle.
 //! - **Schema changes** take the app's advisory lock exclusively, stores and
 //!   resets take it shared: a batch is validated and counted against the
 //!   schema current at its commit, and a stat that becomes aggregated is

@@ -11,12 +11,18 @@
 //!    split between them;
 //! 4. **Laurel, 1 node, progress reads**: every client reads its own
 //!    user's progress (20 stats, 25 of 50 achievements unlocked) as fast as
-//!    it is answered: the read tail of issue 16 (its p99 and max).
+//!    it is answered: the read tail of issue 16 (its p99 and max);
+//! 5. **Laurel, 1 node, one hot user**: every client stores to one user
+//!    (two float stats per store).
+//!
+//! With `--baseline-bin PATH` (a `laurel` of an older build), phases 2–5
+//! run again on that binary, in the same rounds, and the summary prints
+//! the new build's ratios against it, PostgreSQL's CPU per store included.
 //!
 //! Every phase gets a fresh database (dropped after it) and a `CHECKPOINT` first. With
-//! `--rounds N` the four phases run N times, each round in an order
-//! rotated by one, and the summary pools the rounds. The ratios
-//! `1 node / pgbench` (target ≥ 0.7) and `2 nodes / 1 node` are printed,
+//! `--rounds N` the phases run N times, each round in an order rotated by
+//! one, and the summary pools the rounds. The ratios (`1 node / pgbench`,
+//! target ≥ 0.8; `2 nodes / 1 node`; against the baseline) are printed,
 //! never asserted; the exit code is 1 only when a phase could not run or a
 //! request (or a pgbench transaction) failed.
 //!
@@ -29,6 +35,7 @@ mod figures;
 mod nodes;
 mod pgbench;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -45,8 +52,8 @@ use nodes::{Shape, Workload, laurel_phase};
 use pgbench::pgbench_phase;
 
 /// The bar for one node on PostgreSQL: `1 node / pgbench` at or above this,
-/// i.e. at least 70 % of what pgbench gets from the same transaction.
-const PGBENCH_TARGET: f64 = 0.7;
+/// i.e. at least 80 % of what pgbench gets from the same transaction.
+const PGBENCH_TARGET: f64 = 0.8;
 
 type Outcome = std::result::Result<Figures, String>;
 
@@ -122,9 +129,9 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
         .enable_all()
         .build()?;
 
-    // Each round runs the four phases, in an order rotated by one per
-    // round, so that a drift of the machine's speed during the run (or the
-    // position of a phase) weighs on all four alike.
+    // Each round runs every phase, in an order rotated by one per round,
+    // so that a drift of the machine's speed during the run (or the
+    // position of a phase) weighs on all of them alike.
     let rounds = flags.rounds.max(1);
     let jobs = flags.pgbench_jobs.max(1);
     let pool = |nodes: usize| {
@@ -133,27 +140,51 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
             .unwrap_or_else(|| u16::try_from(clients.div_ceil(nodes)).unwrap_or(256))
             .clamp(1, 256)
     };
-    let titles = [
-        format!("pgbench, Laurel's store transaction (-M prepared, -c {clients} -j {jobs})"),
-        format!(
-            "Laurel, 1 node (--db-pool-size {}), stores over HTTP",
-            pool(1)
-        ),
-        format!(
-            "Laurel, 2 nodes (--db-pool-size {} each), stores over HTTP",
-            pool(2)
-        ),
-        format!(
-            "Laurel, 1 node (--db-pool-size {}), progress reads over HTTP",
-            pool(1)
-        ),
-    ];
-    let mut outcomes: [Vec<Outcome>; 4] = Default::default();
+    let mut phases = vec![PhaseSpec {
+        name: "pgbench, same transaction".into(),
+        title: format!("pgbench, Laurel's store transaction (-M prepared, -c {clients} -j {jobs})"),
+        unit: "tx/s",
+        run: Run::Pgbench,
+    }];
+    let mut builds = vec![("Laurel", laurel_bin.clone())];
+    if let Some(old) = &flags.baseline_bin {
+        check_laurel_bin(old)?;
+        builds.push(("baseline", old.clone()));
+    }
+    for (build, bin) in &builds {
+        for (what, unit, nodes, workload) in [
+            ("1 node", "stores/s", 1, Workload::Stores),
+            ("2 nodes", "stores/s", 2, Workload::Stores),
+            ("1 node, progress reads", "reads/s", 1, Workload::Reads),
+            ("1 node, one hot user", "stores/s", 1, Workload::HotUser),
+        ] {
+            let shape = Shape {
+                nodes,
+                pool: pool(nodes),
+                workload,
+            };
+            phases.push(PhaseSpec {
+                name: format!("{build}, {what}"),
+                title: format!(
+                    "{build}, {what} (--db-pool-size {} per node), over HTTP",
+                    shape.pool
+                ),
+                unit,
+                run: Run::Laurel(bin.clone(), shape),
+            });
+        }
+    }
+    if let Some(old) = &flags.baseline_bin {
+        println!("baseline: {}", old.display());
+    }
+    let count = phases.len();
+    let mut outcomes: Vec<Vec<Outcome>> = (0..count).map(|_| Vec::new()).collect();
     for round in 0..rounds {
-        for k in 0..4 {
-            let phase = (round + k) % 4;
-            let outcome = match phase {
-                0 => runtime.block_on(pgbench_phase(
+        for k in 0..count {
+            let index = (round + k) % count;
+            let phase = &phases[index];
+            let outcome = match &phase.run {
+                Run::Pgbench => runtime.block_on(pgbench_phase(
                     &cluster,
                     &laurel_bin,
                     work.path(),
@@ -161,67 +192,51 @@ pub fn run(cli: &Cli, flags: &PgFlags) -> Result<bool> {
                     jobs,
                     duration,
                 )),
-                n => {
-                    let shape = if n == 3 {
-                        Shape {
-                            nodes: 1,
-                            pool: pool(1),
-                            workload: Workload::Reads,
-                        }
-                    } else {
-                        Shape {
-                            nodes: n,
-                            pool: pool(n),
-                            workload: Workload::Stores,
-                        }
-                    };
-                    runtime.block_on(laurel_phase(
-                        &cluster,
-                        &laurel_bin,
-                        work.path(),
-                        shape,
-                        clients,
-                        duration,
-                    ))
-                }
+                Run::Laurel(bin, shape) => runtime.block_on(laurel_phase(
+                    &cluster,
+                    bin,
+                    work.path(),
+                    *shape,
+                    clients,
+                    duration,
+                )),
             }
             .map_err(|e| format!("{e:#}"));
-            let unit = match phase {
-                0 => "tx/s",
-                3 => "reads/s",
-                _ => "stores/s",
-            };
             print_phase(
                 &format!(
                     "[round {}/{rounds}, {}] {}",
                     round + 1,
-                    phase + 1,
-                    titles[phase]
+                    index + 1,
+                    phase.title
                 ),
-                unit,
+                phase.unit,
                 &outcome,
             );
-            outcomes[phase].push(outcome);
-        }
-        if rounds > 1 {
-            let rate = |o: Option<&Outcome>| o.and_then(|o| o.as_ref().ok()).map(|f| f.rate);
-            let last = |i: usize| rate(outcomes[i].last());
-            if let (Some(p), Some(one), Some(two)) = (last(0), last(1), last(2)) {
-                println!(
-                    "round {}: 1 node / pgbench = {:.3}, 2 nodes / 1 node = {:.3}\n",
-                    round + 1,
-                    one / p.max(1e-9),
-                    two / one.max(1e-9)
-                );
-            }
+            outcomes[index].push(outcome);
         }
     }
     println!("load average at end: {}", loadavg());
-    let [pgbench, one, two, reads] = outcomes.map(|o| merge(o, duration));
+    let merged: Vec<Outcome> = outcomes.into_iter().map(|o| merge(o, duration)).collect();
     if rounds > 1 {
         println!("all {rounds} rounds together (every measured window of a phase pooled):");
     }
-    Ok(summary(&pgbench, &one, &two, &reads))
+    Ok(summary(&phases, &merged))
+}
+
+/// What a phase runs.
+enum Run {
+    Pgbench,
+    /// `laurel` nodes of this binary.
+    Laurel(PathBuf, Shape),
+}
+
+/// One phase of every round.
+struct PhaseSpec {
+    /// Its name in the summary, which the ratios look phases up by.
+    name: String,
+    title: String,
+    unit: &'static str,
+    run: Run,
 }
 
 /// The rounds of one phase as one: completions over all measured windows,
@@ -314,24 +329,30 @@ fn cpu_text(c: &GroupCpu) -> String {
     format!("{} (cores of {cores})", parts.join(", "))
 }
 
+/// PostgreSQL's CPU per completed request, in core-milliseconds.
+fn postgres_ms_per_request(f: &Figures) -> Option<f64> {
+    let cores = f.cpu.groups.iter().find(|(g, _)| g == "postgres")?.1?;
+    (f.rate > 0.0).then(|| cores * 1000.0 / f.rate)
+}
+
 /// Prints the table and the ratios; returns whether the run is valid.
-fn summary(pgbench: &Outcome, one: &Outcome, two: &Outcome, reads: &Outcome) -> bool {
-    println!("| phase | throughput | p50 | p99 | max | errors | CPU (cores) |");
-    println!("|---|---|---|---|---|---|---|");
+fn summary(phases: &[PhaseSpec], outcomes: &[Outcome]) -> bool {
+    println!(
+        "| phase | throughput | p50 | p99 | max | errors | CPU (cores) | PostgreSQL CPU per request |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut problems = Vec::new();
     let mut busy = Vec::new();
-    for (name, unit, o) in [
-        ("pgbench, same transaction", "tx/s", pgbench),
-        ("Laurel, 1 node", "stores/s", one),
-        ("Laurel, 2 nodes", "stores/s", two),
-        ("Laurel, 1 node, progress reads", "reads/s", reads),
-    ] {
+    for (phase, o) in phases.iter().zip(outcomes) {
+        let (name, unit) = (&phase.name, phase.unit);
         match o {
             Ok(f) => {
                 let cpu = cpu_text(&f.cpu);
                 let cpu = cpu.split(" (cores").next().unwrap_or_default();
+                let per = postgres_ms_per_request(f)
+                    .map_or_else(|| "?".to_owned(), |ms| format!("{ms:.3} ms"));
                 println!(
-                    "| {name} | {:.0} {unit} | {} | {} | {} | {} | {cpu} |",
+                    "| {name} | {:.0} {unit} | {} | {} | {} | {} | {cpu} | {per} |",
                     f.rate,
                     Us(f.latencies.p50()),
                     Us(f.latencies.p99()),
@@ -349,37 +370,92 @@ fn summary(pgbench: &Outcome, one: &Outcome, two: &Outcome, reads: &Outcome) -> 
                 }
             }
             Err(e) => {
-                println!("| {name} | not measured | | | | | |");
+                println!("| {name} | not measured | | | | | | |");
                 problems.push(format!("{name} not measured: {e}"));
             }
         }
     }
     println!();
-    let rate = |o: &Outcome| {
-        o.as_ref()
-            .ok()
+    let find = |name: &str| {
+        phases
+            .iter()
+            .position(|p| p.name == name)
+            .and_then(|i| outcomes[i].as_ref().ok())
             .filter(|f| f.latencies.len() > 0)
-            .map(|f| f.rate)
     };
-    match (rate(one), rate(pgbench)) {
-        (Some(n), Some(d)) if d > 0.0 => {
-            let x = n / d;
-            let verdict = if x >= PGBENCH_TARGET {
-                "PASS"
-            } else {
-                "BELOW TARGET"
+    let ratio = |label: &str, num: &str, den: &str, target: Option<(&str, f64)>| match (
+        find(num),
+        find(den),
+    ) {
+        (Some(n), Some(d)) if d.rate > 0.0 => {
+            let x = n.rate / d.rate;
+            let verdict = match target {
+                Some((_, t)) if x >= t => ": PASS",
+                Some(_) => ": BELOW TARGET",
+                None => "",
             };
+            let bar = target.map_or(String::new(), |(text, _)| format!(" (target {text})"));
             println!(
-                "1 node / pgbench = {n:.0} / {d:.0} = {x:.3} (target ≥ {PGBENCH_TARGET:.1}): {verdict}"
+                "{label} = {:.0} / {:.0} = {x:.3}{bar}{verdict}",
+                n.rate, d.rate
             );
         }
-        _ => println!("1 node / pgbench: not available (a phase was not measured)"),
-    }
-    match (rate(two), rate(one)) {
-        (Some(n), Some(d)) if d > 0.0 => {
-            println!("2 nodes / 1 node = {n:.0} / {d:.0} = {:.3}", n / d);
+        _ => println!("{label}: not available (a phase was not measured)"),
+    };
+    ratio(
+        "1 node / pgbench",
+        "Laurel, 1 node",
+        "pgbench, same transaction",
+        Some(("≥ 0.8", PGBENCH_TARGET)),
+    );
+    ratio(
+        "2 nodes / 1 node",
+        "Laurel, 2 nodes",
+        "Laurel, 1 node",
+        Some(("≥ 1.8", 1.8)),
+    );
+    if phases.iter().any(|p| p.name.starts_with("baseline")) {
+        for what in [
+            "1 node",
+            "2 nodes",
+            "1 node, one hot user",
+            "1 node, progress reads",
+        ] {
+            let target = match what {
+                "1 node" | "1 node, one hot user" => Some(("≥ 1.5", 1.5)),
+                _ => None,
+            };
+            ratio(
+                &format!("{what}: Laurel / baseline"),
+                &format!("Laurel, {what}"),
+                &format!("baseline, {what}"),
+                target,
+            );
         }
-        _ => println!("2 nodes / 1 node: not available (a phase was not measured)"),
+        for what in ["1 node", "1 node, one hot user"] {
+            let per =
+                |build: &str| find(&format!("{build}, {what}")).and_then(postgres_ms_per_request);
+            match (per("Laurel"), per("baseline")) {
+                (Some(n), Some(d)) if d > 0.0 => println!(
+                    "{what}: PostgreSQL CPU per store, Laurel / baseline = {n:.3} / {d:.3} ms = {:.3} (target ≤ 0.6)",
+                    n / d
+                ),
+                _ => println!("{what}: PostgreSQL CPU per store: not available"),
+            }
+        }
+    }
+    if let Some(f) = find("Laurel, 1 node, progress reads") {
+        println!(
+            "progress reads: p99 {} (target ≤ 10 ms), max {} (target ≤ 100 ms)",
+            Us(f.latencies.p99()),
+            Us(f.latencies.max())
+        );
+    }
+    if let Some(f) = find("Laurel, 1 node, one hot user") {
+        println!(
+            "one hot user: p99 {} (target < 50 ms)",
+            Us(f.latencies.p99())
+        );
     }
     crate::report::verdict(&busy, &problems)
 }

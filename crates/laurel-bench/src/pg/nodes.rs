@@ -11,7 +11,7 @@ use super::cluster::{Cluster, per_tx};
 use super::figures::Figures;
 use crate::child::{ChildGuard, Counted, GroupMeter};
 use crate::load::{self, Phase};
-use crate::requests::{read_requests, store_requests};
+use crate::requests::{hot_user_requests, read_requests, store_requests};
 use crate::servers::LOAD_RATE_ARGS;
 use crate::settings::{ADMIN_TOKEN, STARTUP_TIMEOUT, WARMUP};
 
@@ -52,6 +52,8 @@ pub(super) enum Workload {
     /// Progress reads (`GET …/progress` of a user with 20 stats and 25 of
     /// 50 achievements unlocked), on the first node: issue 16's read tail.
     Reads,
+    /// Every client's stores to one user, on the first node.
+    HotUser,
 }
 
 /// The nodes of a Laurel phase and what their clients send.
@@ -95,6 +97,7 @@ pub(super) async fn laurel_phase(
     let make = match workload {
         Workload::Stores => store_requests(&addrs, clients).await?,
         Workload::Reads => read_requests(addrs[0], clients).await?,
+        Workload::HotUser => hot_user_requests(addrs[0], clients).await?,
     };
     let mut groups: Vec<(String, Counted)> = guards
         .iter()
@@ -146,7 +149,7 @@ pub(super) async fn laurel_phase(
         notes: vec![format!(
             "{} response {} B; clients per node: {}",
             match workload {
-                Workload::Stores => "store",
+                Workload::Stores | Workload::HotUser => "store",
                 Workload::Reads => "read",
             },
             result.last_body_len,

@@ -23,12 +23,15 @@ const APP_LOCK_CLASS: i32 = 0x4c61_7572;
 const COUNTER_SHARDS: u64 = 16;
 
 /// Laurel's store transaction for the foundation bench's request, as
-/// `laurel-store-postgres` sends it for a user who has stored before
-/// (`writes.rs::store`; statements from `rows.rs` and `figures.rs`), with
-/// the same round trips: BEGIN and the reads (the app's lock, the schema
-/// version, the user's row created or locked and its version moved on, the
-/// key, the stats, the achievements), then the writes (stats, achievement,
-/// key, counters) and COMMIT. Laurel sends each round trip as one message
+/// `laurel-store-postgres` sends it for a group of one store of a user who
+/// has stored before (`store_groups.rs`; statements from `rows.rs` and
+/// `figures.rs`), with the same round trips: BEGIN and the reads (the app's
+/// lock, the schema version, the user's row locked, the user's version,
+/// the key, the stats, the achievements), then the writes (stats,
+/// achievement, version, key, counters) and COMMIT. A Laurel node puts the
+/// stores of many clients in one such transaction (up to 64, each
+/// statement taking arrays of rows); pgbench runs one transaction per
+/// store, as each node did before it grouped them. Laurel sends each round trip as one message
 /// of `EXECUTE`s (`script.rs`); pgbench sends it as one libpq pipeline of
 /// the same statements, prepared (`-M prepared`), with one `Sync`.
 /// pgbench client `i` is user `FIRST_STEAM_ID + i`, like HTTP client `i`.
@@ -52,7 +55,7 @@ fn pgbench_script(schema_version: i64, day: i64, unlocked_at: i64) -> String {
     let class = APP_LOCK_CLASS;
     let fingerprint = "5f".repeat(32); // a SHA-256 in hex, as Laurel keeps it
     format!(
-        r#"-- Laurel's store transaction (see crates/laurel-bench/src/pg.rs).
+        r#"-- Laurel's store transaction (see crates/laurel-bench/src/pg/pgbench.rs).
 \set user {FIRST_STEAM_ID} + :client_id
 \set shard :user % {COUNTER_SHARDS}
 \set n random(1, 1000000000)
@@ -62,15 +65,17 @@ fn pgbench_script(schema_version: i64, day: i64, unlocked_at: i64) -> String {
 BEGIN;
 SELECT pg_advisory_xact_lock_shared({class}, {app});
 SELECT schema_version, CASE WHEN schema_version = {schema_version} THEN NULL ELSE schema_json END FROM apps WHERE app_id = {app};
-INSERT INTO users (app_id, steam_id, version) VALUES ({app}, :user, 1) ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version + 1 RETURNING version;
-SELECT fingerprint, array_to_json(newly_unlocked)::text FROM idempotency WHERE app_id = {app} AND steam_id = :user AND idem_key = 'pgbench-' || :key;
-SELECT name, kind, int_value, float_value, avg_count, avg_seconds FROM stats WHERE app_id = {app} AND steam_id = :user;
-SELECT name, unlocked, unlock_time, progress_current, progress_max FROM achievements WHERE app_id = {app} AND steam_id = :user;
+INSERT INTO users (app_id, steam_id, version) SELECT t.app_id, t.steam_id, 0 FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[]) WITH ORDINALITY AS t(app_id, steam_id, n) ORDER BY t.n ON CONFLICT (app_id, steam_id) DO UPDATE SET version = users.version WHERE false;
+SELECT u.app_id, u.steam_id, u.version FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[]) AS t(app_id, steam_id) JOIN users u ON u.app_id = t.app_id AND u.steam_id = t.steam_id;
+SELECT i.fingerprint, array_to_json(i.newly_unlocked)::text, i.app_id, i.steam_id, i.idem_key FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[], ARRAY['pgbench-' || :key]::text[]) AS t(app_id, steam_id, idem_key) JOIN idempotency i ON i.app_id = t.app_id AND i.steam_id = t.steam_id AND i.idem_key = t.idem_key;
+SELECT s.name, s.kind, s.int_value, s.float_value, s.avg_count, s.avg_seconds, s.app_id, s.steam_id FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[]) AS t(app_id, steam_id) JOIN stats s ON s.app_id = t.app_id AND s.steam_id = t.steam_id;
+SELECT a.name, a.unlocked, a.unlock_time, a.progress_current, a.progress_max, a.app_id, a.steam_id FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[]) AS t(app_id, steam_id) JOIN achievements a ON a.app_id = t.app_id AND a.steam_id = t.steam_id;
 \endpipeline
 \startpipeline
-INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) SELECT {app}, :user, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds FROM unnest('{{NumGames,NumWins,FeetTraveled,MaxFeetTraveled,AverageSpeed}}'::text[], '{{0,0,1,1,2}}'::smallint[], ARRAY[:n, :n, NULL, NULL, NULL]::bigint[], ARRAY[NULL, NULL, :feet, :feet, NULL]::real[], ARRAY[NULL, NULL, NULL, NULL, 10]::float8[], ARRAY[NULL, NULL, NULL, NULL, 5]::float8[]) AS t(name, kind, int_value, float_value, avg_count, avg_seconds) ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, int_value = excluded.int_value, float_value = excluded.float_value, avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds;
-INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) SELECT {app}, :user, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max FROM unnest('{{ACH_WIN_ONE_GAME}}'::text[], '{{true}}'::boolean[], '{{{unlocked_at}}}'::bigint[], '{{NULL}}'::bigint[], '{{NULL}}'::bigint[]) AS t(name, unlocked, unlock_time, progress_current, progress_max) ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, progress_max = excluded.progress_max;
-INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) VALUES ({app}, :user, 'pgbench-' || :key, '{fingerprint}', :n, '{{}}', extract(epoch FROM now())::bigint);
+INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) SELECT t.app_id, t.steam_id, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds FROM unnest(ARRAY[{app}, {app}, {app}, {app}, {app}]::bigint[], ARRAY[:user, :user, :user, :user, :user]::bigint[], '{{NumGames,NumWins,FeetTraveled,MaxFeetTraveled,AverageSpeed}}'::text[], '{{0,0,1,1,2}}'::smallint[], ARRAY[:n, :n, NULL, NULL, NULL]::bigint[], ARRAY[NULL, NULL, :feet, :feet, NULL]::real[], ARRAY[NULL, NULL, NULL, NULL, 10]::float8[], ARRAY[NULL, NULL, NULL, NULL, 5]::float8[]) AS t(app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, int_value = excluded.int_value, float_value = excluded.float_value, avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds;
+INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) SELECT t.app_id, t.steam_id, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[], '{{ACH_WIN_ONE_GAME}}'::text[], '{{true}}'::boolean[], '{{{unlocked_at}}}'::bigint[], '{{NULL}}'::bigint[], '{{NULL}}'::bigint[]) AS t(app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, progress_max = excluded.progress_max;
+UPDATE users SET version = t.version FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[], ARRAY[:n]::bigint[]) AS t(app_id, steam_id, version) WHERE users.app_id = t.app_id AND users.steam_id = t.steam_id;
+INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) SELECT t.app_id, t.steam_id, t.idem_key, t.fingerprint, t.version, ARRAY(SELECT json_array_elements_text(t.names::json)), t.created FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[], ARRAY['pgbench-' || :key]::text[], ARRAY['{fingerprint}']::text[], ARRAY[:n]::bigint[], ARRAY['[]']::text[], ARRAY[extract(epoch FROM now())::bigint]) AS t(app_id, steam_id, idem_key, fingerprint, version, names, created);
 INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum) SELECT {app}, t.name, t.kind, :shard, t.value_rows, t.int_sum, t.float_sum FROM unnest('{{FeetTraveled,NumGames,NumWins}}'::text[], '{{1,0,0}}'::smallint[], '{{0,0,0}}'::bigint[], '{{0,1,1}}'::bigint[], '{{1,0,0}}'::float8[]) AS t(name, kind, value_rows, int_sum, float_sum) ORDER BY t.name COLLATE "C", t.kind ON CONFLICT (app_id, name, kind, shard) DO UPDATE SET value_rows = stat_totals.value_rows + excluded.value_rows, int_sum = stat_totals.int_sum + excluded.int_sum, float_sum = stat_totals.float_sum + excluded.float_sum;
 INSERT INTO stat_history (app_id, name, kind, day, shard, int_change, float_change) SELECT {app}, t.name, t.kind, t.day, :shard, t.int_change, t.float_change FROM unnest('{{FeetTraveled,NumGames,NumWins}}'::text[], '{{1,0,0}}'::smallint[], '{{{day},{day},{day}}}'::bigint[], '{{0,1,1}}'::bigint[], '{{1,0,0}}'::float8[]) AS t(name, kind, day, int_change, float_change) ORDER BY t.name COLLATE "C", t.kind, t.day ON CONFLICT (app_id, name, kind, day, shard) DO UPDATE SET int_change = stat_history.int_change + excluded.int_change, float_change = stat_history.float_change + excluded.float_change;
 COMMIT;
