@@ -19,10 +19,12 @@
 //! (PostgreSQL would resolve a deadlock by failing one, which would then be
 //! rerun; the order makes it not happen in the first place).
 //!
-//! Each counter is split into [`COUNTER_SHARDS`] rows, and a user's changes
-//! always go to the shard of their Steam id ([`shard_of`]): stores of users
-//! in different shards never wait for each other's commit on a counter.
-//! Reads add the shards up.
+//! Each counter is split into [`COUNTER_SHARDS`] rows. A group of stores
+//! writes its changes, summed, to the group's own shard
+//! (`crate::store_groups`); a reset or an import to the shard of the user's
+//! Steam id ([`shard_of`]). Transactions writing different shards never
+//! wait for each other's commit on a counter. Reads add the shards up, so
+//! which shard holds a change does not matter.
 
 use laurel_core::AppId;
 pub(crate) use laurel_store::figures::FigureChanges;

@@ -2,7 +2,7 @@
 //! the purge's state. Data only; the calls live in the modules above it.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
@@ -24,6 +24,8 @@ pub(crate) struct Inner {
     pub(crate) uploads: Queue<UploadRequest, UploadReply>,
     /// Stores waiting for their group (`crate::store_groups`).
     pub(crate) stores: Queue<StoreRequest, StoreReply>,
+    /// The counter shard of the next group of stores (modulo the shards).
+    pub(crate) group_shards: AtomicU64,
 }
 
 /// When this node last purged expired idempotency keys, and by which clock.

@@ -154,7 +154,7 @@ mod upload_groups;
 mod writes;
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -274,6 +274,14 @@ impl PostgresStore {
             },
             uploads: Default::default(),
             stores: Default::default(),
+            // A random start (the standard library's per-process hash
+            // keys): nodes starting together begin on different shards.
+            group_shards: AtomicU64::new({
+                use std::hash::{BuildHasher, Hasher};
+                std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+            }),
         };
         with_client!(&inner, inner.schema_timeout, |client| {
             migrations::migrate(client).await

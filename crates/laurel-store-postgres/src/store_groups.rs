@@ -14,7 +14,7 @@
 //!   apply_batch, store after store    -- in memory, each store on what the one before it left
 //!   stats, achievements, versions of the users; DELETE the placeholders of users nothing was applied to
 //!   keys
-//!   app_users → achievement_unlocks → stat_totals → stat_history  -- summed per (app, shard), in that order
+//!   app_users → achievement_unlocks → stat_totals → stat_history  -- summed per app into the group's shard
 //! COMMIT
 //! (round trip)
 //! ```
@@ -29,9 +29,17 @@
 //!
 //! Lock order, the same in every transaction of every node: the apps'
 //! advisory locks by key, the users' rows by (app, user), then the counters
-//! by (app, shard), table after table, by key. A single store, reset or
-//! import holds one user and one shard, so it follows the same order; two
-//! transactions never wait for each other in a cycle.
+//! by app, table after table, by key. A reset or an import holds one user
+//! and one shard, so it follows the same order; two transactions never
+//! wait for each other in a cycle.
+//!
+//! The counter changes of a group are summed per app and written to one
+//! counter shard, the group's: consecutive groups of a node take
+//! consecutive shards, so the groups in flight on a node do not wait for
+//! each other's counter rows (a group holds them until its flush), and a
+//! group writes one row per counter, where one per user's shard would
+//! touch most of the 16. Reads add the shards up, so which shard holds a
+//! change does not matter.
 //!
 //! A user never written gets a row at version 0 to lock (a placeholder);
 //! it is deleted before the commit if no store of the group was applied to
@@ -41,13 +49,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use laurel_core::{ApiName, AppId, SteamId, UserProgress, apply_batch};
 use laurel_store::{StoreError, StoreReply, StoreRequest, StoredSchema};
 
 use crate::connection::{Context, Failure};
-use crate::figures::{self, FigureChanges, shard_of};
+use crate::figures::{self, COUNTER_SHARDS, FigureChanges};
 use crate::group_queue::{Answer, Grouping, Queue, submit};
 use crate::inner::Inner;
 use crate::rows::{
@@ -82,8 +91,13 @@ impl Grouping for Stores {
         inner: &Inner,
         requests: &[StoreRequest],
     ) -> Result<Vec<Answer<StoreReply>>, StoreError> {
+        // Consecutive groups of a node take consecutive shards, so the
+        // groups in flight on one node never wait for each other's counter
+        // rows; the start is random per node (see `open`).
+        let shard =
+            (inner.group_shards.fetch_add(1, Ordering::Relaxed) % COUNTER_SHARDS as u64) as i16;
         with_client!(inner, inner.operation_timeout, |client| {
-            store_group(client, &inner.schemas, requests).await
+            store_group(client, &inner.schemas, requests, shard).await
         })
     }
 }
@@ -169,10 +183,11 @@ pub(crate) async fn store_group(
     client: &mut deadpool_postgres::Client,
     cache: &SchemaCache,
     requests: &[StoreRequest],
+    shard: i16,
 ) -> Result<Vec<Answer<StoreReply>>, Failure> {
     let client: &tokio_postgres::Client = client;
     let started = Instant::now();
-    let outcome = group_unfinished(client, cache, requests).await;
+    let outcome = group_unfinished(client, cache, requests, shard).await;
     if let Ok((_, true)) = outcome {
         // No-ops without a metrics recorder.
         metrics::histogram!("laurel_store_group_size").record(requests.len() as f64);
@@ -277,6 +292,7 @@ async fn group_unfinished(
     client: &tokio_postgres::Client,
     cache: &SchemaCache,
     requests: &[StoreRequest],
+    shard: i16,
 ) -> Result<(Vec<Answer<StoreReply>>, bool), Failure> {
     let mut user_keys: Vec<UserKey> = requests
         .iter()
@@ -360,7 +376,7 @@ async fn group_unfinished(
 
     // Each store in turn, on what the stores before it left.
     let mut replies = Vec::with_capacity(requests.len());
-    let mut counters: BTreeMap<(i64, i16), FigureChanges> = BTreeMap::new();
+    let mut counters: BTreeMap<i64, FigureChanges> = BTreeMap::new();
     let mut keys: Vec<(usize, u64, Vec<ApiName>)> = Vec::new();
     for (i, request) in requests.iter().enumerate() {
         let user_key = (app_sql(request.app), user_sql(request.user));
@@ -405,10 +421,7 @@ async fn group_unfinished(
             replies.push(Err(e));
             continue;
         }
-        counters
-            .entry((user_key.0, shard_of(user_key.1)))
-            .or_default()
-            .merge(moved);
+        counters.entry(user_key.0).or_default().merge(moved);
         state.applied = true;
         state.changed_stats.extend(outcome.changed_stats);
         state
@@ -496,7 +509,7 @@ async fn group_unfinished(
         })
         .collect();
     insert_keys(&mut writes, &key_writes)?;
-    for (&(app_id, shard), changes) in &counters {
+    for (&app_id, changes) in &counters {
         figures::write(changes, &mut writes, app_from_sql(app_id)?, shard)?;
     }
     writes.plain("COMMIT");

@@ -99,7 +99,7 @@ async fn a_group_answers_each_store_as_in_sequence() {
     }
     let group = steps(group_a, group_b);
     let mut lease = store.inner.lease().await.expect("lease");
-    let together = store_group(lease.client(), &store.inner.schemas, &group)
+    let together = store_group(lease.client(), &store.inner.schemas, &group, 5)
         .await
         .expect("the group");
     drop(lease);
