@@ -296,7 +296,7 @@ fn bench(args: &[String]) -> Result<()> {
         args.remove(i);
         args.insert(0, "postgres");
     }
-    run("target/release/laurel-bench", &args)
+    run(&release_bin("laurel-bench"), &args)
 }
 
 /// Builds the server and the bench in release mode, then runs the soak
@@ -310,5 +310,13 @@ fn soak(args: &[String]) -> Result<()> {
     )?;
     let mut soak_args = vec!["soak"];
     soak_args.extend(args.iter().map(String::as_str));
-    run("target/release/laurel-bench", &soak_args)
+    let bench = release_bin("laurel-bench");
+    run(&bench, &soak_args)
+}
+
+/// `target/release/NAME`, or under `$CARGO_TARGET_DIR` when it is set (the
+/// build above put it there; the bench finds `laurel` next to itself).
+fn release_bin(name: &str) -> String {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    format!("{target}/release/{name}")
 }
