@@ -188,3 +188,52 @@ async fn a_failed_group_is_applied_one_store_at_a_time() {
         assert_eq!(progress.version, 1, "user {id}");
     }
 }
+
+/// Stores of one user sent at once, each key three times, through the
+/// node's queue (so most land in groups, several of the user's at a time,
+/// and a key's copies meet in one group's queue): each key is applied
+/// exactly once, and the user's version counts the keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_user_s_stores_sent_at_once_apply_once_per_key() {
+    const KEYS: u64 = 40;
+    let url = laurel_testkit::postgres::PostgresServer::shared().database();
+    let store = std::sync::Arc::new(
+        PostgresStore::open(PostgresOptions::new(url))
+            .await
+            .expect("open"),
+    );
+    let a = app(41);
+    store.put_schema(a, test_schema()).await.expect("schema");
+    let mut tasks = Vec::new();
+    for copy in 0..3 {
+        for k in 0..KEYS {
+            let store = std::sync::Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                let value = (k * 10) as f64;
+                let r = request(
+                    a,
+                    user(1),
+                    &format!("hot-{k}"),
+                    vec![set("Score", value)],
+                    NOW,
+                );
+                (k, copy, store.store(r).await)
+            }));
+        }
+    }
+    let mut firsts = vec![0; KEYS as usize];
+    for task in tasks {
+        let (k, copy, answer) = task.await.expect("task");
+        match answer {
+            Ok(StoreReply::Applied { replayed, .. }) => {
+                if !replayed {
+                    firsts[k as usize] += 1;
+                }
+            }
+            other => panic!("key {k}, copy {copy}: {other:?}"),
+        }
+    }
+    assert!(firsts.iter().all(|&n| n == 1), "{firsts:?}");
+    let progress = store.progress(a, user(1)).await.expect("progress");
+    assert_eq!(progress.version, KEYS);
+}
