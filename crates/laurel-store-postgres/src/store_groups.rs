@@ -220,6 +220,8 @@ struct UserState {
 /// Where the reads' answers are.
 struct ReadsAt {
     schemas: BTreeMap<AppId, usize>,
+    /// The schema each app had in the node's cache when the reads were made.
+    cached: BTreeMap<AppId, Option<StoredSchema>>,
     users: usize,
     keys: usize,
     stats: usize,
@@ -232,7 +234,7 @@ fn reads(
     cache: &SchemaCache,
     requests: &[StoreRequest],
     users: &[UserKey],
-) -> Result<(Script, ReadsAt, BTreeMap<AppId, Option<StoredSchema>>), Failure> {
+) -> Result<(Script, ReadsAt), Failure> {
     let mut script = Script::new("reading users for stores");
     script.plain("BEGIN");
     let mut apps: Vec<AppId> = requests.iter().map(|r| r.app).collect();
@@ -271,12 +273,13 @@ fn reads(
     )?;
     let at = ReadsAt {
         schemas,
+        cached,
         users: locked,
         keys,
         stats,
         achievements,
     };
-    Ok((script, at, cached))
+    Ok((script, at))
 }
 
 /// The (app, user) of a row whose last columns are them, from `first`.
@@ -300,11 +303,11 @@ async fn group_unfinished(
         .collect();
     user_keys.sort_unstable();
     user_keys.dedup();
-    let (script, at, cached) = reads(cache, requests, &user_keys)?;
+    let (script, mut at) = reads(cache, requests, &user_keys)?;
     let answers = script.run(client).await?;
 
     let mut schemas: BTreeMap<AppId, Option<StoredSchema>> = BTreeMap::new();
-    for (app, stored) in cached {
+    for (app, stored) in std::mem::take(&mut at.cached) {
         let row = at.schemas.get(&app).and_then(|&i| answers[i].rows.first());
         schemas.insert(app, schema_from_row(cache, app, stored, row)?);
     }
