@@ -1,5 +1,5 @@
 //! Group commit of stores on one node (`crate::group_queue` runs the
-//! groups): up to [`Stores::GROUP_SIZE`] stores, of any users of any apps,
+//! groups, one at a time per node): up to 64 stores, of any users of any apps,
 //! in one READ COMMITTED transaction of two round trips and one `COMMIT`,
 //! where each store alone paid its own transaction, its own round trips and
 //! its own WAL flush.
@@ -34,11 +34,10 @@
 //! wait for each other in a cycle.
 //!
 //! The counter changes of a group are summed per app and written to one
-//! counter shard, the group's: consecutive groups of a node take
-//! consecutive shards, so the groups in flight on a node do not wait for
-//! each other's counter rows (a group holds them until its flush), and a
-//! group writes one row per counter, where one per user's shard would
-//! touch most of the 16. Reads add the shards up, so which shard holds a
+//! counter shard, drawn for the group: groups of different nodes seldom
+//! wait for each other's counter rows (a group holds them until its
+//! flush), and a group writes one row per counter, where one per user's
+//! shard would touch most of the 16. Reads add the shards up, so which shard holds a
 //! change does not matter.
 //!
 //! A user never written gets a row at version 0 to lock (a placeholder);
@@ -76,7 +75,14 @@ impl Grouping for Stores {
     type Reply = StoreReply;
     /// Keys (app, user, key) of the group.
     type Claims = HashSet<(AppId, SteamId, String)>;
-    const GROUPS: usize = 2;
+    /// One group in flight per node: measured against two and four
+    /// (docs/benchmarks.md, issue 16), it is as fast on one node and faster
+    /// with two nodes or one hot user, because the stores that arrive while
+    /// a group runs make the next group larger, and PostgreSQL's work per
+    /// store falls with the group's size. The cost: a group that waits
+    /// (for a user's row held by another node) holds up the node's stores
+    /// for that long.
+    const GROUPS: usize = 1;
     const GROUP_SIZE: usize = 64;
 
     fn queue(inner: &Inner) -> &Queue<StoreRequest, StoreReply> {
@@ -91,15 +97,27 @@ impl Grouping for Stores {
         inner: &Inner,
         requests: &[StoreRequest],
     ) -> Result<Vec<Answer<StoreReply>>, StoreError> {
-        // Consecutive groups of a node take consecutive shards, so the
-        // groups in flight on one node never wait for each other's counter
-        // rows; the start is random per node (see `open`).
-        let shard =
-            (inner.group_shards.fetch_add(1, Ordering::Relaxed) % COUNTER_SHARDS as u64) as i16;
+        // A shard drawn per group (a Weyl sequence, mixed; the start is
+        // random per node, see `open`), so that groups of different nodes
+        // seldom meet on a counter row, and never in long runs.
+        let step = inner.group_shards.fetch_add(WEYL, Ordering::Relaxed);
+        let shard = (splitmix64(step) % COUNTER_SHARDS as u64) as i16;
         with_client!(inner, inner.operation_timeout, |client| {
             store_group(client, &inner.schemas, requests, shard).await
         })
     }
+}
+
+/// The golden-ratio increment of a Weyl sequence (SplitMix64's).
+const WEYL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// SplitMix64's output function: a well-mixed 64-bit value from a step of
+/// the Weyl sequence.
+fn splitmix64(step: u64) -> u64 {
+    let mut z = step.wrapping_add(WEYL);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Applies `request` in the next group of stores; its answer.
@@ -518,4 +536,25 @@ async fn group_unfinished(
     writes.plain("COMMIT");
     writes.run(client).await?;
     Ok((replies, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Consecutive groups draw every shard, evenly.
+    #[test]
+    fn drawn_shards_cover_every_shard_evenly() {
+        let mut counts = [0u32; COUNTER_SHARDS as usize];
+        let mut state = 12_345u64;
+        for _ in 0..16_000 {
+            let step = state;
+            state = state.wrapping_add(WEYL);
+            counts[(splitmix64(step) % COUNTER_SHARDS as u64) as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|&n| (800..1200).contains(&n)),
+            "{counts:?}"
+        );
+    }
 }
