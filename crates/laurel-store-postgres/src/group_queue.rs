@@ -43,10 +43,33 @@ pub(crate) trait Grouping: 'static {
     /// own. A request that may not keeps its place for the next group.
     fn claim(claims: &mut Self::Claims, request: &Self::Request) -> bool;
     /// The group in one transaction, one answer per request, in order.
+    /// Calls [`Stage::done`] once the group no longer needs to be the only
+    /// one reading (see [`Stage`]).
     fn apply(
         node: &Self::Node,
         requests: &[Self::Request],
+        stage: &mut Stage,
     ) -> impl Future<Output = Result<Vec<Answer<Self::Reply>>, StoreError>> + Send;
+}
+
+/// A group's turn to be made and read: one group of a kind at a time per
+/// node holds it, from taking its requests off the queue until it has read
+/// what it needs and decided (for a store group: until it sends its writes
+/// and `COMMIT`). The next group is then made of every request that arrived
+/// meanwhile, and its reads overlap the flush of the one before, so groups
+/// stay large while the database's work and the disk's flushes overlap.
+pub(crate) struct Stage(Option<tokio::sync::OwnedSemaphorePermit>);
+
+impl Stage {
+    /// Lets the next group be made and start reading.
+    pub(crate) fn done(&mut self) {
+        self.0.take();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn free() -> Stage {
+        Stage(None)
+    }
 }
 
 pub(crate) type Answer<R> = Result<R, StoreError>;
@@ -65,6 +88,8 @@ pub(crate) struct Queue<Q, R> {
     state: Mutex<QueueState<Q, R>>,
     /// One permit per request waiting or being applied.
     room: Arc<tokio::sync::Semaphore>,
+    /// The [`Stage`]'s one permit.
+    stage: Arc<tokio::sync::Semaphore>,
 }
 
 struct QueueState<Q, R> {
@@ -86,6 +111,7 @@ impl<Q, R> Queue<Q, R> {
                 running: 0,
             }),
             room: Arc::new(tokio::sync::Semaphore::new(requests)),
+            stage: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -160,6 +186,12 @@ fn next_group<G: Grouping>(inner: &G::Node) -> Vec<Waiting<G::Request, G::Reply>
 /// Runs groups until no request is waiting.
 async fn run_groups<G: Grouping>(inner: Arc<G::Node>) {
     loop {
+        // Never closed, so the permit always comes.
+        let permit = Arc::clone(&G::queue(&inner).stage)
+            .acquire_owned()
+            .await
+            .ok();
+        let mut stage = Stage(permit);
         let group = next_group::<G>(&inner);
         if group.is_empty() {
             return;
@@ -170,7 +202,7 @@ async fn run_groups<G: Grouping>(inner: Arc<G::Node>) {
             requests.push(waiting.request);
             answers.push((waiting.answer, waiting.room));
         }
-        let replies = apply::<G>(&inner, &requests).await;
+        let replies = apply::<G>(&inner, &requests, &mut stage).await;
         for ((answer, room), reply) in answers.into_iter().zip(replies) {
             // A caller that gave up has nobody to answer.
             let _ = answer.send(reply);
@@ -184,6 +216,7 @@ async fn run_groups<G: Grouping>(inner: Arc<G::Node>) {
 pub(crate) async fn apply<G: Grouping>(
     inner: &G::Node,
     requests: &[G::Request],
+    stage: &mut Stage,
 ) -> Vec<Answer<G::Reply>> {
     let answered = |replies: Result<Vec<_>, StoreError>, n: usize| match replies {
         Ok(replies) if replies.len() == n => Ok(replies),
@@ -193,13 +226,18 @@ pub(crate) async fn apply<G: Grouping>(
         ))),
         Err(e) => Err(e),
     };
-    match answered(G::apply(inner, requests).await, requests.len()) {
+    let together = G::apply(inner, requests, stage).await;
+    // One by one, if at all, with the stage given on.
+    stage.done();
+    match answered(together, requests.len()) {
         Ok(replies) => replies,
         Err(e) if requests.len() == 1 => vec![Err(e)],
         Err(_) => {
             let mut replies = Vec::with_capacity(requests.len());
             for request in requests {
-                let alone = answered(G::apply(inner, std::slice::from_ref(request)).await, 1);
+                let mut free = Stage(None);
+                let alone = G::apply(inner, std::slice::from_ref(request), &mut free).await;
+                let alone = answered(alone, 1);
                 replies.push(alone.and_then(|mut one| {
                     one.pop().unwrap_or_else(|| {
                         Err(StoreError::Backend("a request was not answered".into()))
@@ -213,9 +251,76 @@ pub(crate) async fn apply<G: Grouping>(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
+
+    /// A kind of request whose groups record how many of them read at once.
+    struct Probe;
+
+    #[derive(Default)]
+    struct ProbeNode {
+        queue: Queue<u32, u32>,
+        reading: AtomicUsize,
+        most_reading: AtomicUsize,
+        groups: AtomicUsize,
+    }
+
+    impl Grouping for Probe {
+        type Node = ProbeNode;
+        type Request = u32;
+        type Reply = u32;
+        type Claims = ();
+        const GROUPS: usize = 2;
+        const GROUP_SIZE: usize = 4;
+
+        fn queue(node: &ProbeNode) -> &Queue<u32, u32> {
+            &node.queue
+        }
+
+        fn claim(_: &mut (), _: &u32) -> bool {
+            true
+        }
+
+        async fn apply(
+            node: &ProbeNode,
+            requests: &[u32],
+            stage: &mut Stage,
+        ) -> Result<Vec<Answer<u32>>, StoreError> {
+            node.groups.fetch_add(1, Ordering::SeqCst);
+            let now = node.reading.fetch_add(1, Ordering::SeqCst) + 1;
+            node.most_reading.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            node.reading.fetch_sub(1, Ordering::SeqCst);
+            stage.done();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Ok(requests.iter().map(|r| Ok(r * 10)).collect())
+        }
+    }
+
+    /// Two groups may be in flight, but only one reads at a time; every
+    /// request gets its own answer, in groups of at most the bound.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_group_reads_at_a_time_and_each_request_gets_its_answer() {
+        let node = Arc::new(ProbeNode::default());
+        let mut tasks = Vec::new();
+        for r in 0..40u32 {
+            let node = Arc::clone(&node);
+            tasks.push(tokio::spawn(
+                async move { (r, submit::<Probe>(&node, r).await) },
+            ));
+        }
+        for task in tasks {
+            let (r, answer) = task.await.expect("task");
+            assert_eq!(answer.expect("answered"), r * 10);
+        }
+        assert_eq!(node.most_reading.load(Ordering::SeqCst), 1);
+        assert!(
+            node.groups.load(Ordering::SeqCst) >= 10,
+            "groups of at most 4"
+        );
+    }
 
     /// At the bound, one more request waits for room (it is not refused and
     /// does not get in), and gets in once a request ahead of it is done.

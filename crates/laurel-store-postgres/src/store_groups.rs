@@ -56,7 +56,7 @@ use laurel_store::{StoreError, StoreReply, StoreRequest, StoredSchema};
 
 use crate::connection::{Context, Failure};
 use crate::figures::{self, COUNTER_SHARDS, FigureChanges};
-use crate::group_queue::{Answer, Grouping, Queue, submit};
+use crate::group_queue::{Answer, Grouping, Queue, Stage, submit};
 use crate::inner::Inner;
 use crate::rows::{
     AchievementWrite, Cells, KeyWrite, LOCK_APP_SHARED, SELECT_SCHEMA, SchemaCache, StatWrite,
@@ -75,14 +75,13 @@ impl Grouping for Stores {
     type Reply = StoreReply;
     /// Keys (app, user, key) of the group.
     type Claims = HashSet<(AppId, SteamId, String)>;
-    /// One group in flight per node: measured against two and four
-    /// (docs/benchmarks.md, issue 16), it is as fast on one node and faster
-    /// with two nodes or one hot user, because the stores that arrive while
-    /// a group runs make the next group larger, and PostgreSQL's work per
-    /// store falls with the group's size. The cost: a group that waits
-    /// (for a user's row held by another node) holds up the node's stores
-    /// for that long.
-    const GROUPS: usize = 1;
+    /// Two groups in flight per node, but only one reading at a time (see
+    /// [`Stage`]): the next group reads while the one before flushes.
+    /// Measured against one, two and four groups free to overlap
+    /// (docs/benchmarks.md, issue 16): free groups split the stores into
+    /// smaller groups, and PostgreSQL's work per store grows as groups
+    /// shrink.
+    const GROUPS: usize = 2;
     const GROUP_SIZE: usize = 64;
 
     fn queue(inner: &Inner) -> &Queue<StoreRequest, StoreReply> {
@@ -96,6 +95,7 @@ impl Grouping for Stores {
     async fn apply(
         inner: &Inner,
         requests: &[StoreRequest],
+        stage: &mut Stage,
     ) -> Result<Vec<Answer<StoreReply>>, StoreError> {
         // A shard drawn per group (a Weyl sequence, mixed; the start is
         // random per node, see `open`), so that groups of different nodes
@@ -103,7 +103,7 @@ impl Grouping for Stores {
         let step = inner.group_shards.fetch_add(WEYL, Ordering::Relaxed);
         let shard = (splitmix64(step) % COUNTER_SHARDS as u64) as i16;
         with_client!(inner, inner.operation_timeout, |client| {
-            store_group(client, &inner.schemas, requests, shard).await
+            store_group(client, &inner.schemas, requests, shard, &mut *stage).await
         })
     }
 }
@@ -202,10 +202,11 @@ pub(crate) async fn store_group(
     cache: &SchemaCache,
     requests: &[StoreRequest],
     shard: i16,
+    stage: &mut Stage,
 ) -> Result<Vec<Answer<StoreReply>>, Failure> {
     let client: &tokio_postgres::Client = client;
     let started = Instant::now();
-    let outcome = group_unfinished(client, cache, requests, shard).await;
+    let outcome = group_unfinished(client, cache, requests, shard, stage).await;
     if let Ok((_, true)) = outcome {
         // No-ops without a metrics recorder.
         metrics::histogram!("laurel_store_group_size").record(requests.len() as f64);
@@ -314,6 +315,7 @@ async fn group_unfinished(
     cache: &SchemaCache,
     requests: &[StoreRequest],
     shard: i16,
+    stage: &mut Stage,
 ) -> Result<(Vec<Answer<StoreReply>>, bool), Failure> {
     let mut user_keys: Vec<UserKey> = requests
         .iter()
@@ -534,6 +536,8 @@ async fn group_unfinished(
         figures::write(changes, &mut writes, app_from_sql(app_id)?, shard)?;
     }
     writes.plain("COMMIT");
+    // Decided: the next group may read while this one writes and flushes.
+    stage.done();
     writes.run(client).await?;
     Ok((replies, true))
 }

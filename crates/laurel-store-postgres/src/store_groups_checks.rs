@@ -9,7 +9,7 @@ use laurel_store::conformance::{
 use laurel_store::{GlobalStatsQuery, Store, StoreReply, StoreRequest, utc_day};
 use tokio_postgres::NoTls;
 
-use crate::group_queue::apply;
+use crate::group_queue::{Stage, apply};
 use crate::store_groups::{Stores, store_group};
 use crate::{PostgresOptions, PostgresStore};
 
@@ -99,9 +99,15 @@ async fn a_group_answers_each_store_as_in_sequence() {
     }
     let group = steps(group_a, group_b);
     let mut lease = store.inner.lease().await.expect("lease");
-    let together = store_group(lease.client(), &store.inner.schemas, &group, 5)
-        .await
-        .expect("the group");
+    let together = store_group(
+        lease.client(),
+        &store.inner.schemas,
+        &group,
+        5,
+        &mut Stage::free(),
+    )
+    .await
+    .expect("the group");
     drop(lease);
     let together: Vec<String> = together.iter().map(|r| format!("{r:?}")).collect();
     assert_eq!(together, one_by_one);
@@ -169,7 +175,7 @@ async fn a_failed_group_is_applied_one_store_at_a_time() {
     let group: Vec<StoreRequest> = (1..=6u64)
         .map(|id| request(a, user(id), &format!("k{id}"), vec![set("Kills", 2.0)], NOW))
         .collect();
-    let answers = apply::<Stores>(&store.inner, &group).await;
+    let answers = apply::<Stores>(&store.inner, &group, &mut Stage::free()).await;
     assert!(answers[0].is_err(), "{:?}", answers[0]);
     for (i, answer) in answers.iter().enumerate().skip(1) {
         assert!(

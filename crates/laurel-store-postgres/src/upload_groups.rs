@@ -13,7 +13,7 @@ use laurel_store::StoreError;
 use laurel_store::boards::{BoardId, PeriodStart, UploadReply, UploadRequest};
 
 use crate::boards::{self, Uploaded};
-use crate::group_queue::{Answer, Grouping, Queue, submit};
+use crate::group_queue::{Answer, Grouping, Queue, Stage, submit};
 use crate::inner::Inner;
 
 /// Leaderboard uploads, as [`Grouping`] makes groups of them.
@@ -59,7 +59,10 @@ impl Grouping for Uploads {
     async fn apply(
         inner: &Inner,
         requests: &[UploadRequest],
+        stage: &mut Stage,
     ) -> Result<Vec<Answer<UploadReply>>, StoreError> {
+        // Upload groups overlap from the start (two in flight).
+        stage.done();
         with_client!(inner, inner.operation_timeout, |client| {
             boards::upload_group(client, requests).await
         })
