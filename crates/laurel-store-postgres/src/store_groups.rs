@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use laurel_core::{ApiName, AppId, SteamId, UserProgress, apply_batch};
+use laurel_core::{ApiName, AppId, StatValue, SteamId, UserProgress, apply_batch};
 use laurel_store::{StoreError, StoreReply, StoreRequest, StoredSchema};
 
 use crate::connection::{Context, Failure};
@@ -230,6 +230,9 @@ struct UserState {
     /// As visible through the current schema; version 0 for a user never
     /// written.
     current: UserProgress,
+    /// `current` as read, before the group: rows that end the group as
+    /// they were are not written again.
+    stored: UserProgress,
     /// Whether any store of the group was applied to the user.
     applied: bool,
     changed_stats: BTreeSet<ApiName>,
@@ -299,6 +302,23 @@ fn reads(
         achievements,
     };
     Ok((script, at))
+}
+
+/// Whether a stored stat holds exactly `value`, bit for bit (`-0.0` is not
+/// `0.0`, and a NaN never is: such a value is written).
+fn same_bits(stored: Option<&StatValue>, value: &StatValue) -> bool {
+    match (stored, value) {
+        (Some(StatValue::Int(a)), StatValue::Int(b)) => a == b,
+        (Some(StatValue::Float(a)), StatValue::Float(b)) => a.to_bits() == b.to_bits(),
+        (
+            Some(StatValue::AvgRate { count, seconds }),
+            StatValue::AvgRate {
+                count: c,
+                seconds: s,
+            },
+        ) => count.to_bits() == c.to_bits() && seconds.to_bits() == s.to_bits(),
+        _ => false,
+    }
 }
 
 /// The (app, user) of a row whose last columns are them, from `first`.
@@ -390,11 +410,16 @@ async fn group_unfinished(
                 app,
                 user,
                 current: visible(stored, &stored_schema.schema),
+                stored: UserProgress::default(),
                 applied: false,
                 changed_stats: BTreeSet::new(),
                 changed_achievements: BTreeSet::new(),
             },
         );
+    }
+
+    for state in users.values_mut() {
+        state.stored = state.current.clone();
     }
 
     // Each store in turn, on what the stores before it left.
@@ -485,13 +510,21 @@ async fn group_unfinished(
             continue;
         }
         let next = &state.current;
+        // Rows as they were stay untouched (a batch names an achievement
+        // unlocked long ago, or sets a stat to its value): no new row
+        // version, no WAL, no index entry.
         for name in &state.changed_stats {
-            if let Some(value) = next.stats.get(name) {
+            if let Some(value) = next.stats.get(name)
+                && !same_bits(state.stored.stats.get(name), value)
+            {
                 stats.push((state.app, state.user, name, value));
             }
         }
         for name in &state.changed_achievements {
-            achievements.push((state.app, state.user, name, next.achievements.get(name)));
+            let state_now = next.achievements.get(name);
+            if state.stored.achievements.get(name) != state_now {
+                achievements.push((state.app, state.user, name, state_now));
+            }
         }
         version_apps.push(app_id);
         version_users.push(steam_id);
@@ -545,6 +578,26 @@ async fn group_unfinished(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_values_equal_bit_for_bit_are_the_same() {
+        let f = |v: f32| StatValue::Float(v);
+        assert!(same_bits(Some(&StatValue::Int(3)), &StatValue::Int(3)));
+        assert!(!same_bits(Some(&StatValue::Int(3)), &StatValue::Int(4)));
+        assert!(same_bits(Some(&f(1.5)), &f(1.5)));
+        assert!(
+            !same_bits(Some(&f(0.0)), &f(-0.0)),
+            "-0.0 is kept as written"
+        );
+        assert!(!same_bits(None, &f(0.0)), "no row: written");
+        assert!(
+            !same_bits(Some(&StatValue::Int(0)), &f(0.0)),
+            "another kind"
+        );
+        let rate = |count, seconds| StatValue::AvgRate { count, seconds };
+        assert!(same_bits(Some(&rate(1.0, 2.0)), &rate(1.0, 2.0)));
+        assert!(!same_bits(Some(&rate(1.0, 2.0)), &rate(1.0, 3.0)));
+    }
 
     /// Consecutive groups draw every shard, evenly.
     #[test]
