@@ -27,8 +27,8 @@ const COUNTER_SHARDS: u64 = 16;
 /// has stored before (`store_groups.rs`; statements from `rows.rs` and
 /// `figures.rs`), with the same round trips: BEGIN and the reads (the app's
 /// lock, the schema version, the user's row locked, the user's version,
-/// the key, the stats, the achievements), then the writes (stats,
-/// achievement, version, key, counters) and COMMIT. A Laurel node puts the
+/// the key, the stats, the achievements), then the writes (stats, version,
+/// key, counters) and COMMIT. A Laurel node puts the
 /// stores of many clients in one such transaction (up to 64, each
 /// statement taking arrays of rows); pgbench runs one transaction per
 /// store, as each node did before it grouped them. Laurel sends each round trip as one message
@@ -42,15 +42,16 @@ const COUNTER_SHARDS: u64 = 16;
 /// transaction's key is random (63 bits, so two never meet).
 ///
 /// The achievement of the request (`ACH_WIN_ONE_GAME`) is unlocked by each
-/// user's first store, done by Laurel before pgbench runs. Afterwards Laurel
-/// still rewrites its row on every store (an achievement named in a batch is
-/// written back, changed or not), but its unlock counter no longer moves;
-/// this script does the same. The 5 stats all change, 3 of them aggregated
-/// (`NumGames`, `NumWins`, `FeetTraveled`: their totals and today's history
-/// move in the user's counter shard). The per-transaction row and
+/// user's first store, done by Laurel before pgbench runs. Afterwards a
+/// store leaves its row alone (a group writes only rows that end it
+/// changed), and its unlock counter no longer moves; this script does the
+/// same. The script writes all 5 stats, 3 of them aggregated (`NumGames`,
+/// `NumWins`, `FeetTraveled`: their totals and today's history move in one
+/// counter shard); Laurel writes those whose value changed (4.3 per store
+/// in the bench: the average-rate stat often keeps its value). The per-transaction row and
 /// transaction counts printed for every phase show that both sides do the
 /// same work.
-fn pgbench_script(schema_version: i64, day: i64, unlocked_at: i64) -> String {
+fn pgbench_script(schema_version: i64, day: i64) -> String {
     let app = DEMO_APP;
     let class = APP_LOCK_CLASS;
     let fingerprint = "5f".repeat(32); // a SHA-256 in hex, as Laurel keeps it
@@ -73,7 +74,6 @@ SELECT a.name, a.unlocked, a.unlock_time, a.progress_current, a.progress_max, a.
 \endpipeline
 \startpipeline
 INSERT INTO stats (app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) SELECT t.app_id, t.steam_id, t.name, t.kind, t.int_value, t.float_value, t.avg_count, t.avg_seconds FROM unnest(ARRAY[{app}, {app}, {app}, {app}, {app}]::bigint[], ARRAY[:user, :user, :user, :user, :user]::bigint[], '{{NumGames,NumWins,FeetTraveled,MaxFeetTraveled,AverageSpeed}}'::text[], '{{0,0,1,1,2}}'::smallint[], ARRAY[:n, :n, NULL, NULL, NULL]::bigint[], ARRAY[NULL, NULL, :feet, :feet, NULL]::real[], ARRAY[NULL, NULL, NULL, NULL, 10]::float8[], ARRAY[NULL, NULL, NULL, NULL, 5]::float8[]) AS t(app_id, steam_id, name, kind, int_value, float_value, avg_count, avg_seconds) ON CONFLICT (app_id, steam_id, name) DO UPDATE SET kind = excluded.kind, int_value = excluded.int_value, float_value = excluded.float_value, avg_count = excluded.avg_count, avg_seconds = excluded.avg_seconds;
-INSERT INTO achievements (app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) SELECT t.app_id, t.steam_id, t.name, t.unlocked, t.unlock_time, t.progress_current, t.progress_max FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[], '{{ACH_WIN_ONE_GAME}}'::text[], '{{true}}'::boolean[], '{{{unlocked_at}}}'::bigint[], '{{NULL}}'::bigint[], '{{NULL}}'::bigint[]) AS t(app_id, steam_id, name, unlocked, unlock_time, progress_current, progress_max) ON CONFLICT (app_id, steam_id, name) DO UPDATE SET unlocked = excluded.unlocked, unlock_time = excluded.unlock_time, progress_current = excluded.progress_current, progress_max = excluded.progress_max;
 UPDATE users SET version = t.version FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[], ARRAY[:n]::bigint[]) AS t(app_id, steam_id, version) WHERE users.app_id = t.app_id AND users.steam_id = t.steam_id;
 INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) SELECT t.app_id, t.steam_id, t.idem_key, t.fingerprint, t.version, ARRAY(SELECT json_array_elements_text(t.names::json)), t.created FROM unnest(ARRAY[{app}]::bigint[], ARRAY[:user]::bigint[], ARRAY['pgbench-' || :key]::text[], ARRAY['{fingerprint}']::text[], ARRAY[:n]::bigint[], ARRAY['[]']::text[], ARRAY[extract(epoch FROM now())::bigint]) AS t(app_id, steam_id, idem_key, fingerprint, version, names, created);
 INSERT INTO stat_totals (app_id, name, kind, shard, value_rows, int_sum, float_sum) SELECT {app}, t.name, t.kind, :shard, t.value_rows, t.int_sum, t.float_sum FROM unnest('{{FeetTraveled,NumGames,NumWins}}'::text[], '{{1,0,0}}'::smallint[], '{{0,0,0}}'::bigint[], '{{0,1,1}}'::bigint[], '{{1,0,0}}'::float8[]) AS t(name, kind, value_rows, int_sum, float_sum) ORDER BY t.name COLLATE "C", t.kind ON CONFLICT (app_id, name, kind, shard) DO UPDATE SET value_rows = stat_totals.value_rows + excluded.value_rows, int_sum = stat_totals.int_sum + excluded.int_sum, float_sum = stat_totals.float_sum + excluded.float_sum;
@@ -228,7 +228,7 @@ pub(super) async fn pgbench_phase(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let script = work.join("laurel-store.pgbench.sql");
-    std::fs::write(&script, pgbench_script(schema_version, now / 86_400, now))?;
+    std::fs::write(&script, pgbench_script(schema_version, now / 86_400))?;
     println!(
         "pgbench: {} on database {db}; script {}",
         cluster.bin.join("pgbench").display(),
