@@ -20,7 +20,7 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> Failure {
     Failure::Store(laurel_store::rows::corrupt(what))
 }
 
-pub(crate) use laurel_store::rows::{app_sql, user_sql};
+pub(crate) use laurel_store::rows::{NewKeyRecord, app_sql, user_sql};
 
 pub(crate) fn app_from_sql(value: i64) -> Result<AppId, Failure> {
     Ok(laurel_store::rows::app_from_sql(value)?)
@@ -644,20 +644,9 @@ pub(crate) fn idempotency_from_row(
     Ok(Some(idempotency_record(fingerprint, &names)?))
 }
 
-/// The record of one store's key and first answer.
-pub(crate) struct KeyWrite<'a> {
-    pub(crate) app: AppId,
-    pub(crate) user: SteamId,
-    pub(crate) key: &'a str,
-    pub(crate) fingerprint: &'a str,
-    pub(crate) version: u64,
-    pub(crate) newly_unlocked: &'a [ApiName],
-    pub(crate) created: i64,
-}
-
 /// Adds the records of stores' keys (one statement; none when there are
 /// none). Each (app, user, key) at most once.
-pub(crate) fn insert_keys(script: &mut Script, keys: &[KeyWrite<'_>]) -> Result<(), Failure> {
+pub(crate) fn insert_keys(script: &mut Script, keys: &[NewKeyRecord<'_>]) -> Result<(), Failure> {
     if keys.is_empty() {
         return Ok(());
     }
@@ -673,15 +662,8 @@ pub(crate) fn insert_keys(script: &mut Script, keys: &[KeyWrite<'_>]) -> Result<
         users.push(user_sql(k.user));
         names.push(k.key);
         fingerprints.push(k.fingerprint);
-        versions.push(
-            i64::try_from(k.version)
-                .map_err(|_| corrupt(format_args!("user version {} overflows", k.version)))?,
-        );
-        let list: Vec<&str> = k.newly_unlocked.iter().map(ApiName::as_str).collect();
-        unlocked.push(
-            serde_json::to_string(&list)
-                .map_err(|e| corrupt(format_args!("unlocked names: {e}")))?,
-        );
+        versions.push(k.version_sql()?);
+        unlocked.push(k.unlocked_json()?);
         created.push(k.created);
     }
     script

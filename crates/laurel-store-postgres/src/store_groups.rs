@@ -59,7 +59,7 @@ use crate::figures::{self, COUNTER_SHARDS, FigureChanges};
 use crate::group_queue::{Answer, Grouping, Queue, Stage, submit};
 use crate::inner::Inner;
 use crate::rows::{
-    AchievementWrite, Cells, KeyWrite, LOCK_APP_SHARED, SELECT_SCHEMA, SchemaCache, StatWrite,
+    AchievementWrite, Cells, LOCK_APP_SHARED, NewKeyRecord, SELECT_SCHEMA, SchemaCache, StatWrite,
     app_from_sql, app_lock, app_sql, cached_schema, corrupt, count, idempotency_from_row,
     insert_keys, progress_from_rows, required, schema_from_row, user_sql, visible,
     write_achievement_rows, write_stat_rows,
@@ -549,11 +549,11 @@ async fn group_unfinished(
             &[&Array(&dropped_apps), &Array(&dropped_users)],
         )?;
     }
-    let key_writes: Vec<KeyWrite<'_>> = keys
+    let key_writes: Vec<NewKeyRecord<'_>> = keys
         .iter()
         .map(|(i, version, unlocked)| {
             let r = &requests[*i];
-            KeyWrite {
+            NewKeyRecord {
                 app: r.app,
                 user: r.user,
                 key: r.idempotency_key.as_str(),

@@ -23,11 +23,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use laurel_core::{ApiName, AppId, SteamId};
+use laurel_core::{AppId, SteamId};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::rows::{Context, app_from_sql, app_sql, corrupt, user_sql};
-use laurel_store::rows::idempotency_record;
+use laurel_store::rows::{NewKeyRecord, idempotency_record};
 use laurel_store::{IdempotencyRecord, StoreError};
 
 /// Least time between a failed flush and the next attempt.
@@ -208,28 +208,14 @@ impl PendingKeys {
     }
 }
 
-/// What a store records under its key.
-pub(crate) struct NewRecord<'a> {
-    pub(crate) app: AppId,
-    pub(crate) user: SteamId,
-    pub(crate) key: &'a str,
-    pub(crate) fingerprint: &'a str,
-    pub(crate) version: u64,
-    pub(crate) newly_unlocked: &'a [ApiName],
-    pub(crate) created: i64,
-}
-
 /// Appends a record to the log and stages its key for the group.
 pub(crate) fn record(
     conn: &Connection,
     staged: &mut StagedKeys,
-    new: &NewRecord<'_>,
+    new: &NewKeyRecord<'_>,
 ) -> Result<(), StoreError> {
-    let names: Vec<&str> = new.newly_unlocked.iter().map(ApiName::as_str).collect();
-    let json = serde_json::to_string(&names)
-        .map_err(|e| StoreError::Backend(format!("encoding newly_unlocked: {e}")))?;
-    let version = i64::try_from(new.version)
-        .map_err(|_| StoreError::Backend(format!("user version {} overflows", new.version)))?;
+    let json = new.unlocked_json()?;
+    let version = new.version_sql()?;
     conn.prepare_cached(
         "INSERT INTO idempotency (app_id, steam_id, idem_key, fingerprint, version, newly_unlocked, created) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -260,6 +260,35 @@ pub fn idempotency_record(
     IdempotencyRecord::from_stored(fingerprint, names)
 }
 
+/// What a store applied for the first time records under its key: the
+/// row both backends write (each with its own SQL).
+#[derive(Debug, Clone, Copy)]
+pub struct NewKeyRecord<'a> {
+    pub app: AppId,
+    pub user: SteamId,
+    pub key: &'a str,
+    pub fingerprint: &'a str,
+    /// The user's version after the store.
+    pub version: u64,
+    pub newly_unlocked: &'a [ApiName],
+    pub created: i64,
+}
+
+impl NewKeyRecord<'_> {
+    /// The version as a BIGINT.
+    pub fn version_sql(&self) -> Result<i64, StoreError> {
+        i64::try_from(self.version)
+            .map_err(|_| corrupt(format_args!("user version {} overflows", self.version)))
+    }
+
+    /// The unlocked names as the JSON array [`idempotency_record`] reads.
+    pub fn unlocked_json(&self) -> Result<String, StoreError> {
+        let names: Vec<&str> = self.newly_unlocked.iter().map(ApiName::as_str).collect();
+        serde_json::to_string(&names)
+            .map_err(|e| StoreError::Backend(format!("encoding newly_unlocked: {e}")))
+    }
+}
+
 /// The columns of an audit record, in the order of [`AuditRow`]'s fields.
 pub const AUDIT_SELECT: &str = "SELECT id, at_ms, actor, address, action, app_id, \
      steam_id, detail, undone_by FROM audit_log";

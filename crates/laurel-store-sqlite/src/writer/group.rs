@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::figures::GroupFigures;
-use crate::idempotency::{self, NewRecord, PendingKeys, StagedKeys};
+use crate::idempotency::{self, PendingKeys, StagedKeys};
 use laurel_core::{
     ApiName, AppId, ResetScope, Schema, SteamId, UnixTime, UserProgress, apply_batch, reset,
 };
 use laurel_store::figures::FigureChanges;
+use laurel_store::rows::NewKeyRecord;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::rows::{
@@ -176,7 +177,7 @@ pub(super) fn execute_store(
     idempotency::record(
         conn,
         &mut env.staged,
-        &NewRecord {
+        &NewKeyRecord {
             app,
             user,
             key: idempotency_key.as_str(),
