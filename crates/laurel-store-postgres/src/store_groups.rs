@@ -52,6 +52,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use laurel_core::{ApiName, AppId, StatValue, SteamId, UserProgress, apply_batch};
+use laurel_store::rows::user_from_sql;
 use laurel_store::{StoreError, StoreReply, StoreRequest, StoredSchema};
 
 use crate::connection::{Context, Failure};
@@ -399,27 +400,19 @@ async fn group_unfinished(
                 achievement_rows.get(&(app_id, steam_id)).unwrap_or(&none),
             )?
         };
-        let user = requests
-            .iter()
-            .find(|r| (app_sql(r.app), user_sql(r.user)) == (app_id, steam_id))
-            .map(|r| r.user)
-            .ok_or_else(|| corrupt("a user of no store"))?;
+        let current = visible(stored, &stored_schema.schema);
         users.insert(
             (app_id, steam_id),
             UserState {
                 app,
-                user,
-                current: visible(stored, &stored_schema.schema),
-                stored: UserProgress::default(),
+                user: user_from_sql(steam_id).map_err(Failure::Store)?,
+                stored: current.clone(),
+                current,
                 applied: false,
                 changed_stats: BTreeSet::new(),
                 changed_achievements: BTreeSet::new(),
             },
         );
-    }
-
-    for state in users.values_mut() {
-        state.stored = state.current.clone();
     }
 
     // Each store in turn, on what the stores before it left.
